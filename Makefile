@@ -1,0 +1,46 @@
+# imagebuild: `make image` builds the example service with the python-alpine
+# recipe; `make test` runs every test, starting buildkitd and a registry.
+
+SHELL := /bin/bash
+GO ?= go
+RECIPE ?= python-alpine
+CONTEXT ?= examples/incident-tracker
+OUT ?= out
+PLATFORM ?= linux/amd64
+IMAGEBUILD := bin/imagebuild
+
+.PHONY: help build image buildkitd test unit lint golden clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
+
+build: ## build bin/imagebuild
+	$(GO) build -o $(IMAGEBUILD) ./cmd/imagebuild
+
+image: build ## build CONTEXT (default: the example service) with RECIPE into $(OUT)/image.oci.tar
+	@addr="$${BUILDKIT_HOST:-}"; \
+	if [ -z "$$addr" ]; then addr=$$(bash scripts/buildkitd.sh) || exit 1; fi; \
+	mkdir -p $(OUT) && \
+	$(IMAGEBUILD) build $(RECIPE) --addr "$$addr" --context $(CONTEXT) --platform $(PLATFORM) \
+		--output type=oci,dest=$(OUT)/image.oci.tar --metadata-file $(OUT)/metadata.json
+
+buildkitd: ## build and start buildkitd at go.mod's BuildKit version; prints its address
+	@bash scripts/buildkitd.sh
+
+test: ## all tests, integration tests included (starts buildkitd and a registry)
+	$(GO) test -count=1 -timeout 45m ./...
+
+unit: ## unit tests only (no daemon)
+	$(GO) test -count=1 -short ./...
+
+lint: ## gofmt, go vet, staticcheck, go mod tidy
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need gofmt -w" >&2; exit 1; }
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+	$(GO) mod tidy -diff
+
+golden: ## refresh the golden LLB in testdata/
+	$(GO) test ./recipes/ -run TestGolden -update
+
+clean: ## remove build outputs
+	rm -rf bin $(OUT)

@@ -1,0 +1,12 @@
+// Package builder turns an image description into a BuildKit build.
+//
+// An [Image] is a filesystem graph ([llb.State]) for one platform, the
+// [Pin] of the base image it starts from, and the [Config] it sets on top of
+// that base's own config. [Solve] runs it on a BuildKit daemon through the
+// gateway API, the way BuildKit's Dockerfile frontend does: the base's config
+// is resolved in the daemon, patched with the image's [Config], and sent to
+// the exporters as result metadata.
+//
+// The package has no command-line concerns: it never exits, never reads
+// flags and never writes to stdout on its own.
+package builder

@@ -1,0 +1,183 @@
+package builder
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/client/llb"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Labels an image records about its base, as BuildKit's Dockerfile frontend
+// and the OCI annotations spec name them.
+const (
+	LabelBaseName   = "org.opencontainers.image.base.name"
+	LabelBaseDigest = "org.opencontainers.image.base.digest"
+)
+
+// DefaultPath is the PATH a container gets when its image sets none.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Image is one platform's image: its filesystem graph, the base it starts
+// from, and what it sets on top of the base's config.
+type Image struct {
+	// Platform is the platform the graph is built for; it is always explicit
+	// when the graph is marshalled.
+	Platform ocispecs.Platform
+	// Root is the image's filesystem. It must start from Base.
+	Root llb.State
+	// Base is the pinned base image whose config the image config starts from.
+	Base Pin
+	// Config is applied on top of the base's config.
+	Config Config
+}
+
+// Config is what an image sets on top of its base image's config. Empty
+// fields leave the base's value.
+type Config struct {
+	// Path is put in front of the base's PATH, in order.
+	Path []string
+	// Env sets variables, KEY=VALUE, replacing the base's of the same name.
+	Env []string
+	// User is the user the container runs as: a name or UID[:GID].
+	User string
+	// WorkingDir is the container's working directory.
+	WorkingDir string
+	// Cmd replaces the base's command.
+	Cmd []string
+	// Healthcheck, when set, replaces the base's.
+	Healthcheck *Healthcheck
+	// Labels are added to the base's labels.
+	Labels map[string]string
+}
+
+// Healthcheck is a Docker healthcheck: Test is run in the container,
+// CMD form ({"CMD", "prog", "arg"}) or shell form ({"CMD-SHELL", "command"}).
+type Healthcheck struct {
+	Test        []string
+	Interval    time.Duration
+	Timeout     time.Duration
+	StartPeriod time.Duration
+	Retries     int
+}
+
+// Validate reports whether the config can be applied.
+func (c Config) Validate() error {
+	for _, kv := range c.Env {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("env %q: want KEY=VALUE", kv)
+		}
+		if k == "PATH" {
+			return fmt.Errorf("env %q: set Path to extend PATH", kv)
+		}
+	}
+	if h := c.Healthcheck; h != nil {
+		if len(h.Test) == 0 || (h.Test[0] != "CMD" && h.Test[0] != "CMD-SHELL" && h.Test[0] != "NONE") {
+			return fmt.Errorf("healthcheck test %q: want CMD, CMD-SHELL or NONE first", h.Test)
+		}
+		if h.Retries < 0 || h.Interval < 0 || h.Timeout < 0 || h.StartPeriod < 0 {
+			return fmt.Errorf("healthcheck: negative interval, timeout, start period or retries")
+		}
+	}
+	return nil
+}
+
+// Marshal returns the image's graph for its platform, the definition
+// `imagebuild llb` writes and [Solve] sends.
+func (img Image) Marshal(ctx context.Context, opts ...llb.ConstraintsOpt) (*llb.Definition, error) {
+	opts = append([]llb.ConstraintsOpt{llb.Platform(img.Platform)}, opts...)
+	def, err := img.Root.Marshal(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("marshal graph for %s: %w", platforms.Format(img.Platform), err)
+	}
+	return def, nil
+}
+
+// ImageConfig applies the image's Config to base, the base image's config as
+// the registry serves it, and returns the new config's JSON. The base's
+// history, rootfs and other fields are kept, so its layers come first.
+func (img Image) ImageConfig(base []byte) ([]byte, error) {
+	var cfg dockerspec.DockerOCIImage
+	if err := json.Unmarshal(base, &cfg); err != nil {
+		return nil, fmt.Errorf("parse config of base %s: %w", img.Base, err)
+	}
+	c := img.Config
+	cfg.Platform = ocispecs.Platform{
+		OS:           img.Platform.OS,
+		Architecture: img.Platform.Architecture,
+		Variant:      img.Platform.Variant,
+		OSVersion:    img.Platform.OSVersion,
+		OSFeatures:   img.Platform.OSFeatures,
+	}
+	path := DefaultPath
+	if v, ok := lookupEnv(cfg.Config.Env, "PATH"); ok {
+		path = v
+	}
+	if len(c.Path) > 0 {
+		path = strings.Join(append(slices.Clone(c.Path), path), ":")
+	}
+	cfg.Config.Env = setEnv(cfg.Config.Env, "PATH="+path)
+	for _, kv := range c.Env {
+		cfg.Config.Env = setEnv(cfg.Config.Env, kv)
+	}
+	if c.User != "" {
+		cfg.Config.User = c.User
+	}
+	if c.WorkingDir != "" {
+		cfg.Config.WorkingDir = c.WorkingDir
+	}
+	if len(c.Cmd) > 0 {
+		cfg.Config.Cmd = slices.Clone(c.Cmd)
+	}
+	if h := c.Healthcheck; h != nil {
+		cfg.Config.Healthcheck = &dockerspec.HealthcheckConfig{
+			Test:        slices.Clone(h.Test),
+			Interval:    h.Interval,
+			Timeout:     h.Timeout,
+			StartPeriod: h.StartPeriod,
+			Retries:     h.Retries,
+		}
+	}
+	labels := maps.Clone(cfg.Config.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	maps.Copy(labels, c.Labels)
+	labels[LabelBaseName] = img.Base.Tagged()
+	labels[LabelBaseDigest] = img.Base.Digest().String()
+	cfg.Config.Labels = labels
+	dt, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("encode image config: %w", err)
+	}
+	return dt, nil
+}
+
+func lookupEnv(env []string, key string) (string, bool) {
+	for _, kv := range env {
+		if k, v, _ := strings.Cut(kv, "="); k == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func setEnv(env []string, kv string) []string {
+	key, _, _ := strings.Cut(kv, "=")
+	for i, e := range env {
+		if k, _, _ := strings.Cut(e, "="); k == key {
+			env = slices.Clone(env)
+			env[i] = kv
+			return env
+		}
+	}
+	return append(slices.Clone(env), kv)
+}

@@ -1,0 +1,178 @@
+package builder
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/moby/go-archive"
+
+	"github.com/moby/buildkit/client"
+)
+
+// ErrInvalidOutput is returned (wrapped) for an output that cannot be
+// exported as described.
+var ErrInvalidOutput = errors.New("invalid output")
+
+// Output is one place a build's result goes.
+type Output struct {
+	// Type is the exporter: "oci" or "docker" (a tarball at Dest), "image"
+	// (an image in the daemon's store or a registry; Attrs name and push),
+	// or "local" (the filesystem into the directory Dest).
+	Type string
+	// Dest is the file (oci, docker) or directory (local) written. It
+	// appears whole when the build succeeds and not at all when it fails.
+	Dest string
+	// Attrs are the exporter's attributes, as buildctl's --output takes
+	// them (name, push, registry.insecure, oci-mediatypes, ...).
+	Attrs map[string]string
+}
+
+// Validate reports whether the output names what its exporter needs.
+func (o Output) Validate() error {
+	switch o.Type {
+	case client.ExporterOCI, client.ExporterDocker, client.ExporterLocal:
+		if o.Dest == "" {
+			return fmt.Errorf("%w: type=%s needs dest=PATH", ErrInvalidOutput, o.Type)
+		}
+	case client.ExporterImage:
+		if o.Attrs["name"] == "" {
+			return fmt.Errorf("%w: type=image needs name=NAME", ErrInvalidOutput)
+		}
+	case "":
+		return fmt.Errorf("%w: no type; want type=oci|docker|image|local", ErrInvalidOutput)
+	default:
+		return fmt.Errorf("%w: unknown type %q; want oci, docker, image or local", ErrInvalidOutput, o.Type)
+	}
+	return nil
+}
+
+// staged holds outputs while a build writes them, beside where they go, and
+// moves them into place only when the build succeeds.
+type staged struct {
+	moves   []move
+	cleanup []string
+	// extracts are the local outputs' tar streams being unpacked.
+	extracts []*extract
+}
+
+// extract unpacks a tar stream into a directory as the exporter sends it.
+// A local output is exported as a tar stream and unpacked here rather than
+// through BuildKit's local exporter, whose file sync can deadlock on large
+// trees (moby/buildkit#2950).
+type extract struct {
+	dest    string
+	pr      *io.PipeReader
+	pw      *io.PipeWriter
+	started bool
+	done    chan error
+}
+
+func (x *extract) output(dir string) func(map[string]string) (io.WriteCloser, error) {
+	return func(map[string]string) (io.WriteCloser, error) {
+		if x.started {
+			return nil, errors.New("local output opened twice")
+		}
+		x.started = true
+		go func() {
+			err := archive.Untar(x.pr, dir, &archive.TarOptions{NoLchown: os.Geteuid() != 0})
+			x.pr.CloseWithError(err)
+			x.done <- err
+		}()
+		return x.pw, nil
+	}
+}
+
+// wait returns the unpacking's result once the stream has ended.
+func (x *extract) wait() error {
+	if !x.started {
+		return errors.New("the build sent no files")
+	}
+	return <-x.done
+}
+
+type move struct{ from, to string }
+
+// entry turns o into an export entry that writes to a temporary path.
+func (s *staged) entry(o Output) (client.ExportEntry, error) {
+	e := client.ExportEntry{Type: o.Type, Attrs: o.Attrs}
+	switch o.Type {
+	case client.ExporterOCI, client.ExporterDocker:
+		dest, err := filepath.Abs(o.Dest)
+		if err != nil {
+			return e, fmt.Errorf("output %s: %w", o.Dest, err)
+		}
+		f, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".partial-*")
+		if err != nil {
+			return e, fmt.Errorf("output %s: %w", o.Dest, err)
+		}
+		s.cleanup = append(s.cleanup, f.Name())
+		s.moves = append(s.moves, move{f.Name(), dest})
+		e.Output = func(map[string]string) (io.WriteCloser, error) { return f, nil }
+	case client.ExporterLocal:
+		dest, err := filepath.Abs(o.Dest)
+		if err != nil {
+			return e, fmt.Errorf("output %s: %w", o.Dest, err)
+		}
+		if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+			return e, fmt.Errorf("output %s: %w", o.Dest, err)
+		}
+		dir, err := os.MkdirTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".partial-*")
+		if err != nil {
+			return e, fmt.Errorf("output %s: %w", o.Dest, err)
+		}
+		s.cleanup = append(s.cleanup, dir)
+		s.moves = append(s.moves, move{dir, dest})
+		pr, pw := io.Pipe()
+		x := &extract{dest: dest, pr: pr, pw: pw, done: make(chan error, 1)}
+		s.extracts = append(s.extracts, x)
+		e.Type = client.ExporterTar
+		e.Output = x.output(dir)
+	}
+	return e, nil
+}
+
+// commit moves every staged output into place. A directory already at a
+// local output's destination is replaced.
+func (s *staged) commit() error {
+	extracts := s.extracts
+	s.extracts = nil
+	for _, x := range extracts {
+		if err := x.wait(); err != nil {
+			return fmt.Errorf("output %s: unpack: %w", x.dest, err)
+		}
+	}
+	for _, m := range s.moves {
+		if fi, err := os.Stat(m.from); err == nil && fi.IsDir() {
+			if err := os.Chmod(m.from, 0o755); err != nil {
+				return fmt.Errorf("output %s: %w", m.to, err)
+			}
+			if err := os.RemoveAll(m.to); err != nil {
+				return fmt.Errorf("output %s: replace: %w", m.to, err)
+			}
+		} else if err := os.Chmod(m.from, 0o644); err != nil {
+			return fmt.Errorf("output %s: %w", m.to, err)
+		}
+		if err := os.Rename(m.from, m.to); err != nil {
+			return fmt.Errorf("output %s: %w", m.to, err)
+		}
+	}
+	s.moves = nil
+	return nil
+}
+
+// discard removes whatever was staged and not committed.
+func (s *staged) discard() {
+	for _, x := range s.extracts {
+		x.pw.CloseWithError(errors.New("build did not finish"))
+		if x.started {
+			<-x.done
+		}
+	}
+	s.extracts = nil
+	for _, p := range s.cleanup {
+		os.RemoveAll(p)
+	}
+}

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/docker/cli/cli/config"
+	"github.com/imagebuild/imagebuild/builder"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/auth/authprovider"
+	"github.com/moby/buildkit/util/progress/progressui"
+	"github.com/spf13/pflag"
+	"golang.org/x/sync/errgroup"
+)
+
+const defaultAddr = "unix:///run/buildkit/buildkitd.sock"
+
+// buildOptions are build's flags.
+type buildOptions struct {
+	graphOptions
+	addr         string
+	outputs      []string
+	tags         []string
+	push         bool
+	metadataFile string
+	progress     string
+	noCache      bool
+}
+
+func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
+	o.graphOptions.addFlags(fs)
+	addr := os.Getenv("BUILDKIT_HOST")
+	if addr == "" {
+		addr = defaultAddr
+	}
+	progress := os.Getenv("BUILDKIT_PROGRESS")
+	if progress == "" {
+		progress = string(progressui.AutoMode)
+	}
+	fs.StringVar(&o.addr, "addr", addr, "BuildKit daemon address ($BUILDKIT_HOST)")
+	fs.StringArrayVarP(&o.outputs, "output", "o", nil, "output: type=oci,dest=FILE | type=docker,dest=FILE | type=image,name=NAME[,push=true] | type=local,dest=DIR (repeatable)")
+	fs.StringArrayVarP(&o.tags, "tag", "t", nil, "image name; shorthand for --output type=image,name=NAME (repeatable)")
+	fs.BoolVar(&o.push, "push", false, "push the images named by --tag")
+	fs.StringVar(&o.metadataFile, "metadata-file", "", "write the exporter response (containerimage.digest, ...) as JSON to this file")
+	fs.StringVar(&o.progress, "progress", progress, "progress output: auto, tty, plain, rawjson or quiet ($BUILDKIT_PROGRESS)")
+	fs.BoolVar(&o.noCache, "no-cache", false, "ignore the cache for every step")
+}
+
+// solveOpt validates the options and turns them into the library's.
+func (o *buildOptions) solveOpt(stderr io.Writer) (builder.SolveOpt, error) {
+	so := builder.SolveOpt{ContextDir: o.contextDir, NoCache: o.noCache}
+	for _, spec := range o.outputs {
+		out, err := parseOutput(spec)
+		if err != nil {
+			return so, err
+		}
+		so.Outputs = append(so.Outputs, out)
+	}
+	if o.push && len(o.tags) == 0 {
+		return so, usagef("--push needs --tag NAME")
+	}
+	if len(o.tags) > 0 {
+		attrs := map[string]string{"name": strings.Join(o.tags, ",")}
+		if o.push {
+			attrs["push"] = "true"
+		}
+		so.Outputs = append(so.Outputs, builder.Output{Type: client.ExporterImage, Attrs: attrs})
+	}
+	if !slices.Contains([]string{"auto", "tty", "plain", "rawjson", "quiet"}, o.progress) {
+		return so, usagef("--progress %q: want auto, tty, plain, rawjson or quiet", o.progress)
+	}
+	so.Session = []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
+		AuthConfigProvider: authprovider.LoadAuthConfig(config.LoadDefaultConfigFile(stderr)),
+	})}
+	return so, nil
+}
+
+// parseOutput parses an --output spec the way buildctl does: comma-separated
+// KEY=VALUE fields (CSV, so a value with commas is quoted), type and dest
+// taken out, the rest exporter attributes.
+func parseOutput(spec string) (builder.Output, error) {
+	fields, err := csv.NewReader(strings.NewReader(spec)).Read()
+	if err != nil {
+		return builder.Output{}, usagef("--output %q: %v", spec, err)
+	}
+	out := builder.Output{Attrs: map[string]string{}}
+	for _, f := range fields {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok || k == "" {
+			return builder.Output{}, usagef("--output %q: field %q is not KEY=VALUE", spec, f)
+		}
+		switch k {
+		case "type":
+			out.Type = v
+		case "dest":
+			out.Dest = v
+		default:
+			out.Attrs[k] = v
+		}
+	}
+	if err := out.Validate(); err != nil {
+		return builder.Output{}, usagef("--output %q: %v", spec, err)
+	}
+	return out, nil
+}
+
+func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o buildOptions
+	fs := pflag.NewFlagSet("build", pflag.ContinueOnError)
+	o.addFlags(fs)
+	pos, help, err := parseFlags(fs, args, stdout, "build RECIPE [flags]", 1)
+	if help || err != nil {
+		return err
+	}
+	img, err := o.image(pos[0])
+	if err != nil {
+		return err
+	}
+	so, err := o.solveOpt(stderr)
+	if err != nil {
+		return err
+	}
+
+	c, err := client.New(ctx, o.addr)
+	if err != nil {
+		return fmt.Errorf("buildkit at %s: %w", o.addr, err)
+	}
+	defer c.Close()
+	if err := ping(ctx, c); err != nil {
+		return fmt.Errorf("no BuildKit daemon answers at %s (%v); start one with 'make buildkitd' or point --addr or BUILDKIT_HOST at a running daemon", o.addr, err)
+	}
+
+	display, err := progressui.NewDisplay(stderr, progressui.DisplayMode(o.progress))
+	if err != nil {
+		return fmt.Errorf("progress: %w", err)
+	}
+	status := make(chan *client.SolveStatus)
+	var resp *client.SolveResponse
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.Go(func() error {
+		var err error
+		resp, err = builder.Solve(ectx, c, img, so, status)
+		return err
+	})
+	eg.Go(func() error {
+		_, err := display.UpdateFrom(context.WithoutCancel(ectx), status)
+		return err
+	})
+	if err := eg.Wait(); err != nil {
+		return err
+	}
+	if o.metadataFile != "" {
+		if err := writeMetadata(o.metadataFile, resp.ExporterResponse); err != nil {
+			return err
+		}
+	}
+	if d := resp.ExporterResponse["containerimage.digest"]; d != "" {
+		fmt.Fprintln(stdout, d)
+	}
+	return nil
+}
+
+// ping tells whether a daemon answers within a few seconds.
+func ping(ctx context.Context, c *client.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := c.Info(ctx)
+	return err
+}
+
+// writeMetadata writes the exporter response as buildctl's --metadata-file
+// does: values that are base64-encoded JSON are written as that JSON. The
+// file appears whole or not at all.
+func writeMetadata(path string, resp map[string]string) error {
+	out := map[string]any{}
+	for k, v := range resp {
+		if dt, err := base64.StdEncoding.DecodeString(v); err == nil {
+			var raw json.RawMessage
+			if json.Unmarshal(dt, &raw) == nil {
+				out[k] = raw
+				continue
+			}
+		}
+		out[k] = v
+	}
+	dt, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return fmt.Errorf("metadata file: %w", err)
+	}
+	return writeFileAtomic(path, append(dt, '\n'))
+}
+
+func writeFileAtomic(path string, dt []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(dt); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

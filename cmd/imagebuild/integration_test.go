@@ -1,0 +1,276 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/v1"
+	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/internal/testenv"
+	"github.com/imagebuild/imagebuild/recipes"
+)
+
+// These tests build the python-alpine recipe end to end on a real buildkitd
+// and registry. Alpine's image cannot be fetched here, so they build on the
+// Debian test base (see internal/testenv) with --base; its stand-in apk
+// records the packages asked for instead of installing them.
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// cli runs imagebuild in process and returns its stdout, stderr and exit code.
+func cli(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := exitCode(run(ctx, args, &stdout, &stderr), &stderr)
+	return stdout.String(), stderr.String(), code
+}
+
+// appContext writes a small build context: an app package, an empty
+// requirements file, and a file .dockerignore excludes.
+func appContext(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		"app/__main__.py":  "import os\nprint('incident-tracker as uid', os.getuid())\n",
+		"requirements.txt": "# no third-party packages in the test app\n",
+		".dockerignore":    "secret.env\n*.log\n",
+		"secret.env":       "TOKEN=must-not-be-in-the-image\n",
+		"debug.log":        "excluded\n",
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestBuildEndToEnd(t *testing.T) {
+	env := testenv.Get(t)
+	ctxDir := appContext(t)
+	out := t.TempDir()
+	ref := env.Registry + "/imagebuild-test/app:e2e"
+	stdout, stderr, code := cli(t, "build", "python-alpine",
+		"--addr", env.Addr, "--context", ctxDir, "--base", env.Base.String(), "--progress", "plain",
+		"-o", "type=oci,dest="+filepath.Join(out, "image.oci.tar"),
+		"-o", "type=docker,dest="+filepath.Join(out, "image.docker.tar"),
+		"-o", "type=local,dest="+filepath.Join(out, "rootfs"),
+		"-t", ref, "--push",
+		"--metadata-file", filepath.Join(out, "metadata.json"))
+	if code != 0 {
+		t.Fatalf("build exited %d\nstderr:\n%s", code, stderr)
+	}
+
+	var md map[string]any
+	readJSON(t, filepath.Join(out, "metadata.json"), &md)
+	digest, _ := md["containerimage.digest"].(string)
+	if !strings.HasPrefix(digest, "sha256:") {
+		t.Fatalf("metadata file has no containerimage.digest: %v", md)
+	}
+	if strings.TrimSpace(stdout) != digest {
+		t.Errorf("stdout = %q, want the image digest %s", stdout, digest)
+	}
+
+	img := testenv.OCIImage(t, filepath.Join(out, "image.oci.tar"))
+	t.Run("config", func(t *testing.T) { checkConfig(t, env, img) })
+	t.Run("base layers first", func(t *testing.T) { checkBaseLayers(t, env, img) })
+	t.Run("filesystem", func(t *testing.T) { checkFilesystem(t, testenv.Files(t, img)) })
+	t.Run("docker tarball", func(t *testing.T) {
+		dimg := testenv.DockerImage(t, filepath.Join(out, "image.docker.tar"))
+		checkConfig(t, env, dimg)
+		checkFilesystem(t, testenv.Files(t, dimg))
+	})
+	t.Run("local output", func(t *testing.T) {
+		for _, p := range []string{"opt/venv/bin/python3", "app/app/__main__.py", "etc/passwd"} {
+			if _, err := os.Lstat(filepath.Join(out, "rootfs", p)); err != nil {
+				t.Errorf("local output lacks %s: %v", p, err)
+			}
+		}
+	})
+	t.Run("runs as appuser", func(t *testing.T) {
+		got, err := env.Run(context.Background(), ref+"@"+digest, "python", "-c",
+			"import os, sys; print(os.getuid(), os.getgid(), os.getcwd(), sys.prefix)")
+		if err != nil {
+			t.Fatalf("run image: %v", err)
+		}
+		if want := "1000 1000 /app /opt/venv"; strings.TrimSpace(got) != want {
+			t.Errorf("image printed %q, want %q", got, want)
+		}
+		got, err = env.Run(context.Background(), ref+"@"+digest, "python", "-m", "app")
+		if err != nil {
+			t.Fatalf("run image's app: %v", err)
+		}
+		if want := "incident-tracker as uid 1000"; strings.TrimSpace(got) != want {
+			t.Errorf("app printed %q, want %q", got, want)
+		}
+	})
+}
+
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	dt, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(dt, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+func checkConfig(t *testing.T, env *testenv.Env, img v1.Image) {
+	t.Helper()
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cf.Config
+	if c.User != "appuser" || c.WorkingDir != "/app" {
+		t.Errorf("user, workdir = %q, %q; want appuser, /app", c.User, c.WorkingDir)
+	}
+	if diff := cmp.Diff([]string{"python", "-m", "app"}, c.Cmd); diff != "" {
+		t.Errorf("cmd (-want +got):\n%s", diff)
+	}
+	wantEnv := []string{"PATH=/opt/venv/bin:" + builder.DefaultPath, "LANG=C.UTF-8"}
+	if diff := cmp.Diff(wantEnv, c.Env); diff != "" {
+		t.Errorf("env: the base's, PATH with /opt/venv/bin first (-want +got):\n%s", diff)
+	}
+	wantLabels := map[string]string{
+		builder.LabelBaseName:   env.Base.Tagged(),
+		builder.LabelBaseDigest: env.Base.Digest().String(),
+	}
+	if diff := cmp.Diff(wantLabels, c.Labels); diff != "" {
+		t.Errorf("labels (-want +got):\n%s", diff)
+	}
+	if cf.OS != "linux" || cf.Architecture != "amd64" {
+		t.Errorf("platform = %s/%s, want linux/amd64", cf.OS, cf.Architecture)
+	}
+}
+
+// checkBaseLayers checks the image's first layers are the base's, unchanged.
+func checkBaseLayers(t *testing.T, env *testenv.Env, img v1.Image) {
+	t.Helper()
+	base := testenv.RegistryImage(t, env.Base.String())
+	want := diffIDs(t, base)
+	got := diffIDs(t, img)
+	if len(got) <= len(want) {
+		t.Fatalf("image has %d layers, base %d: want the base's and more", len(got), len(want))
+	}
+	if diff := cmp.Diff(want, got[:len(want)]); diff != "" {
+		t.Errorf("first layers are not the base's (-want +got):\n%s", diff)
+	}
+}
+
+func diffIDs(t *testing.T, img v1.Image) []string {
+	t.Helper()
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, h := range cf.RootFS.DiffIDs {
+		ids = append(ids, h.String())
+	}
+	return ids
+}
+
+func checkFilesystem(t *testing.T, files map[string]testenv.File) {
+	t.Helper()
+	// The account rows, with fixed content.
+	rows := map[string]string{
+		"etc/passwd": "appuser:x:1000:1000::/nonexistent:/sbin/nologin",
+		"etc/group":  "appgroup:x:1000:",
+		"etc/shadow": "appuser:!::0:99999:7:::",
+	}
+	for path, row := range rows {
+		f, ok := files[path]
+		if !ok {
+			t.Errorf("%s missing", path)
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(string(f.Data)), "\n")
+		if lines[len(lines)-1] != row {
+			t.Errorf("%s ends with %q, want %q", path, lines[len(lines)-1], row)
+		}
+		if !slices.Contains(lines, "root:x:0:0:root:/root:/bin/bash") && path == "etc/passwd" {
+			t.Errorf("%s lost the base's rows:\n%s", path, f.Data)
+		}
+	}
+	for path, want := range map[string][3]int64{"etc/passwd": {0o644, 0, 0}, "etc/group": {0o644, 0, 0}, "etc/shadow": {0o640, 0, 42}} {
+		h := files[path].Header
+		if h == nil {
+			continue
+		}
+		if got := [3]int64{h.Mode & 0o7777, int64(h.Uid), int64(h.Gid)}; got != want {
+			t.Errorf("%s mode, uid, gid = %o, %d, %d; want %o, %d, %d", path, got[0], got[1], got[2], want[0], want[1], want[2])
+		}
+	}
+	if _, ok := files["nonexistent"]; ok {
+		t.Errorf("appuser's home /nonexistent exists")
+	}
+	// /opt/venv and /app, owned by appuser.
+	for _, dir := range []string{"opt/venv", "app"} {
+		n := 0
+		for path, f := range files {
+			if path != dir && !strings.HasPrefix(path, dir+"/") {
+				continue
+			}
+			n++
+			if f.Header.Uid != 1000 || f.Header.Gid != 1000 {
+				t.Errorf("%s owned by %d:%d, want 1000:1000", path, f.Header.Uid, f.Header.Gid)
+			}
+		}
+		if n < 2 {
+			t.Errorf("/%s has %d entries, want it and its contents", dir, n)
+		}
+	}
+	if _, ok := files["opt/venv/bin/python3"]; !ok {
+		t.Errorf("/opt/venv/bin/python3 missing")
+	}
+	// The context, minus .dockerignore.
+	for _, p := range []string{"app/app/__main__.py", "app/requirements.txt"} {
+		if _, ok := files[p]; !ok {
+			t.Errorf("%s missing from /app", p)
+		}
+	}
+	for _, p := range []string{"app/secret.env", "app/debug.log"} {
+		if _, ok := files[p]; ok {
+			t.Errorf("%s is in the image; .dockerignore excludes it", p)
+		}
+	}
+	// Nothing of the builder but /opt/venv: no apk record, no compilers.
+	for path := range files {
+		if strings.HasPrefix(path, "var/lib/apk-standin") {
+			t.Errorf("runtime has %s: apk ran in or leaked into the runtime stage", path)
+		}
+	}
+}
+
+func TestBuilderStageInstallsADRPackages(t *testing.T) {
+	env := testenv.Get(t)
+	st := recipes.PythonAlpine{}.BuilderStage(recipes.Inputs{Platform: testenv.Platform, Base: env.Base})
+	got, err := env.ReadFile(context.Background(), st, appContext(t), "/var/lib/apk-standin/calls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "add --no-cache " + strings.Join(recipes.AlpineBuildPackages(), " ") + "\n"
+	if string(got) != want {
+		t.Errorf("apk calls in the builder stage:\n got %q\nwant %q (exactly one call)", got, want)
+	}
+	if n := len(recipes.AlpineBuildPackages()); n != 12 {
+		t.Errorf("ADR-003 lists 12 build packages, recipe has %d", n)
+	}
+}

@@ -1,0 +1,17 @@
+// Package testenv gives integration tests the real parts they run against:
+// a BuildKit daemon (started by scripts/buildkitd.sh when none answers), a
+// registry (Debian's docker-registry on a free 127.0.0.1 port), and a test
+// base image pushed to that registry and pinned by digest.
+//
+// The test base is Debian bookworm from debootstrap with python3 and a
+// stand-in /sbin/apk that records its arguments in
+// /var/lib/apk-standin/calls and installs nothing: Alpine's image and
+// mirrors cannot be reached where these tests run, so the python-alpine
+// recipe's graph is tested on this base.
+//
+// BUILDKIT_HOST and IMAGEBUILD_TEST_REGISTRY (host:port) point the tests at
+// a daemon and a registry already running instead.
+//
+// When a part cannot be had, tests skip and say why; under CI (CI set) they
+// fail instead.
+package testenv

@@ -1,0 +1,249 @@
+package testenv
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"encoding/json"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/imagebuild/imagebuild/builder"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/client/llb/sourceresolver"
+	gateway "github.com/moby/buildkit/frontend/gateway/client"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/tonistiigi/fsutil"
+)
+
+// OCIImage reads the single image in an OCI tarball, as the oci exporter writes it.
+func OCIImage(t testing.TB, path string) v1.Image {
+	t.Helper()
+	dir := t.TempDir()
+	if err := untar(path, dir); err != nil {
+		t.Fatalf("untar %s: %v", path, err)
+	}
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		t.Fatalf("read OCI layout from %s: %v", path, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(im.Manifests) != 1 {
+		t.Fatalf("OCI layout %s has %d manifests, want 1", path, len(im.Manifests))
+	}
+	img, err := idx.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatalf("image %s in %s: %v", im.Manifests[0].Digest, path, err)
+	}
+	return img
+}
+
+// DockerImage reads the single image in a docker tarball, as the docker exporter writes it.
+func DockerImage(t testing.TB, path string) v1.Image {
+	t.Helper()
+	img, err := tarball.ImageFromPath(path, nil)
+	if err != nil {
+		t.Fatalf("read docker tarball %s: %v", path, err)
+	}
+	return img
+}
+
+func untar(path, dir string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		p := filepath.Join(dir, filepath.FromSlash(h.Name))
+		if !strings.HasPrefix(p, dir+string(filepath.Separator)) {
+			return fmt.Errorf("tar entry %q escapes", h.Name)
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				return err
+			}
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return err
+			}
+			w, err := os.Create(p)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(w, tr); err != nil {
+				w.Close()
+				return err
+			}
+			if err := w.Close(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// File is one entry of an image's flattened filesystem.
+type File struct {
+	Header *tar.Header
+	// Data is the content of regular files of up to 1 MiB.
+	Data []byte
+}
+
+// Files flattens img's layers and returns its entries by path (no leading
+// slash, as in layer tars: "etc/passwd").
+func Files(t testing.TB, img v1.Image) map[string]File {
+	t.Helper()
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	files := map[string]File{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return files
+		}
+		if err != nil {
+			t.Fatalf("read image filesystem: %v", err)
+		}
+		f := File{Header: h}
+		if h.Typeflag == tar.TypeReg && h.Size <= 1<<20 {
+			if f.Data, err = io.ReadAll(tr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		files[strings.TrimSuffix(strings.TrimPrefix(h.Name, "./"), "/")] = f
+	}
+}
+
+// LayerFiles returns the paths in one layer (whiteouts included).
+func LayerFiles(t testing.TB, l v1.Layer) []string {
+	t.Helper()
+	rc, err := l.Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var names []string
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return names
+		}
+		if err != nil {
+			t.Fatalf("read layer: %v", err)
+		}
+		names = append(names, strings.TrimSuffix(h.Name, "/"))
+	}
+}
+
+// Run runs args in the image ref (which must be in a registry the daemon
+// reaches) as the image config's user, working directory and environment,
+// and returns what it printed on stdout and stderr.
+func (e *Env) Run(ctx context.Context, ref string, args ...string) (string, error) {
+	var out []byte
+	_, err := e.Client.Build(ctx, client.SolveOpt{}, "imagebuild-test", func(ctx context.Context, gw gateway.Client) (*gateway.Result, error) {
+		_, _, cfgJSON, err := gw.ResolveImageConfig(ctx, ref, sourceresolver.Opt{
+			ImageOpt: &sourceresolver.ResolveImageOpt{Platform: &Platform, ResolveMode: llb.ResolveModeDefault.String()},
+		})
+		if err != nil {
+			return nil, err
+		}
+		var cfg dockerspec.DockerOCIImage
+		if err := json.Unmarshal(cfgJSON, &cfg); err != nil {
+			return nil, err
+		}
+		st, err := llb.Image(ref, llb.Platform(Platform)).WithImageConfig(cfgJSON)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.Config.User != "" {
+			st = st.User(cfg.Config.User)
+		}
+		outDir := llb.Scratch().File(llb.Mkdir("/out", 0o777))
+		run := st.Run(
+			llb.Args(append([]string{"/bin/sh", "-c", `"$@" >/imagebuild-out/output 2>&1`, "sh"}, args...)),
+			llb.AddMount("/imagebuild-out", outDir, llb.SourcePath("/out")),
+			llb.IgnoreCache,
+		)
+		def, err := run.GetMount("/imagebuild-out").Marshal(ctx, llb.Platform(Platform))
+		if err != nil {
+			return nil, err
+		}
+		res, err := gw.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
+		if err != nil {
+			return nil, err
+		}
+		ref, err := res.SingleRef()
+		if err != nil {
+			return nil, err
+		}
+		out, err = ref.ReadFile(ctx, gateway.ReadRequest{Filename: "/out/output"})
+		return res, err
+	}, nil)
+	return string(out), err
+}
+
+// RegistryImage reads ref from the test registry.
+func RegistryImage(t testing.TB, ref string) v1.Image {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(r)
+	if err != nil {
+		t.Fatalf("pull %s: %v", ref, err)
+	}
+	return img
+}
+
+// ReadFile solves st, with contextDir as the build context, and reads path from it.
+func (e *Env) ReadFile(ctx context.Context, st llb.State, contextDir, path string) ([]byte, error) {
+	fs, err := fsutil.NewFS(contextDir)
+	if err != nil {
+		return nil, err
+	}
+	var out []byte
+	_, err = e.Client.Build(ctx, client.SolveOpt{LocalMounts: map[string]fsutil.FS{builder.ContextName: fs}}, "imagebuild-test",
+		func(ctx context.Context, gw gateway.Client) (*gateway.Result, error) {
+			def, err := st.Marshal(ctx, llb.Platform(Platform))
+			if err != nil {
+				return nil, err
+			}
+			res, err := gw.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
+			if err != nil {
+				return nil, err
+			}
+			ref, err := res.SingleRef()
+			if err != nil {
+				return nil, err
+			}
+			out, err = ref.ReadFile(ctx, gateway.ReadRequest{Filename: path})
+			return res, err
+		}, nil)
+	return out, err
+}

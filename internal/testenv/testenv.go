@@ -1,0 +1,235 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/imagebuild/imagebuild/builder"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/exporter/containerimage/exptypes"
+	gateway "github.com/moby/buildkit/frontend/gateway/client"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/tonistiigi/fsutil"
+)
+
+// Env is the set of real parts the integration tests use.
+type Env struct {
+	// Addr is the BuildKit daemon's address.
+	Addr string
+	// Registry is the registry's host:port on 127.0.0.1.
+	Registry string
+	// Base is the test base image, pushed to Registry and pinned by digest.
+	Base builder.Pin
+	// Client is connected to Addr.
+	Client *client.Client
+}
+
+var (
+	once     sync.Once
+	env      *Env
+	setupErr error
+	stops    []func()
+)
+
+// Main runs the package's tests and then stops what Get started.
+func Main(m *testing.M) {
+	code := m.Run()
+	for _, stop := range stops {
+		stop()
+	}
+	os.Exit(code)
+}
+
+// Get returns the environment, setting it up on first use. When it cannot be
+// set up the test is skipped with the reason, or failed under CI.
+func Get(t testing.TB) *Env {
+	t.Helper()
+	once.Do(func() { env, setupErr = setup() })
+	if setupErr != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("integration environment: %v (CI must run integration tests)", setupErr)
+		}
+		t.Skipf("integration environment not available: %v", setupErr)
+	}
+	return env
+}
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+func setup() (*Env, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	e := &Env{Addr: os.Getenv("BUILDKIT_HOST")}
+	if e.Addr == "" {
+		out, err := script(ctx, "buildkitd.sh")
+		if err != nil {
+			return nil, fmt.Errorf("start buildkitd: %w", err)
+		}
+		e.Addr = out
+	}
+	c, err := client.New(ctx, e.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("buildkit client for %s: %w", e.Addr, err)
+	}
+	if _, err := c.Info(ctx); err != nil {
+		return nil, fmt.Errorf("buildkitd at %s does not answer: %w", e.Addr, err)
+	}
+	e.Client = c
+	if e.Registry = os.Getenv("IMAGEBUILD_TEST_REGISTRY"); e.Registry == "" {
+		if e.Registry, err = startRegistry(); err != nil {
+			return nil, err
+		}
+	}
+	rootfs, err := script(ctx, "testbase-rootfs.sh")
+	if err != nil {
+		return nil, fmt.Errorf("make test base rootfs: %w", err)
+	}
+	if e.Base, err = e.pushRootfs(ctx, rootfs); err != nil {
+		return nil, fmt.Errorf("push test base: %w", err)
+	}
+	return e, nil
+}
+
+// script runs one of the project's scripts and returns the last line it printed.
+func script(ctx context.Context, name string) (string, error) {
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(repoRoot(), "scripts", name))
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s: %v: %s", name, err, lastLines(stderr.String(), 5))
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	return lines[len(lines)-1], nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+// startRegistry starts Debian's docker-registry on a free loopback port.
+func startRegistry() (string, error) {
+	bin, err := exec.LookPath("docker-registry")
+	if err != nil {
+		return "", errors.New("docker-registry not found; install Debian's docker-registry package (apt-get install docker-registry)")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	dir, err := os.MkdirTemp("", "imagebuild-registry-")
+	if err != nil {
+		return "", err
+	}
+	cfg := fmt.Sprintf(`version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: %s
+  delete:
+    enabled: true
+http:
+  addr: %s
+`, filepath.Join(dir, "data"), addr)
+	cfgPath := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return "", err
+	}
+	cmd := exec.Command(bin, "serve", cfgPath)
+	logf, err := os.Create(filepath.Join(dir, "log"))
+	if err != nil {
+		return "", err
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("start docker-registry: %w", err)
+	}
+	stops = append(stops, func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		os.RemoveAll(dir)
+	})
+	for range 100 {
+		resp, err := http.Get("http://" + addr + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			return addr, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, "log"))
+	return "", fmt.Errorf("docker-registry did not answer on %s: %s", addr, lastLines(string(log), 5))
+}
+
+// Platform is the platform the tests build for.
+var Platform = ocispecs.Platform{OS: "linux", Architecture: "amd64"}
+
+// pushRootfs imports the rootfs directory as a one-layer image and pushes it.
+func (e *Env) pushRootfs(ctx context.Context, rootfs string) (builder.Pin, error) {
+	fs, err := fsutil.NewFS(rootfs)
+	if err != nil {
+		return "", err
+	}
+	name := e.Registry + "/imagebuild-test/debian:bookworm"
+	config, err := json.Marshal(ocispecs.Image{
+		Platform: Platform,
+		Config: ocispecs.ImageConfig{
+			Env: []string{"PATH=" + builder.DefaultPath, "LANG=C.UTF-8"},
+			Cmd: []string{"python3"},
+		},
+	})
+	if err != nil {
+		return "", err
+	}
+	resp, err := e.Client.Build(ctx, client.SolveOpt{
+		LocalMounts: map[string]fsutil.FS{"rootfs": fs},
+		Exports: []client.ExportEntry{{
+			Type:  client.ExporterImage,
+			Attrs: map[string]string{"name": name, "push": "true"},
+		}},
+	}, "imagebuild-test", func(ctx context.Context, gw gateway.Client) (*gateway.Result, error) {
+		st := llb.Scratch().File(llb.Copy(llb.Local("rootfs", llb.SharedKeyHint("imagebuild-testbase")), "/", "/"),
+			llb.WithCustomName("import test base rootfs"))
+		def, err := st.Marshal(ctx, llb.Platform(Platform))
+		if err != nil {
+			return nil, err
+		}
+		res, err := gw.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
+		if err != nil {
+			return nil, err
+		}
+		res.AddMeta(exptypes.ExporterImageConfigKey, config)
+		return res, nil
+	}, nil)
+	if err != nil {
+		return "", err
+	}
+	dgst := resp.ExporterResponse[exptypes.ExporterImageDigestKey]
+	if dgst == "" {
+		return "", errors.New("exporter returned no digest")
+	}
+	return builder.ParsePin(name + "@" + dgst)
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Builds buildkitd at the BuildKit version go.mod requires (from the small
+# module in tools/buildkitd), installs runc from Debian when it is missing,
+# starts the daemon as root with the OCI worker on a unix socket under the
+# project's cache folder, and prints its address. A daemon already answering
+# there is reused.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache=${IMAGEBUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/imagebuild}
+state=$cache/buildkitd
+addr=unix://$state/buildkitd.sock
+
+version=$(cd "$root" && go list -m -f '{{.Version}}' github.com/moby/buildkit)
+toolsversion=$(cd "$root/tools/buildkitd" && go list -m -f '{{.Version}}' github.com/moby/buildkit)
+if [ "$version" != "$toolsversion" ]; then
+	echo "buildkitd: tools/buildkitd requires BuildKit $toolsversion but go.mod requires $version; run: (cd tools/buildkitd && go get github.com/moby/buildkit@$version && go mod tidy)" >&2
+	exit 1
+fi
+bin=$cache/bin/$version
+
+answers() { [ -S "$state/buildkitd.sock" ] && "$bin/buildctl" --addr "$addr" debug workers >/dev/null 2>&1; }
+
+if [ ! -x "$bin/buildkitd" ] || [ ! -x "$bin/buildctl" ]; then
+	echo "buildkitd: building buildkitd and buildctl $version into $bin" >&2
+	mkdir -p "$bin"
+	(cd "$root/tools/buildkitd" && go build -o "$bin/" github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl)
+fi
+
+if answers; then
+	echo "$addr"
+	exit 0
+fi
+
+if [ "$(id -u)" != 0 ]; then
+	echo "buildkitd: starting a local daemon needs root; run a rootless daemon (rootlesskit buildkitd) or a remote one and point --addr or BUILDKIT_HOST at it" >&2
+	exit 1
+fi
+
+if ! command -v runc >/dev/null; then
+	echo "buildkitd: installing runc from Debian" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc >&2 || {
+		apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc >&2
+	}
+fi
+
+mkdir -p "$state"
+rm -f "$state/buildkitd.sock"
+nohup "$bin/buildkitd" --root "$state/root" --addr "$addr" \
+	--oci-worker=true --containerd-worker=false >"$state/log" 2>&1 </dev/null &
+echo $! >"$state/pid"
+for _ in $(seq 1 60); do
+	if answers; then
+		echo "$addr"
+		exit 0
+	fi
+	if ! kill -0 "$(cat "$state/pid")" 2>/dev/null; then
+		break
+	fi
+	sleep 0.5
+done
+echo "buildkitd: daemon did not answer on $addr; its log ($state/log) ends with:" >&2
+tail -n 20 "$state/log" >&2
+exit 1
