@@ -10,6 +10,7 @@ import (
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/patternmatcher/ignorefile"
+	digest "github.com/opencontainers/go-digest"
 )
 
 // ContextName is the name of the local source a graph reads its build
@@ -19,29 +20,42 @@ const ContextName = "context"
 // Context is the build context a graph reads: a local directory the client
 // sends, minus what Exclude names (.dockerignore patterns).
 type Context struct {
+	// ID names the directory in the graph. The daemon merges identical
+	// steps of concurrent builds, so two directories must not share an ID;
+	// [LoadContext] derives it from the directory's absolute path.
+	ID string
 	// Exclude lists .dockerignore patterns; matching paths are not sent.
 	Exclude []string
+}
+
+// LoadContext describes the directory dir as a build context: its ID and
+// the patterns its .dockerignore excludes.
+func LoadContext(dir string) (Context, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return Context{}, fmt.Errorf("build context %s: %w", dir, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return Context{}, fmt.Errorf("build context: %w", err)
+	}
+	if !fi.IsDir() {
+		return Context{}, fmt.Errorf("build context %s: not a directory", dir)
+	}
+	exclude, err := readDockerignore(abs)
+	if err != nil {
+		return Context{}, err
+	}
+	return Context{ID: digest.FromString(abs).Encoded()[:20], Exclude: exclude}, nil
 }
 
 // All is the whole context, minus Exclude.
 func (c Context) All() llb.State {
 	return llb.Local(ContextName,
 		llb.ExcludePatterns(c.Exclude),
-		llb.LocalUniqueID("imagebuild-"+ContextName),
+		llb.LocalUniqueID("imagebuild-"+c.ID),
 		llb.SharedKeyHint(ContextName),
 		llb.WithCustomName("load build context"),
-	)
-}
-
-// File is the context with only the file at name in it, so that a step that
-// reads it runs again only when that file changes.
-func (c Context) File(name string) llb.State {
-	return llb.Local(ContextName,
-		llb.IncludePatterns([]string{name}),
-		llb.FollowPaths([]string{name}),
-		llb.LocalUniqueID("imagebuild-"+ContextName),
-		llb.SharedKeyHint(ContextName+":"+name),
-		llb.WithCustomName("load "+name+" from build context"),
 	)
 }
 
@@ -54,8 +68,8 @@ func ValidContextPath(name string) error {
 	return nil
 }
 
-// ReadDockerignore reads dir/.dockerignore; a missing file excludes nothing.
-func ReadDockerignore(dir string) ([]string, error) {
+// readDockerignore reads dir/.dockerignore; a missing file excludes nothing.
+func readDockerignore(dir string) ([]string, error) {
 	f, err := os.Open(filepath.Join(dir, ".dockerignore"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil

@@ -3,6 +3,7 @@ package builder
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
@@ -10,6 +11,7 @@ import (
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/session"
+	digest "github.com/opencontainers/go-digest"
 	"github.com/tonistiigi/fsutil"
 )
 
@@ -60,6 +62,15 @@ func Solve(ctx context.Context, c *client.Client, img Image, opt SolveOpt, statu
 			return nil, fmt.Errorf("build context: %w", err)
 		}
 		so.LocalMounts = map[string]fsutil.FS{ContextName: fs}
+		// As buildx does: the daemon syncs a context incrementally into
+		// the snapshot it last synced under the same key, so the key names
+		// the directory.
+		abs, err := filepath.Abs(opt.ContextDir)
+		if err != nil {
+			closeStatus()
+			return nil, fmt.Errorf("build context: %w", err)
+		}
+		so.SharedKey = digest.FromString(abs).Encoded()
 	}
 	var st staged
 	defer st.discard()

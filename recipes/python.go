@@ -12,8 +12,8 @@ import (
 const (
 	venvDir = "/opt/venv"
 	appDir  = "/app"
-	// contextMount is where the builder stage sees the requirements file.
-	contextMount = "/run/imagebuild/context"
+	// requirementsMount is where the pip step sees the requirements file.
+	requirementsMount = "/run/imagebuild/requirements.txt"
 )
 
 // fixedTime is the timestamp of files the recipes write themselves.
@@ -57,9 +57,10 @@ func (a account) owns() *llb.CopyInfo {
 }
 
 // pythonBuilder is the builder stage: build dependencies, then a venv at
-// /opt/venv with the requirements installed. The pip step reads only the
-// requirements file from the context.
-func pythonBuilder(base llb.State, d distro, packages []string, requirements llb.State, reqPath string) llb.State {
+// /opt/venv with the requirements installed. The pip step mounts only the
+// requirements file from the context, read-only, so its cache key depends on
+// that file's content alone.
+func pythonBuilder(base llb.State, d distro, packages []string, context llb.State, reqPath string) llb.State {
 	st := base.AddEnv("PATH", venvDir+"/bin:"+builder.DefaultPath)
 	st = st.Run(
 		llb.Args(append(append([]string{}, d.install...), packages...)),
@@ -71,8 +72,8 @@ func pythonBuilder(base llb.State, d distro, packages []string, requirements llb
 	).Root()
 	return st.Run(
 		llb.Args([]string{"pip", "install", "--disable-pip-version-check", "--no-input",
-			"--requirement", contextMount + "/" + reqPath}),
-		llb.AddMount(contextMount, requirements, llb.Readonly),
+			"--requirement", requirementsMount}),
+		llb.AddMount(requirementsMount, context, llb.SourcePath(reqPath), llb.Readonly),
 		llb.AddMount("/root/.cache/pip", llb.Scratch(), llb.AsPersistentCacheDir("imagebuild-pip", llb.CacheMountShared)),
 		llb.WithCustomName("builder: pip install -r "+reqPath),
 	).Root()

@@ -118,10 +118,11 @@ func (r PythonAlpine) Image(in Inputs) (builder.Image, error) {
 		return builder.Image{}, fmt.Errorf("recipe %s: base: %w", r.Name(), err)
 	}
 	base := llb.Image(pin.String(), llb.Platform(in.Platform))
-	build := pythonBuilder(base, alpine, r.Packages, in.Context.File(r.Requirements), r.Requirements)
+	context := in.Context.All()
+	build := pythonBuilder(base, alpine, r.Packages, context, r.Requirements)
 	return builder.Image{
 		Platform: in.Platform,
-		Root:     pythonRuntime(base, alpine, build, in.Context.All()),
+		Root:     pythonRuntime(base, alpine, build, context),
 		Base:     pin,
 		Config:   r.config(),
 	}, nil
@@ -136,5 +137,5 @@ func (r PythonAlpine) BuilderStage(in Inputs) llb.State {
 		pin = PythonAlpineBase
 	}
 	base := llb.Image(pin.String(), llb.Platform(in.Platform))
-	return pythonBuilder(base, alpine, r.Packages, in.Context.File(r.Requirements), r.Requirements)
+	return pythonBuilder(base, alpine, r.Packages, in.Context.All(), r.Requirements)
 }

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
 
 	"github.com/containerd/platforms"
 	"github.com/imagebuild/imagebuild/builder"
@@ -42,12 +40,8 @@ func (o *graphOptions) image(name string) (builder.Image, error) {
 			return builder.Image{}, usagef("--base: %v", err)
 		}
 	}
-	fi, err := os.Stat(o.contextDir)
-	if err != nil || !fi.IsDir() {
-		return builder.Image{}, usagef("--context %q: not a directory; point it at the build context", o.contextDir)
-	}
-	if in.Context.Exclude, err = builder.ReadDockerignore(o.contextDir); err != nil {
-		return builder.Image{}, usageError{fmt.Errorf("--context %q: %w", o.contextDir, err)}
+	if in.Context, err = builder.LoadContext(o.contextDir); err != nil {
+		return builder.Image{}, usagef("--context: %v; point it at the build context directory", err)
 	}
 	img, err := r.Image(in)
 	if err != nil {

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -272,5 +275,164 @@ func TestBuilderStageInstallsADRPackages(t *testing.T) {
 	}
 	if n := len(recipes.AlpineBuildPackages()); n != 12 {
 		t.Errorf("ADR-003 lists 12 build packages, recipe has %d", n)
+	}
+}
+
+func TestPushReachesRegistry(t *testing.T) {
+	env := testenv.Get(t)
+	ref := env.Registry + "/imagebuild-test/app:push"
+	stdout, stderr, code := cli(t, "build", "python-alpine", "--addr", env.Addr, "--context", appContext(t),
+		"--base", env.Base.String(), "--progress", "quiet", "-t", ref, "--push")
+	if code != 0 {
+		t.Fatalf("build exited %d: %s", code, stderr)
+	}
+	img := testenv.RegistryImage(t, ref)
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(stdout); got != d.String() {
+		t.Errorf("registry has %s at %s, build printed %q", d, ref, got)
+	}
+	checkConfig(t, env, img)
+}
+
+// failingContext is a context whose pip step fails at once: it asks for a
+// package with no index to find it in.
+func failingContext(t *testing.T) string {
+	t.Helper()
+	dir := appContext(t)
+	if err := os.WriteFile(filepath.Join(dir, "requirements.txt"), []byte("--no-index\nimagebuild-no-such-package==1.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// assertNoOutputs checks dir holds nothing but what was there before: no
+// output and no partial file.
+func assertNoOutputs(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("%s left in the output directory", e.Name())
+	}
+}
+
+func TestFailedBuildWritesNothing(t *testing.T) {
+	env := testenv.Get(t)
+	out := t.TempDir()
+	_, stderr, code := cli(t, "build", "python-alpine", "--addr", env.Addr, "--context", failingContext(t),
+		"--base", env.Base.String(), "--progress", "quiet",
+		"-o", "type=oci,dest="+filepath.Join(out, "image.oci.tar"),
+		"-o", "type=docker,dest="+filepath.Join(out, "image.docker.tar"),
+		"-o", "type=local,dest="+filepath.Join(out, "rootfs"),
+		"--metadata-file", filepath.Join(out, "metadata.json"))
+	if code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "imagebuild: ") || !strings.Contains(last, "pip") {
+		t.Errorf("last stderr line %q, want imagebuild's one-line error naming the pip step", last)
+	}
+	assertNoOutputs(t, out)
+}
+
+func TestInterruptedBuildWritesNothing(t *testing.T) {
+	env := testenv.Get(t)
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"build", "python-alpine", "--addr", env.Addr, "--context", appContext(t),
+			"--base", env.Base.String(), "--progress", "plain", "--no-cache",
+			"-o", "type=oci,dest=" + filepath.Join(out, "image.oci.tar")}, &stdout, &stderr)
+	}()
+	// Interrupt once the build is running steps (a --no-cache build runs
+	// the venv and pip steps again, which take seconds).
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(stderr.String(), "python3 -m venv") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	err := <-done
+	if err == nil {
+		t.Fatalf("build finished before it could be interrupted")
+	}
+	if !errors.Is(err, context.Canceled) && !strings.Contains(err.Error(), "context canceled") {
+		t.Errorf("build failed with %v, want it canceled", err)
+	}
+	assertNoOutputs(t, out)
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a build writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestUnknownBaseDigest(t *testing.T) {
+	env := testenv.Get(t)
+	fake := env.Base.Name() + ":" + env.Base.Tag() + "@sha256:" + strings.Repeat("0", 64)
+	_, stderr, code := cli(t, "build", "python-alpine", "--addr", env.Addr, "--context", appContext(t),
+		"--base", fake, "--progress", "quiet")
+	if code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	if !strings.Contains(stderr, strings.Repeat("0", 64)) || strings.Count(stderr, "imagebuild: ") != 1 {
+		t.Errorf("stderr = %q, want one error line naming the digest", stderr)
+	}
+}
+
+// TestConcurrentContexts builds two contexts with different files at once on
+// one daemon: each image must hold its own context. (The daemon merges
+// identical steps of concurrent builds; a context's step must not be one.)
+func TestConcurrentContexts(t *testing.T) {
+	env := testenv.Get(t)
+	dirs := []string{appContext(t), appContext(t)}
+	for i, d := range dirs {
+		if err := os.WriteFile(filepath.Join(d, "which.txt"), []byte(fmt.Sprintf("context %d\n", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := t.TempDir()
+	errs := make(chan string, len(dirs))
+	for i, d := range dirs {
+		go func() {
+			_, stderr, code := cli(t, "build", "python-alpine", "--addr", env.Addr, "--context", d,
+				"--base", env.Base.String(), "--progress", "quiet",
+				"-o", fmt.Sprintf("type=oci,dest=%s/%d.tar", out, i))
+			if code != 0 {
+				errs <- stderr
+				return
+			}
+			errs <- ""
+		}()
+	}
+	for range dirs {
+		if e := <-errs; e != "" {
+			t.Fatalf("build failed: %s", e)
+		}
+	}
+	for i := range dirs {
+		files := testenv.Files(t, testenv.OCIImage(t, fmt.Sprintf("%s/%d.tar", out, i)))
+		if got, want := string(files["app/which.txt"].Data), fmt.Sprintf("context %d\n", i); got != want {
+			t.Errorf("image %d has /app/which.txt %q, want %q", i, got, want)
+		}
 	}
 }

@@ -58,6 +58,9 @@ func Main(m *testing.M) {
 // set up the test is skipped with the reason, or failed under CI.
 func Get(t testing.TB) *Env {
 	t.Helper()
+	if testing.Short() && os.Getenv("CI") == "" {
+		t.Skip("integration test: skipped with -short")
+	}
 	once.Do(func() { env, setupErr = setup() })
 	if setupErr != nil {
 		if os.Getenv("CI") != "" {

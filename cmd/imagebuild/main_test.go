@@ -1,0 +1,150 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/recipes"
+	"github.com/moby/buildkit/client/llb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+func TestUsageErrors(t *testing.T) {
+	ctxDir := t.TempDir()
+	hex := strings.Repeat("ab", 32)
+	tests := []struct {
+		name string
+		args []string
+		want string // in the one error line
+	}{
+		{name: "no command", args: nil, want: "no command"},
+		{name: "unknown command", args: []string{"bulid"}, want: `unknown command "bulid"`},
+		{name: "no recipe", args: []string{"build"}, want: "usage: imagebuild build RECIPE"},
+		{name: "two recipes", args: []string{"build", "python-alpine", "x"}, want: "usage: imagebuild build RECIPE"},
+		{name: "unknown recipe", args: []string{"build", "python-nonesuch", "--context", ctxDir}, want: `unknown recipe "python-nonesuch"`},
+		{name: "unknown flag", args: []string{"build", "python-alpine", "--frobnicate"}, want: "unknown flag: --frobnicate"},
+		{name: "bad platform", args: []string{"build", "python-alpine", "--context", ctxDir, "--platform", "linux/amd64/v9/x"}, want: "--platform"},
+		{name: "base without digest", args: []string{"build", "python-alpine", "--context", ctxDir, "--base", "python:3.12-alpine"}, want: "--base: invalid pin"},
+		{name: "base without tag", args: []string{"build", "python-alpine", "--context", ctxDir, "--base", "python@sha256:" + hex}, want: "no tag"},
+		{name: "missing context", args: []string{"build", "python-alpine", "--context", filepath.Join(ctxDir, "nope")}, want: "no such file or directory; point it at the build context directory"},
+		{name: "output without type", args: []string{"build", "python-alpine", "--context", ctxDir, "-o", "dest=x.tar"}, want: "no type"},
+		{name: "output unknown type", args: []string{"build", "python-alpine", "--context", ctxDir, "-o", "type=zip,dest=x"}, want: `unknown type "zip"`},
+		{name: "oci output without dest", args: []string{"build", "python-alpine", "--context", ctxDir, "-o", "type=oci"}, want: "type=oci needs dest=PATH"},
+		{name: "output field not key=value", args: []string{"build", "python-alpine", "--context", ctxDir, "-o", "type=oci,x.tar"}, want: `field "x.tar" is not KEY=VALUE`},
+		{name: "push without tag", args: []string{"build", "python-alpine", "--context", ctxDir, "--push"}, want: "--push needs --tag"},
+		{name: "bad progress", args: []string{"build", "python-alpine", "--context", ctxDir, "--progress", "loud"}, want: `--progress "loud"`},
+		{name: "llb bad platform", args: []string{"llb", "python-alpine", "--platform", "plan9//"}, want: "--platform"},
+		{name: "recipes takes no args", args: []string{"recipes", "x"}, want: "usage: imagebuild recipes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := cli(t, tt.args...)
+			if code != 2 {
+				t.Errorf("exit code %d, want 2", code)
+			}
+			if stdout != "" {
+				t.Errorf("stdout = %q, want nothing", stdout)
+			}
+			lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], "imagebuild: ") || !strings.Contains(lines[0], tt.want) {
+				t.Errorf("stderr = %q, want one line with %q", stderr, tt.want)
+			}
+		})
+	}
+}
+
+func TestNoDaemon(t *testing.T) {
+	ctxDir := t.TempDir()
+	dest := filepath.Join(t.TempDir(), "image.tar")
+	_, stderr, code := cli(t, "build", "python-alpine", "--context", ctxDir,
+		"--addr", "unix://"+filepath.Join(t.TempDir(), "none.sock"), "-o", "type=oci,dest="+dest)
+	if code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	if !strings.Contains(stderr, "no BuildKit daemon answers") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("stderr = %q, want one line saying no daemon answers", stderr)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(dest)); len(entries) != 0 {
+		t.Errorf("output directory has %v, want nothing", entries)
+	}
+}
+
+func TestParseOutput(t *testing.T) {
+	tests := []struct {
+		spec string
+		want builder.Output
+	}{
+		{"type=oci,dest=out/image.tar", builder.Output{Type: "oci", Dest: "out/image.tar", Attrs: map[string]string{}}},
+		{"type=image,name=r/a:1,push=true", builder.Output{Type: "image", Attrs: map[string]string{"name": "r/a:1", "push": "true"}}},
+		{`type=image,"name=r/a:1,r/a:2"`, builder.Output{Type: "image", Attrs: map[string]string{"name": "r/a:1,r/a:2"}}},
+		{"type=local,dest=rootfs", builder.Output{Type: "local", Dest: "rootfs", Attrs: map[string]string{}}},
+	}
+	for _, tt := range tests {
+		got, err := parseOutput(tt.spec)
+		if err != nil {
+			t.Errorf("parseOutput(%q): %v", tt.spec, err)
+			continue
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("parseOutput(%q) (-want +got):\n%s", tt.spec, diff)
+		}
+	}
+}
+
+func TestTagAndPush(t *testing.T) {
+	o := buildOptions{tags: []string{"r/a:1", "r/a:2"}, push: true, progress: "plain"}
+	so, err := o.solveOpt(os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []builder.Output{{Type: "image", Attrs: map[string]string{"name": "r/a:1,r/a:2", "push": "true"}}}
+	if diff := cmp.Diff(want, so.Outputs); diff != "" {
+		t.Errorf("outputs (-want +got):\n%s", diff)
+	}
+}
+
+func TestLLBCommand(t *testing.T) {
+	dir := t.TempDir()
+	stdout, stderr, code := cli(t, "llb", "python-alpine", "--context", dir, "--platform", "linux/arm64")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	def, err := llb.ReadFrom(strings.NewReader(stdout))
+	if err != nil {
+		t.Fatalf("llb output does not read back: %v", err)
+	}
+	bctx, err := builder.LoadContext(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := recipes.PythonAlpine{}.Image(recipes.Inputs{Platform: ocispecs.Platform{OS: "linux", Architecture: "arm64"}, Context: bctx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := img.Marshal(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want.Def, def.Def); diff != "" {
+		t.Errorf("llb output is not the recipe's arm64 graph (-want +got):\n%s", diff)
+	}
+}
+
+func TestRecipesAndVersion(t *testing.T) {
+	stdout, _, code := cli(t, "recipes")
+	if code != 0 || !strings.HasPrefix(stdout, "python-alpine ") {
+		t.Errorf("recipes: exit %d, %q", code, stdout)
+	}
+	stdout, _, code = cli(t, "version")
+	if code != 0 || !strings.Contains(stdout, "buildkit client v0.34.2") {
+		t.Errorf("version: exit %d, %q, want the BuildKit client version", code, stdout)
+	}
+	stdout, _, code = cli(t, "build", "--help")
+	if code != 0 || !strings.Contains(stdout, "--metadata-file") {
+		t.Errorf("build --help: exit %d, %q", code, stdout)
+	}
+}
