@@ -9,7 +9,7 @@ OUT ?= out
 PLATFORM ?= linux/amd64
 IMAGEBUILD := bin/imagebuild
 
-.PHONY: help build image buildkitd test unit lint golden clean
+.PHONY: help build image buildkitd deps test unit lint golden clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -27,7 +27,10 @@ image: build ## build CONTEXT (default: the example service) with RECIPE into $(
 buildkitd: ## build and start buildkitd at go.mod's BuildKit version; prints its address
 	@bash scripts/buildkitd.sh
 
-test: ## all tests, integration tests included (starts buildkitd and a registry)
+deps: ## install with apt what the tests need: runc, docker-registry, debootstrap
+	@bash scripts/deps.sh
+
+test: deps ## all tests, integration tests included (starts buildkitd and a registry)
 	$(GO) test -count=1 -timeout 45m ./...
 
 unit: ## unit tests only (no daemon)
@@ -36,7 +39,7 @@ unit: ## unit tests only (no daemon)
 lint: ## gofmt, go vet, staticcheck, go mod tidy
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need gofmt -w" >&2; exit 1; }
 	$(GO) vet ./...
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 	$(GO) mod tidy -diff
 
 golden: ## refresh the golden LLB in testdata/

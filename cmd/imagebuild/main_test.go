@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -146,5 +147,27 @@ func TestRecipesAndVersion(t *testing.T) {
 	stdout, _, code = cli(t, "build", "--help")
 	if code != 0 || !strings.Contains(stdout, "--metadata-file") {
 		t.Errorf("build --help: exit %d, %q", code, stdout)
+	}
+}
+
+// TestDaemonVersionMatchesClient checks the buildkitd the project builds
+// (tools/buildkitd) is the BuildKit version the client is built with.
+func TestDaemonVersionMatchesClient(t *testing.T) {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		t.Skip("no build info")
+	}
+	var client string
+	for _, d := range info.Deps {
+		if d.Path == "github.com/moby/buildkit" {
+			client = d.Version
+		}
+	}
+	dt, err := os.ReadFile("../../tools/buildkitd/go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "github.com/moby/buildkit " + client + "\n"; client == "" || !strings.Contains(string(dt), want) {
+		t.Errorf("tools/buildkitd/go.mod does not require %q; make the daemon's version the client's", strings.TrimSpace(want))
 	}
 }

@@ -1,0 +1,1 @@
+"""Incident tracker: a small example service for imagebuild's python-alpine recipe."""
