@@ -104,7 +104,9 @@ func (img Image) Marshal(ctx context.Context, opts ...llb.ConstraintsOpt) (*llb.
 // ImageConfig applies the image's Config to base, the base image's config as
 // the registry serves it, and returns the new config's JSON. The base's
 // history, rootfs and other fields are kept, so its layers come first.
-func (img Image) ImageConfig(base []byte) ([]byte, error) {
+// created, when set, is the image's creation time and its
+// org.opencontainers.image.created label.
+func (img Image) ImageConfig(base []byte, created *time.Time) ([]byte, error) {
 	var cfg dockerspec.DockerOCIImage
 	if err := json.Unmarshal(base, &cfg); err != nil {
 		return nil, fmt.Errorf("parse config of base %s: %w", img.Base, err)
@@ -153,6 +155,11 @@ func (img Image) ImageConfig(base []byte) ([]byte, error) {
 	maps.Copy(labels, c.Labels)
 	labels[LabelBaseName] = img.Base.Tagged()
 	labels[LabelBaseDigest] = img.Base.Digest().String()
+	if created != nil {
+		t := created.UTC()
+		cfg.Created = &t
+		labels[LabelCreated] = t.Format(time.RFC3339)
+	}
 	cfg.Config.Labels = labels
 	dt, err := json.Marshal(cfg)
 	if err != nil {

@@ -3,6 +3,7 @@ package builder
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
@@ -23,7 +24,7 @@ func TestImageConfig(t *testing.T) {
 			Labels:     map[string]string{"org.opencontainers.image.title": "app"},
 		},
 	}
-	dt, err := img.ImageConfig([]byte(base))
+	dt, err := img.ImageConfig([]byte(base), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,8 @@ func TestImageConfig(t *testing.T) {
 
 func TestImageConfigBaseWithoutPath(t *testing.T) {
 	img := Image{Platform: ocispecs.Platform{OS: "linux", Architecture: "arm64"}, Config: Config{Path: []string{"/opt/venv/bin"}}}
-	dt, err := img.ImageConfig([]byte(`{"architecture":"amd64","os":"linux","config":{}}`))
+	created := time.Unix(1700000000, 0)
+	dt, err := img.ImageConfig([]byte(`{"architecture":"amd64","os":"linux","config":{}}`), &created)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +68,9 @@ func TestImageConfigBaseWithoutPath(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"PATH=/opt/venv/bin:" + DefaultPath}, got.Config.Env); diff != "" {
 		t.Errorf("env (-want +got):\n%s", diff)
+	}
+	if got.Created == nil || !got.Created.Equal(created) || got.Config.Labels[LabelCreated] != "2023-11-14T22:13:20Z" {
+		t.Errorf("created = %v, label %q; want %v", got.Created, got.Config.Labels[LabelCreated], created)
 	}
 	if got.Architecture != "arm64" {
 		t.Errorf("architecture = %q, want the image's platform, arm64", got.Architecture)

@@ -3,7 +3,11 @@ package builder
 import (
 	"context"
 	"fmt"
+	"maps"
+	"os"
 	"path/filepath"
+	"strconv"
+	"time"
 
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
@@ -11,6 +15,7 @@ import (
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/solver/llbsolver/compat"
 	digest "github.com/opencontainers/go-digest"
 	"github.com/tonistiigi/fsutil"
 )
@@ -25,6 +30,45 @@ type SolveOpt struct {
 	NoCache bool
 	// Session holds session attachables, such as registry auth.
 	Session []session.Attachable
+	// SourceDateEpoch, when set, is the time the image says it was made:
+	// the config's created time, its history, the label
+	// org.opencontainers.image.created, and the clamp for timestamps of
+	// files in the image's new layers.
+	SourceDateEpoch *time.Time
+}
+
+// LabelCreated is the label that records [SolveOpt.SourceDateEpoch].
+const LabelCreated = "org.opencontainers.image.created"
+
+// CompatibilityVersion pins the daemon's exporter behaviour (BuildKit's
+// compatibility version 0.31), so that a daemon upgrade does not silently
+// change how layers and manifests are written.
+const CompatibilityVersion = compat.CompatibilityVersion031
+
+// imageOutputAttrs are set on every image-producing output unless the output
+// sets them itself: OCI media types always, and with a source date epoch,
+// the epoch and rewriting of newer file timestamps in new layers to it.
+func imageOutputAttrs(o Output, epoch *time.Time) map[string]string {
+	attrs := maps.Clone(o.Attrs)
+	if attrs == nil {
+		attrs = map[string]string{}
+	}
+	switch o.Type {
+	case client.ExporterOCI, client.ExporterDocker, client.ExporterImage:
+	default:
+		return attrs
+	}
+	set := func(k, v string) {
+		if _, ok := attrs[k]; !ok {
+			attrs[k] = v
+		}
+	}
+	set("oci-mediatypes", "true")
+	if epoch != nil {
+		set("source-date-epoch", strconv.FormatInt(epoch.Unix(), 10))
+		set("rewrite-timestamp", "true")
+	}
+	return attrs
 }
 
 // Solve builds img on the daemon c is connected to and exports it to every
@@ -54,7 +98,10 @@ func Solve(ctx context.Context, c *client.Client, img Image, opt SolveOpt, statu
 		return nil, err
 	}
 
-	so := client.SolveOpt{Session: opt.Session}
+	so := client.SolveOpt{Session: opt.Session, CompatibilityVersion: CompatibilityVersion}
+	if opt.SourceDateEpoch != nil {
+		so.FrontendAttrs = map[string]string{"build-arg:SOURCE_DATE_EPOCH": strconv.FormatInt(opt.SourceDateEpoch.Unix(), 10)}
+	}
 	if opt.ContextDir != "" {
 		fs, err := fsutil.NewFS(opt.ContextDir)
 		if err != nil {
@@ -79,6 +126,7 @@ func Solve(ctx context.Context, c *client.Client, img Image, opt SolveOpt, statu
 			closeStatus()
 			return nil, err
 		}
+		o.Attrs = imageOutputAttrs(o, opt.SourceDateEpoch)
 		e, err := st.entry(o)
 		if err != nil {
 			closeStatus()
@@ -106,7 +154,7 @@ func Solve(ctx context.Context, c *client.Client, img Image, opt SolveOpt, statu
 		if err != nil {
 			return nil, fmt.Errorf("resolve config of base %s: %w", img.Base, err)
 		}
-		config, err := img.ImageConfig(baseConfig)
+		config, err := img.ImageConfig(baseConfig, opt.SourceDateEpoch)
 		if err != nil {
 			return nil, err
 		}
@@ -124,4 +172,35 @@ func Solve(ctx context.Context, c *client.Client, img Image, opt SolveOpt, statu
 		return nil, err
 	}
 	return resp, nil
+}
+
+// CheckReproducible builds img twice, the second time ignoring every cache of
+// the daemon's, each into an OCI tarball in a temporary directory, and
+// compares the two images. opt's outputs are not written. status[i], when
+// not nil, receives build i's progress; each is closed.
+func CheckReproducible(ctx context.Context, c *client.Client, img Image, opt SolveOpt, status [2]chan *client.SolveStatus) (*Comparison, error) {
+	dir, err := os.MkdirTemp("", "imagebuild-reproduce-")
+	if err != nil {
+		for _, ch := range status {
+			if ch != nil {
+				close(ch)
+			}
+		}
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	var tarballs [2]string
+	for i := range 2 {
+		o := opt
+		o.NoCache = i == 1
+		tarballs[i] = filepath.Join(dir, fmt.Sprintf("build-%d.oci.tar", i+1))
+		o.Outputs = []Output{{Type: client.ExporterOCI, Dest: tarballs[i]}}
+		if _, err := Solve(ctx, c, img, o, status[i]); err != nil {
+			if i == 0 && status[1] != nil {
+				close(status[1])
+			}
+			return nil, fmt.Errorf("build %d of 2: %w", i+1, err)
+		}
+	}
+	return CompareOCI(tarballs[0], tarballs[1])
 }

@@ -59,9 +59,11 @@ func (a account) owns() *llb.CopyInfo {
 // pythonBuilder is the builder stage: build dependencies, then a venv at
 // /opt/venv with the requirements installed. The pip step mounts only the
 // requirements file from the context, read-only, so its cache key depends on
-// that file's content alone.
+// that file's content alone. Byte code is compiled last, over the whole
+// venv, with hash-based invalidation and a fixed hash seed, so .pyc files do
+// not depend on when the sources were unpacked.
 func pythonBuilder(base llb.State, d distro, packages []string, context llb.State, reqPath string) llb.State {
-	st := base.AddEnv("PATH", venvDir+"/bin:"+builder.DefaultPath)
+	st := base.AddEnv("PATH", venvDir+"/bin:"+builder.DefaultPath).AddEnv("PYTHONHASHSEED", "0")
 	st = st.Run(
 		llb.Args(append(append([]string{}, d.install...), packages...)),
 		llb.WithCustomName("builder: install build dependencies"),
@@ -70,12 +72,16 @@ func pythonBuilder(base llb.State, d distro, packages []string, context llb.Stat
 		llb.Args([]string{"python3", "-m", "venv", venvDir}),
 		llb.WithCustomName("builder: python3 -m venv "+venvDir),
 	).Root()
-	return st.Run(
-		llb.Args([]string{"pip", "install", "--disable-pip-version-check", "--no-input",
+	st = st.Run(
+		llb.Args([]string{"pip", "install", "--disable-pip-version-check", "--no-input", "--no-compile",
 			"--requirement", requirementsMount}),
 		llb.AddMount(requirementsMount, context, llb.SourcePath(reqPath), llb.Readonly),
 		llb.AddMount("/root/.cache/pip", llb.Scratch(), llb.AsPersistentCacheDir("imagebuild-pip", llb.CacheMountShared)),
 		llb.WithCustomName("builder: pip install -r "+reqPath),
+	).Root()
+	return st.Run(
+		llb.Args([]string{"python3", "-m", "compileall", "-f", "-q", "--invalidation-mode", "checked-hash", venvDir}),
+		llb.WithCustomName("builder: compile byte code in "+venvDir),
 	).Root()
 }
 

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +37,8 @@ type buildOptions struct {
 	metadataFile string
 	progress     string
 	noCache      bool
+	epoch        string
+	checkRepro   bool
 }
 
 func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
@@ -54,6 +58,27 @@ func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.metadataFile, "metadata-file", "", "write the exporter response (containerimage.digest, ...) as JSON to this file")
 	fs.StringVar(&o.progress, "progress", progress, "progress output: auto, tty, plain, rawjson or quiet ($BUILDKIT_PROGRESS)")
 	fs.BoolVar(&o.noCache, "no-cache", false, "ignore the cache for every step")
+	fs.StringVar(&o.epoch, "source-date-epoch", os.Getenv("SOURCE_DATE_EPOCH"), "Unix time the image is dated; default $SOURCE_DATE_EPOCH, else the context's git HEAD commit time, else 0")
+	fs.BoolVar(&o.checkRepro, "check-reproducible", false, "build twice, the second time ignoring every cache, compare, and write outputs only when both give one image")
+}
+
+// sourceDateEpoch is --source-date-epoch, else the commit time of HEAD when
+// the context is in a git work tree, else 0.
+func (o *buildOptions) sourceDateEpoch(ctx context.Context) (time.Time, error) {
+	if o.epoch != "" {
+		n, err := strconv.ParseInt(o.epoch, 10, 64)
+		if err != nil || n < 0 {
+			return time.Time{}, usagef("--source-date-epoch %q: want a Unix time in seconds, such as $(git log -1 --format=%%ct)", o.epoch)
+		}
+		return time.Unix(n, 0).UTC(), nil
+	}
+	out, err := exec.CommandContext(ctx, "git", "-C", o.contextDir, "log", "-1", "--format=%ct").Output()
+	if err == nil {
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64); err == nil {
+			return time.Unix(n, 0).UTC(), nil
+		}
+	}
+	return time.Unix(0, 0).UTC(), nil
 }
 
 // solveOpt validates the options and turns them into the library's.
@@ -130,6 +155,11 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	epoch, err := o.sourceDateEpoch(ctx)
+	if err != nil {
+		return err
+	}
+	so.SourceDateEpoch = &epoch
 
 	c, err := client.New(ctx, o.addr)
 	if err != nil {
@@ -140,23 +170,33 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("no BuildKit daemon answers at %s (%v); start one with 'make buildkitd' or point --addr or BUILDKIT_HOST at a running daemon", o.addr, err)
 	}
 
-	display, err := progressui.NewDisplay(stderr, progressui.DisplayMode(o.progress))
-	if err != nil {
-		return fmt.Errorf("progress: %w", err)
+	if o.checkRepro {
+		var cmp *builder.Comparison
+		err := withProgress(ctx, stderr, o.progress, 2, func(ctx context.Context, status []chan *client.SolveStatus) error {
+			var err error
+			cmp, err = builder.CheckReproducible(ctx, c, img, so, [2]chan *client.SolveStatus{status[0], status[1]})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if err := cmp.WriteText(stdout); err != nil {
+			return err
+		}
+		if !cmp.Same() {
+			return fmt.Errorf("not reproducible: two builds gave %s and %s; the differences are listed above", cmp.Digests[0], cmp.Digests[1])
+		}
+		if len(so.Outputs) == 0 {
+			return nil
+		}
 	}
-	status := make(chan *client.SolveStatus)
 	var resp *client.SolveResponse
-	eg, ectx := errgroup.WithContext(ctx)
-	eg.Go(func() error {
+	err = withProgress(ctx, stderr, o.progress, 1, func(ctx context.Context, status []chan *client.SolveStatus) error {
 		var err error
-		resp, err = builder.Solve(ectx, c, img, so, status)
+		resp, err = builder.Solve(ctx, c, img, so, status[0])
 		return err
 	})
-	eg.Go(func() error {
-		_, err := display.UpdateFrom(context.WithoutCancel(ectx), status)
-		return err
-	})
-	if err := eg.Wait(); err != nil {
+	if err != nil {
 		return err
 	}
 	if o.metadataFile != "" {
@@ -168,6 +208,39 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stdout, d)
 	}
 	return nil
+}
+
+// withProgress runs build with n status channels, shown one after the other
+// on stderr by BuildKit's progress display.
+func withProgress(ctx context.Context, stderr io.Writer, mode string, n int, build func(context.Context, []chan *client.SolveStatus) error) error {
+	status := make([]chan *client.SolveStatus, n)
+	for i := range status {
+		status[i] = make(chan *client.SolveStatus)
+	}
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.Go(func() error { return build(ectx, status) })
+	eg.Go(func() error {
+		var err error
+		for _, ch := range status {
+			if err != nil {
+				for range ch {
+				}
+				continue
+			}
+			var display progressui.Display
+			if display, err = progressui.NewDisplay(stderr, progressui.DisplayMode(mode)); err != nil {
+				err = fmt.Errorf("progress: %w", err)
+				for range ch {
+				}
+				continue
+			}
+			_, err = display.UpdateFrom(context.WithoutCancel(ectx), ch)
+			for range ch {
+			}
+		}
+		return err
+	})
+	return eg.Wait()
 }
 
 // ping tells whether a daemon answers within a few seconds.

@@ -69,6 +69,7 @@ func TestBuildEndToEnd(t *testing.T) {
 	ref := env.Registry + "/imagebuild-test/app:e2e"
 	stdout, stderr, code := cli(t, "build", "python-alpine",
 		"--addr", env.Addr, "--context", ctxDir, "--base", env.Base.String(), "--progress", "plain",
+		"--source-date-epoch", "1700000000",
 		"-o", "type=oci,dest="+filepath.Join(out, "image.oci.tar"),
 		"-o", "type=docker,dest="+filepath.Join(out, "image.docker.tar"),
 		"-o", "type=local,dest="+filepath.Join(out, "rootfs"),
@@ -89,12 +90,13 @@ func TestBuildEndToEnd(t *testing.T) {
 	}
 
 	img := testenv.OCIImage(t, filepath.Join(out, "image.oci.tar"))
-	t.Run("config", func(t *testing.T) { checkConfig(t, env, img) })
+	epoch := time.Unix(1700000000, 0).UTC()
+	t.Run("config", func(t *testing.T) { checkConfig(t, env, img, epoch) })
 	t.Run("base layers first", func(t *testing.T) { checkBaseLayers(t, env, img) })
 	t.Run("filesystem", func(t *testing.T) { checkFilesystem(t, testenv.Files(t, img)) })
 	t.Run("docker tarball", func(t *testing.T) {
 		dimg := testenv.DockerImage(t, filepath.Join(out, "image.docker.tar"))
-		checkConfig(t, env, dimg)
+		checkConfig(t, env, dimg, epoch)
 		checkFilesystem(t, testenv.Files(t, dimg))
 	})
 	t.Run("local output", func(t *testing.T) {
@@ -134,7 +136,7 @@ func readJSON(t *testing.T, path string, v any) {
 	}
 }
 
-func checkConfig(t *testing.T, env *testenv.Env, img v1.Image) {
+func checkConfig(t *testing.T, env *testenv.Env, img v1.Image, created time.Time) {
 	t.Helper()
 	cf, err := img.ConfigFile()
 	if err != nil {
@@ -154,9 +156,13 @@ func checkConfig(t *testing.T, env *testenv.Env, img v1.Image) {
 	wantLabels := map[string]string{
 		builder.LabelBaseName:   env.Base.Tagged(),
 		builder.LabelBaseDigest: env.Base.Digest().String(),
+		builder.LabelCreated:    created.Format(time.RFC3339),
 	}
 	if diff := cmp.Diff(wantLabels, c.Labels); diff != "" {
 		t.Errorf("labels (-want +got):\n%s", diff)
+	}
+	if !cf.Created.Time.Equal(created) {
+		t.Errorf("config created %v, want the source date epoch %v", cf.Created.Time, created)
 	}
 	if cf.OS != "linux" || cf.Architecture != "amd64" {
 		t.Errorf("platform = %s/%s, want linux/amd64", cf.OS, cf.Architecture)
@@ -282,7 +288,7 @@ func TestPushReachesRegistry(t *testing.T) {
 	env := testenv.Get(t)
 	ref := env.Registry + "/imagebuild-test/app:push"
 	stdout, stderr, code := cli(t, "build", "python-alpine", "--addr", env.Addr, "--context", appContext(t),
-		"--base", env.Base.String(), "--progress", "quiet", "-t", ref, "--push")
+		"--base", env.Base.String(), "--progress", "quiet", "-t", ref, "--push", "--source-date-epoch", "0")
 	if code != 0 {
 		t.Fatalf("build exited %d: %s", code, stderr)
 	}
@@ -294,7 +300,7 @@ func TestPushReachesRegistry(t *testing.T) {
 	if got := strings.TrimSpace(stdout); got != d.String() {
 		t.Errorf("registry has %s at %s, build printed %q", d, ref, got)
 	}
-	checkConfig(t, env, img)
+	checkConfig(t, env, img, time.Unix(0, 0).UTC())
 }
 
 // failingContext is a context whose pip step fails at once: it asks for a
