@@ -82,14 +82,18 @@ func CompareOCI(a, b string) (*Comparison, error) {
 			return nil, err
 		}
 		defer os.RemoveAll(dir)
-		if imgs[i], err = readOCITarball(path, dir); err != nil {
+		if imgs[i], err = OpenOCITarball(path, dir); err != nil {
 			return nil, err
 		}
 	}
 	return compareImages(imgs[0], imgs[1])
 }
 
-func readOCITarball(path, dir string) (v1.Image, error) {
+// OpenOCITarball unpacks the OCI tarball at path into dir and returns its
+// image: the single image of the layout, or, where the layout holds an
+// index (as with attestations), that index's one image that is not an
+// attestation.
+func OpenOCITarball(path, dir string) (v1.Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read OCI tarball: %w", err)
@@ -102,18 +106,39 @@ func readOCITarball(path, dir string) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read OCI tarball %s: %w", path, err)
 	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("read OCI tarball %s: %w", path, err)
-	}
-	if len(im.Manifests) != 1 {
-		return nil, fmt.Errorf("read OCI tarball %s: %d manifests, want 1", path, len(im.Manifests))
-	}
-	img, err := idx.Image(im.Manifests[0].Digest)
+	img, err := singleImage(idx)
 	if err != nil {
 		return nil, fmt.Errorf("read OCI tarball %s: %w", path, err)
 	}
 	return img, nil
+}
+
+// attestationRef is the annotation BuildKit puts on attestation manifests.
+const attestationRef = "vnd.docker.reference.type"
+
+func singleImage(idx v1.ImageIndex) (v1.Image, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var images []v1.Descriptor
+	for _, d := range im.Manifests {
+		if d.Annotations[attestationRef] == "attestation-manifest" {
+			continue
+		}
+		images = append(images, d)
+	}
+	if len(images) != 1 {
+		return nil, fmt.Errorf("%d images, want 1", len(images))
+	}
+	if images[0].MediaType.IsIndex() {
+		child, err := idx.ImageIndex(images[0].Digest)
+		if err != nil {
+			return nil, err
+		}
+		return singleImage(child)
+	}
+	return idx.Image(images[0].Digest)
 }
 
 func compareImages(a, b v1.Image) (*Comparison, error) {

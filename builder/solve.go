@@ -16,6 +16,7 @@ import (
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/solver/llbsolver/compat"
+	spb "github.com/moby/buildkit/sourcepolicy/pb"
 	digest "github.com/opencontainers/go-digest"
 	"github.com/tonistiigi/fsutil"
 )
@@ -35,6 +36,11 @@ type SolveOpt struct {
 	// org.opencontainers.image.created, and the clamp for timestamps of
 	// files in the image's new layers.
 	SourceDateEpoch *time.Time
+	// Mirrors pulls pinned images from mirrors by the same digest.
+	Mirrors Mirrors
+	// Provenance, when set, attaches BuildKit's SLSA provenance
+	// attestation to the image: "mode=min" or "mode=max".
+	Provenance string
 }
 
 // LabelCreated is the label that records [SolveOpt.SourceDateEpoch].
@@ -98,9 +104,21 @@ func Solve(ctx context.Context, c *client.Client, img Image, opt SolveOpt, statu
 		return nil, err
 	}
 
-	so := client.SolveOpt{Session: opt.Session, CompatibilityVersion: CompatibilityVersion}
+	so := client.SolveOpt{Session: opt.Session, CompatibilityVersion: CompatibilityVersion, FrontendAttrs: map[string]string{}}
 	if opt.SourceDateEpoch != nil {
-		so.FrontendAttrs = map[string]string{"build-arg:SOURCE_DATE_EPOCH": strconv.FormatInt(opt.SourceDateEpoch.Unix(), 10)}
+		so.FrontendAttrs["build-arg:SOURCE_DATE_EPOCH"] = strconv.FormatInt(opt.SourceDateEpoch.Unix(), 10)
+	}
+	if opt.Provenance != "" {
+		so.FrontendAttrs["attest:provenance"] = opt.Provenance
+	}
+	refs, err := imageRefs(def, img.Base)
+	if err != nil {
+		closeStatus()
+		return nil, err
+	}
+	if so.SourcePolicy, err = opt.Mirrors.sourcePolicy(refs); err != nil {
+		closeStatus()
+		return nil, fmt.Errorf("registry mirrors: %w", err)
 	}
 	if opt.ContextDir != "" {
 		fs, err := fsutil.NewFS(opt.ContextDir)
@@ -144,8 +162,13 @@ func Solve(ctx context.Context, c *client.Client, img Image, opt SolveOpt, statu
 		if err != nil {
 			return nil, err
 		}
+		var policies []*spb.Policy
+		if so.SourcePolicy != nil {
+			policies = append(policies, so.SourcePolicy)
+		}
 		_, _, baseConfig, err := gw.ResolveImageConfig(ctx, img.Base.String(), sourceresolver.Opt{
-			LogName: "resolve image config for " + img.Base.String(),
+			LogName:        "resolve image config for " + img.Base.String(),
+			SourcePolicies: policies,
 			ImageOpt: &sourceresolver.ResolveImageOpt{
 				Platform:    &img.Platform,
 				ResolveMode: llb.ResolveModeDefault.String(),

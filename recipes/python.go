@@ -12,9 +12,18 @@ import (
 const (
 	venvDir = "/opt/venv"
 	appDir  = "/app"
+	// pipConfPath is where the pip step sees the PipConfSecret: pip's
+	// global config file.
+	pipConfPath = "/etc/pip.conf"
 	// requirementsMount is where the pip step sees the requirements file.
 	requirementsMount = "/run/imagebuild/requirements.txt"
 )
+
+// PipConfSecret is the ID of the build secret that is pip's config file
+// during the pip step, and only there: a private index and its token
+// (`imagebuild build --secret id=pipconf,src=pip.conf`). A secret is mounted,
+// never copied: it reaches no layer, config or history.
+const PipConfSecret = "pipconf"
 
 // fixedTime is the timestamp of files the recipes write themselves.
 var fixedTime = time.Unix(0, 0).UTC()
@@ -77,6 +86,7 @@ func pythonBuilder(base llb.State, d distro, packages []string, context llb.Stat
 			"--requirement", requirementsMount}),
 		llb.AddMount(requirementsMount, context, llb.SourcePath(reqPath), llb.Readonly),
 		llb.AddMount("/root/.cache/pip", llb.Scratch(), llb.AsPersistentCacheDir("imagebuild-pip", llb.CacheMountShared)),
+		llb.AddSecret(pipConfPath, llb.SecretID(PipConfSecret), llb.SecretOptional),
 		llb.WithCustomName("builder: pip install -r "+reqPath),
 	).Root()
 	return st.Run(

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +22,7 @@ import (
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/auth/authprovider"
+	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/spf13/pflag"
 	"golang.org/x/sync/errgroup"
@@ -30,6 +33,9 @@ const defaultAddr = "unix:///run/buildkit/buildkitd.sock"
 // buildOptions are build's flags.
 type buildOptions struct {
 	graphOptions
+	mirrorOptions
+	secrets      []string
+	provenance   string
 	addr         string
 	outputs      []string
 	tags         []string
@@ -43,6 +49,9 @@ type buildOptions struct {
 
 func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
 	o.graphOptions.addFlags(fs)
+	o.mirrorOptions.addFlags(fs)
+	fs.StringArrayVar(&o.secrets, "secret", nil, "a build secret, as id=ID,src=PATH (repeatable); id=pipconf is pip's config file during the pip step")
+	fs.StringVar(&o.provenance, "provenance", "", "attach BuildKit's SLSA provenance attestation: mode=min or mode=max")
 	addr := os.Getenv("BUILDKIT_HOST")
 	if addr == "" {
 		addr = defaultAddr
@@ -72,13 +81,47 @@ func (o *buildOptions) sourceDateEpoch(ctx context.Context) (time.Time, error) {
 		}
 		return time.Unix(n, 0).UTC(), nil
 	}
-	out, err := exec.CommandContext(ctx, "git", "-C", o.contextDir, "log", "-1", "--format=%ct").Output()
-	if err == nil {
-		if n, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64); err == nil {
+	if out, ok := git(ctx, o.contextDir, "log", "-1", "--format=%ct"); ok {
+		if n, err := strconv.ParseInt(out, 10, 64); err == nil {
 			return time.Unix(n, 0).UTC(), nil
 		}
 	}
 	return time.Unix(0, 0).UTC(), nil
+}
+
+// git runs git in dir and returns its trimmed output, or false when git is
+// missing, dir is not in a work tree, or the command fails.
+func git(ctx context.Context, dir string, args ...string) (string, bool) {
+	out, err := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...).Output()
+	if err != nil {
+		return "", false
+	}
+	return strings.TrimSpace(string(out)), true
+}
+
+// Labels an image records about the source it was built from.
+const (
+	labelRevision = "org.opencontainers.image.revision"
+	labelSource   = "org.opencontainers.image.source"
+)
+
+// gitLabels returns the revision and source labels when dir is in a git
+// work tree. The source URL is stripped of any credentials.
+func gitLabels(ctx context.Context, dir string) map[string]string {
+	labels := map[string]string{}
+	if rev, ok := git(ctx, dir, "rev-parse", "HEAD"); ok {
+		labels[labelRevision] = rev
+	}
+	if src, ok := git(ctx, dir, "remote", "get-url", "origin"); ok {
+		if u, err := url.Parse(src); err == nil && u.Scheme != "" {
+			u.User = nil
+			src = u.String()
+		} else if at := strings.Index(src, "@"); at >= 0 && strings.Contains(src[at:], ":") {
+			src = src[at+1:] // scp-like user@host:path
+		}
+		labels[labelSource] = src
+	}
+	return labels
 }
 
 // solveOpt validates the options and turns them into the library's.
@@ -104,10 +147,61 @@ func (o *buildOptions) solveOpt(stderr io.Writer) (builder.SolveOpt, error) {
 	if !slices.Contains([]string{"auto", "tty", "plain", "rawjson", "quiet"}, o.progress) {
 		return so, usagef("--progress %q: want auto, tty, plain, rawjson or quiet", o.progress)
 	}
+	if o.provenance != "" && o.provenance != "mode=min" && o.provenance != "mode=max" {
+		return so, usagef("--provenance %q: want mode=min or mode=max", o.provenance)
+	}
+	so.Provenance = o.provenance
+	var err error
+	if so.Mirrors, err = o.mirrors(); err != nil {
+		return so, err
+	}
 	so.Session = []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
 		AuthConfigProvider: authprovider.LoadAuthConfig(config.LoadDefaultConfigFile(stderr)),
 	})}
+	if len(o.secrets) > 0 {
+		var srcs []secretsprovider.Source
+		for _, spec := range o.secrets {
+			src, err := parseSecret(spec)
+			if err != nil {
+				return so, err
+			}
+			srcs = append(srcs, src)
+		}
+		store, err := secretsprovider.NewStore(srcs)
+		if err != nil {
+			return so, usagef("--secret: %v", err)
+		}
+		so.Session = append(so.Session, secretsprovider.NewSecretProvider(store))
+	}
 	return so, nil
+}
+
+// parseSecret parses a --secret spec, id=ID,src=PATH, as buildctl does.
+// The file is checked now, so a wrong path is a usage error.
+func parseSecret(spec string) (secretsprovider.Source, error) {
+	fields, err := csv.NewReader(strings.NewReader(spec)).Read()
+	if err != nil {
+		return secretsprovider.Source{}, usagef("--secret %q: %v", spec, err)
+	}
+	var src secretsprovider.Source
+	for _, f := range fields {
+		k, v, _ := strings.Cut(f, "=")
+		switch k {
+		case "id":
+			src.ID = v
+		case "src", "source":
+			src.FilePath = v
+		default:
+			return src, usagef("--secret %q: unknown field %q; want id=ID,src=PATH", spec, k)
+		}
+	}
+	if src.ID == "" || src.FilePath == "" {
+		return src, usagef("--secret %q: want id=ID,src=PATH", spec)
+	}
+	if fi, err := os.Stat(src.FilePath); err != nil || !fi.Mode().IsRegular() {
+		return src, usagef("--secret id=%s: %s is not a readable file", src.ID, src.FilePath)
+	}
+	return src, nil
 }
 
 // parseOutput parses an --output spec the way buildctl does: comma-separated
@@ -160,6 +254,10 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	so.SourceDateEpoch = &epoch
+	if labels := gitLabels(ctx, o.contextDir); len(labels) > 0 {
+		maps.Copy(labels, img.Config.Labels)
+		img.Config.Labels = labels
+	}
 
 	c, err := client.New(ctx, o.addr)
 	if err != nil {

@@ -56,6 +56,7 @@ Commands:
   build RECIPE     build a recipe and export the image
   llb RECIPE       write the recipe's LLB definition to stdout (no daemon, no network)
   recipes          list the recipes
+  pins check|bump  check the recipes' base image pins against their registries, or bump stale ones
   version          print imagebuild's version and the BuildKit client version
 
 Run 'imagebuild COMMAND --help' for a command's flags.
@@ -72,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runLLB(ctx, args[1:], stdout)
 	case "recipes":
 		return runRecipes(args[1:], stdout)
+	case "pins":
+		return runPins(ctx, args[1:], stdout)
 	case "version":
 		return runVersion(args[1:], stdout)
 	case "-h", "--help", "help":

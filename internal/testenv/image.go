@@ -2,19 +2,18 @@ package testenv
 
 import (
 	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"encoding/json"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -27,27 +26,12 @@ import (
 	"github.com/tonistiigi/fsutil"
 )
 
-// OCIImage reads the single image in an OCI tarball, as the oci exporter writes it.
+// OCIImage reads the image in an OCI tarball, as the oci exporter writes it.
 func OCIImage(t testing.TB, path string) v1.Image {
 	t.Helper()
-	dir := t.TempDir()
-	if err := untar(path, dir); err != nil {
-		t.Fatalf("untar %s: %v", path, err)
-	}
-	idx, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		t.Fatalf("read OCI layout from %s: %v", path, err)
-	}
-	im, err := idx.IndexManifest()
+	img, err := builder.OpenOCITarball(path, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
-	}
-	if len(im.Manifests) != 1 {
-		t.Fatalf("OCI layout %s has %d manifests, want 1", path, len(im.Manifests))
-	}
-	img, err := idx.Image(im.Manifests[0].Digest)
-	if err != nil {
-		t.Fatalf("image %s in %s: %v", im.Manifests[0].Digest, path, err)
 	}
 	return img
 }
@@ -60,49 +44,6 @@ func DockerImage(t testing.TB, path string) v1.Image {
 		t.Fatalf("read docker tarball %s: %v", path, err)
 	}
 	return img
-}
-
-func untar(path, dir string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		p := filepath.Join(dir, filepath.FromSlash(h.Name))
-		if !strings.HasPrefix(p, dir+string(filepath.Separator)) {
-			return fmt.Errorf("tar entry %q escapes", h.Name)
-		}
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				return err
-			}
-		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				return err
-			}
-			w, err := os.Create(p)
-			if err != nil {
-				return err
-			}
-			if _, err := io.Copy(w, tr); err != nil {
-				w.Close()
-				return err
-			}
-			if err := w.Close(); err != nil {
-				return err
-			}
-		}
-	}
 }
 
 // File is one entry of an image's flattened filesystem.
@@ -246,4 +187,49 @@ func (e *Env) ReadFile(ctx context.Context, st llb.State, contextDir, path strin
 			return res, err
 		}, nil)
 	return out, err
+}
+
+// Blob is one file of an OCI tarball, layers uncompressed.
+type Blob struct {
+	Name string
+	Data []byte
+}
+
+// Blobs returns every file of the OCI tarball at path (index, manifests,
+// configs, attestations), with gzip-compressed layers uncompressed.
+func Blobs(t testing.TB, path string) []Blob {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []Blob
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		dt, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(dt) > 2 && dt[0] == 0x1f && dt[1] == 0x8b {
+			zr, err := gzip.NewReader(bytes.NewReader(dt))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dt, err = io.ReadAll(zr); err != nil {
+				t.Fatalf("%s: %v", h.Name, err)
+			}
+		}
+		out = append(out, Blob{Name: h.Name, Data: dt})
+	}
 }
