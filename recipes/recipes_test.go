@@ -4,18 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/internal/pinsrc"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -275,42 +272,23 @@ func TestPythonAlpineGraphIsPlatformExplicit(t *testing.T) {
 // TestPins checks every builder.Pin constant declared in pins.go is a valid
 // pin and is listed by Pins, so a malformed or forgotten pin fails here.
 func TestPins(t *testing.T) {
-	f, err := parser.ParseFile(token.NewFileSet(), "pins.go", nil, 0)
+	src, err := os.ReadFile("pins.go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var declared []builder.Pin
-	ast.Inspect(f, func(n ast.Node) bool {
-		vs, ok := n.(*ast.ValueSpec)
-		if !ok {
-			return true
-		}
-		if sel, ok := vs.Type.(*ast.SelectorExpr); !ok || sel.Sel.Name != "Pin" {
-			return true
-		}
-		for _, v := range vs.Values {
-			lit, ok := v.(*ast.BasicLit)
-			if !ok {
-				t.Errorf("pin %v is not a string literal", v)
-				continue
-			}
-			s, err := strconv.Unquote(lit.Value)
-			if err != nil {
-				t.Fatal(err)
-			}
-			declared = append(declared, builder.Pin(s))
-		}
-		return true
-	})
-	if len(declared) == 0 {
+	lits, err := pinsrc.Read("pins.go", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lits) == 0 {
 		t.Fatal("no builder.Pin constants found in pins.go")
 	}
-	for _, p := range declared {
-		if err := p.Validate(); err != nil {
-			t.Errorf("pin %s: %v", p, err)
+	for _, l := range lits {
+		if err := l.Value.Validate(); err != nil {
+			t.Errorf("pin %s: %v", l.Name, err)
 		}
-		if !slices.Contains(Pins(), p) {
-			t.Errorf("pin %s is not listed by Pins()", p)
+		if !slices.Contains(Pins(), l.Value) {
+			t.Errorf("pin %s is not listed by Pins()", l.Name)
 		}
 	}
 }
