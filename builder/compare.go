@@ -15,9 +15,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/containerd/platforms"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/moby/go-archive"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Comparison is what differs between two builds of one image.
@@ -106,7 +108,7 @@ func OpenOCITarball(path, dir string) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read OCI tarball %s: %w", path, err)
 	}
-	img, err := singleImage(idx)
+	img, err := SingleImage(idx, ocispecs.Platform{})
 	if err != nil {
 		return nil, fmt.Errorf("read OCI tarball %s: %w", path, err)
 	}
@@ -116,7 +118,10 @@ func OpenOCITarball(path, dir string) (v1.Image, error) {
 // attestationRef is the annotation BuildKit puts on attestation manifests.
 const attestationRef = "vnd.docker.reference.type"
 
-func singleImage(idx v1.ImageIndex) (v1.Image, error) {
+// SingleImage returns idx's image: its one image that is not an
+// attestation, looking into nested indexes, or where it has several, the
+// one for platform (when platform is not the zero value).
+func SingleImage(idx v1.ImageIndex, platform ocispecs.Platform) (v1.Image, error) {
 	im, err := idx.IndexManifest()
 	if err != nil {
 		return nil, err
@@ -126,19 +131,31 @@ func singleImage(idx v1.ImageIndex) (v1.Image, error) {
 		if d.Annotations[attestationRef] == "attestation-manifest" {
 			continue
 		}
+		if platform.OS != "" && d.Platform != nil &&
+			(d.Platform.OS != platform.OS || d.Platform.Architecture != platform.Architecture ||
+				(platform.Variant != "" && d.Platform.Variant != platform.Variant)) {
+			continue
+		}
 		images = append(images, d)
 	}
 	if len(images) != 1 {
-		return nil, fmt.Errorf("%d images, want 1", len(images))
+		return nil, fmt.Errorf("%d images for %s, want 1", len(images), platformString(platform))
 	}
 	if images[0].MediaType.IsIndex() {
 		child, err := idx.ImageIndex(images[0].Digest)
 		if err != nil {
 			return nil, err
 		}
-		return singleImage(child)
+		return SingleImage(child, platform)
 	}
 	return idx.Image(images[0].Digest)
+}
+
+func platformString(p ocispecs.Platform) string {
+	if p.OS == "" {
+		return "any platform"
+	}
+	return platforms.Format(p)
 }
 
 func compareImages(a, b v1.Image) (*Comparison, error) {

@@ -45,6 +45,7 @@ type buildOptions struct {
 	noCache      bool
 	epoch        string
 	checkRepro   bool
+	verify       bool
 }
 
 func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
@@ -68,6 +69,7 @@ func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.progress, "progress", progress, "progress output: auto, tty, plain, rawjson or quiet ($BUILDKIT_PROGRESS)")
 	fs.BoolVar(&o.noCache, "no-cache", false, "ignore the cache for every step")
 	fs.StringVar(&o.epoch, "source-date-epoch", os.Getenv("SOURCE_DATE_EPOCH"), "Unix time the image is dated; default $SOURCE_DATE_EPOCH, else the context's git HEAD commit time, else 0")
+	fs.BoolVar(&o.verify, "verify", false, "verify the image (see 'imagebuild verify') before anything is written or pushed")
 	fs.BoolVar(&o.checkRepro, "check-reproducible", false, "build twice, the second time ignoring every cache, compare, and write outputs only when both give one image")
 }
 
@@ -286,6 +288,11 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		if len(so.Outputs) == 0 {
 			return nil
+		}
+	}
+	if o.verify {
+		if err := verifyBuild(ctx, c, img, so, o.progress, stdout, stderr); err != nil {
+			return err
 		}
 	}
 	var resp *client.SolveResponse

@@ -1,0 +1,145 @@
+package verify
+
+import (
+	"archive/tar"
+	"fmt"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+)
+
+// loaderPaths are the directories the image's dynamic loader searches
+// besides an ELF file's own RPATH and RUNPATH: musl's (its
+// /etc/ld-musl-*.path, else /lib, /usr/local/lib, /usr/lib) when the image
+// has musl's loader, else glibc's (/etc/ld.so.conf and its includes, then
+// the default and multiarch folders).
+func loaderPaths(fs fsys) []string {
+	musl := false
+	for p := range fs {
+		if strings.HasPrefix(p, "/lib/ld-musl-") {
+			musl = true
+		}
+	}
+	if musl {
+		for p, n := range fs {
+			if strings.HasPrefix(p, "/etc/ld-musl-") && strings.HasSuffix(p, ".path") {
+				return strings.FieldsFunc(string(n.data), func(r rune) bool { return r == ':' || r == '\n' || r == ' ' })
+			}
+		}
+		return []string{"/lib", "/usr/local/lib", "/usr/lib"}
+	}
+	dirs := ldSoConf(fs, "/etc/ld.so.conf", 0)
+	dirs = append(dirs, "/lib", "/usr/lib", "/lib64", "/usr/lib64")
+	for p, n := range fs {
+		// Multiarch folders: /lib/x86_64-linux-gnu, /usr/lib/aarch64-linux-gnu, ...
+		if (path.Dir(p) == "/lib" || path.Dir(p) == "/usr/lib") && strings.HasSuffix(p, "-linux-gnu") && n.typ == tar.TypeDir {
+			dirs = append(dirs, p)
+		}
+	}
+	return dirs
+}
+
+// ldSoConf reads a glibc ld.so.conf, following its include lines.
+func ldSoConf(fs fsys, file string, depth int) []string {
+	n, ok := fs[file]
+	if !ok || depth > 8 {
+		return nil
+	}
+	var dirs []string
+	for line := range strings.SplitSeq(string(n.data), "\n") {
+		line = strings.TrimSpace(line)
+		if i := strings.Index(line, "#"); i >= 0 {
+			line = strings.TrimSpace(line[:i])
+		}
+		if line == "" {
+			continue
+		}
+		if pattern, ok := strings.CutPrefix(line, "include "); ok {
+			pattern = strings.TrimSpace(pattern)
+			if !path.IsAbs(pattern) {
+				pattern = path.Join(path.Dir(file), pattern)
+			}
+			for _, p := range slices.Sorted(maps.Keys(fs)) {
+				if m, _ := path.Match(pattern, p); m {
+					dirs = append(dirs, ldSoConf(fs, p, depth+1)...)
+				}
+			}
+			continue
+		}
+		dirs = append(dirs, line)
+	}
+	return dirs
+}
+
+// libraryPath returns LD_LIBRARY_PATH from the config's environment.
+func libraryPath(env []string) []string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "LD_LIBRARY_PATH="); ok {
+			return strings.Split(v, ":")
+		}
+	}
+	return nil
+}
+
+func checkLibraries(fs fsys, dirs []string, env []string) Result {
+	res := Result{Check: "shared libraries of the venv and app resolve"}
+	system := loaderPaths(fs)
+	ldPath := libraryPath(env)
+	var missing []string
+	files, libs := 0, 0
+	for _, p := range slices.Sorted(maps.Keys(fs)) {
+		n := fs[p]
+		if n.elf == nil || !under(p, dirs) {
+			continue
+		}
+		files++
+		origin := path.Dir(p)
+		expand := func(ds []string) []string {
+			var out []string
+			for _, d := range ds {
+				d = strings.ReplaceAll(strings.ReplaceAll(d, "${ORIGIN}", origin), "$ORIGIN", origin)
+				if d != "" {
+					out = append(out, d)
+				}
+			}
+			return out
+		}
+		// The loader's order: RPATH (only without RUNPATH), LD_LIBRARY_PATH,
+		// RUNPATH, then the system's folders.
+		var search []string
+		if len(n.elf.runpath) == 0 {
+			search = append(search, expand(n.elf.rpath)...)
+		}
+		search = append(search, ldPath...)
+		search = append(search, expand(n.elf.runpath)...)
+		search = append(search, system...)
+		for _, lib := range n.elf.needed {
+			libs++
+			if !fs.findLibrary(lib, search) {
+				missing = append(missing, fmt.Sprintf("%s needs %s, found in none of %s", p, lib, strings.Join(search, ":")))
+			}
+		}
+	}
+	if len(missing) > 0 {
+		res.Status = Fail
+		res.Evidence = missing
+		return res
+	}
+	res.Status = Pass
+	res.Evidence = []string{fmt.Sprintf("%d ELF files, %d needed libraries, all found", files, libs)}
+	return res
+}
+
+func (fs fsys) findLibrary(lib string, search []string) bool {
+	if strings.Contains(lib, "/") {
+		_, n, ok := fs.resolve(lib)
+		return ok && n.typ == tar.TypeReg
+	}
+	for _, d := range search {
+		if _, n, ok := fs.resolve(path.Join(d, lib)); ok && n.typ == tar.TypeReg {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,84 @@
+package verify
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/imagebuild/imagebuild/builder"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Open opens target as an image: an OCI layout directory, an OCI or docker
+// tarball, or else a registry reference. A multi-platform target gives its
+// image for platform. tmp is where an OCI tarball is unpacked; close removes
+// what Open left there.
+func Open(ctx context.Context, target string, platform ocispecs.Platform, tmp string) (v1.Image, error) {
+	fi, err := os.Stat(target)
+	switch {
+	case err == nil && fi.IsDir():
+		idx, err := layout.ImageIndexFromPath(target)
+		if err != nil {
+			return nil, fmt.Errorf("open OCI layout %s: %w", target, err)
+		}
+		return builder.SingleImage(idx, platform)
+	case err == nil:
+		docker, err := hasFile(target, "manifest.json")
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", target, err)
+		}
+		if docker {
+			img, err := tarball.ImageFromPath(target, nil)
+			if err != nil {
+				return nil, fmt.Errorf("open docker tarball %s: %w", target, err)
+			}
+			return img, nil
+		}
+		return builder.OpenOCITarball(target, tmp)
+	}
+	var opts []name.Option
+	if r, err := name.ParseReference(target); err == nil && builder.Insecure(r.Context().RegistryStr()) {
+		opts = append(opts, name.Insecure)
+	}
+	ref, perr := name.ParseReference(target, opts...)
+	if perr != nil {
+		return nil, fmt.Errorf("%s is not a file, a directory or an image reference", target)
+	}
+	p := v1.Platform{OS: platform.OS, Architecture: platform.Architecture, Variant: platform.Variant}
+	img, err := remote.Image(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithPlatform(p))
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", target, err)
+	}
+	return img, nil
+}
+
+func hasFile(tarPath, name string) (bool, error) {
+	f, err := os.Open(tarPath)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("not a tarball: %w", err)
+		}
+		if filepath.Clean(h.Name) == name {
+			return true, nil
+		}
+	}
+}
