@@ -1,13 +1,49 @@
 package recipes
 
 import (
+	"fmt"
 	"io/fs"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/moby/buildkit/client/llb"
 )
+
+// Python holds the fields the Python recipes share: two stages on one pinned
+// base; the builder installs build dependencies with the distribution's
+// package manager and pip-installs the requirements into /opt/venv; the
+// runtime gets only /opt/venv and the build context (as /app), both owned by
+// the non-root appuser (UID/GID 1000, no home, a nologin shell), and runs as
+// that user. Zero values take the recipe's defaults.
+type Python struct {
+	// Packages are the build dependencies installed in the builder stage.
+	// Default: the recipe's list, ADR-003's build dependencies.
+	Packages []string
+	// RuntimePackages are installed in the runtime stage, for shared
+	// libraries a compiled extension needs and its wheel does not bundle
+	// (libpq5 for an extension linking libpq, say). Default: none, and then
+	// no process runs in the runtime stage.
+	RuntimePackages []string
+	// Requirements is the pip requirements file's path in the build context.
+	// It is the pip step's only input from the context, so editing the app
+	// does not run pip again. Default: requirements.txt.
+	Requirements string
+	// Cmd is the runtime command, run in /app. Default: python -m app.
+	Cmd []string
+	// Env sets runtime environment variables, KEY=VALUE. PATH always has
+	// /opt/venv/bin first and cannot be set here.
+	Env []string
+	// Labels are added to the image's labels.
+	Labels map[string]string
+	// User is the image config's user: appuser (the default), or its numeric
+	// form 1000:1000, which Kubernetes' runAsNonRoot needs to verify.
+	User string
+	// Healthcheck, when set, is the image's healthcheck.
+	Healthcheck *builder.Healthcheck
+}
 
 const (
 	venvDir = "/opt/venv"
@@ -30,15 +66,21 @@ var fixedTime = time.Unix(0, 0).UTC()
 
 // distro is what the stages need to know of the base's distribution.
 type distro struct {
-	// install is the package manager's install command, packages follow.
-	install []string
+	// install returns the command that installs packages in the builder.
+	install func(packages []string) []string
+	// installRuntime returns the command that installs packages in the
+	// runtime and leaves no package-manager cache or log behind.
+	installRuntime func(packages []string) []string
 	// nologin is the shell of accounts that must not log in.
 	nologin string
+	// packages are the default build dependencies.
+	packages func() []string
+	// validPackage reports whether a package name is well-formed.
+	validPackage func(string) bool
 }
 
-var alpine = distro{
-	install: []string{"apk", "add", "--no-cache"},
-	nologin: "/sbin/nologin",
+func validPackageName(p string) bool {
+	return p != "" && !strings.HasPrefix(p, "-") && !strings.ContainsAny(p, " \t\n;&|$`'\"\\")
 }
 
 // account is the runtime's non-root user and its group.
@@ -65,6 +107,83 @@ func (a account) owns() *llb.CopyInfo {
 	}
 }
 
+func (p Python) withDefaults(d distro) Python {
+	if p.Packages == nil {
+		p.Packages = d.packages()
+	}
+	if p.Requirements == "" {
+		p.Requirements = "requirements.txt"
+	}
+	if p.Cmd == nil {
+		p.Cmd = []string{"python", "-m", "app"}
+	}
+	if p.User == "" {
+		p.User = appUser.name
+	}
+	return p
+}
+
+func (p Python) validate(d distro) error {
+	p = p.withDefaults(d)
+	for _, pkg := range append(slices.Clone(p.Packages), p.RuntimePackages...) {
+		if !d.validPackage(pkg) {
+			return fmt.Errorf("package %q: want a package name", pkg)
+		}
+	}
+	if err := builder.ValidContextPath(p.Requirements); err != nil {
+		return fmt.Errorf("requirements: %w", err)
+	}
+	if !slices.Contains(appUser.configUsers(), p.User) {
+		return fmt.Errorf("user %q: want one of %s", p.User, strings.Join(appUser.configUsers(), ", "))
+	}
+	return p.config().Validate()
+}
+
+func (p Python) config() builder.Config {
+	return builder.Config{
+		Path:        []string{venvDir + "/bin"},
+		Env:         p.Env,
+		User:        p.User,
+		WorkingDir:  appDir,
+		Cmd:         p.Cmd,
+		Healthcheck: p.Healthcheck,
+		Labels:      p.Labels,
+	}
+}
+
+// image is a Python recipe's image: pin is its default base.
+func (p Python) image(name string, d distro, pin builder.Pin, in Inputs) (builder.Image, error) {
+	if err := p.validate(d); err != nil {
+		return builder.Image{}, fmt.Errorf("recipe %s: %w", name, err)
+	}
+	p = p.withDefaults(d)
+	if in.Base != "" {
+		pin = in.Base
+	}
+	if err := pin.Validate(); err != nil {
+		return builder.Image{}, fmt.Errorf("recipe %s: base: %w", name, err)
+	}
+	base := llb.Image(pin.String(), llb.Platform(in.Platform))
+	context := in.Context.All()
+	build := pythonBuilder(base, d, p.Packages, context, p.Requirements)
+	return builder.Image{
+		Platform: in.Platform,
+		Root:     pythonRuntime(base, d, p.RuntimePackages, build, context),
+		Base:     pin,
+		Config:   p.config(),
+	}, nil
+}
+
+// builderStage is the builder stage alone, for looking at what it installs.
+func (p Python) builderStage(d distro, pin builder.Pin, in Inputs) llb.State {
+	p = p.withDefaults(d)
+	if in.Base != "" {
+		pin = in.Base
+	}
+	base := llb.Image(pin.String(), llb.Platform(in.Platform))
+	return pythonBuilder(base, d, p.Packages, in.Context.All(), p.Requirements)
+}
+
 // pythonBuilder is the builder stage: build dependencies, then a venv at
 // /opt/venv with the requirements installed. The pip step mounts only the
 // requirements file from the context, read-only, so its cache key depends on
@@ -73,10 +192,12 @@ func (a account) owns() *llb.CopyInfo {
 // not depend on when the sources were unpacked.
 func pythonBuilder(base llb.State, d distro, packages []string, context llb.State, reqPath string) llb.State {
 	st := base.AddEnv("PATH", venvDir+"/bin:"+builder.DefaultPath).AddEnv("PYTHONHASHSEED", "0")
-	st = st.Run(
-		llb.Args(append(append([]string{}, d.install...), packages...)),
-		llb.WithCustomName("builder: install build dependencies"),
-	).Root()
+	if len(packages) > 0 {
+		st = st.Run(
+			llb.Args(d.install(packages)),
+			llb.WithCustomName("builder: install build dependencies"),
+		).Root()
+	}
 	st = st.Run(
 		llb.Args([]string{"python3", "-m", "venv", venvDir}),
 		llb.WithCustomName("builder: python3 -m venv "+venvDir),
@@ -96,15 +217,22 @@ func pythonBuilder(base llb.State, d distro, packages []string, context llb.Stat
 }
 
 // pythonRuntime is the runtime stage: the base with the account added, the
-// venv from the builder and the context at /app, both owned by the account.
-// No process runs in this stage.
-func pythonRuntime(base llb.State, d distro, build, app llb.State) llb.State {
+// runtime packages when there are any, then the venv from the builder and
+// the context at /app, both owned by the account. Without runtime packages
+// no process runs in this stage.
+func pythonRuntime(base llb.State, d distro, packages []string, build, app llb.State) llb.State {
 	users := userFiles(base, d, appUser)
-	return base.
-		File(llb.Copy(users, "/passwd", "/etc/passwd", systemFile(0o644, 0)).
-			Copy(users, "/group", "/etc/group", systemFile(0o644, 0)).
-			Copy(users, "/shado[w]", "/etc/", optional(systemFile(0o640, shadowGID))),
-			llb.WithCustomName("runtime: add "+appUser.name+" and "+appUser.group)).
+	st := base.File(llb.Copy(users, "/passwd", "/etc/passwd", systemFile(0o644, 0)).
+		Copy(users, "/group", "/etc/group", systemFile(0o644, 0)).
+		Copy(users, "/shado[w]", "/etc/", optional(systemFile(0o640, shadowGID))),
+		llb.WithCustomName("runtime: add "+appUser.name+" and "+appUser.group))
+	if len(packages) > 0 {
+		st = st.Run(
+			llb.Args(d.installRuntime(packages)),
+			llb.WithCustomName("runtime: install runtime libraries "+strings.Join(packages, " ")),
+		).Root()
+	}
+	return st.
 		File(llb.Copy(build, venvDir, venvDir, appUser.owns()),
 			llb.WithCustomName("runtime: copy "+venvDir+" from builder")).
 		File(llb.Copy(app, "/", appDir, appUser.owns()),

@@ -34,7 +34,7 @@ type Recipe interface {
 
 // All returns every recipe, with its defaults.
 func All() []Recipe {
-	return []Recipe{PythonAlpine{}}
+	return []Recipe{PythonAlpine{}, PythonSlim{}}
 }
 
 // Lookup returns the recipe named name.

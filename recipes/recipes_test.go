@@ -117,8 +117,21 @@ func execs(ops map[digest.Digest]*pb.Op) []*pb.ExecOp {
 	return out
 }
 
-func TestPythonAlpineGraph(t *testing.T) {
-	_, ops, root := graph(t, PythonAlpine{}, Inputs{Platform: amd64})
+func TestPythonGraphs(t *testing.T) {
+	for _, tt := range []struct {
+		r       Recipe
+		pin     builder.Pin
+		install []string
+	}{
+		{PythonAlpine{}, PythonAlpineBase, alpine.install(AlpineBuildPackages())},
+		{PythonSlim{}, PythonSlimBase, debian.install(DebianBuildPackages())},
+	} {
+		t.Run(tt.r.Name(), func(t *testing.T) { testPythonGraph(t, tt.r, tt.pin, tt.install) })
+	}
+}
+
+func testPythonGraph(t *testing.T, r Recipe, pin builder.Pin, install []string) {
+	_, ops, root := graph(t, r, Inputs{Platform: amd64})
 
 	t.Run("every image source carries the pin", func(t *testing.T) {
 		n := 0
@@ -128,7 +141,7 @@ func TestPythonAlpineGraph(t *testing.T) {
 				continue
 			}
 			n++
-			if got, want := src.Source.Identifier, "docker-image://"+PythonAlpineBase.String(); got != want {
+			if got, want := src.Source.Identifier, "docker-image://"+pin.String(); got != want {
 				t.Errorf("image source %q, want %q", got, want)
 			}
 		}
@@ -145,24 +158,23 @@ func TestPythonAlpineGraph(t *testing.T) {
 			}
 		}
 		src, ok := c[len(c)-1].Op.(*pb.Op_Source)
-		if !ok || src.Source.Identifier != "docker-image://"+PythonAlpineBase.String() {
+		if !ok || src.Source.Identifier != "docker-image://"+pin.String() {
 			t.Errorf("runtime chain does not start from the pinned base: %v", c[len(c)-1])
 		}
 	})
 
-	t.Run("exactly one apk step, in the builder", func(t *testing.T) {
-		var apk []*pb.ExecOp
+	t.Run("exactly one package-manager step, in the builder", func(t *testing.T) {
+		var installs []*pb.ExecOp
 		for _, e := range execs(ops) {
-			if e.Meta.Args[0] == "apk" {
-				apk = append(apk, e)
+			if slices.ContainsFunc(e.Meta.Args, func(a string) bool { return a == "apk" || strings.Contains(a, "apt-get") }) {
+				installs = append(installs, e)
 			}
 		}
-		if len(apk) != 1 {
-			t.Fatalf("%d apk steps, want 1", len(apk))
+		if len(installs) != 1 {
+			t.Fatalf("%d package-manager steps, want 1", len(installs))
 		}
-		want := append([]string{"apk", "add", "--no-cache"}, AlpineBuildPackages()...)
-		if diff := cmp.Diff(want, apk[0].Meta.Args); diff != "" {
-			t.Errorf("apk step (-want +got):\n%s", diff)
+		if diff := cmp.Diff(install, installs[0].Meta.Args); diff != "" {
+			t.Errorf("install step (-want +got):\n%s", diff)
 		}
 	})
 
@@ -215,6 +227,23 @@ func TestPythonAlpineGraph(t *testing.T) {
 	})
 }
 
+func TestRuntimePackages(t *testing.T) {
+	r := PythonSlim{Python{RuntimePackages: []string{"libpq5"}}}
+	_, ops, root := graph(t, r, Inputs{Platform: amd64})
+	var runs [][]string
+	for _, o := range chain(ops, root) {
+		if e, ok := o.Op.(*pb.Op_Exec); ok {
+			runs = append(runs, e.Exec.Meta.Args)
+		}
+	}
+	if diff := cmp.Diff([][]string{debian.installRuntime([]string{"libpq5"})}, runs); diff != "" {
+		t.Errorf("runtime processes (-want +got):\n%s", diff)
+	}
+	if err := (PythonSlim{Python{RuntimePackages: []string{"libpq5; rm -rf /"}}}).Validate(); err == nil {
+		t.Error("a runtime package with shell in it validated")
+	}
+}
+
 func TestPythonAlpineBaseOverride(t *testing.T) {
 	base := builder.Pin("127.0.0.1:5000/test/debian:bookworm@sha256:" + strings.Repeat("ab", 32))
 	_, ops, _ := graph(t, PythonAlpine{}, Inputs{Platform: amd64, Base: base})
@@ -234,14 +263,14 @@ func TestPythonAlpineValidate(t *testing.T) {
 		ok   bool
 	}{
 		{name: "zero value", ok: true},
-		{name: "numeric user", r: PythonAlpine{User: "1000:1000"}, ok: true},
-		{name: "root user", r: PythonAlpine{User: "root"}},
-		{name: "other uid", r: PythonAlpine{User: "0"}},
-		{name: "requirements outside the context", r: PythonAlpine{Requirements: "../requirements.txt"}},
-		{name: "absolute requirements", r: PythonAlpine{Requirements: "/requirements.txt"}},
-		{name: "package looks like a flag", r: PythonAlpine{Packages: []string{"--allow-untrusted"}}},
-		{name: "env sets PATH", r: PythonAlpine{Env: []string{"PATH=/bin"}}},
-		{name: "env", r: PythonAlpine{Env: []string{"APP_ENV=prod"}}, ok: true},
+		{name: "numeric user", r: PythonAlpine{Python{User: "1000:1000"}}, ok: true},
+		{name: "root user", r: PythonAlpine{Python{User: "root"}}},
+		{name: "other uid", r: PythonAlpine{Python{User: "0"}}},
+		{name: "requirements outside the context", r: PythonAlpine{Python{Requirements: "../requirements.txt"}}},
+		{name: "absolute requirements", r: PythonAlpine{Python{Requirements: "/requirements.txt"}}},
+		{name: "package looks like a flag", r: PythonAlpine{Python{Packages: []string{"--allow-untrusted"}}}},
+		{name: "env sets PATH", r: PythonAlpine{Python{Env: []string{"PATH=/bin"}}}},
+		{name: "env", r: PythonAlpine{Python{Env: []string{"APP_ENV=prod"}}}, ok: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,14 +6,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"go/format"
 	"io"
 	"io/fs"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -286,39 +284,10 @@ func probeWheel(t *testing.T) []byte {
 	return buf.Bytes()
 }
 
-// privateIndex serves a PEP 503 index with the probe wheel to requests that
-// carry token as the basic-auth password, and returns its address.
-func privateIndex(t *testing.T, token string) string {
-	t.Helper()
-	wheel := probeWheel(t)
-	sum := sha256.Sum256(wheel)
-	const file = "imagebuild_probe-1.0-py3-none-any.whl"
-	mux := http.NewServeMux()
-	mux.HandleFunc("/simple/imagebuild-probe/", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, `<html><body><a href="/files/%s#sha256=%s">%s</a></body></html>`, file, hex.EncodeToString(sum[:]), file)
-	})
-	mux.HandleFunc("/files/"+file, func(w http.ResponseWriter, r *http.Request) { w.Write(wheel) })
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pass, ok := r.BasicAuth(); !ok || pass != token {
-			w.Header().Set("WWW-Authenticate", `Basic realm="private"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return l.Addr().String()
-}
-
 func TestPipConfSecretStaysSecret(t *testing.T) {
 	env := testenv.Get(t)
 	const token = "imagebuild-test-token-5f1c2e9a"
-	addr := privateIndex(t, token)
+	addr := testenv.PrivateIndex(t, token, map[string][]byte{"imagebuild_probe-1.0-py3-none-any.whl": probeWheel(t)})
 	conf := filepath.Join(t.TempDir(), "pip.conf")
 	if err := os.WriteFile(conf, []byte("[global]\nindex-url = http://ci:"+token+"@"+addr+"/simple/\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -4,6 +4,8 @@ import json
 import os
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import incident_severity
+
 INCIDENTS = []
 
 
@@ -33,6 +35,13 @@ class Handler(BaseHTTPRequestHandler):
             incident = json.loads(self.rfile.read(length) or b"{}")
         except ValueError:
             self._send(400, {"error": "body is not JSON"})
+            return
+        try:
+            incident["priority"] = incident_severity.score(
+                int(incident.get("impact", 3)), int(incident.get("urgency", 3))
+            )
+        except (TypeError, ValueError) as err:
+            self._send(400, {"error": str(err)})
             return
         incident["id"] = len(INCIDENTS) + 1
         INCIDENTS.append(incident)
