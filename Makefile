@@ -2,12 +2,15 @@
 # recipe; `make test` runs every test, starting buildkitd and a registry.
 
 SHELL := /bin/bash
+comma := ,
 GO ?= go
 RECIPE ?= python-alpine
 CONTEXT ?= examples/incident-tracker
 OUT ?= out
 PLATFORM ?= linux/amd64
 IMAGEBUILD := bin/imagebuild
+# PIP_CONF: a pip.conf for the team's private index, passed as the pipconf secret.
+PIP_CONF ?=
 
 .PHONY: help build image buildkitd deps test unit lint golden clean
 
@@ -22,6 +25,7 @@ image: build ## build CONTEXT (default: the example service) with RECIPE into $(
 	if [ -z "$$addr" ]; then addr=$$(bash scripts/buildkitd.sh) || exit 1; fi; \
 	mkdir -p $(OUT) && \
 	$(IMAGEBUILD) build $(RECIPE) --addr "$$addr" --context $(CONTEXT) --platform $(PLATFORM) \
+		$(if $(PIP_CONF),--secret id=pipconf$(comma)src=$(PIP_CONF)) \
 		--output type=oci,dest=$(OUT)/image.oci.tar --metadata-file $(OUT)/metadata.json
 
 buildkitd: ## build and start buildkitd at go.mod's BuildKit version; prints its address
