@@ -121,14 +121,7 @@ func checkLibraries(fs fsys, dirs []string, env []string) Result {
 			}
 		}
 	}
-	if len(missing) > 0 {
-		res.Status = Fail
-		res.Evidence = missing
-		return res
-	}
-	res.Status = Pass
-	res.Evidence = []string{fmt.Sprintf("%d ELF files, %d needed libraries, all found", files, libs)}
-	return res
+	return res.findings(missing, fmt.Sprintf("%d ELF files, %d needed libraries, all found", files, libs))
 }
 
 func (fs fsys) findLibrary(lib string, search []string) bool {

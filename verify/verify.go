@@ -247,13 +247,18 @@ func checkToolchains(fs fsys) Result {
 			found = append(found, path.Dir(p)+"/ (C headers tree)")
 		}
 	}
+	return res.findings(found, "no compiler, linker, assembler, make or C headers found")
+}
+
+// findings fails the check with what was found, or passes it with none.
+func (res Result) findings(found []string, none string) Result {
 	if len(found) > 0 {
 		res.Status = Fail
 		res.Evidence = found
 		return res
 	}
 	res.Status = Pass
-	res.Evidence = []string{"no compiler, linker, assembler, make or C headers found"}
+	res.Evidence = []string{none}
 	return res
 }
 
@@ -376,14 +381,7 @@ func checkLeftovers(fs fsys) Result {
 			found = append(found, p+" ("+why+")")
 		}
 	}
-	if len(found) > 0 {
-		res.Status = Fail
-		res.Evidence = found
-		return res
-	}
-	res.Status = Pass
-	res.Evidence = []string{"no package-manager cache and no credential file found"}
-	return res
+	return res.findings(found, "no package-manager cache and no credential file found")
 }
 
 func credential(p string, n *node) string {

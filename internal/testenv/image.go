@@ -79,28 +79,6 @@ func Files(t testing.TB, img v1.Image) map[string]File {
 	}
 }
 
-// LayerFiles returns the paths in one layer (whiteouts included).
-func LayerFiles(t testing.TB, l v1.Layer) []string {
-	t.Helper()
-	rc, err := l.Uncompressed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	var names []string
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return names
-		}
-		if err != nil {
-			t.Fatalf("read layer: %v", err)
-		}
-		names = append(names, strings.TrimSuffix(h.Name, "/"))
-	}
-}
-
 // Run runs args in the image ref (which must be in a registry the daemon
 // reaches) as the image config's user, working directory and environment,
 // and returns what it printed on stdout and stderr.
@@ -130,19 +108,11 @@ func (e *Env) Run(ctx context.Context, ref string, args ...string) (string, erro
 			llb.AddMount("/imagebuild-out", outDir, llb.SourcePath("/out")),
 			llb.IgnoreCache,
 		)
-		def, err := run.GetMount("/imagebuild-out").Marshal(ctx, llb.Platform(Platform))
+		res, err := solveState(ctx, gw, run.GetMount("/imagebuild-out"))
 		if err != nil {
 			return nil, err
 		}
-		res, err := gw.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
-		if err != nil {
-			return nil, err
-		}
-		ref, err := res.SingleRef()
-		if err != nil {
-			return nil, err
-		}
-		out, err = ref.ReadFile(ctx, gateway.ReadRequest{Filename: "/out/output"})
+		out, err = readFile(ctx, res, "/out/output")
 		return res, err
 	}, nil)
 	return string(out), err
@@ -171,19 +141,11 @@ func (e *Env) ReadFile(ctx context.Context, st llb.State, contextDir, path strin
 	var out []byte
 	_, err = e.Client.Build(ctx, client.SolveOpt{LocalMounts: map[string]fsutil.FS{builder.ContextName: fs}}, "imagebuild-test",
 		func(ctx context.Context, gw gateway.Client) (*gateway.Result, error) {
-			def, err := st.Marshal(ctx, llb.Platform(Platform))
+			res, err := solveState(ctx, gw, st)
 			if err != nil {
 				return nil, err
 			}
-			res, err := gw.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
-			if err != nil {
-				return nil, err
-			}
-			ref, err := res.SingleRef()
-			if err != nil {
-				return nil, err
-			}
-			out, err = ref.ReadFile(ctx, gateway.ReadRequest{Filename: path})
+			out, err = readFile(ctx, res, path)
 			return res, err
 		}, nil)
 	return out, err
@@ -232,4 +194,22 @@ func Blobs(t testing.TB, path string) []Blob {
 		}
 		out = append(out, Blob{Name: h.Name, Data: dt})
 	}
+}
+
+// solveState marshals st for the test platform and solves it.
+func solveState(ctx context.Context, gw gateway.Client, st llb.State) (*gateway.Result, error) {
+	def, err := st.Marshal(ctx, llb.Platform(Platform))
+	if err != nil {
+		return nil, err
+	}
+	return gw.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
+}
+
+// readFile reads path from a solved result's single ref.
+func readFile(ctx context.Context, res *gateway.Result, path string) ([]byte, error) {
+	ref, err := res.SingleRef()
+	if err != nil {
+		return nil, err
+	}
+	return ref.ReadFile(ctx, gateway.ReadRequest{Filename: path})
 }

@@ -216,11 +216,7 @@ func (e *Env) pushRootfs(ctx context.Context, rootfs string) (builder.Pin, error
 	}, "imagebuild-test", func(ctx context.Context, gw gateway.Client) (*gateway.Result, error) {
 		st := llb.Scratch().File(llb.Copy(llb.Local("rootfs", llb.SharedKeyHint("imagebuild-testbase")), "/", "/"),
 			llb.WithCustomName("import test base rootfs"))
-		def, err := st.Marshal(ctx, llb.Platform(Platform))
-		if err != nil {
-			return nil, err
-		}
-		res, err := gw.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
+		res, err := solveState(ctx, gw, st)
 		if err != nil {
 			return nil, err
 		}
