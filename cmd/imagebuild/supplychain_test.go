@@ -25,6 +25,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/internal/testenv"
+	"github.com/imagebuild/imagebuild/recipes"
 )
 
 // seedPython puts the test base in the test registry as
@@ -124,15 +125,20 @@ func TestPinsCheckAndBump(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	orig := string(src)
-	oldLit := `"docker.io/library/python:3.12-alpine@sha256:`
-	i := strings.Index(orig, oldLit)
-	if i < 0 {
-		t.Fatal("pins.go does not pin docker.io/library/python:3.12-alpine")
+	// Pin every base of the copy to an image seeded in the test registry;
+	// python:3.12-alpine's is the one whose tag then moves.
+	seeded := string(src)
+	for _, p := range recipes.Pins() {
+		tag := env.Registry + "/library/python:" + p.Tag()
+		d := pinned
+		if tag != ref {
+			d = pushImage(t, tag, testenv.RegistryImage(t, env.Base.String()))
+		}
+		if !strings.Contains(seeded, `"`+p.String()+`"`) {
+			t.Fatalf("pins.go does not hold %s", p)
+		}
+		seeded = strings.Replace(seeded, `"`+p.String()+`"`, `"`+tag+"@"+d+`"`, 1)
 	}
-	// Pin the copy's base to the seeded image, in the test registry.
-	end := i + len(oldLit) + 64 + 1
-	seeded := orig[:i] + `"` + ref + "@" + pinned + `"` + orig[end:]
 	if err := os.WriteFile(pinsFile, []byte(seeded), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -157,8 +163,17 @@ func TestPinsCheckAndBump(t *testing.T) {
 	if err := json.Unmarshal([]byte(out[:strings.LastIndex(out, "]")+1]), &rows); err != nil || code != 1 {
 		t.Fatalf("pins check --format json: exit %d, %v:\n%s", code, err, out)
 	}
-	if len(rows) != 1 || rows[0]["pinned"] != pinned || rows[0]["current"] != current || rows[0]["status"] != "stale" {
-		t.Errorf("json rows = %v", rows)
+	stale := 0
+	for _, row := range rows {
+		if row["status"] == "stale" {
+			stale++
+			if row["pinned"] != pinned || row["current"] != current || row["tag"] != "3.12-alpine" {
+				t.Errorf("stale row = %v", row)
+			}
+		}
+	}
+	if len(rows) != len(recipes.Pins()) || stale != 1 {
+		t.Errorf("json rows = %v, want one stale row among %d", rows, len(recipes.Pins()))
 	}
 
 	out, code = runCopy(t, dir, "pins", "bump")
