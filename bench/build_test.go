@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -13,29 +12,6 @@ import (
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
-
-func exampleContext(b *testing.B) string {
-	b.Helper()
-	dir := b.TempDir()
-	src := filepath.Join("..", "examples", "incident-tracker")
-	for _, f := range []string{"app/__init__.py", "app/__main__.py", ".dockerignore"} {
-		dt, err := os.ReadFile(filepath.Join(src, f))
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), dt, 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
-	// PyPI cannot be reached here: the example's code with no requirements.
-	if err := os.WriteFile(filepath.Join(dir, "requirements.txt"), []byte("# offline\n"), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	return dir
-}
 
 func build(b *testing.B, env *testenv.Env, dir, dest string) {
 	b.Helper()
@@ -56,27 +32,15 @@ func build(b *testing.B, env *testenv.Env, dir, dest string) {
 	}
 }
 
-func prune(b *testing.B, c *client.Client) {
-	b.Helper()
-	ch := make(chan client.UsageInfo)
-	go func() {
-		for range ch {
-		}
-	}()
-	if err := c.Prune(context.Background(), ch, client.PruneAll); err != nil {
-		b.Fatal(err)
-	}
-	close(ch)
-}
-
 func BenchmarkBuild(b *testing.B) {
 	env := testenv.Get(b)
-	dir := exampleContext(b)
+	// PyPI cannot be reached here: the example's code with no requirements.
+	dir := testenv.ExampleContext(b, "# offline\n")
 	dest := filepath.Join(b.TempDir(), "image.tar")
 	b.Run("cold", func(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
-			prune(b, env.Client)
+			env.Prune(b)
 			b.StartTimer()
 			build(b, env, dir, dest)
 		}
@@ -87,19 +51,10 @@ func BenchmarkBuild(b *testing.B) {
 			build(b, env, dir, dest)
 		}
 	})
-	img := testenv.OCIImage(b, dest)
-	layers, err := img.Layers()
-	if err != nil {
-		b.Fatal(err)
-	}
 	var total int64
-	for i, l := range layers {
-		size, err := l.Size()
-		if err != nil {
-			b.Fatal(err)
-		}
+	for i, size := range testenv.LayerSizes(b, testenv.OCIImage(b, dest)) {
 		total += size
 		b.Logf("layer %d: %d bytes compressed", i, size)
 	}
-	b.Logf("image: %d layers, %d bytes compressed", len(layers), total)
+	b.Logf("image: %d bytes compressed", total)
 }

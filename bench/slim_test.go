@@ -46,7 +46,7 @@ func BenchmarkSlimExample(b *testing.B) {
 	b.Run("cold", func(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
-			prune(b, env.Client)
+			env.Prune(b)
 			b.StartTimer()
 			solve(img, runtimeTar)
 		}
@@ -60,15 +60,11 @@ func BenchmarkSlimExample(b *testing.B) {
 	builderTar := filepath.Join(out, "builder.tar")
 	solve(builder.Image{Platform: testenv.Platform, Root: r.BuilderStage(in), Base: env.Base}, builderTar)
 	for _, x := range []struct{ name, path string }{{"runtime image", runtimeTar}, {"builder stage", builderTar}} {
-		layers, err := testenv.OCIImage(b, x.path).Layers()
-		if err != nil {
-			b.Fatal(err)
-		}
+		sizes := testenv.LayerSizes(b, testenv.OCIImage(b, x.path))
 		var total int64
-		for _, l := range layers {
-			s, _ := l.Size()
+		for _, s := range sizes {
 			total += s
 		}
-		b.Logf("%s: %d layers, %d bytes compressed", x.name, len(layers), total)
+		b.Logf("%s: %d layers, %d bytes compressed", x.name, len(sizes), total)
 	}
 }

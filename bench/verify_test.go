@@ -17,15 +17,14 @@ import (
 func BenchmarkVerify(b *testing.B) {
 	env := testenv.Get(b)
 	dest := filepath.Join(b.TempDir(), "image.tar")
-	build(b, env, exampleContext(b), dest)
+	build(b, env, testenv.ExampleContext(b, "# offline\n"), dest)
 	img := testenv.OCIImage(b, dest)
-	size := int64(0)
-	layers, _ := img.Layers()
-	for _, l := range layers {
-		s, _ := l.Size()
+	var size int64
+	sizes := testenv.LayerSizes(b, img)
+	for _, s := range sizes {
 		size += s
 	}
-	b.Logf("image: %d layers, %d bytes compressed", len(layers), size)
+	b.Logf("image: %d layers, %d bytes compressed", len(sizes), size)
 
 	var peak uint64
 	var mu sync.Mutex

@@ -14,19 +14,6 @@ import (
 	"github.com/moby/buildkit/client/llb"
 )
 
-func prune(t *testing.T, c *client.Client) {
-	t.Helper()
-	ch := make(chan client.UsageInfo)
-	go func() {
-		for range ch {
-		}
-	}()
-	if err := c.Prune(context.Background(), ch, client.PruneAll); err != nil {
-		t.Fatal(err)
-	}
-	close(ch)
-}
-
 func digestOf(t *testing.T, path string) string {
 	t.Helper()
 	d, err := testenv.OCIImage(t, path).Digest()
@@ -44,7 +31,7 @@ func TestColdBuildsAgree(t *testing.T) {
 	out := t.TempDir()
 	var digests []string
 	for i := range 2 {
-		prune(t, env.Client)
+		env.Prune(t)
 		dest := filepath.Join(out, fmt.Sprintf("cold-%d.tar", i))
 		_, stderr, code := cli(t, "build", "python-alpine", "--addr", env.Addr, "--context", ctxDir,
 			"--base", env.Base.String(), "--progress", "quiet", "--source-date-epoch", "1700000000",

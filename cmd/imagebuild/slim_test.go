@@ -70,16 +70,8 @@ func reportText(r *verify.Report) string {
 
 func imageSize(t *testing.T, tarball string) int64 {
 	t.Helper()
-	layers, err := testenv.OCIImage(t, tarball).Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var n int64
-	for _, l := range layers {
-		s, err := l.Size()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, s := range testenv.LayerSizes(t, testenv.OCIImage(t, tarball)) {
 		n += s
 	}
 	return n

@@ -213,3 +213,21 @@ func readFile(ctx context.Context, res *gateway.Result, path string) ([]byte, er
 	}
 	return ref.ReadFile(ctx, gateway.ReadRequest{Filename: path})
 }
+
+// LayerSizes returns the compressed size of each of img's layers.
+func LayerSizes(t testing.TB, img v1.Image) []int64 {
+	t.Helper()
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes := make([]int64, 0, len(layers))
+	for _, l := range layers {
+		s, err := l.Size()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, s)
+	}
+	return sizes
+}

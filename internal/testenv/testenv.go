@@ -232,3 +232,18 @@ func (e *Env) pushRootfs(ctx context.Context, rootfs string) (builder.Pin, error
 	}
 	return builder.ParsePin(name + "@" + dgst)
 }
+
+// Prune empties the daemon's whole build cache, so the next build is cold.
+func (e *Env) Prune(t testing.TB) {
+	t.Helper()
+	ch := make(chan client.UsageInfo)
+	go func() {
+		for range ch {
+		}
+	}()
+	err := e.Client.Prune(context.Background(), ch, client.PruneAll)
+	close(ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
