@@ -40,6 +40,15 @@ func TestUsageErrors(t *testing.T) {
 		{name: "bad progress", args: []string{"build", "python-alpine", "--context", ctxDir, "--progress", "loud"}, want: `--progress "loud"`},
 		{name: "llb bad platform", args: []string{"llb", "python-alpine", "--platform", "plan9//"}, want: "--platform"},
 		{name: "recipes takes no args", args: []string{"recipes", "x"}, want: "usage: imagebuild recipes"},
+		{name: "bad source date epoch", args: []string{"build", "python-alpine", "--context", ctxDir, "--source-date-epoch", "yesterday"}, want: `--source-date-epoch "yesterday"`},
+		{name: "secret without src", args: []string{"build", "python-alpine", "--context", ctxDir, "--secret", "id=pipconf"}, want: "want id=ID,src=PATH"},
+		{name: "secret file missing", args: []string{"build", "python-alpine", "--context", ctxDir, "--secret", "id=pipconf,src=" + filepath.Join(ctxDir, "nope")}, want: "is not a readable file"},
+		{name: "bad registry mirror", args: []string{"build", "python-alpine", "--context", ctxDir, "--registry-mirror", "docker.io"}, want: "want REGISTRY=MIRROR"},
+		{name: "bad provenance", args: []string{"build", "python-alpine", "--context", ctxDir, "--provenance", "full"}, want: `--provenance "full"`},
+		{name: "pins without verb", args: []string{"pins"}, want: "usage: imagebuild pins check|bump"},
+		{name: "pins bad format", args: []string{"pins", "check", "--format", "xml"}, want: `--format "xml"`},
+		{name: "verify without target", args: []string{"verify"}, want: "usage: imagebuild verify TARGET"},
+		{name: "verify bad format", args: []string{"verify", ctxDir, "--format", "yaml"}, want: `--format "yaml"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
