@@ -2,7 +2,6 @@ package builder
 
 import (
 	"fmt"
-	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -103,13 +102,4 @@ func imageRefs(def *llb.Definition, base Pin) ([]string, error) {
 		}
 	}
 	return refs, nil
-}
-
-// String lists the mirrors as REGISTRY=MIRROR, sorted.
-func (m Mirrors) String() string {
-	var out []string
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		out = append(out, k+"="+m[k])
-	}
-	return strings.Join(out, ",")
 }

@@ -19,6 +19,10 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
+// ErrNoTarget is returned (wrapped) when a target is neither a file, a
+// directory nor an image reference.
+var ErrNoTarget = errors.New("no such image")
+
 // Open opens target as an image: an OCI layout directory, an OCI or docker
 // tarball, or else a registry reference. A multi-platform target gives its
 // image for platform. tmp is where an OCI tarball is unpacked; close removes
@@ -52,7 +56,7 @@ func Open(ctx context.Context, target string, platform ocispecs.Platform, tmp st
 	}
 	ref, perr := name.ParseReference(target, opts...)
 	if perr != nil {
-		return nil, fmt.Errorf("%s is not a file, a directory or an image reference", target)
+		return nil, fmt.Errorf("%w: %s is not a file, a directory or an image reference", ErrNoTarget, target)
 	}
 	p := v1.Platform{OS: platform.OS, Architecture: platform.Architecture, Variant: platform.Variant}
 	img, err := remote.Image(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithPlatform(p))

@@ -48,6 +48,7 @@ func TestUsageErrors(t *testing.T) {
 		{name: "pins without verb", args: []string{"pins"}, want: "usage: imagebuild pins check|bump"},
 		{name: "pins bad format", args: []string{"pins", "check", "--format", "xml"}, want: `--format "xml"`},
 		{name: "verify without target", args: []string{"verify"}, want: "usage: imagebuild verify TARGET"},
+		{name: "verify missing file", args: []string{"verify", filepath.Join(ctxDir, "nope.tar")}, want: "is not a file, a directory or an image reference"},
 		{name: "verify bad format", args: []string{"verify", ctxDir, "--format", "yaml"}, want: `--format "yaml"`},
 	}
 	for _, tt := range tests {

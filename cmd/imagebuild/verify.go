@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -43,6 +44,9 @@ func verifyTarget(ctx context.Context, target string, p ocispecs.Platform, forma
 	}
 	defer os.RemoveAll(tmp)
 	img, err := verify.Open(ctx, target, p, tmp)
+	if errors.Is(err, verify.ErrNoTarget) {
+		return usageError{err}
+	}
 	if err != nil {
 		return err
 	}
