@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/distribution/reference"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
 	spb "github.com/moby/buildkit/sourcepolicy/pb"
@@ -53,6 +54,16 @@ func Insecure(host string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
+}
+
+// ParseReference parses ref for go-containerregistry, reaching loopback
+// registries over plain HTTP as BuildKit does.
+func ParseReference(ref string) (name.Reference, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil || !Insecure(r.Context().RegistryStr()) {
+		return r, err
+	}
+	return name.ParseReference(ref, name.Insecure)
 }
 
 // sourcePolicy turns the mirrors into a BuildKit source policy that converts

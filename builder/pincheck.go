@@ -7,7 +7,6 @@ import (
 	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
@@ -48,11 +47,7 @@ func CheckPin(ctx context.Context, pin Pin, m Mirrors, keychain authn.Keychain) 
 	}
 	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(keychain)}
 	head := func(ref string) (string, error) {
-		var nopts []name.Option
-		if r, err := name.ParseReference(ref); err == nil && Insecure(r.Context().RegistryStr()) {
-			nopts = append(nopts, name.Insecure)
-		}
-		r, err := name.ParseReference(ref, nopts...)
+		r, err := ParseReference(ref)
 		if err != nil {
 			return "", err
 		}

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -50,11 +49,7 @@ func Open(ctx context.Context, target string, platform ocispecs.Platform, tmp st
 		}
 		return builder.OpenOCITarball(target, tmp)
 	}
-	var opts []name.Option
-	if r, err := name.ParseReference(target); err == nil && builder.Insecure(r.Context().RegistryStr()) {
-		opts = append(opts, name.Insecure)
-	}
-	ref, perr := name.ParseReference(target, opts...)
+	ref, perr := builder.ParseReference(target)
 	if perr != nil {
 		return nil, fmt.Errorf("%w: %s is not a file, a directory or an image reference", ErrNoTarget, target)
 	}

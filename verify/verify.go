@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/builder"
@@ -324,11 +323,7 @@ func checkBase(ctx context.Context, img v1.Image, cf *v1.ConfigFile, keychain au
 	if keychain == nil {
 		keychain = authn.DefaultKeychain
 	}
-	var nopts []name.Option
-	if r, err := name.ParseReference(ref); err == nil && builder.Insecure(r.Context().RegistryStr()) {
-		nopts = append(nopts, name.Insecure)
-	}
-	r, err := name.ParseReference(ref, nopts...)
+	r, err := builder.ParseReference(ref)
 	if err != nil {
 		res.Status = Fail
 		res.Evidence = []string{fmt.Sprintf("base label %s is not a reference: %v", ref, err)}
