@@ -66,11 +66,9 @@ var fixedTime = time.Unix(0, 0).UTC()
 
 // distro is what the stages need to know of the base's distribution.
 type distro struct {
-	// install returns the command that installs packages in the builder.
+	// install returns the command that installs packages and leaves no
+	// package-manager cache or log behind; both stages use it.
 	install func(packages []string) []string
-	// installRuntime returns the command that installs packages in the
-	// runtime and leaves no package-manager cache or log behind.
-	installRuntime func(packages []string) []string
 	// nologin is the shell of accounts that must not log in.
 	nologin string
 	// packages are the default build dependencies.
@@ -157,9 +155,7 @@ func (p Python) image(name string, d distro, pin builder.Pin, in Inputs) (builde
 		return builder.Image{}, fmt.Errorf("recipe %s: %w", name, err)
 	}
 	p = p.withDefaults(d)
-	if in.Base != "" {
-		pin = in.Base
-	}
+	pin = in.base(pin)
 	if err := pin.Validate(); err != nil {
 		return builder.Image{}, fmt.Errorf("recipe %s: base: %w", name, err)
 	}
@@ -177,10 +173,7 @@ func (p Python) image(name string, d distro, pin builder.Pin, in Inputs) (builde
 // builderStage is the builder stage alone, for looking at what it installs.
 func (p Python) builderStage(d distro, pin builder.Pin, in Inputs) llb.State {
 	p = p.withDefaults(d)
-	if in.Base != "" {
-		pin = in.Base
-	}
-	base := llb.Image(pin.String(), llb.Platform(in.Platform))
+	base := llb.Image(in.base(pin).String(), llb.Platform(in.Platform))
 	return pythonBuilder(base, d, p.Packages, in.Context.All(), p.Requirements)
 }
 
@@ -228,7 +221,7 @@ func pythonRuntime(base llb.State, d distro, packages []string, build, app llb.S
 		llb.WithCustomName("runtime: add "+appUser.name+" and "+appUser.group))
 	if len(packages) > 0 {
 		st = st.Run(
-			llb.Args(d.installRuntime(packages)),
+			llb.Args(d.install(packages)),
 			llb.WithCustomName("runtime: install runtime libraries "+strings.Join(packages, " ")),
 		).Root()
 	}

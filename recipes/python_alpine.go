@@ -28,9 +28,6 @@ var alpine = distro{
 	install: func(pkgs []string) []string {
 		return append([]string{"apk", "add", "--no-cache"}, pkgs...)
 	},
-	installRuntime: func(pkgs []string) []string {
-		return append([]string{"apk", "add", "--no-cache"}, pkgs...)
-	},
 	nologin:      "/sbin/nologin",
 	packages:     AlpineBuildPackages,
 	validPackage: validPackageName,

@@ -38,9 +38,6 @@ var debian = distro{
 	install: func(pkgs []string) []string {
 		return append([]string{"/bin/sh", "-c", aptInstall, "sh"}, pkgs...)
 	},
-	installRuntime: func(pkgs []string) []string {
-		return append([]string{"/bin/sh", "-c", aptInstall, "sh"}, pkgs...)
-	},
 	nologin:      "/usr/sbin/nologin",
 	packages:     DebianBuildPackages,
 	validPackage: validPackageName,

@@ -19,6 +19,14 @@ type Inputs struct {
 	Context builder.Context
 }
 
+// base is in.Base when set, else the recipe's own pin.
+func (in Inputs) base(pin builder.Pin) builder.Pin {
+	if in.Base != "" {
+		return in.Base
+	}
+	return pin
+}
+
 // Recipe is an image recipe.
 type Recipe interface {
 	// Name is the recipe's name on the command line.

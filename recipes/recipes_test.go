@@ -236,7 +236,7 @@ func TestRuntimePackages(t *testing.T) {
 			runs = append(runs, e.Exec.Meta.Args)
 		}
 	}
-	if diff := cmp.Diff([][]string{debian.installRuntime([]string{"libpq5"})}, runs); diff != "" {
+	if diff := cmp.Diff([][]string{debian.install([]string{"libpq5"})}, runs); diff != "" {
 		t.Errorf("runtime processes (-want +got):\n%s", diff)
 	}
 	if err := (PythonSlim{Python{RuntimePackages: []string{"libpq5; rm -rf /"}}}).Validate(); err == nil {
