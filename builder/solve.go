@@ -80,77 +80,15 @@ func imageOutputAttrs(o Output, epoch *time.Time) map[string]string {
 // Solve builds img on the daemon c is connected to and exports it to every
 // output in opt. Progress goes to status when it is not nil; Solve closes it.
 // Output files and directories appear only when the whole build succeeds.
-func Solve(ctx context.Context, c *client.Client, img Image, opt SolveOpt, status chan *client.SolveStatus) (resp *client.SolveResponse, err error) {
-	closeStatus := func() {
+func Solve(ctx context.Context, c *client.Client, img Image, opt SolveOpt, status chan *client.SolveStatus) (*client.SolveResponse, error) {
+	var st staged
+	defer st.discard()
+	def, so, err := prepare(ctx, img, opt, &st)
+	if err != nil {
 		if status != nil {
 			close(status)
 		}
-	}
-	if err := img.Base.Validate(); err != nil {
-		closeStatus()
-		return nil, fmt.Errorf("base: %w", err)
-	}
-	if err := img.Config.Validate(); err != nil {
-		closeStatus()
-		return nil, fmt.Errorf("image config: %w", err)
-	}
-	var marshalOpts []llb.ConstraintsOpt
-	if opt.NoCache {
-		marshalOpts = append(marshalOpts, llb.IgnoreCache)
-	}
-	def, err := img.Marshal(ctx, marshalOpts...)
-	if err != nil {
-		closeStatus()
 		return nil, err
-	}
-
-	so := client.SolveOpt{Session: opt.Session, CompatibilityVersion: CompatibilityVersion, FrontendAttrs: map[string]string{}}
-	if opt.SourceDateEpoch != nil {
-		so.FrontendAttrs["build-arg:SOURCE_DATE_EPOCH"] = strconv.FormatInt(opt.SourceDateEpoch.Unix(), 10)
-	}
-	if opt.Provenance != "" {
-		so.FrontendAttrs["attest:provenance"] = opt.Provenance
-	}
-	refs, err := imageRefs(def, img.Base)
-	if err != nil {
-		closeStatus()
-		return nil, err
-	}
-	if so.SourcePolicy, err = opt.Mirrors.sourcePolicy(refs); err != nil {
-		closeStatus()
-		return nil, fmt.Errorf("registry mirrors: %w", err)
-	}
-	if opt.ContextDir != "" {
-		fs, err := fsutil.NewFS(opt.ContextDir)
-		if err != nil {
-			closeStatus()
-			return nil, fmt.Errorf("build context: %w", err)
-		}
-		so.LocalMounts = map[string]fsutil.FS{ContextName: fs}
-		// As buildx does: the daemon syncs a context incrementally into
-		// the snapshot it last synced under the same key, so the key names
-		// the directory.
-		abs, err := filepath.Abs(opt.ContextDir)
-		if err != nil {
-			closeStatus()
-			return nil, fmt.Errorf("build context: %w", err)
-		}
-		so.SharedKey = digest.FromString(abs).Encoded()
-	}
-	var st staged
-	defer st.discard()
-	for _, o := range opt.Outputs {
-		if err := o.Validate(); err != nil {
-			closeStatus()
-			return nil, err
-		}
-		o.Attrs = imageOutputAttrs(o, opt.SourceDateEpoch)
-		e, err := st.entry(o)
-		if err != nil {
-			closeStatus()
-			return nil, err
-		}
-		so.Exports = append(so.Exports, e)
 	}
 
 	build := func(ctx context.Context, gw gateway.Client) (*gateway.Result, error) {
@@ -187,7 +125,7 @@ func Solve(ctx context.Context, c *client.Client, img Image, opt SolveOpt, statu
 		out.AddMeta(exptypes.ExporterImageBaseConfigKey, baseConfig)
 		return out, nil
 	}
-	resp, err = c.Build(ctx, so, "imagebuild", build, status)
+	resp, err := c.Build(ctx, so, "imagebuild", build, status)
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +133,68 @@ func Solve(ctx context.Context, c *client.Client, img Image, opt SolveOpt, statu
 		return nil, err
 	}
 	return resp, nil
+}
+
+// prepare validates img and opt and turns them into the definition and the
+// client's solve options, staging the outputs in st.
+func prepare(ctx context.Context, img Image, opt SolveOpt, st *staged) (*llb.Definition, client.SolveOpt, error) {
+	var so client.SolveOpt
+	if err := img.Base.Validate(); err != nil {
+		return nil, so, fmt.Errorf("base: %w", err)
+	}
+	if err := img.Config.Validate(); err != nil {
+		return nil, so, fmt.Errorf("image config: %w", err)
+	}
+	var marshalOpts []llb.ConstraintsOpt
+	if opt.NoCache {
+		marshalOpts = append(marshalOpts, llb.IgnoreCache)
+	}
+	def, err := img.Marshal(ctx, marshalOpts...)
+	if err != nil {
+		return nil, so, err
+	}
+
+	so = client.SolveOpt{Session: opt.Session, CompatibilityVersion: CompatibilityVersion, FrontendAttrs: map[string]string{}}
+	if opt.SourceDateEpoch != nil {
+		so.FrontendAttrs["build-arg:SOURCE_DATE_EPOCH"] = strconv.FormatInt(opt.SourceDateEpoch.Unix(), 10)
+	}
+	if opt.Provenance != "" {
+		so.FrontendAttrs["attest:provenance"] = opt.Provenance
+	}
+	refs, err := imageRefs(def, img.Base)
+	if err != nil {
+		return nil, so, err
+	}
+	if so.SourcePolicy, err = opt.Mirrors.sourcePolicy(refs); err != nil {
+		return nil, so, fmt.Errorf("registry mirrors: %w", err)
+	}
+	if opt.ContextDir != "" {
+		fs, err := fsutil.NewFS(opt.ContextDir)
+		if err != nil {
+			return nil, so, fmt.Errorf("build context: %w", err)
+		}
+		so.LocalMounts = map[string]fsutil.FS{ContextName: fs}
+		// As buildx does: the daemon syncs a context incrementally into
+		// the snapshot it last synced under the same key, so the key names
+		// the directory.
+		abs, err := filepath.Abs(opt.ContextDir)
+		if err != nil {
+			return nil, so, fmt.Errorf("build context: %w", err)
+		}
+		so.SharedKey = digest.FromString(abs).Encoded()
+	}
+	for _, o := range opt.Outputs {
+		if err := o.Validate(); err != nil {
+			return nil, so, err
+		}
+		o.Attrs = imageOutputAttrs(o, opt.SourceDateEpoch)
+		e, err := st.entry(o)
+		if err != nil {
+			return nil, so, err
+		}
+		so.Exports = append(so.Exports, e)
+	}
+	return def, so, nil
 }
 
 // CheckReproducible builds img twice, the second time ignoring every cache of
