@@ -1,34 +1,24 @@
 package bench
 
 import (
-	"context"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
-	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/internal/testenv"
-	"github.com/imagebuild/imagebuild/recipes"
-	"github.com/moby/buildkit/client"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
+// build builds the example's code in dir with `imagebuild build
+// python-alpine` on the test base into the OCI tarball dest: the CLI, built
+// once, with its defaults, as a user runs it.
 func build(b *testing.B, env *testenv.Env, dir, dest string) {
 	b.Helper()
-	bctx, err := builder.LoadContext(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	img, err := recipes.PythonAlpine{}.Image(recipes.Inputs{Platform: testenv.Platform, Base: env.Base, Context: bctx})
-	if err != nil {
-		b.Fatal(err)
-	}
-	_, err = builder.Solve(context.Background(), env.Client, img, builder.SolveOpt{
-		ContextDir: dir,
-		Outputs:    []builder.Output{{Type: client.ExporterOCI, Dest: dest}},
-	}, nil)
-	if err != nil {
-		b.Fatal(err)
+	cmd := exec.Command(testenv.BuildCLI(b), "build", "python-alpine", "--addr", env.Addr, "--context", dir,
+		"--base", env.Base.String(), "--progress", "quiet", "--output", "type=oci,dest="+dest)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("imagebuild build: %v\n%s", err, out)
 	}
 }
 

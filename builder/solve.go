@@ -32,9 +32,8 @@ type SolveOpt struct {
 	// Session holds session attachables, such as registry auth.
 	Session []session.Attachable
 	// SourceDateEpoch, when set, is the time the image says it was made:
-	// the config's created time, its history, the label
-	// org.opencontainers.image.created, and the clamp for timestamps of
-	// files in the image's new layers.
+	// the config's created time, its history and the label
+	// org.opencontainers.image.created.
 	SourceDateEpoch *time.Time
 	// Mirrors pulls pinned images from mirrors by the same digest.
 	Mirrors Mirrors
@@ -53,7 +52,10 @@ const CompatibilityVersion = compat.CompatibilityVersion031
 
 // imageOutputAttrs are set on every image-producing output unless the output
 // sets them itself: OCI media types always, and with a source date epoch,
-// the epoch and rewriting of newer file timestamps in new layers to it.
+// the epoch (the config's and history's dates). The exporter is not asked to
+// rewrite file times in new layers (rewrite-timestamp): it would decompress,
+// rewrite and recompress every new layer on every export, cached or not.
+// Graphs fix their files' times themselves, as the recipes' copies do.
 func imageOutputAttrs(o Output, epoch *time.Time) map[string]string {
 	attrs := maps.Clone(o.Attrs)
 	if attrs == nil {
@@ -72,7 +74,6 @@ func imageOutputAttrs(o Output, epoch *time.Time) map[string]string {
 	set("oci-mediatypes", "true")
 	if epoch != nil {
 		set("source-date-epoch", strconv.FormatInt(epoch.Unix(), 10))
-		set("rewrite-timestamp", "true")
 	}
 	return attrs
 }

@@ -24,10 +24,15 @@ func AlpineBuildPackages() []string {
 	}
 }
 
+// alpine's apk keeps its indexes and packages in /etc/apk/cache when that
+// directory exists: there it is a cache mount, so nothing reaches the image,
+// and --update-cache fetches fresh indexes each time.
 var alpine = distro{
+	name: "alpine",
 	install: func(pkgs []string) []string {
-		return append([]string{"apk", "add", "--no-cache"}, pkgs...)
+		return append([]string{"apk", "add", "--update-cache"}, pkgs...)
 	},
+	cacheDir:     "/etc/apk/cache",
 	nologin:      "/sbin/nologin",
 	packages:     AlpineBuildPackages,
 	validPackage: validPackageName,

@@ -25,19 +25,28 @@ func DebianBuildPackages() []string {
 	}
 }
 
-// aptInstall installs packages without recommends and removes what apt
-// leaves behind: its lists, its archive cache and its logs.
+// aptCache is the cache mount that holds apt's package lists and
+// downloaded packages, outside the paths the base's apt configuration
+// cleans (Debian's images delete /var/cache/apt/archives/*.deb after every
+// install).
+const aptCache = "/var/cache/imagebuild-apt"
+
+// aptInstall installs packages without recommends, with apt's lists and
+// downloads in aptCache, and removes the logs apt and dpkg leave behind.
 const aptInstall = `set -eu
 export DEBIAN_FRONTEND=noninteractive
-apt-get update
-apt-get install -y --no-install-recommends "$@"
-apt-get clean
-rm -rf /var/lib/apt/lists/* /var/log/apt /var/log/dpkg.log /var/cache/ldconfig/aux-cache /var/cache/debconf/*-old`
+mkdir -p ` + aptCache + `/lists/partial ` + aptCache + `/archives/partial
+aptget() { apt-get -o Dir::State::Lists=` + aptCache + `/lists -o Dir::Cache::Archives=` + aptCache + `/archives "$@"; }
+aptget update
+aptget install -y --no-install-recommends "$@"
+rm -rf /var/log/apt /var/log/dpkg.log /var/cache/ldconfig/aux-cache /var/cache/debconf/*-old`
 
 var debian = distro{
+	name: "debian",
 	install: func(pkgs []string) []string {
 		return append([]string{"/bin/sh", "-c", aptInstall, "sh"}, pkgs...)
 	},
+	cacheDir:     aptCache,
 	nologin:      "/usr/sbin/nologin",
 	packages:     DebianBuildPackages,
 	validPackage: validPackageName,

@@ -83,24 +83,43 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// chain follows an image's main line from its root down to its base:
-// through the file ops' first input and exec ops' root mount.
-func chain(ops map[digest.Digest]*pb.Op, root digest.Digest) []*pb.Op {
-	var out []*pb.Op
-	for d := root; d != ""; {
-		o := ops[d]
-		out = append(out, o)
-		d = ""
-		switch x := o.Op.(type) {
-		case *pb.Op_File:
-			if in := x.File.Actions[0].Input; in >= 0 {
+// runtime returns the runtime's merge, the op the image's root is: its
+// first input, the base, and each layer merged over it as the chain of file
+// ops that makes it, top first, down to the empty tree.
+func runtime(t *testing.T, ops map[digest.Digest]*pb.Op, root digest.Digest) (*pb.Op, [][]*pb.FileOp) {
+	t.Helper()
+	m := ops[root]
+	if m.GetMerge() == nil {
+		t.Fatalf("the image's root is not a merge of layers over the base: %v", m)
+	}
+	base := ops[digest.Digest(m.Inputs[0].Digest)]
+	var layers [][]*pb.FileOp
+	for _, in := range m.Inputs[1:] {
+		var chain []*pb.FileOp
+		for d := digest.Digest(in.Digest); d != ""; {
+			o := ops[d]
+			f := o.GetFile()
+			if f == nil {
+				t.Fatalf("a runtime layer is made by %v, want only file ops", o)
+			}
+			chain = append(chain, f)
+			d = ""
+			if in := f.Actions[0].Input; in >= 0 {
 				d = digest.Digest(o.Inputs[in].Digest)
 			}
-		case *pb.Op_Exec:
-			for _, m := range x.Exec.Mounts {
-				if m.Dest == "/" && m.Input >= 0 {
-					d = digest.Digest(o.Inputs[m.Input].Digest)
-				}
+		}
+		layers = append(layers, chain)
+	}
+	return base, layers
+}
+
+// copies returns the copy actions of a runtime layer.
+func copies(layer []*pb.FileOp) []*pb.FileActionCopy {
+	var out []*pb.FileActionCopy
+	for _, f := range layer {
+		for _, a := range f.Actions {
+			if cp := a.GetCopy(); cp != nil {
+				out = append(out, cp)
 			}
 		}
 	}
@@ -150,16 +169,32 @@ func testPythonGraph(t *testing.T, r Recipe, pin builder.Pin, install []string) 
 		}
 	})
 
-	t.Run("the runtime's chain runs no process", func(t *testing.T) {
-		c := chain(ops, root)
-		for _, o := range c {
-			if e, ok := o.Op.(*pb.Op_Exec); ok {
-				t.Errorf("runtime stage runs %q", e.Exec.Meta.Args)
+	t.Run("the runtime is layers merged over the pinned base, made without a process", func(t *testing.T) {
+		base, layers := runtime(t, ops, root)
+		src, ok := base.Op.(*pb.Op_Source)
+		if !ok || src.Source.Identifier != "docker-image://"+pin.String() {
+			t.Errorf("runtime does not start from the pinned base: %v", base)
+		}
+		// runtime fails the test for a layer made by anything but file ops.
+		if len(layers) != 3 {
+			t.Errorf("%d layers over the base, want 3 (account, venv, app)", len(layers))
+		}
+	})
+
+	t.Run("every file the layers copy has the fixed time", func(t *testing.T) {
+		_, layers := runtime(t, ops, root)
+		n := 0
+		for _, l := range layers {
+			for _, cp := range copies(l) {
+				n++
+				if cp.Timestamp != fixedTime.UnixNano() {
+					t.Errorf("copy to %s sets time %d, want %d", cp.Dest, cp.Timestamp, fixedTime.UnixNano())
+				}
 			}
 		}
-		src, ok := c[len(c)-1].Op.(*pb.Op_Source)
-		if !ok || src.Source.Identifier != "docker-image://"+pin.String() {
-			t.Errorf("runtime chain does not start from the pinned base: %v", c[len(c)-1])
+		// passwd, group, shadow and /etc; the venv and /opt; the app.
+		if n != 7 {
+			t.Errorf("%d copies in the runtime layers, want 7", n)
 		}
 	})
 
@@ -181,7 +216,10 @@ func testPythonGraph(t *testing.T, r Recipe, pin builder.Pin, install []string) 
 	t.Run("pip reads only the requirements file from the context", func(t *testing.T) {
 		var pip *pb.Op
 		for _, o := range ops {
-			if e, ok := o.Op.(*pb.Op_Exec); ok && e.Exec.Meta.Args[0] == "pip" {
+			if e, ok := o.Op.(*pb.Op_Exec); ok && slices.Contains(e.Exec.Meta.Args, "pip") && slices.Contains(e.Exec.Meta.Args, "install") {
+				if pip != nil {
+					t.Fatal("two pip install steps")
+				}
 				pip = o
 			}
 		}
@@ -208,21 +246,22 @@ func testPythonGraph(t *testing.T, r Recipe, pin builder.Pin, install []string) 
 	})
 
 	t.Run("copies into the runtime are owned by appuser", func(t *testing.T) {
-		for _, o := range chain(ops, root) {
-			f, ok := o.Op.(*pb.Op_File)
-			if !ok {
-				continue
-			}
-			for _, a := range f.File.Actions {
-				cp := a.GetCopy()
-				if cp == nil || !slices.Contains([]string{venvDir, appDir}, cp.Dest) {
+		_, layers := runtime(t, ops, root)
+		n := 0
+		for _, l := range layers {
+			for _, cp := range copies(l) {
+				if !slices.Contains([]string{venvDir, appDir}, cp.Dest) {
 					continue
 				}
+				n++
 				u, g := cp.Owner.GetUser().GetByID(), cp.Owner.GetGroup().GetByID()
 				if u != 1000 || g != 1000 {
 					t.Errorf("copy to %s owned by %d:%d, want 1000:1000", cp.Dest, u, g)
 				}
 			}
+		}
+		if n != 2 {
+			t.Errorf("%d copies to %s and %s, want 2", n, venvDir, appDir)
 		}
 	})
 }
@@ -230,14 +269,33 @@ func testPythonGraph(t *testing.T, r Recipe, pin builder.Pin, install []string) 
 func TestRuntimePackages(t *testing.T) {
 	r := PythonSlim{Python{RuntimePackages: []string{"libpq5"}}}
 	_, ops, root := graph(t, r, Inputs{Platform: amd64})
-	var runs [][]string
-	for _, o := range chain(ops, root) {
-		if e, ok := o.Op.(*pb.Op_Exec); ok {
-			runs = append(runs, e.Exec.Meta.Args)
+	_, layers := runtime(t, ops, root)
+	if len(layers) != 4 {
+		t.Fatalf("%d layers over the base, want 4 (account, runtime packages, venv, app)", len(layers))
+	}
+	// The packages' layer copies, with the fixed time, what the install
+	// changed on the base.
+	cps := copies(layers[1])
+	if len(cps) != 1 || cps[0].Timestamp != fixedTime.UnixNano() {
+		t.Fatalf("runtime packages layer copies %v, want one copy with the fixed time", cps)
+	}
+	var diff *pb.DiffOp
+	for _, o := range ops {
+		if d := o.GetDiff(); d != nil {
+			diff = d
 		}
 	}
-	if diff := cmp.Diff([][]string{debian.install([]string{"libpq5"})}, runs); diff != "" {
-		t.Errorf("runtime processes (-want +got):\n%s", diff)
+	if diff == nil {
+		t.Fatal("no diff of the runtime packages' install")
+	}
+	var installs [][]string
+	for _, e := range execs(ops) {
+		if slices.Contains(e.Meta.Args, "libpq5") {
+			installs = append(installs, e.Meta.Args)
+		}
+	}
+	if diff := cmp.Diff([][]string{debian.install([]string{"libpq5"})}, installs); diff != "" {
+		t.Errorf("runtime package installs (-want +got):\n%s", diff)
 	}
 	if err := (PythonSlim{Python{RuntimePackages: []string{"libpq5; rm -rf /"}}}).Validate(); err == nil {
 		t.Error("a runtime package with shell in it validated")
@@ -334,5 +392,61 @@ func TestLookup(t *testing.T) {
 	}
 	if _, err := Lookup("python-nonesuch"); err == nil || !strings.Contains(err.Error(), "python-alpine") {
 		t.Errorf("Lookup of an unknown recipe = %v, want an error listing the recipes", err)
+	}
+}
+
+func TestVenvWithoutPip(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		r        Recipe
+		venvArgs []string
+		pipArgs  []string
+	}{
+		{"default", PythonAlpine{}, []string{"python3", "-m", "venv", "--without-pip", venvDir},
+			[]string{pipToolDir + "/bin/python", "-m", "pip", "--python", venvDir + "/bin/python", "install"}},
+		{"KeepPip", PythonAlpine{Python{KeepPip: true}}, []string{"python3", "-m", "venv", venvDir},
+			[]string{venvDir + "/bin/python", "-m", "pip", "install"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, ops, _ := graph(t, tt.r, Inputs{Platform: amd64})
+			var venvs, pips int
+			for _, e := range execs(ops) {
+				args := e.Meta.Args
+				if slices.Equal(args, tt.venvArgs) {
+					venvs++
+				}
+				if len(args) >= len(tt.pipArgs) && slices.Equal(args[:len(tt.pipArgs)], tt.pipArgs) {
+					pips++
+				}
+			}
+			if venvs != 1 || pips != 1 {
+				t.Errorf("%d steps %q and %d steps %q..., want one of each", venvs, tt.venvArgs, pips, tt.pipArgs)
+			}
+		})
+	}
+}
+
+func TestCachesKeyedByDistroAndPlatform(t *testing.T) {
+	ids := func(r Recipe, p ocispecs.Platform) []string {
+		_, ops, _ := graph(t, r, Inputs{Platform: p})
+		var out []string
+		for _, e := range execs(ops) {
+			for _, m := range e.Mounts {
+				if m.MountType == pb.MountType_CACHE {
+					out = append(out, m.CacheOpt.ID)
+				}
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	arm := ocispecs.Platform{OS: "linux", Architecture: "arm64"}
+	want := []string{"imagebuild-packages-alpine-linux-amd64", "imagebuild-pip-alpine-linux-amd64"}
+	if diff := cmp.Diff(want, ids(PythonAlpine{}, amd64)); diff != "" {
+		t.Errorf("python-alpine caches (-want +got):\n%s", diff)
+	}
+	want = []string{"imagebuild-packages-debian-linux-arm64", "imagebuild-pip-debian-linux-arm64"}
+	if diff := cmp.Diff(want, ids(PythonSlim{}, arm)); diff != "" {
+		t.Errorf("python-slim arm64 caches (-want +got):\n%s", diff)
 	}
 }

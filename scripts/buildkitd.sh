@@ -3,7 +3,8 @@
 # module in tools/buildkitd), installs runc from Debian when it is missing,
 # starts the daemon as root with the OCI worker on a unix socket under the
 # project's cache folder, and prints its address. A daemon already answering
-# there is reused.
+# there is reused. With --bin it only builds, and prints the folder that
+# holds buildkitd and buildctl.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +26,11 @@ if [ ! -x "$bin/buildkitd" ] || [ ! -x "$bin/buildctl" ]; then
 	echo "buildkitd: building buildkitd and buildctl $version into $bin" >&2
 	mkdir -p "$bin"
 	(cd "$root/tools/buildkitd" && go build -o "$bin/" github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl)
+fi
+
+if [ "${1:-}" = --bin ]; then
+	echo "$bin"
+	exit 0
 fi
 
 if answers; then

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Makes the rootfs of the test base image: Debian bookworm from debootstrap
-# (minbase, with python3 and python3-venv), plus a stand-in /sbin/apk.
+# (minbase, with python3 and python3-venv, and python3-wheel-whl so that
+# pip's isolated builds of source distributions find wheel beside
+# setuptools in the test index), plus a stand-in /sbin/apk.
 #
 # Alpine's image and mirrors cannot be reached from where the tests run, so
 # the python-alpine recipe is tested on this Debian base. The stand-in apk
@@ -11,11 +13,12 @@ set -euo pipefail
 
 cache=${IMAGEBUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/imagebuild}
 suite=bookworm
+include=python3,python3-venv,python3-wheel-whl
 dir=$cache/testbase/$suite-rootfs
 mirror=${DEBIAN_MIRROR:-$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1)}
 mirror=${mirror:-http://deb.debian.org/debian}
 
-if [ ! -f "$dir.complete" ]; then
+if [ "$(cat "$dir.complete" 2>/dev/null)" != "$include" ]; then
 	if ! command -v debootstrap >/dev/null; then
 		echo "testbase: installing debootstrap from Debian" >&2
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2 || {
@@ -25,7 +28,7 @@ if [ ! -f "$dir.complete" ]; then
 	rm -rf "$dir.partial"
 	mkdir -p "$(dirname "$dir")"
 	echo "testbase: debootstrap $suite into $dir (once; cached)" >&2
-	debootstrap --variant=minbase --include=python3,python3-venv "$suite" "$dir.partial" "$mirror" >&2
+	debootstrap --variant=minbase --include="$include" "$suite" "$dir.partial" "$mirror" >&2
 	rm -rf "$dir.partial"/var/cache/apt/archives/*.deb "$dir.partial"/var/lib/apt/lists/*
 	find "$dir.partial/dev" -mindepth 1 -delete
 	cat >"$dir.partial/sbin/apk" <<'APK'
@@ -38,6 +41,6 @@ APK
 	chmod 0755 "$dir.partial/sbin/apk"
 	rm -rf "$dir"
 	mv "$dir.partial" "$dir"
-	touch "$dir.complete"
+	echo "$include" >"$dir.complete"
 fi
 echo "$dir"

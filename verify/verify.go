@@ -354,7 +354,7 @@ func checkBase(ctx context.Context, img v1.Image, cf *v1.ConfigFile, keychain au
 }
 
 // cacheDirs hold package managers' downloads and indexes.
-var cacheDirs = []string{"/var/cache/apk", "/var/cache/apt/archives", "/var/lib/apt/lists", "/root/.cache/pip", "/var/cache/yum", "/var/cache/dnf"}
+var cacheDirs = []string{"/var/cache/apk", "/etc/apk/cache", "/var/cache/imagebuild-apt", "/var/cache/apt/archives", "/var/lib/apt/lists", "/root/.cache/pip", "/var/cache/yum", "/var/cache/dnf"}
 
 func checkLeftovers(fs fsys) Result {
 	res := Result{Check: "no package-manager caches or credential files"}

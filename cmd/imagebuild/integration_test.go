@@ -249,6 +249,34 @@ func checkFilesystem(t *testing.T, files map[string]testenv.File) {
 	if _, ok := files["opt/venv/bin/python3"]; !ok {
 		t.Errorf("/opt/venv/bin/python3 missing")
 	}
+	// The venv holds the requirements alone: no pip, setuptools or wheel.
+	for path := range files {
+		if !strings.HasPrefix(path, "opt/venv/") {
+			continue
+		}
+		for _, tool := range []string{"pip", "setuptools", "wheel"} {
+			if strings.HasPrefix(path, "opt/venv/bin/"+tool) || strings.Contains(path, "/site-packages/"+tool+"/") || strings.Contains(path, "/site-packages/"+tool+"-") {
+				t.Errorf("/%s is in the venv; the requirements do not need %s", path, tool)
+			}
+		}
+	}
+	// The folders the layers add to are the base's: root's, 0755.
+	for _, dir := range []string{"opt", "etc"} {
+		if h := files[dir].Header; h == nil || h.Uid != 0 || h.Gid != 0 || h.Mode&0o7777 != 0o755 {
+			t.Errorf("/%s: want root:root 0755, got %v", dir, h)
+		}
+	}
+	// Every file and directory the recipe adds has the fixed time.
+	for _, dir := range []string{"opt", "opt/venv", "app", "etc"} {
+		if h := files[dir].Header; h == nil || !h.ModTime.Equal(time.Unix(0, 0)) {
+			t.Errorf("/%s: time not fixed at 1970-01-01: %v", dir, h)
+		}
+	}
+	for _, path := range []string{"etc/passwd", "opt/venv/bin/python3", "app/app/__main__.py"} {
+		if h := files[path].Header; h == nil || !h.ModTime.Equal(time.Unix(0, 0)) {
+			t.Errorf("/%s: time not fixed at 1970-01-01: %v", path, h)
+		}
+	}
 	// The context, minus .dockerignore.
 	for _, p := range []string{"app/app/__main__.py", "app/requirements.txt"} {
 		if _, ok := files[p]; !ok {
@@ -275,7 +303,7 @@ func TestBuilderStageInstallsADRPackages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "add --no-cache " + strings.Join(recipes.AlpineBuildPackages(), " ") + "\n"
+	want := "add --update-cache " + strings.Join(recipes.AlpineBuildPackages(), " ") + "\n"
 	if string(got) != want {
 		t.Errorf("apk calls in the builder stage:\n got %q\nwant %q (exactly one call)", got, want)
 	}

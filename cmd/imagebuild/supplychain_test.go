@@ -1,15 +1,10 @@
 package main
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"go/format"
-	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -267,42 +262,11 @@ func TestBuildThroughMirror(t *testing.T) {
 	}
 }
 
-// probeWheel is a tiny pure-Python wheel, imagebuild_probe 1.0.
-func probeWheel(t *testing.T) []byte {
-	t.Helper()
-	files := []struct{ name, body string }{
-		{"imagebuild_probe/__init__.py", "VALUE = 42\n"},
-		{"imagebuild_probe-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: imagebuild-probe\nVersion: 1.0\n"},
-		{"imagebuild_probe-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: imagebuild-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
-	}
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	var record strings.Builder
-	for _, f := range files {
-		w, err := zw.Create(f.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.WriteString(w, f.body)
-		sum := sha256.Sum256([]byte(f.body))
-		fmt.Fprintf(&record, "%s,sha256=%s,%d\n", f.name, base64.RawURLEncoding.EncodeToString(sum[:]), len(f.body))
-	}
-	record.WriteString("imagebuild_probe-1.0.dist-info/RECORD,,\n")
-	w, err := zw.Create("imagebuild_probe-1.0.dist-info/RECORD")
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.WriteString(w, record.String())
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 func TestPipConfSecretStaysSecret(t *testing.T) {
 	env := testenv.Get(t)
 	const token = "imagebuild-test-token-5f1c2e9a"
-	addr := testenv.PrivateIndex(t, token, map[string][]byte{"imagebuild_probe-1.0-py3-none-any.whl": probeWheel(t)})
+	probeName, probe := testenv.Wheel(t, "imagebuild-probe", "1.0", map[string][]byte{"imagebuild_probe/__init__.py": []byte("VALUE = 42\n")})
+	addr := testenv.PrivateIndex(t, token, map[string][]byte{probeName: probe})
 	conf := filepath.Join(t.TempDir(), "pip.conf")
 	if err := os.WriteFile(conf, []byte("[global]\nindex-url = http://ci:"+token+"@"+addr+"/simple/\n"), 0o600); err != nil {
 		t.Fatal(err)

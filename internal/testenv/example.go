@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -32,13 +33,14 @@ func ExampleContext(t testing.TB, requirements string) string {
 }
 
 // SeverityIndex serves the example's C extension, incident-severity 1.0, as
-// a source distribution from a private index on loopback, and returns the
-// pip.conf that reaches it (the token in the index URL; build isolation off,
-// since the index serves no setuptools). With libpq, it serves version 1.1
-// instead, which also links libpq, a library the runtime lacks unless it
-// installs it. (A new version, since pip's step is cached by the
-// requirements file, not by what the index serves.)
-func SeverityIndex(t testing.TB, libpq bool) []byte {
+// a source distribution from a private index on loopback, with the
+// setuptools and wheel that pip's isolated build of it needs, and returns
+// the pip.conf that reaches it (the token in the index URL). With libpq, it
+// serves version 1.1 instead, which also links libpq, a library the runtime
+// lacks unless it installs it. (A new version, since pip's step is cached by
+// the requirements file, not by what the index serves.) extra are more files
+// the index serves, by file name.
+func SeverityIndex(t testing.TB, libpq bool, extra ...map[string][]byte) []byte {
 	t.Helper()
 	var replace map[string]string
 	version := "1.0"
@@ -57,7 +59,12 @@ setup(
 		}
 	}
 	name, sdist := Sdist(t, filepath.Join(repoRoot(), "examples", "incident-tracker", "native"), "incident-severity", version, replace)
+	files := BuildBackend(t)
+	files[name] = sdist
+	for _, m := range extra {
+		maps.Copy(files, m)
+	}
 	const token = "example-index-token"
-	addr := PrivateIndex(t, token, map[string][]byte{name: sdist})
-	return []byte("[global]\nindex-url = http://ci:" + token + "@" + addr + "/simple/\nno-build-isolation = false\n")
+	addr := PrivateIndex(t, token, files)
+	return []byte("[global]\nindex-url = http://ci:" + token + "@" + addr + "/simple/\n")
 }

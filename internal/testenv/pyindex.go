@@ -2,11 +2,15 @@ package testenv
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"net/http"
@@ -94,4 +98,64 @@ func Sdist(t testing.TB, dir, name, version string, replace map[string]string) (
 		t.Fatal(err)
 	}
 	return prefix + ".tar.gz", buf.Bytes()
+}
+
+// Wheel makes a pure-Python wheel, NAME-VERSION-py3-none-any.whl, holding
+// files (path in the wheel to content) and its metadata, and returns its
+// file name and content. Files are stored, not compressed, so a large file
+// of random bytes makes a wheel of about that size.
+func Wheel(t testing.TB, name, version string, files map[string][]byte) (string, []byte) {
+	t.Helper()
+	dist := strings.ReplaceAll(name, "-", "_")
+	info := dist + "-" + version + ".dist-info/"
+	all := maps.Clone(files)
+	all[info+"METADATA"] = []byte(fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\n", name, version))
+	all[info+"WHEEL"] = []byte("Wheel-Version: 1.0\nGenerator: imagebuild-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	var record strings.Builder
+	for _, f := range slices.Sorted(maps.Keys(all)) {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: f, Method: zip.Store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(all[f]); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(all[f])
+		fmt.Fprintf(&record, "%s,sha256=%s,%d\n", f, base64.RawURLEncoding.EncodeToString(sum[:]), len(all[f]))
+	}
+	record.WriteString(info + "RECORD,,\n")
+	w, err := zw.Create(info + "RECORD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, record.String())
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dist + "-" + version + "-py3-none-any.whl", buf.Bytes()
+}
+
+// BuildBackend returns the setuptools and wheel wheels the test base's
+// Python bundles (Debian's python3-pip-whl and python3-setuptools-whl), by
+// file name, for an index that serves them to pip's isolated builds of
+// source distributions.
+func BuildBackend(t testing.TB) map[string][]byte {
+	t.Helper()
+	rootfs, err := script(context.Background(), "testbase-rootfs.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for _, pattern := range []string{"setuptools-*.whl", "wheel-*.whl"} {
+		matches, err := filepath.Glob(filepath.Join(rootfs, "usr", "share", "python-wheels", pattern))
+		if err != nil || len(matches) != 1 {
+			t.Fatalf("test base: want one %s in /usr/share/python-wheels, found %v", pattern, matches)
+		}
+		if out[filepath.Base(matches[0])], err = os.ReadFile(matches[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
 }

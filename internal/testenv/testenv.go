@@ -20,6 +20,7 @@ import (
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/client/llb/sourceresolver"
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -111,9 +112,9 @@ func setup() (*Env, error) {
 }
 
 // script runs one of the project's scripts and returns the last line it printed.
-func script(ctx context.Context, name string) (string, error) {
+func script(ctx context.Context, name string, args ...string) (string, error) {
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "bash", filepath.Join(repoRoot(), "scripts", name))
+	cmd := exec.CommandContext(ctx, "bash", append([]string{filepath.Join(repoRoot(), "scripts", name)}, args...)...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("%s: %v: %s", name, err, lastLines(stderr.String(), 5))
@@ -246,4 +247,86 @@ func (e *Env) Prune(t testing.TB) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Buildctl returns the path of the buildctl that scripts/buildkitd.sh builds
+// at go.mod's BuildKit version.
+func Buildctl(t testing.TB) string {
+	t.Helper()
+	dir, err := script(context.Background(), "buildkitd.sh", "--bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "buildctl")
+}
+
+var (
+	cliOnce sync.Once
+	cliPath string
+	cliErr  error
+)
+
+// BuildCLI builds imagebuild's command once per test binary and returns
+// its path, so a test or benchmark runs it as a user does.
+func BuildCLI(t testing.TB) string {
+	t.Helper()
+	cliOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "imagebuild-cli-")
+		if err != nil {
+			cliErr = err
+			return
+		}
+		stops = append(stops, func() { os.RemoveAll(dir) })
+		cliPath = filepath.Join(dir, "imagebuild")
+		cmd := exec.Command("go", "build", "-o", cliPath, "./cmd/imagebuild")
+		cmd.Dir = repoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			cliErr = fmt.Errorf("go build ./cmd/imagebuild: %v: %s", err, out)
+		}
+	})
+	if cliErr != nil {
+		t.Fatal(cliErr)
+	}
+	return cliPath
+}
+
+// CompilerBase returns the test base with a C compiler and Python's headers
+// (gcc, libc6-dev and python3-dev from Debian's mirror), pushed to the test
+// registry and pinned by digest: a base on which the python-alpine recipe,
+// whose stand-in apk installs nothing, compiles source distributions.
+func (e *Env) CompilerBase(t testing.TB) builder.Pin {
+	t.Helper()
+	ctx := context.Background()
+	name := e.Registry + "/imagebuild-test/debian-gcc:bookworm"
+	resp, err := e.Client.Build(ctx, client.SolveOpt{
+		Exports: []client.ExportEntry{{
+			Type:  client.ExporterImage,
+			Attrs: map[string]string{"name": name, "push": "true", "oci-mediatypes": "true"},
+		}},
+	}, "imagebuild-test", func(ctx context.Context, gw gateway.Client) (*gateway.Result, error) {
+		_, _, config, err := gw.ResolveImageConfig(ctx, e.Base.String(), sourceresolver.Opt{
+			ImageOpt: &sourceresolver.ResolveImageOpt{Platform: &Platform, ResolveMode: llb.ResolveModeDefault.String()},
+		})
+		if err != nil {
+			return nil, err
+		}
+		st := llb.Image(e.Base.String()).Run(
+			llb.Shlex(`sh -c "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev python3-dev && rm -rf /var/lib/apt/lists/*"`),
+			llb.WithCustomName("install gcc, libc6-dev and python3-dev"),
+		).Root()
+		res, err := solveState(ctx, gw, st)
+		if err != nil {
+			return nil, err
+		}
+		res.AddMeta(exptypes.ExporterImageConfigKey, config)
+		return res, nil
+	}, nil)
+	if err != nil {
+		t.Fatalf("make the compiler base: %v", err)
+	}
+	pin, err := builder.ParsePin(name + "@" + resp.ExporterResponse[exptypes.ExporterImageDigestKey])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pin
 }

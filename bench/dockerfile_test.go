@@ -1,0 +1,176 @@
+package bench
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/imagebuild/imagebuild/internal/testenv"
+)
+
+// BenchmarkAgainstDockerfile builds the example app with `imagebuild build
+// python-alpine` (the CLI, with its defaults, as a user runs it) and with
+// ADR-003's Dockerfile (testdata/Dockerfile) through BuildKit's own
+// Dockerfile frontend (`buildctl build --frontend dockerfile.v0`), on the
+// same daemon and base, and reports each case's median time for both and
+// their ratio (imagebuild / Dockerfile):
+//
+//   - cold: the daemon's whole cache pruned first;
+//   - noop: the same build again;
+//   - app-edit: after editing a file of the app;
+//   - req-edit: after adding a package to requirements.txt, which already
+//     holds incident-severity, a C extension pip builds from its sdist;
+//   - bytes: the compressed bytes the image adds over the base.
+//
+// Each round runs every case for one tool, then for the other, the first
+// tool alternating between rounds. The base is the Debian test base with a
+// C compiler; the requirements come from a private index on loopback. small
+// has incident-severity alone; large adds a 100 MB wheel. Run with
+//
+//	go test ./bench -run '^$' -bench AgainstDockerfile -benchtime 3x -timeout 60m
+func BenchmarkAgainstDockerfile(b *testing.B) {
+	env := testenv.Get(b)
+	base := env.CompilerBase(b)
+	cli := testenv.BuildCLI(b)
+	buildctl := testenv.Buildctl(b)
+	big := make([]byte, 100<<20)
+	rand.Read(big)
+	bigName, bigWheel := testenv.Wheel(b, "imagebuild-bigdep", "1.0", map[string][]byte{"imagebuild_bigdep/data.bin": big, "imagebuild_bigdep/__init__.py": nil})
+	probeName, probe := testenv.Wheel(b, "imagebuild-probe", "1.0", map[string][]byte{"imagebuild_probe/__init__.py": []byte("VALUE = 42\n")})
+	pipconf := filepath.Join(b.TempDir(), "pip.conf")
+	if err := os.WriteFile(pipconf, testenv.SeverityIndex(b, false, map[string][]byte{bigName: bigWheel, probeName: probe}), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	dockerfileDir, err := filepath.Abs("testdata")
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	tools := []tool{
+		{name: "imagebuild", build: func(dir, dest string) []string {
+			return []string{cli, "build", "python-alpine", "--addr", env.Addr, "--context", dir, "--base", base.String(),
+				"--secret", "id=pipconf,src=" + pipconf, "--progress", "plain", "--output", "type=oci,dest=" + dest}
+		}},
+		{name: "dockerfile", build: func(dir, dest string) []string {
+			return []string{buildctl, "--addr", env.Addr, "build", "--frontend", "dockerfile.v0",
+				"--local", "context=" + dir, "--local", "dockerfile=" + dockerfileDir, "--opt", "build-arg:BASE=" + base.String(),
+				"--secret", "id=pipconf,src=" + pipconf, "--progress", "plain", "--output", "type=oci,dest=" + dest}
+		}},
+	}
+	baseLayers := len(testenv.LayerSizes(b, testenv.RegistryImage(b, base.String())))
+	for _, sc := range []struct{ name, requirements string }{
+		{"small", "incident-severity==1.0\n"},
+		{"large", "incident-severity==1.0\nimagebuild-bigdep==1.0\n"},
+	} {
+		b.Run(sc.name, func(b *testing.B) {
+			times := map[string]map[string][]time.Duration{}
+			bytesAdded := map[string]int64{}
+			round := 0
+			for b.Loop() {
+				order := slices.Clone(tools)
+				if round%2 == 1 {
+					slices.Reverse(order)
+				}
+				round++
+				for _, tl := range order {
+					if times[tl.name] == nil {
+						times[tl.name] = map[string][]time.Duration{}
+					}
+					dir := testenv.ExampleContext(b, sc.requirements)
+					dest := filepath.Join(b.TempDir(), "image.tar")
+					run := func(c string) {
+						times[tl.name][c] = append(times[tl.name][c], tl.run(b, dir, dest))
+					}
+					env.Prune(b)
+					run("cold")
+					bytesAdded[tl.name] = added(b, dest, baseLayers)
+					run("noop")
+					appendTo(b, filepath.Join(dir, "app", "__main__.py"), fmt.Sprintf("# edit %d\n", round))
+					run("app-edit")
+					appendTo(b, filepath.Join(dir, "requirements.txt"), "imagebuild-probe==1.0\n")
+					run("req-edit")
+				}
+			}
+			var table strings.Builder
+			fmt.Fprintf(&table, "%-9s %12s %12s %7s\n", "case", "imagebuild", "dockerfile", "ratio")
+			for _, c := range []string{"cold", "noop", "app-edit", "req-edit"} {
+				ib, df := median(times["imagebuild"][c]), median(times["dockerfile"][c])
+				r := ib.Seconds() / df.Seconds()
+				fmt.Fprintf(&table, "%-9s %11.2fs %11.2fs %6.2fx\n", c, ib.Seconds(), df.Seconds(), r)
+				b.ReportMetric(ib.Seconds(), c+"-imagebuild-s")
+				b.ReportMetric(r, c+"-ratio")
+			}
+			r := float64(bytesAdded["imagebuild"]) / float64(bytesAdded["dockerfile"])
+			fmt.Fprintf(&table, "%-9s %12d %12d %6.2fx\n", "bytes", bytesAdded["imagebuild"], bytesAdded["dockerfile"], r)
+			b.ReportMetric(r, "bytes-ratio")
+			b.Logf("%s, median of %d rounds:\n%s", sc.name, round, table.String())
+		})
+	}
+}
+
+// tool is one way of building the app: build returns its command line.
+type tool struct {
+	name  string
+	build func(dir, dest string) []string
+}
+
+// run builds the context dir into the OCI tarball dest and returns how
+// long the command took.
+func (tl tool) run(b *testing.B, dir, dest string) time.Duration {
+	b.Helper()
+	args := tl.build(dir, dest)
+	var out bytes.Buffer
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	if err != nil {
+		b.Fatalf("%s: %v\n%s", tl.name, err, lastLines(out.String(), 30))
+	}
+	return d
+}
+
+// added is the compressed size of the layers of the image in the OCI
+// tarball path above its base's baseLayers layers.
+func added(b *testing.B, path string, baseLayers int) int64 {
+	var n int64
+	for _, s := range testenv.LayerSizes(b, testenv.OCIImage(b, path))[baseLayers:] {
+		n += s
+	}
+	return n
+}
+
+func appendTo(b *testing.B, path, text string) {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := f.WriteString(text); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
