@@ -319,7 +319,7 @@ func optional(ci *llb.CopyInfo) *llb.CopyInfo {
 // systemFile copies a file as root:gid with mode and a fixed timestamp.
 func systemFile(mode fs.FileMode, gid int) *llb.CopyInfo {
 	return &llb.CopyInfo{
-		Mode:        &llb.ChmodOpt{Mode: mode},
+		Mode:           &llb.ChmodOpt{Mode: mode},
 		ChownOpt:       &llb.ChownOpt{User: &llb.UserOpt{UID: 0}, Group: &llb.UserOpt{UID: gid}},
 		CreatedTime:    &fixedTime,
 		CreateDestPath: true,
