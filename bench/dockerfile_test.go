@@ -86,7 +86,11 @@ func BenchmarkAgainstDockerfile(b *testing.B) {
 					dir := testenv.ExampleContext(b, sc.requirements)
 					dest := filepath.Join(b.TempDir(), "image.tar")
 					run := func(c string) {
-						times[tl.name][c] = append(times[tl.name][c], tl.run(b, dir, dest))
+						d, out := tl.run(b, dir, dest)
+						times[tl.name][c] = append(times[tl.name][c], d)
+						if logs := os.Getenv("BENCH_LOGS"); logs != "" {
+							os.WriteFile(filepath.Join(logs, sc.name+"-"+tl.name+"-"+c+".log"), out, 0o644)
+						}
 					}
 					env.Prune(b)
 					run("cold")
@@ -122,8 +126,8 @@ type tool struct {
 }
 
 // run builds the context dir into the OCI tarball dest and returns how
-// long the command took.
-func (tl tool) run(b *testing.B, dir, dest string) time.Duration {
+// long the command took, and what it printed.
+func (tl tool) run(b *testing.B, dir, dest string) (time.Duration, []byte) {
 	b.Helper()
 	args := tl.build(dir, dest)
 	var out bytes.Buffer
@@ -135,7 +139,7 @@ func (tl tool) run(b *testing.B, dir, dest string) time.Duration {
 	if err != nil {
 		b.Fatalf("%s: %v\n%s", tl.name, err, lastLines(out.String(), 30))
 	}
-	return d
+	return d, out.Bytes()
 }
 
 // added is the compressed size of the layers of the image in the OCI
