@@ -75,7 +75,7 @@ func buildImagebuild(t *testing.T) string {
 // offlineFlags run Trivy on the test's database only: no download, no
 // lookups on the network.
 func (g *gate) offlineFlags() []string {
-	return []string{"--cache-dir", g.trivyCache, "--skip-db-update", "--skip-java-db-update", "--offline-scan", "--skip-version-check"}
+	return []string{"--cache-dir", g.trivyCache, "--skip-db-update", "--skip-java-db-update", "--offline-scan", "--skip-version-check", "--disable-telemetry"}
 }
 
 // gateRun is one run of gate.sh.

@@ -10,10 +10,15 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/containerd/log"
 	"github.com/spf13/pflag"
 )
 
 func main() {
+	// containerd's content store, which writes OCI layout outputs, logs a
+	// warning on every filesystem without fs-verity; imagebuild reports
+	// what goes wrong itself, in one line.
+	_ = log.SetLevel("error")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
