@@ -23,7 +23,10 @@ fi
 if [ ! -x "$bin/trivy" ]; then
 	echo "trivy: building Trivy $version into $bin (a few minutes)" >&2
 	mkdir -p "$bin"
-	# Trivy $version needs Go's encoding/json/v2, still an experiment in Go 1.26.
-	GOEXPERIMENT=jsonv2 GOBIN="$bin" go install "github.com/aquasecurity/trivy/cmd/trivy@$version"
+	# Trivy $version needs Go's encoding/json/v2, still an experiment in Go
+	# 1.26; the version is stamped as Trivy's releases do (else it says "dev").
+	GOEXPERIMENT=jsonv2 GOBIN="$bin" go install \
+		-ldflags "-X github.com/aquasecurity/trivy/pkg/version/app.ver=${version#v}" \
+		"github.com/aquasecurity/trivy/cmd/trivy@$version"
 fi
 echo "$bin/trivy"
