@@ -18,9 +18,9 @@ import (
 )
 
 // These tests run the CI gate, examples/ci/gate.sh, as the workflow does:
-// check pins, build once into an OCI layout, scan it with a real Trivy (the
-// version scripts/trivy.sh pins) and push what was scanned to the test
-// registry. Trivy's own database cannot be reached here, so the tests make
+// check pins, build once into an OCI layout, verify it, scan it with a real
+// Trivy (the version scripts/trivy.sh pins) and push what was scanned to
+// the test registry. Trivy's own database cannot be reached here, so the tests make
 // one with Trivy's database packages (tools/trivydb) holding three
 // advisories:
 //   - CVE-2024-6345 on setuptools before 70.0 (pip), HIGH, fixed in 70.0;
@@ -235,6 +235,22 @@ func TestGate(t *testing.T) {
 	// test base (--base), pinned by digest.
 	noPins := []string{"CHECK_PINS=false"}
 	build := []string{"--base", env.Base.String(), "--provenance", "mode=max"}
+
+	t.Run("an image verify fails is neither scanned nor pushed", func(t *testing.T) {
+		image := env.Registry + "/imagebuild-test/gate:netrc"
+		dir := gateContext(t, "")
+		if err := os.WriteFile(filepath.Join(dir, "app", ".netrc"), []byte("machine pypi.example.com login ci password tok\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := g.run(t, dir, image, noPins, build...)
+		if r.code != 1 || !strings.Contains(r.stderr, "gate: imagebuild verify failed the image") || !strings.Contains(r.stderr, ".netrc") {
+			t.Fatalf("gate exit %d, want 1 with verify naming .netrc\n%s", r.code, r.stderr)
+		}
+		if strings.Contains(r.stderr, "gate: scanning") {
+			t.Errorf("gate scanned an image verify failed:\n%s", r.stderr)
+		}
+		assertNotPushed(t, image)
+	})
 
 	t.Run("setuptools 66 in the venv fails naming CVE-2024-6345", func(t *testing.T) {
 		image := env.Registry + "/imagebuild-test/gate:setuptools66"

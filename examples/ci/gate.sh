@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # ADR-003's container gate, as CI runs it: check the base image pins, build
-# the image once into an OCI layout directory, scan that layout with Trivy
-# (CRITICAL/HIGH with a fix, .trivyignore honoured), and push exactly what
-# was scanned, by its digest. The image is built once, so the digest pushed
-# is the digest scanned.
+# the image once into an OCI layout directory, verify it (imagebuild verify),
+# scan it with Trivy (CRITICAL/HIGH with a fix, .trivyignore honoured), and
+# push exactly what was checked. The image is built once, so the digest
+# pushed is the digest scanned.
 #
 #   examples/ci/gate.sh IMAGE [BUILD FLAGS...]
 #
@@ -63,6 +63,12 @@ rm -rf "$out/image" "$out/metadata.json"
 echo "gate: building $recipe into $out/image" >&2
 "${imagebuild[@]}" build "$recipe" --context "$context" \
 	--output "type=oci,dest=$out/image,tar=false" --metadata-file "$out/metadata.json" "$@" >&2
+
+echo "gate: verifying $out/image (ADR-003's promises on the image's shape)" >&2
+"${imagebuild[@]}" verify "$out/image" >&2 || {
+	echo "gate: imagebuild verify failed the image (above); nothing pushed" >&2
+	exit 1
+}
 
 echo "gate: scanning $out/image with Trivy (CRITICAL,HIGH, --ignore-unfixed)" >&2
 ignore=()
