@@ -282,6 +282,21 @@ func TestGate(t *testing.T) {
 		assertPushedScanned(t, r, image)
 	})
 
+	t.Run("PUSH=false stops after the scan", func(t *testing.T) {
+		image := env.Registry + "/imagebuild-test/gate:not-pushed"
+		dir := gateContext(t, "setuptools==66.1.1\n", "CVE-2024-6345")
+		r := g.run(t, dir, image, append(noPins, "PUSH=false"), append(build, "--secret", "id=pipconf,src="+setuptoolsIndex(t))...)
+		if r.code != 0 {
+			t.Fatalf("gate exit %d, want 0\n%s", r.code, r.stderr)
+		}
+		var md map[string]any
+		readJSON(t, filepath.Join(r.out, "metadata.json"), &md)
+		if got, want := strings.TrimSpace(r.stdout), md["containerimage.digest"]; got != want {
+			t.Errorf("gate printed %q, want the scanned digest %q", got, want)
+		}
+		assertNotPushed(t, image)
+	})
+
 	t.Run("the recipe's image passes and what was scanned is pushed", func(t *testing.T) {
 		image := env.Registry + "/imagebuild-test/gate:recipe"
 		r := g.run(t, gateContext(t, ""), image, noPins, build...)
