@@ -28,26 +28,30 @@ func Layout(ctx context.Context, dir string, ref name.Reference, opts ...remote.
 		return "", err
 	}
 	opts = append(opts, remote.WithContext(ctx))
+	if err := write(idx, desc, ref, opts); err != nil {
+		return "", fmt.Errorf("push %s to %s: %w", dir, ref, err)
+	}
+	return digest.Digest(desc.Digest.String()), nil
+}
+
+// write pushes the image or index desc names in idx to ref.
+func write(idx v1.ImageIndex, desc v1.Descriptor, ref name.Reference, opts []remote.Option) error {
 	switch {
 	case desc.MediaType.IsIndex():
 		child, err := idx.ImageIndex(desc.Digest)
 		if err != nil {
-			return "", fmt.Errorf("read %s: %w", dir, err)
+			return err
 		}
-		err = remote.WriteIndex(ref, child, opts...)
+		return remote.WriteIndex(ref, child, opts...)
 	case desc.MediaType.IsImage():
 		img, err := idx.Image(desc.Digest)
 		if err != nil {
-			return "", fmt.Errorf("read %s: %w", dir, err)
+			return err
 		}
-		err = remote.Write(ref, img, opts...)
+		return remote.Write(ref, img, opts...)
 	default:
-		return "", fmt.Errorf("%s: %w: its index names a %s", dir, ErrNoLayout, desc.MediaType)
+		return fmt.Errorf("%w: its index names a %s", ErrNoLayout, desc.MediaType)
 	}
-	if err != nil {
-		return "", fmt.Errorf("push %s to %s: %w", dir, ref, err)
-	}
-	return digest.Digest(desc.Digest.String()), nil
 }
 
 // single returns the one descriptor of the layout's index.json.

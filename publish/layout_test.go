@@ -135,3 +135,29 @@ func sha256Hex(b []byte) string {
 	}
 	return h.Hex
 }
+
+func TestLayoutReportsAFailedPush(t *testing.T) {
+	img, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendImage(img); err != nil {
+		t.Fatal(err)
+	}
+	// A registry that is gone.
+	srv := httptest.NewServer(registry.New())
+	srv.Close()
+	ref, err := name.ParseReference(strings.TrimPrefix(srv.URL, "http://")+"/team/app:1.0", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dgst, err := Layout(context.Background(), dir, ref)
+	if err == nil || errors.Is(err, ErrNoLayout) {
+		t.Fatalf("Layout to a closed registry = %q, %v; want a push error", dgst, err)
+	}
+}
