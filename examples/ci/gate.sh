@@ -19,7 +19,7 @@
 #   IMAGEBUILD   the imagebuild command [imagebuild built from this repository]
 #   TRIVY        the trivy command [trivy]
 #   TRIVY_FLAGS  more trivy flags, e.g. --cache-dir DIR --skip-db-update --offline-scan
-#   TRIVYIGNORE  Trivy's ignore file [.trivyignore]; a missing file ignores nothing
+#   TRIVYIGNORE  Trivy's ignore file [.trivyignore, when there is one]
 #   PINS_FLAGS   flags for `imagebuild pins check`, e.g. --registry-mirror docker.io=M
 #   CHECK_PINS   true, or false for builds on another base (--base) [true]
 #   PUSH         true, or false to stop after the scan [true]
@@ -37,6 +37,10 @@ out=${OUT:-out/gate}
 trivy=${TRIVY:-trivy}
 trivyignore=${TRIVYIGNORE:-.trivyignore}
 root=$(cd "$(dirname "$0")/../.." && pwd)
+if [ -n "${TRIVYIGNORE:-}" ] && [ ! -f "$TRIVYIGNORE" ]; then
+	echo "gate: TRIVYIGNORE=$TRIVYIGNORE is not a file; give Trivy's ignore file, or unset it for .trivyignore" >&2
+	exit 2
+fi
 
 if [ -n "${IMAGEBUILD:-}" ]; then
 	read -ra imagebuild <<<"$IMAGEBUILD"
@@ -62,7 +66,10 @@ mkdir -p "$out"
 rm -rf "$out/image" "$out/metadata.json"
 echo "gate: building $recipe into $out/image" >&2
 "${imagebuild[@]}" build "$recipe" --context "$context" \
-	--output "type=oci,dest=$out/image,tar=false" --metadata-file "$out/metadata.json" "$@" >&2
+	--output "type=oci,dest=$out/image,tar=false" --metadata-file "$out/metadata.json" "$@" >&2 || {
+	echo "gate: the build failed (above); nothing scanned or pushed" >&2
+	exit 1
+}
 
 echo "gate: verifying $out/image (ADR-003's promises on the image's shape)" >&2
 "${imagebuild[@]}" verify "$out/image" >&2 || {
