@@ -12,7 +12,7 @@ IMAGEBUILD := bin/imagebuild
 # PIP_CONF: a pip.conf for the team's private index, passed as the pipconf secret.
 PIP_CONF ?=
 
-.PHONY: help build image buildkitd deps test unit lint golden clean
+.PHONY: help build image buildkitd trivy deps test unit lint golden clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -30,6 +30,9 @@ image: build ## build CONTEXT (default: the example service) with RECIPE into $(
 
 buildkitd: ## build and start buildkitd at go.mod's BuildKit version; prints its address
 	@bash scripts/buildkitd.sh
+
+trivy: ## build Trivy at the version the CI gate pins (cached); prints its path
+	@bash scripts/trivy.sh
 
 deps: ## install with apt what the tests need: runc, docker-registry, debootstrap
 	@bash scripts/deps.sh

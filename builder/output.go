@@ -18,12 +18,13 @@ var ErrInvalidOutput = errors.New("invalid output")
 
 // Output is one place a build's result goes.
 type Output struct {
-	// Type is the exporter: "oci" or "docker" (a tarball at Dest), "image"
-	// (an image in the daemon's store or a registry; Attrs name and push),
-	// or "local" (the filesystem into the directory Dest).
+	// Type is the exporter: "oci" or "docker" (a tarball at Dest, or with
+	// the attribute tar=false an OCI layout directory), "image" (an image
+	// in the daemon's store or a registry; Attrs name and push), or "local"
+	// (the filesystem into the directory Dest).
 	Type string
-	// Dest is the file (oci, docker) or directory (local) written. It
-	// appears whole when the build succeeds and not at all when it fails.
+	// Dest is the file or directory written. It appears whole when the
+	// build succeeds and not at all when it fails.
 	Dest string
 	// Attrs are the exporter's attributes, as buildctl's --output takes
 	// them (name, push, registry.insecure, oci-mediatypes, ...).
@@ -104,6 +105,18 @@ func (s *staged) entry(o Output) (client.ExportEntry, error) {
 		if err != nil {
 			return e, fmt.Errorf("output %s: %w", o.Dest, err)
 		}
+		if o.Attrs["tar"] == "false" {
+			// An OCI layout directory: the client writes the blobs and
+			// index.json into it as a content store.
+			dir, err := os.MkdirTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".partial-*")
+			if err != nil {
+				return e, fmt.Errorf("output %s: %w", o.Dest, err)
+			}
+			s.cleanup = append(s.cleanup, dir)
+			s.moves = append(s.moves, move{dir, dest})
+			e.OutputDir = dir
+			break
+		}
 		f, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".partial-*")
 		if err != nil {
 			return e, fmt.Errorf("output %s: %w", o.Dest, err)
@@ -135,7 +148,7 @@ func (s *staged) entry(o Output) (client.ExportEntry, error) {
 }
 
 // commit moves every staged output into place. A directory already at a
-// local output's destination is replaced.
+// directory output's destination is replaced.
 func (s *staged) commit() error {
 	extracts := s.extracts
 	s.extracts = nil

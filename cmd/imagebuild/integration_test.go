@@ -362,6 +362,7 @@ func TestFailedBuildWritesNothing(t *testing.T) {
 		"--base", env.Base.String(), "--progress", "quiet",
 		"-o", "type=oci,dest="+filepath.Join(out, "image.oci.tar"),
 		"-o", "type=docker,dest="+filepath.Join(out, "image.docker.tar"),
+		"-o", "type=oci,tar=false,dest="+filepath.Join(out, "layout"),
 		"-o", "type=local,dest="+filepath.Join(out, "rootfs"),
 		"--metadata-file", filepath.Join(out, "metadata.json"))
 	if code != 1 {

@@ -10,10 +10,15 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/containerd/log"
 	"github.com/spf13/pflag"
 )
 
 func main() {
+	// containerd's content store, which writes OCI layout outputs, logs a
+	// warning on every filesystem without fs-verity; imagebuild reports
+	// what goes wrong itself, in one line.
+	_ = log.SetLevel("error")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -56,6 +61,7 @@ Commands:
   build RECIPE     build a recipe and export the image
   llb RECIPE       write the recipe's LLB definition to stdout (no daemon, no network)
   verify TARGET    check ADR-003's promises on a built image (tarball, OCI layout or registry ref)
+  push LAYOUT REF  push the image of an OCI layout directory as it is; prints its digest
   recipes          list the recipes
   pins check|bump  check the recipes' base image pins against their registries, or bump stale ones
   version          print imagebuild's version and the BuildKit client version
@@ -78,6 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runPins(ctx, args[1:], stdout)
 	case "verify":
 		return runVerify(ctx, args[1:], stdout)
+	case "push":
+		return runPush(ctx, args[1:], stdout)
 	case "version":
 		return runVersion(args[1:], stdout)
 	case "-h", "--help", "help":

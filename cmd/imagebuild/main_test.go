@@ -50,6 +50,9 @@ func TestUsageErrors(t *testing.T) {
 		{name: "verify without target", args: []string{"verify"}, want: "usage: imagebuild verify TARGET"},
 		{name: "verify missing file", args: []string{"verify", filepath.Join(ctxDir, "nope.tar")}, want: "is not a file, a directory or an image reference"},
 		{name: "verify bad format", args: []string{"verify", ctxDir, "--format", "yaml"}, want: `--format "yaml"`},
+		{name: "push without ref", args: []string{"push", ctxDir}, want: "usage: imagebuild push LAYOUT REF"},
+		{name: "push not a layout", args: []string{"push", ctxDir, "127.0.0.1:5000/team/app:1"}, want: "no index.json"},
+		{name: "push bad ref", args: []string{"push", ctxDir, "Team/App:1"}, want: `reference "Team/App:1"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

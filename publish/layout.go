@@ -1,0 +1,78 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// ErrNoLayout is returned (wrapped) when the directory given is not an OCI
+// layout holding one image.
+var ErrNoLayout = errors.New("not an OCI layout of one image")
+
+// Layout pushes the one image of the OCI layout directory dir (as BuildKit's
+// oci exporter writes it with tar=false) to ref and returns its digest. The
+// manifest, or the index with its manifests and attestations, is pushed as
+// it is in the layout, so the digest is the layout's.
+func Layout(ctx context.Context, dir string, ref name.Reference, opts ...remote.Option) (digest.Digest, error) {
+	desc, idx, err := single(dir)
+	if err != nil {
+		return "", err
+	}
+	opts = append(opts, remote.WithContext(ctx))
+	if err := write(idx, desc, ref, opts); err != nil {
+		return "", fmt.Errorf("push %s to %s: %w", dir, ref, err)
+	}
+	return digest.Digest(desc.Digest.String()), nil
+}
+
+// write pushes the image or index desc names in idx to ref.
+func write(idx v1.ImageIndex, desc v1.Descriptor, ref name.Reference, opts []remote.Option) error {
+	switch {
+	case desc.MediaType.IsIndex():
+		child, err := idx.ImageIndex(desc.Digest)
+		if err != nil {
+			return err
+		}
+		return remote.WriteIndex(ref, child, opts...)
+	case desc.MediaType.IsImage():
+		img, err := idx.Image(desc.Digest)
+		if err != nil {
+			return err
+		}
+		return remote.Write(ref, img, opts...)
+	default:
+		return fmt.Errorf("%w: its index names a %s", ErrNoLayout, desc.MediaType)
+	}
+}
+
+// single returns the one descriptor of the layout's index.json.
+func single(dir string) (v1.Descriptor, v1.ImageIndex, error) {
+	if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil {
+		return v1.Descriptor{}, nil, fmt.Errorf("%s: %w: no index.json (build one with --output type=oci,dest=DIR,tar=false)", dir, ErrNoLayout)
+	}
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		return v1.Descriptor{}, nil, fmt.Errorf("%s: %w: %w", dir, ErrNoLayout, err)
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		return v1.Descriptor{}, nil, fmt.Errorf("%s: %w: %w", dir, ErrNoLayout, err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return v1.Descriptor{}, nil, fmt.Errorf("%s: %w: %w", dir, ErrNoLayout, err)
+	}
+	if len(m.Manifests) != 1 {
+		return v1.Descriptor{}, nil, fmt.Errorf("%s: %w: its index.json names %d", dir, ErrNoLayout, len(m.Manifests))
+	}
+	return m.Manifests[0], idx, nil
+}
