@@ -214,10 +214,22 @@ func (p Python) builderStage(d distro, pin builder.Pin, in Inputs) llb.State {
 	return p.builder(base, d, in.Context.All(), in.Platform)
 }
 
+// venvsScript makes the venv $2 without pip, and the venv $1 that holds the
+// pip that fills it: the base's own pip when it has one recent enough for
+// pip's --python option (22.3), seen through system site packages, which
+// takes no time; else one from the Python's ensurepip.
+const venvsScript = `set -eu
+if python3 -c 'import sys, pip; sys.exit(tuple(map(int, pip.__version__.split(".")[:2])) < (22, 3))' 2>/dev/null; then
+	python3 -m venv --without-pip --system-site-packages "$1"
+else
+	python3 -m venv "$1"
+fi
+python3 -m venv --without-pip "$2"`
+
 // builder is the builder stage: build dependencies, then a venv at
 // /opt/venv with the requirements installed. Unless KeepPip is set, the
 // venv is made without pip and filled by a pip in a venv of its own
-// (pipToolDir), which stays behind. The pip step mounts only the
+// (pipToolDir, see venvsScript), which stays behind. The pip step mounts only the
 // requirements file from the context, read-only, so its cache key depends on
 // that file's content alone; pip's cache is a cache mount per distribution
 // and platform. Byte code is compiled last, for what the venv holds, with
@@ -236,12 +248,8 @@ func (p Python) builder(base llb.State, d distro, context llb.State, platform oc
 		).Root()
 	} else {
 		st = st.Run(
-			llb.Args([]string{"python3", "-m", "venv", pipToolDir}),
-			llb.WithCustomName("builder: python3 -m venv "+pipToolDir+" (the pip that fills "+venvDir+")"),
-		).Root()
-		st = st.Run(
-			llb.Args([]string{"python3", "-m", "venv", "--without-pip", venvDir}),
-			llb.WithCustomName("builder: python3 -m venv --without-pip "+venvDir),
+			llb.Args([]string{"/bin/sh", "-c", venvsScript, "sh", pipToolDir, venvDir}),
+			llb.WithCustomName("builder: python3 -m venv --without-pip "+venvDir+", filled by the pip in "+pipToolDir),
 		).Root()
 		pip = []string{pipToolDir + "/bin/python", "-m", "pip", "--python", venvDir + "/bin/python"}
 	}

@@ -402,7 +402,7 @@ func TestVenvWithoutPip(t *testing.T) {
 		venvArgs []string
 		pipArgs  []string
 	}{
-		{"default", PythonAlpine{}, []string{"python3", "-m", "venv", "--without-pip", venvDir},
+		{"default", PythonAlpine{}, []string{"/bin/sh", "-c", venvsScript, "sh", pipToolDir, venvDir},
 			[]string{pipToolDir + "/bin/python", "-m", "pip", "--python", venvDir + "/bin/python", "install"}},
 		{"KeepPip", PythonAlpine{Python{KeepPip: true}}, []string{"python3", "-m", "venv", venvDir},
 			[]string{venvDir + "/bin/python", "-m", "pip", "install"}},
