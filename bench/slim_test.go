@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/internal/testenv"
@@ -32,11 +33,14 @@ func BenchmarkSlimExample(b *testing.B) {
 		b.Fatal(err)
 	}
 	out := b.TempDir()
+	// As `imagebuild build` does for a context outside git: the epoch 0.
+	epoch := time.Unix(0, 0).UTC()
 	solve := func(img builder.Image, dest string) {
 		_, err := builder.Solve(context.Background(), env.Client, img, builder.SolveOpt{
-			ContextDir: dir,
-			Outputs:    []builder.Output{{Type: client.ExporterOCI, Dest: dest}},
-			Session:    []session.Attachable{secretsprovider.FromMap(map[string][]byte{recipes.PipConfSecret: pipconf})},
+			ContextDir:      dir,
+			SourceDateEpoch: &epoch,
+			Outputs:         []builder.Output{{Type: client.ExporterOCI, Dest: dest}},
+			Session:         []session.Attachable{secretsprovider.FromMap(map[string][]byte{recipes.PipConfSecret: pipconf})},
 		}, nil)
 		if err != nil {
 			b.Fatal(err)
