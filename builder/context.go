@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 	digest "github.com/opencontainers/go-digest"
 )
@@ -66,6 +67,104 @@ func ValidContextPath(name string) error {
 		return fmt.Errorf("path %q: want a clean relative path inside the build context", name)
 	}
 	return nil
+}
+
+// ContextFile is a file a graph reads from the build context by its path.
+type ContextFile struct {
+	// Path is the file's slash-separated path in the context, such as
+	// requirements.txt.
+	Path string
+	// NamedBy says what names the path, for the message when the file is
+	// missing: "the python-alpine recipe's Requirements field".
+	NamedBy string
+}
+
+// ContextFileError reports a file a graph reads from the build context that
+// the context does not send: it is missing, not a regular file, or excluded
+// by the context's .dockerignore.
+type ContextFileError struct {
+	// Dir is the context directory as it was given.
+	Dir  string
+	File ContextFile
+	// Excluded is the .dockerignore pattern that excludes the file, if that
+	// is why; else the file is missing or not a regular file.
+	Excluded string
+	// Err is why the file could not be read, when it is not excluded.
+	Err error
+}
+
+func (e *ContextFileError) Error() string {
+	switch {
+	case e.Excluded != "":
+		return fmt.Sprintf("build context %s: %s is excluded by its .dockerignore (pattern %q), and %s names it; take it out of .dockerignore or name another file",
+			e.Dir, e.File.Path, e.Excluded, e.File.NamedBy)
+	case errors.Is(e.Err, fs.ErrNotExist):
+		return fmt.Sprintf("build context %s has no %s, which %s names; add the file or name its path in the context there",
+			e.Dir, e.File.Path, e.File.NamedBy)
+	default:
+		return fmt.Sprintf("build context %s: %s, which %s names: %v", e.Dir, e.File.Path, e.File.NamedBy, e.Err)
+	}
+}
+
+func (e *ContextFileError) Unwrap() error { return e.Err }
+
+// CheckContext reports, as a [*ContextFileError], the first of files that
+// the build context dir would not send: missing, not a regular file, or
+// excluded by dir's .dockerignore. [Solve] checks an image's ContextFiles
+// so before anything reaches the daemon.
+func CheckContext(dir string, files []ContextFile) error {
+	if len(files) == 0 {
+		return nil
+	}
+	if dir == "" {
+		return &ContextFileError{Dir: `""`, File: files[0], Err: errors.New("no build context directory was given")}
+	}
+	exclude, err := readDockerignore(dir)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := ValidContextPath(f.Path); err != nil {
+			return &ContextFileError{Dir: dir, File: f, Err: err}
+		}
+		name := filepath.FromSlash(f.Path)
+		if pattern, err := excludedBy(name, exclude); err != nil {
+			return fmt.Errorf("read .dockerignore: %w", err)
+		} else if pattern != "" {
+			return &ContextFileError{Dir: dir, File: f, Excluded: pattern}
+		}
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err == nil && !fi.Mode().IsRegular() {
+			err = errors.New("not a regular file")
+		}
+		if err != nil {
+			return &ContextFileError{Dir: dir, File: f, Err: err}
+		}
+	}
+	return nil
+}
+
+// excludedBy returns the pattern of exclude that keeps name out of the
+// context, or "" when the context sends it. Later patterns override earlier
+// ones, and a "!" pattern takes a path back in, as in BuildKit's file sync.
+func excludedBy(name string, exclude []string) (string, error) {
+	excluded, err := patternmatcher.MatchesOrParentMatches(name, exclude)
+	if err != nil || !excluded {
+		return "", err
+	}
+	pattern := ""
+	for _, p := range exclude {
+		if len(p) > 0 && p[0] == '!' {
+			continue
+		}
+		if m, err := patternmatcher.MatchesOrParentMatches(name, []string{p}); err == nil && m {
+			pattern = p
+		}
+	}
+	if pattern == "" {
+		pattern = exclude[len(exclude)-1]
+	}
+	return pattern, nil
 }
 
 // readDockerignore reads dir/.dockerignore; a missing file excludes nothing.

@@ -1,11 +1,16 @@
 package builder
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/client/llb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 func TestLoadContext(t *testing.T) {
@@ -42,5 +47,83 @@ func TestLoadContext(t *testing.T) {
 		if _, err := LoadContext(bad); err == nil {
 			t.Errorf("LoadContext(%s) = nil error, want one", bad)
 		}
+	}
+}
+
+func TestCheckContext(t *testing.T) {
+	req := ContextFile{Path: "deploy/requirements.txt", NamedBy: "the recipe's Requirements field"}
+	tests := []struct {
+		name     string
+		files    map[string]string // path: content; a path ending in / is a directory
+		ignore   string
+		excluded string // the pattern named, "" when not excluded
+		want     string // in the error; "" for none
+	}{
+		{name: "present", files: map[string]string{"deploy/requirements.txt": "x\n"}},
+		{name: "missing", want: "has no deploy/requirements.txt, which the recipe's Requirements field names"},
+		{name: "a directory", files: map[string]string{"deploy/requirements.txt/": ""}, want: "not a regular file"},
+		{name: "excluded", files: map[string]string{"deploy/requirements.txt": "x\n"}, ignore: "*.md\ndeploy/*.txt\n",
+			excluded: "deploy/*.txt", want: `deploy/requirements.txt is excluded by its .dockerignore (pattern "deploy/*.txt")`},
+		{name: "parent excluded", files: map[string]string{"deploy/requirements.txt": "x\n"}, ignore: "deploy\n",
+			excluded: "deploy", want: "is excluded by its .dockerignore"},
+		{name: "taken back in", files: map[string]string{"deploy/requirements.txt": "x\n"}, ignore: "deploy/*\n!deploy/requirements.txt\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for p, body := range tt.files {
+				full := filepath.Join(dir, p)
+				if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if strings.HasSuffix(p, "/") {
+					if err := os.MkdirAll(full, 0o755); err != nil {
+						t.Fatal(err)
+					}
+				} else if err := os.WriteFile(full, []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.ignore != "" {
+				if err := os.WriteFile(filepath.Join(dir, ".dockerignore"), []byte(tt.ignore), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := CheckContext(dir, []ContextFile{req})
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("CheckContext = %v, want nil", err)
+				}
+				return
+			}
+			var cfe *ContextFileError
+			if !errors.As(err, &cfe) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), dir) {
+				t.Fatalf("CheckContext = %v, want a ContextFileError naming %s and saying %q", err, dir, tt.want)
+			}
+			if cfe.Excluded != tt.excluded {
+				t.Errorf("excluded by %q, want %q", cfe.Excluded, tt.excluded)
+			}
+		})
+	}
+}
+
+// TestSolveChecksContextFiles: a library caller gets the same check as the
+// CLI, before the daemon is contacted (the client here is nil).
+func TestSolveChecksContextFiles(t *testing.T) {
+	pin := Pin("docker.io/library/python:3.12-alpine@sha256:" + strings.Repeat("ab", 32))
+	img := Image{
+		Platform:     ocispecs.Platform{OS: "linux", Architecture: "amd64"},
+		Root:         llb.Image(pin.String()),
+		Base:         pin,
+		ContextFiles: []ContextFile{{Path: "requirements.txt", NamedBy: "the test"}},
+	}
+	status := make(chan *client.SolveStatus)
+	_, err := Solve(t.Context(), nil, img, SolveOpt{ContextDir: t.TempDir()}, status)
+	var cfe *ContextFileError
+	if !errors.As(err, &cfe) || cfe.File.Path != "requirements.txt" {
+		t.Fatalf("Solve = %v, want a ContextFileError for requirements.txt", err)
+	}
+	if _, open := <-status; open {
+		t.Error("status channel left open")
 	}
 }

@@ -37,6 +37,9 @@ type Image struct {
 	Base Pin
 	// Config is applied on top of the base's config.
 	Config Config
+	// ContextFiles are the files Root reads from the build context by
+	// name; [Solve] checks each is there before it contacts the daemon.
+	ContextFiles []ContextFile
 }
 
 // Config is what an image sets on top of its base image's config. Empty

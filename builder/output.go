@@ -4,10 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/distribution/reference"
 	"github.com/moby/go-archive"
+	"golang.org/x/sys/unix"
 
 	"github.com/moby/buildkit/client"
 )
@@ -42,10 +46,59 @@ func (o Output) Validate() error {
 		if o.Attrs["name"] == "" {
 			return fmt.Errorf("%w: type=image needs name=NAME", ErrInvalidOutput)
 		}
+		for _, n := range strings.Split(o.Attrs["name"], ",") {
+			if _, err := reference.ParseNormalizedNamed(n); err != nil {
+				return fmt.Errorf("%w: image name %q: %v; want NAME[:TAG], such as registry.example.com/team/app:1.0", ErrInvalidOutput, n, err)
+			}
+		}
 	case "":
 		return fmt.Errorf("%w: no type; want type=oci|docker|image|local", ErrInvalidOutput)
 	default:
 		return fmt.Errorf("%w: unknown type %q; want oci, docker, image or local", ErrInvalidOutput, o.Type)
+	}
+	return nil
+}
+
+// CheckDest reports whether o's destination can be written, so that a
+// mistake there is found before the build rather than after it: the folder
+// of a tarball must exist and be writable and the tarball's path must not be
+// a directory; a local output's path must not be a file, and the nearest
+// folder that exists on its way must be writable (the rest is created).
+func (o Output) CheckDest() error {
+	switch o.Type {
+	case client.ExporterOCI, client.ExporterDocker:
+		if fi, err := os.Stat(o.Dest); err == nil && fi.IsDir() {
+			return fmt.Errorf("%w: dest=%s is a directory; type=%s writes a tarball, so name a file", ErrInvalidOutput, o.Dest, o.Type)
+		}
+		return writableDir(filepath.Dir(o.Dest), false)
+	case client.ExporterLocal:
+		if fi, err := os.Stat(o.Dest); err == nil && !fi.IsDir() {
+			return fmt.Errorf("%w: dest=%s is a file; type=local writes a directory", ErrInvalidOutput, o.Dest)
+		}
+		return writableDir(filepath.Dir(o.Dest), true)
+	}
+	return nil
+}
+
+// writableDir reports whether dir is a folder imagebuild can write in. With
+// create, a missing dir is fine when its nearest existing parent is writable.
+func writableDir(dir string, create bool) error {
+	fi, err := os.Stat(dir)
+	if create {
+		for errors.Is(err, fs.ErrNotExist) && filepath.Dir(dir) != dir {
+			dir = filepath.Dir(dir)
+			fi, err = os.Stat(dir)
+		}
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%w: folder %s does not exist; create it or name another", ErrInvalidOutput, dir)
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrInvalidOutput, err)
+	case !fi.IsDir():
+		return fmt.Errorf("%w: %s is not a folder", ErrInvalidOutput, dir)
+	case unix.Access(dir, unix.W_OK|unix.X_OK) != nil:
+		return fmt.Errorf("%w: folder %s is not writable", ErrInvalidOutput, dir)
 	}
 	return nil
 }
@@ -99,6 +152,9 @@ type move struct{ from, to string }
 // entry turns o into an export entry that writes to a temporary path.
 func (s *staged) entry(o Output) (client.ExportEntry, error) {
 	e := client.ExportEntry{Type: o.Type, Attrs: o.Attrs}
+	if err := o.CheckDest(); err != nil {
+		return e, err
+	}
 	switch o.Type {
 	case client.ExporterOCI, client.ExporterDocker:
 		dest, err := filepath.Abs(o.Dest)

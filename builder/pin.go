@@ -3,6 +3,7 @@ package builder
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/distribution/reference"
 	digest "github.com/opencontainers/go-digest"
@@ -25,7 +26,7 @@ type Pin string
 func ParsePin(s string) (Pin, error) {
 	named, err := reference.ParseNormalizedNamed(s)
 	if err != nil {
-		return "", fmt.Errorf("%w %q: %v; want NAME:TAG@sha256:<64 hex>", ErrInvalidPin, s, err)
+		return "", parseError(s, err)
 	}
 	p := Pin(named.String())
 	if err := p.Validate(); err != nil {
@@ -43,7 +44,7 @@ func (p Pin) Validate() error {
 	}
 	named, err := reference.ParseNormalizedNamed(s)
 	if err != nil {
-		return fmt.Errorf("%w %q: %v; want NAME:TAG@sha256:<64 hex>", ErrInvalidPin, s, err)
+		return parseError(s, err)
 	}
 	if named.String() != s {
 		return fmt.Errorf("%w %q: not fully qualified; write it as %s", ErrInvalidPin, s, named.String())
@@ -59,6 +60,25 @@ func (p Pin) Validate() error {
 		return fmt.Errorf("%w %q: digest is not sha256", ErrInvalidPin, s)
 	}
 	return nil
+}
+
+// parseError says what is wrong with s, which does not parse as a
+// reference: its digest, when that is the part at fault, else the parser's
+// reason.
+func parseError(s string, err error) error {
+	if i := strings.LastIndex(s, "@"); i >= 0 {
+		d := s[i+1:]
+		alg, hex, ok := strings.Cut(d, ":")
+		switch {
+		case !ok:
+			return fmt.Errorf("%w %q: malformed digest %q; want sha256:<64 hex digits>", ErrInvalidPin, s, d)
+		case alg != string(digest.SHA256):
+			return fmt.Errorf("%w %q: digest %q is not sha256; want sha256:<64 hex digits>", ErrInvalidPin, s, d)
+		case digest.SHA256.Validate(hex) != nil:
+			return fmt.Errorf("%w %q: malformed digest: a sha256 digest is 64 hex digits (0-9, a-f), this one is %q (%d characters)", ErrInvalidPin, s, hex, len(hex))
+		}
+	}
+	return fmt.Errorf("%w %q: %v; want NAME:TAG@sha256:<64 hex>", ErrInvalidPin, s, err)
 }
 
 // Name is the repository name, such as docker.io/library/python.

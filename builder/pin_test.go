@@ -2,6 +2,7 @@ package builder
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -12,15 +13,17 @@ func TestParsePin(t *testing.T) {
 		in      string
 		want    Pin
 		wantErr bool
+		msg     string // in the error
 	}{
 		{name: "full", in: "docker.io/library/python:3.12-alpine@sha256:" + hex, want: Pin("docker.io/library/python:3.12-alpine@sha256:" + hex)},
 		{name: "familiar name is normalised", in: "python:3.12-alpine@sha256:" + hex, want: Pin("docker.io/library/python:3.12-alpine@sha256:" + hex)},
 		{name: "loopback registry", in: "127.0.0.1:5000/test/debian:bookworm@sha256:" + hex, want: Pin("127.0.0.1:5000/test/debian:bookworm@sha256:" + hex)},
 		{name: "no digest", in: "python:3.12-alpine", wantErr: true},
 		{name: "no tag", in: "python@sha256:" + hex, wantErr: true},
-		{name: "short digest", in: "python:3.12-alpine@sha256:236173eb", wantErr: true},
-		{name: "not hex", in: "python:3.12-alpine@sha256:" + hex[:63] + "g", wantErr: true},
-		{name: "other algorithm", in: "python:3.12-alpine@sha512:" + hex + hex, wantErr: true},
+		{name: "short digest", in: "python:3.12-alpine@sha256:236173eb", wantErr: true, msg: `malformed digest: a sha256 digest is 64 hex digits (0-9, a-f), this one is "236173eb" (8 characters)`},
+		{name: "not hex", in: "python:3.12-alpine@sha256:" + hex[:63] + "g", wantErr: true, msg: "a sha256 digest is 64 hex digits"},
+		{name: "digest without algorithm", in: "python:3.12-alpine@" + hex, wantErr: true, msg: "want sha256:<64 hex digits>"},
+		{name: "other algorithm", in: "python:3.12-alpine@sha512:" + hex + hex, wantErr: true, msg: "is not sha256"},
 		{name: "empty", in: "", wantErr: true},
 		{name: "uppercase name", in: "Python:3.12@sha256:" + hex, wantErr: true},
 	}
@@ -30,6 +33,9 @@ func TestParsePin(t *testing.T) {
 			if tt.wantErr {
 				if !errors.Is(err, ErrInvalidPin) {
 					t.Fatalf("ParsePin(%q) = %q, %v; want ErrInvalidPin", tt.in, got, err)
+				}
+				if !strings.Contains(err.Error(), tt.msg) {
+					t.Errorf("ParsePin(%q) = %v; want it to say %q", tt.in, err, tt.msg)
 				}
 				return
 			}

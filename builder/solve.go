@@ -146,6 +146,9 @@ func prepare(ctx context.Context, img Image, opt SolveOpt, st *staged) (*llb.Def
 	if err := img.Config.Validate(); err != nil {
 		return nil, so, fmt.Errorf("image config: %w", err)
 	}
+	if err := CheckContext(opt.ContextDir, img.ContextFiles); err != nil {
+		return nil, so, err
+	}
 	var marshalOpts []llb.ConstraintsOpt
 	if opt.NoCache {
 		marshalOpts = append(marshalOpts, llb.IgnoreCache)

@@ -204,6 +204,9 @@ func (p Python) image(name string, d distro, pin builder.Pin, in Inputs) (builde
 		Root:     pythonRuntime(base, d, p.RuntimePackages, build, context, in.Platform),
 		Base:     pin,
 		Config:   p.config(),
+		ContextFiles: []builder.ContextFile{
+			{Path: p.Requirements, NamedBy: "the " + name + " recipe's Requirements field"},
+		},
 	}, nil
 }
 

@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"net/url"
 	"os"
@@ -17,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/distribution/reference"
 	"github.com/docker/cli/cli/config"
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/moby/buildkit/client"
@@ -140,11 +143,21 @@ func (o *buildOptions) solveOpt(stderr io.Writer) (builder.SolveOpt, error) {
 		return so, usagef("--push needs --tag NAME")
 	}
 	if len(o.tags) > 0 {
+		for _, t := range o.tags {
+			if _, err := reference.ParseNormalizedNamed(t); err != nil {
+				return so, usagef("--tag %q: %v; want NAME[:TAG], such as registry.example.com/team/app:1.0", t, err)
+			}
+		}
 		attrs := map[string]string{"name": strings.Join(o.tags, ",")}
 		if o.push {
 			attrs["push"] = "true"
 		}
 		so.Outputs = append(so.Outputs, builder.Output{Type: client.ExporterImage, Attrs: attrs})
+	}
+	if o.metadataFile != "" {
+		if err := checkFileDest(o.metadataFile); err != nil {
+			return so, usagef("--metadata-file %s: %v", o.metadataFile, err)
+		}
 	}
 	if !slices.Contains([]string{"auto", "tty", "plain", "rawjson", "quiet"}, o.progress) {
 		return so, usagef("--progress %q: want auto, tty, plain, rawjson or quiet", o.progress)
@@ -232,6 +245,9 @@ func parseOutput(spec string) (builder.Output, error) {
 	if err := out.Validate(); err != nil {
 		return builder.Output{}, usagef("--output %q: %v", spec, err)
 	}
+	if err := out.CheckDest(); err != nil {
+		return builder.Output{}, usagef("--output %q: %v", spec, err)
+	}
 	return out, nil
 }
 
@@ -256,6 +272,9 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	so.SourceDateEpoch = &epoch
+	if err := builder.CheckContext(o.contextDir, img.ContextFiles); err != nil {
+		return usageError{err}
+	}
 	if labels := gitLabels(ctx, o.contextDir); len(labels) > 0 {
 		maps.Copy(labels, img.Config.Labels)
 		img.Config.Labels = labels
@@ -376,6 +395,25 @@ func writeMetadata(path string, resp map[string]string) error {
 		return fmt.Errorf("metadata file: %w", err)
 	}
 	return writeFileAtomic(path, append(dt, '\n'))
+}
+
+// checkFileDest reports whether a file can be written at path: its folder
+// exists and path is not a directory.
+func checkFileDest(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return errors.New("is a directory; name a file")
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("folder %s does not exist; create it or name another", dir)
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a folder", dir)
+	}
+	return nil
 }
 
 func writeFileAtomic(path string, dt []byte) error {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,6 +18,14 @@ import (
 func TestUsageErrors(t *testing.T) {
 	ctxDir := t.TempDir()
 	hex := strings.Repeat("ab", 32)
+	// ignored has a requirements file its .dockerignore leaves out.
+	ignored := t.TempDir()
+	for name, body := range map[string]string{"requirements.txt": "flask\n", ".dockerignore": "# text files\n*.txt\n"} {
+		if err := os.WriteFile(filepath.Join(ignored, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	notFolder := filepath.Join(ignored, "requirements.txt")
 	tests := []struct {
 		name string
 		args []string
@@ -48,7 +57,26 @@ func TestUsageErrors(t *testing.T) {
 		{name: "pins without verb", args: []string{"pins"}, want: "usage: imagebuild pins check|bump"},
 		{name: "pins bad format", args: []string{"pins", "check", "--format", "xml"}, want: `--format "xml"`},
 		{name: "verify without target", args: []string{"verify"}, want: "usage: imagebuild verify TARGET"},
-		{name: "verify missing file", args: []string{"verify", filepath.Join(ctxDir, "nope.tar")}, want: "is not a file, a directory or an image reference"},
+		{name: "verify missing file", args: []string{"verify", filepath.Join(ctxDir, "nope.tar")}, want: "nope.tar: no such file or directory, and not a registry reference"},
+		{name: "verify relative missing file", args: []string{"verify", "nope.tar"}, want: "nope.tar: no such file or directory"},
+		{name: "base with a short digest", args: []string{"build", "python-alpine", "--context", ctxDir, "--base", "python:3.12-alpine@sha256:1234", "-o", "type=oci,dest={out}/image.tar"},
+			want: `malformed digest: a sha256 digest is 64 hex digits (0-9, a-f), this one is "1234"`},
+		{name: "no requirements file", args: []string{"build", "python-alpine", "--context", ctxDir, "-o", "type=oci,dest={out}/image.tar"},
+			want: "build context " + ctxDir + " has no requirements.txt, which the python-alpine recipe's Requirements field names"},
+		{name: "requirements file ignored", args: []string{"build", "python-slim", "--context", ignored, "-o", "type=oci,dest={out}/image.tar"},
+			want: "build context " + ignored + `: requirements.txt is excluded by its .dockerignore (pattern "*.txt"), and the python-slim recipe's Requirements field names it`},
+		{name: "output folder missing", args: []string{"build", "python-alpine", "--context", ctxDir, "-o", "type=oci,dest={out}/missing/image.tar"},
+			want: `--output "type=oci,dest={out}/missing/image.tar": invalid output: folder {out}/missing does not exist`},
+		{name: "output folder is a file", args: []string{"build", "python-alpine", "--context", ctxDir, "-o", "type=docker,dest=" + notFolder + "/image.tar"},
+			want: notFolder + " is not a folder"},
+		{name: "tarball output is a directory", args: []string{"build", "python-alpine", "--context", ctxDir, "-o", "type=oci,dest={out}"},
+			want: "dest={out} is a directory; type=oci writes a tarball, so name a file"},
+		{name: "local output is a file", args: []string{"build", "python-alpine", "--context", ctxDir, "-o", "type=local,dest=" + notFolder},
+			want: "is a file; type=local writes a directory"},
+		{name: "metadata file folder missing", args: []string{"build", "python-alpine", "--context", ctxDir, "--metadata-file", "{out}/missing/md.json"},
+			want: "--metadata-file {out}/missing/md.json: folder {out}/missing does not exist"},
+		{name: "bad tag", args: []string{"build", "python-alpine", "--context", ctxDir, "-t", "Team/App:1"}, want: `--tag "Team/App:1"`},
+		{name: "bad image output name", args: []string{"build", "python-alpine", "--context", ctxDir, "-o", "type=image,name=app:1 0"}, want: `image name "app:1 0"`},
 		{name: "verify bad format", args: []string{"verify", ctxDir, "--format", "yaml"}, want: `--format "yaml"`},
 		{name: "push without ref", args: []string{"push", ctxDir}, want: "usage: imagebuild push LAYOUT REF"},
 		{name: "push not a layout", args: []string{"push", ctxDir, "127.0.0.1:5000/team/app:1"}, want: "no index.json"},
@@ -56,7 +84,17 @@ func TestUsageErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			stdout, stderr, code := cli(t, tt.args...)
+			// {out} is a folder for outputs, which must stay empty.
+			out := t.TempDir()
+			args := slices.Clone(tt.args)
+			for i := range args {
+				args[i] = strings.ReplaceAll(args[i], "{out}", out)
+			}
+			want := strings.ReplaceAll(tt.want, "{out}", out)
+			stdout, stderr, code := cli(t, args...)
+			if entries, _ := os.ReadDir(out); len(entries) != 0 {
+				t.Errorf("output folder has %v, want nothing", entries)
+			}
 			if code != 2 {
 				t.Errorf("exit code %d, want 2", code)
 			}
@@ -64,8 +102,8 @@ func TestUsageErrors(t *testing.T) {
 				t.Errorf("stdout = %q, want nothing", stdout)
 			}
 			lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
-			if len(lines) != 1 || !strings.HasPrefix(lines[0], "imagebuild: ") || !strings.Contains(lines[0], tt.want) {
-				t.Errorf("stderr = %q, want one line with %q", stderr, tt.want)
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], "imagebuild: ") || !strings.Contains(lines[0], want) {
+				t.Errorf("stderr = %q, want one line with %q", stderr, want)
 			}
 		})
 	}
@@ -73,6 +111,9 @@ func TestUsageErrors(t *testing.T) {
 
 func TestNoDaemon(t *testing.T) {
 	ctxDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ctxDir, "requirements.txt"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	dest := filepath.Join(t.TempDir(), "image.tar")
 	_, stderr, code := cli(t, "build", "python-alpine", "--context", ctxDir,
 		"--addr", "unix://"+filepath.Join(t.TempDir(), "none.sock"), "-o", "type=oci,dest="+dest)

@@ -17,11 +17,16 @@ import (
 	"github.com/spf13/pflag"
 )
 
+const verifyTargetHelp = `TARGET is read as a file when a file or directory exists at that path: an OCI
+or docker tarball, or an OCI layout directory. Otherwise it must be a registry
+reference with a tag or a digest (NAME:TAG, NAME@sha256:<digest>), which is
+pulled; anything else is reported as no such file.`
+
 func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := pflag.NewFlagSet("verify", pflag.ContinueOnError)
 	platform := fs.String("platform", "linux/amd64", "the platform's image, where TARGET holds several")
 	format := fs.String("format", "text", "output format: text or json")
-	pos, help, err := parseFlags(fs, args, stdout, "verify TARGET [--platform P] [--format text|json]\n\nTARGET: an OCI or docker tarball, an OCI layout directory, or a registry reference", 1)
+	pos, help, err := parseFlags(fs, args, stdout, "verify TARGET [--platform P] [--format text|json]\n\n"+verifyTargetHelp, 1)
 	if help || err != nil {
 		return err
 	}
