@@ -128,7 +128,7 @@ func Solve(ctx context.Context, c *client.Client, img Image, opt SolveOpt, statu
 	}
 	resp, err := c.Build(ctx, so, "imagebuild", build, status)
 	if err != nil {
-		return nil, err
+		return nil, solveError(err, def)
 	}
 	if err := st.commit(); err != nil {
 		return nil, err

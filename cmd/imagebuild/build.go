@@ -364,7 +364,24 @@ func withProgress(ctx context.Context, stderr io.Writer, mode string, n int, bui
 		}
 		return err
 	})
-	return eg.Wait()
+	return explainBuildError(eg.Wait(), mode)
+}
+
+// explainBuildError says what to do about a build error the user can fix:
+// where a failed step's output is, and what to check for an image that
+// could not be pulled.
+func explainBuildError(err error, mode string) error {
+	var step *builder.StepError
+	var pull *builder.PullError
+	switch {
+	case errors.As(err, &step) && mode == string(progressui.QuietMode):
+		return fmt.Errorf("%w; run again with --progress plain to see its output", err)
+	case errors.As(err, &step):
+		return fmt.Errorf("%w; its output is in the progress above", err)
+	case errors.As(err, &pull):
+		return fmt.Errorf("%w; check the image reference (the recipe's pin or --base) and that its registry answers, or pull through --registry-mirror", err)
+	}
+	return err
 }
 
 // ping tells whether a daemon answers within a few seconds.

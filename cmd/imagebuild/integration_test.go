@@ -368,11 +368,31 @@ func TestFailedBuildWritesNothing(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit code %d, want 1", code)
 	}
-	lines := strings.Split(strings.TrimSpace(stderr), "\n")
-	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "imagebuild: ") || !strings.Contains(last, "pip") {
-		t.Errorf("last stderr line %q, want imagebuild's one-line error naming the pip step", last)
+	want := `imagebuild: step "builder: pip install -r requirements.txt" failed with exit code 1; run again with --progress plain to see its output`
+	if strings.TrimSpace(stderr) != want {
+		t.Errorf("stderr = %q, want %q", stderr, want)
 	}
 	assertNoOutputs(t, out)
+}
+
+// TestFailedStepNamed: a failed step is named by its name and exit code,
+// its output is in the progress, and its command line is not in the error.
+func TestFailedStepNamed(t *testing.T) {
+	env := testenv.Get(t)
+	_, stderr, code := cli(t, "build", "python-alpine", "--addr", env.Addr, "--context", failingContext(t),
+		"--base", env.Base.String(), "--progress", "plain")
+	if code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	last := lines[len(lines)-1]
+	want := `imagebuild: step "builder: pip install -r requirements.txt" failed with exit code 1; its output is in the progress above`
+	if last != want {
+		t.Errorf("last stderr line %q, want %q", last, want)
+	}
+	if !strings.Contains(stderr, "imagebuild-no-such-package") {
+		t.Errorf("the progress does not show pip's output:\n%s", stderr)
+	}
 }
 
 func TestInterruptedBuildWritesNothing(t *testing.T) {
@@ -429,8 +449,8 @@ func TestUnknownBaseDigest(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit code %d, want 1", code)
 	}
-	if !strings.Contains(stderr, strings.Repeat("0", 64)) || strings.Count(stderr, "imagebuild: ") != 1 {
-		t.Errorf("stderr = %q, want one error line naming the digest", stderr)
+	if !strings.HasPrefix(stderr, "imagebuild: pull "+fake+": ") || !strings.Contains(stderr, "check the image reference") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("stderr = %q, want one error line naming the base and what to check", stderr)
 	}
 }
 

@@ -1,0 +1,87 @@
+package builder
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/moby/buildkit/client/llb"
+	gwpb "github.com/moby/buildkit/frontend/gateway/pb"
+	"github.com/moby/buildkit/solver/errdefs"
+	"github.com/moby/buildkit/solver/pb"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// StepError is a step of the graph whose process exited unsuccessfully. Its
+// message names the step as the graph names it (llb.WithCustomName), not by
+// its command line, which for a shell step is the whole script.
+type StepError struct {
+	// Name is the step's name, else its command's first line.
+	Name string
+	// ExitCode is the process's exit code.
+	ExitCode int
+	// Err is the daemon's error.
+	Err error
+}
+
+func (e *StepError) Error() string {
+	return fmt.Sprintf("step %q failed with exit code %d", e.Name, e.ExitCode)
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
+
+// PullError is an image the graph starts from that the daemon could not
+// pull or resolve: a wrong reference, or a registry that does not answer.
+type PullError struct {
+	// Ref is the image's reference, as the graph names it.
+	Ref string
+	// Err is the daemon's error.
+	Err error
+}
+
+func (e *PullError) Error() string {
+	return fmt.Sprintf("pull %s: %v", e.Ref, e.Err)
+}
+
+func (e *PullError) Unwrap() error { return e.Err }
+
+// solveError turns an error of solving def into a [*StepError] when a
+// process of the graph failed, or a [*PullError] when one of its images
+// could not be pulled; other errors are returned as they are. The daemon's
+// error carries the failed vertex's digest and, for a process, its exit
+// code and the op's description.
+func solveError(err error, def *llb.Definition) error {
+	var ve *errdefs.VertexError
+	if err == nil || def == nil || !errors.As(err, &ve) {
+		return err
+	}
+	dgst := digest.Digest(ve.Digest)
+	var exit *gwpb.ExitError
+	if errors.As(err, &exit) {
+		name := def.Metadata[dgst].Description["llb.customname"]
+		var se *errdefs.SolveError
+		if name == "" && errors.As(err, &se) {
+			name = se.Description["llb.customname"]
+			if args := se.Op.GetExec().GetMeta().GetArgs(); name == "" && len(args) > 0 {
+				name, _, _ = strings.Cut(strings.Join(args, " "), "\n")
+			}
+		}
+		if name == "" {
+			name = dgst.String()
+		}
+		return &StepError{Name: name, ExitCode: int(exit.ExitCode), Err: err}
+	}
+	for _, dt := range def.Def {
+		if digest.FromBytes(dt) != dgst {
+			continue
+		}
+		var op pb.Op
+		if op.UnmarshalVT(dt) != nil {
+			break
+		}
+		if ref, ok := strings.CutPrefix(op.GetSource().GetIdentifier(), "docker-image://"); ok {
+			return &PullError{Ref: ref, Err: err}
+		}
+	}
+	return err
+}
