@@ -129,6 +129,10 @@ func TestNoDaemon(t *testing.T) {
 }
 
 func TestParseOutput(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.Mkdir("out", 0o755); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		spec string
 		want builder.Output
