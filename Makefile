@@ -12,10 +12,10 @@ IMAGEBUILD := bin/imagebuild
 # PIP_CONF: a pip.conf for the team's private index, passed as the pipconf secret.
 PIP_CONF ?=
 
-.PHONY: help build image buildkitd trivy deps test unit lint golden clean
+.PHONY: help build image buildkitd buildkitd-stop trivy deps test unit lint golden clean
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "%-16s%s\n", $$1, $$2 }'
 
 build: ## build bin/imagebuild
 	$(GO) build -o $(IMAGEBUILD) ./cmd/imagebuild
@@ -28,8 +28,11 @@ image: build ## build CONTEXT (default: the example service) with RECIPE into $(
 		$(if $(PIP_CONF),--secret id=pipconf$(comma)src=$(PIP_CONF)) \
 		--output type=oci,dest=$(OUT)/image.oci.tar --metadata-file $(OUT)/metadata.json
 
-buildkitd: ## build and start buildkitd at go.mod's BuildKit version; prints its address
+buildkitd: ## build and start buildkitd (as root, in the background) at go.mod's BuildKit version; prints its address
 	@bash scripts/buildkitd.sh
+
+buildkitd-stop: ## stop the buildkitd that make buildkitd, make image or make test started
+	@bash scripts/buildkitd.sh stop
 
 trivy: ## build Trivy at the version the CI gate pins (cached); prints its path
 	@bash scripts/trivy.sh
@@ -37,8 +40,11 @@ trivy: ## build Trivy at the version the CI gate pins (cached); prints its path
 deps: ## install with apt what the tests need: runc, docker-registry, debootstrap
 	@bash scripts/deps.sh
 
-test: deps ## all tests, integration tests included (starts buildkitd and a registry)
-	$(GO) test -count=1 -timeout 45m ./...
+test: deps ## all tests, integration tests included (starts buildkitd, left running, and a registry)
+	@addr="$${BUILDKIT_HOST:-}"; \
+	if [ -z "$$addr" ]; then addr=$$(bash scripts/buildkitd.sh) || exit 1; fi; \
+	echo "$(GO) test -count=1 -timeout 45m ./..."; \
+	BUILDKIT_HOST="$$addr" $(GO) test -count=1 -timeout 45m ./...
 
 unit: ## unit tests only (no daemon)
 	$(GO) test -count=1 -short ./...

@@ -3,8 +3,9 @@
 # module in tools/buildkitd), installs runc from Debian when it is missing,
 # starts the daemon as root with the OCI worker on a unix socket under the
 # project's cache folder, and prints its address. A daemon already answering
-# there is reused. With --bin it only builds, and prints the folder that
-# holds buildkitd and buildctl.
+# there is reused. The daemon keeps running, as root, in the background;
+# `buildkitd.sh stop` (make buildkitd-stop) stops it. With --bin it only
+# builds, and prints the folder that holds buildkitd and buildctl.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +21,19 @@ if [ "$version" != "$toolsversion" ]; then
 fi
 bin=$cache/bin/$version
 
+if [ "${1:-}" = stop ]; then
+	if [ -f "$state/pid" ] && kill -0 "$(cat "$state/pid")" 2>/dev/null; then
+		pid=$(cat "$state/pid")
+		kill "$pid"
+		for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+		echo "buildkitd: stopped the daemon at $addr (pid $pid)" >&2
+	else
+		echo "buildkitd: no daemon of this project is running at $addr" >&2
+	fi
+	rm -f "$state/pid" "$state/buildkitd.sock"
+	exit 0
+fi
+
 answers() { [ -S "$state/buildkitd.sock" ] && "$bin/buildctl" --addr "$addr" debug workers >/dev/null 2>&1; }
 
 if [ ! -x "$bin/buildkitd" ] || [ ! -x "$bin/buildctl" ]; then
@@ -33,7 +47,12 @@ if [ "${1:-}" = --bin ]; then
 	exit 0
 fi
 
+background() {
+	echo "buildkitd: $1 at $addr, running as $(id -un) in the background (pid $(cat "$state/pid" 2>/dev/null || echo unknown), log $state/log); stop it with: make buildkitd-stop" >&2
+}
+
 if answers; then
+	background "reusing the daemon"
 	echo "$addr"
 	exit 0
 fi
@@ -57,6 +76,7 @@ nohup "$bin/buildkitd" --root "$state/root" --addr "$addr" \
 echo $! >"$state/pid"
 for _ in $(seq 1 60); do
 	if answers; then
+		background "started a daemon"
 		echo "$addr"
 		exit 0
 	fi
