@@ -131,9 +131,9 @@ func result(r *Report, check string) Result {
 }
 
 func TestVerify(t *testing.T) {
-	withOrigin := testenv.SharedLibrary(t, "-limagebuild_dep", "-Wl,-rpath,$ORIGIN/../probe.libs")
-	withMissing := testenv.SharedLibrary(t, "-limagebuild_gone")
-	dep := testenv.SharedLibrary(t, "-Wl,-soname,libimagebuild_dep.so.1")
+	withOrigin := testenv.ELF(t, testenv.LibNeedsDep)
+	withMissing := testenv.ELF(t, testenv.LibNeedsGone)
+	dep := testenv.ELF(t, testenv.LibDep)
 	owned := func(f file) file { f.uid, f.gid = 1000, 1000; return f }
 	tests := []struct {
 		name      string
@@ -159,8 +159,8 @@ func TestVerify(t *testing.T) {
 		{name: "library in $ORIGIN folder", user: "appuser", extra: []file{
 			owned(file{path: "/opt/venv/lib/pkg", dir: true}),
 			owned(file{path: "/opt/venv/lib/pkg/_ext.so", body: withOrigin, mode: 0o755}),
-			owned(file{path: "/opt/venv/lib/probe.libs", dir: true}),
-			owned(file{path: "/opt/venv/lib/probe.libs/libimagebuild_dep.so.1", body: dep, mode: 0o755}),
+			owned(file{path: "/opt/venv/lib/ext.libs", dir: true}),
+			owned(file{path: "/opt/venv/lib/ext.libs/libimagebuild_dep.so.1", body: dep, mode: 0o755}),
 		}},
 		{name: "$ORIGIN folder lacks the library", user: "appuser", extra: []file{
 			owned(file{path: "/opt/venv/lib/pkg", dir: true}),

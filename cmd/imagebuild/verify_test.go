@@ -108,7 +108,7 @@ func TestVerifyBadImages(t *testing.T) {
 func TestBuildVerifyPushesNothing(t *testing.T) {
 	env := testenv.Get(t)
 	ctxDir := appContext(t)
-	ext := testenv.SharedLibrary(t, "-limagebuild_gone")
+	ext := testenv.ELF(t, testenv.LibNeedsGone)
 	if err := os.WriteFile(filepath.Join(ctxDir, "app", "_ext.so"), ext, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -134,8 +134,8 @@ func TestBuildVerifyPushesNothing(t *testing.T) {
 
 	// With the library in a folder its RUNPATH names relative to $ORIGIN.
 	ctxDir = appContext(t)
-	withOrigin := testenv.SharedLibrary(t, "-limagebuild_dep", "-Wl,-rpath,$ORIGIN/../ext.libs")
-	dep := testenv.SharedLibrary(t, "-Wl,-soname,libimagebuild_dep.so.1")
+	withOrigin := testenv.ELF(t, testenv.LibNeedsDep)
+	dep := testenv.ELF(t, testenv.LibDep)
 	for p, body := range map[string][]byte{"app/pkg/_ext.so": withOrigin, "app/ext.libs/libimagebuild_dep.so.1": dep} {
 		if err := os.MkdirAll(filepath.Join(ctxDir, filepath.Dir(p)), 0o755); err != nil {
 			t.Fatal(err)
