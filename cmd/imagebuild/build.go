@@ -22,6 +22,7 @@ import (
 	"github.com/distribution/reference"
 	"github.com/docker/cli/cli/config"
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/auth/authprovider"
@@ -212,6 +213,9 @@ func parseSecret(spec string) (secretsprovider.Source, error) {
 	}
 	if src.ID == "" || src.FilePath == "" {
 		return src, usagef("--secret %q: want id=ID,src=PATH", spec)
+	}
+	if src.ID != recipes.PipConfSecret {
+		return src, usagef("--secret id=%s: no step reads a secret of that id; the recipes read id=%s, pip's config file", src.ID, recipes.PipConfSecret)
 	}
 	if fi, err := os.Stat(src.FilePath); err != nil || !fi.Mode().IsRegular() {
 		return src, usagef("--secret id=%s: %s is not a readable file", src.ID, src.FilePath)

@@ -52,6 +52,7 @@ func TestUsageErrors(t *testing.T) {
 		{name: "bad source date epoch", args: []string{"build", "python-alpine", "--context", ctxDir, "--source-date-epoch", "yesterday"}, want: `--source-date-epoch "yesterday"`},
 		{name: "secret without src", args: []string{"build", "python-alpine", "--context", ctxDir, "--secret", "id=pipconf"}, want: "want id=ID,src=PATH"},
 		{name: "secret file missing", args: []string{"build", "python-alpine", "--context", ctxDir, "--secret", "id=pipconf,src=" + filepath.Join(ctxDir, "nope")}, want: "is not a readable file"},
+		{name: "secret nothing reads", args: []string{"build", "python-alpine", "--context", ctxDir, "--secret", "id=pipconfig,src=" + notFolder}, want: "--secret id=pipconfig: no step reads a secret of that id; the recipes read id=pipconf"},
 		{name: "bad registry mirror", args: []string{"build", "python-alpine", "--context", ctxDir, "--registry-mirror", "docker.io"}, want: "want REGISTRY=MIRROR"},
 		{name: "bad provenance", args: []string{"build", "python-alpine", "--context", ctxDir, "--provenance", "full"}, want: `--provenance "full"`},
 		{name: "pins without verb", args: []string{"pins"}, want: "usage: imagebuild pins check|bump"},
