@@ -40,7 +40,12 @@ type PullError struct {
 }
 
 func (e *PullError) Error() string {
-	return fmt.Sprintf("pull %s: %v", e.Ref, e.Err)
+	// BuildKit's generic prefixes say nothing about the image.
+	msg := e.Err.Error()
+	for _, p := range []string{"failed to solve: ", "failed to load cache key: "} {
+		msg = strings.TrimPrefix(msg, p)
+	}
+	return fmt.Sprintf("pull %s: %s", e.Ref, msg)
 }
 
 func (e *PullError) Unwrap() error { return e.Err }

@@ -48,8 +48,8 @@ func TestSolveError(t *testing.T) {
 
 	pullErr := fmt.Errorf("failed to solve: %w", errdefs.WrapVertex(errors.New("failed to load cache key: not found"), src))
 	var pull *PullError
-	if err := solveError(pullErr, def); !errors.As(err, &pull) || pull.Ref != ref {
-		t.Errorf("failed pull: %v, want a PullError for %s", err, ref)
+	if err := solveError(pullErr, def); !errors.As(err, &pull) || pull.Ref != ref || err.Error() != "pull "+ref+": not found" {
+		t.Errorf("failed pull: %v, want a PullError for %s saying not found", err, ref)
 	}
 
 	other := errors.New("failed to solve: some other reason")
