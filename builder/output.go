@@ -61,12 +61,19 @@ func (o Output) Validate() error {
 
 // CheckDest reports whether o's destination can be written, so that a
 // mistake there is found before the build rather than after it: the folder
-// of a tarball must exist and be writable and the tarball's path must not be
-// a directory; a local output's path must not be a file, and the nearest
-// folder that exists on its way must be writable (the rest is created).
+// of a tarball or an OCI layout directory must exist and be writable, a
+// tarball's path must not be a directory and a directory's must not be a
+// file; for a local output the nearest folder that exists on its way must
+// be writable (the rest is created).
 func (o Output) CheckDest() error {
 	switch o.Type {
 	case client.ExporterOCI, client.ExporterDocker:
+		if o.Attrs["tar"] == "false" {
+			if fi, err := os.Stat(o.Dest); err == nil && !fi.IsDir() {
+				return fmt.Errorf("%w: dest=%s is a file; type=%s,tar=false writes an OCI layout directory", ErrInvalidOutput, o.Dest, o.Type)
+			}
+			return writableDir(filepath.Dir(o.Dest), false)
+		}
 		if fi, err := os.Stat(o.Dest); err == nil && fi.IsDir() {
 			return fmt.Errorf("%w: dest=%s is a directory; type=%s writes a tarball, so name a file", ErrInvalidOutput, o.Dest, o.Type)
 		}
