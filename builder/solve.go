@@ -40,6 +40,15 @@ type SolveOpt struct {
 	// Provenance, when set, attaches BuildKit's SLSA provenance
 	// attestation to the image: "mode=min" or "mode=max".
 	Provenance string
+	// CacheExports are where the build's cache goes (BuildKit's cache
+	// exporters: registry, local, inline, gha, s3, azblob), mode=max unless
+	// an export says otherwise. A failing export fails the build unless it
+	// sets ignore-error=true.
+	CacheExports []client.CacheOptionsEntry
+	// CacheImports are caches the build may take its steps' results from
+	// (registry, local, gha, s3, azblob). An import with nothing to import
+	// is a warning in the progress, and the build goes on without it.
+	CacheImports []client.CacheOptionsEntry
 }
 
 // LabelCreated is the label that records [SolveOpt.SourceDateEpoch].
@@ -91,9 +100,14 @@ func Solve(ctx context.Context, c *client.Client, img Image, opt SolveOpt, statu
 		}
 		return nil, err
 	}
+	status = reportCacheImports(&so, status)
 
 	build := func(ctx context.Context, gw gateway.Client) (*gateway.Result, error) {
-		res, err := gw.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
+		imports, err := buildCacheImports(gw)
+		if err != nil {
+			return nil, err
+		}
+		res, err := gw.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true, CacheImports: imports})
 		if err != nil {
 			return nil, err
 		}
@@ -164,6 +178,12 @@ func prepare(ctx context.Context, img Image, opt SolveOpt, st *staged) (*llb.Def
 	}
 	if opt.Provenance != "" {
 		so.FrontendAttrs["attest:provenance"] = opt.Provenance
+	}
+	if so.CacheExports, err = cacheExports(opt.CacheExports); err != nil {
+		return nil, so, err
+	}
+	if so.CacheImports, err = cacheImports(opt.CacheImports); err != nil {
+		return nil, so, err
 	}
 	refs, err := imageRefs(def, img.Base)
 	if err != nil {

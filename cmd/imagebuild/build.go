@@ -50,6 +50,8 @@ type buildOptions struct {
 	epoch        string
 	checkRepro   bool
 	verify       bool
+	cacheTo      []string
+	cacheFrom    []string
 }
 
 func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
@@ -74,6 +76,8 @@ func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.noCache, "no-cache", false, "ignore the cache for every step")
 	fs.StringVar(&o.epoch, "source-date-epoch", os.Getenv("SOURCE_DATE_EPOCH"), "Unix time the image is dated; default $SOURCE_DATE_EPOCH, else the context's git HEAD commit time, else 0")
 	fs.BoolVar(&o.verify, "verify", false, "verify the image (see 'imagebuild verify') before anything is written or pushed")
+	fs.StringArrayVar(&o.cacheTo, "cache-to", nil, "export the build cache: type=registry,ref=REF[,mode=min|max] | type=local,dest=DIR | type=inline | type=gha | type=s3,... | type=azblob,... | REF (repeatable; mode=max by default)")
+	fs.StringArrayVar(&o.cacheFrom, "cache-from", nil, "import a build cache: type=registry,ref=REF | type=local,src=DIR | type=gha | type=s3,... | type=azblob,... | REF (repeatable)")
 	fs.BoolVar(&o.checkRepro, "check-reproducible", false, "build twice, the second time ignoring every cache, compare, and write outputs only when both give one image")
 }
 
@@ -168,6 +172,12 @@ func (o *buildOptions) solveOpt(stderr io.Writer) (builder.SolveOpt, error) {
 	}
 	so.Provenance = o.provenance
 	var err error
+	if so.CacheExports, err = parseCacheTo(o.cacheTo); err != nil {
+		return so, err
+	}
+	if so.CacheImports, err = parseCacheFrom(o.cacheFrom); err != nil {
+		return so, err
+	}
 	if so.Mirrors, err = o.mirrors(); err != nil {
 		return so, err
 	}
