@@ -1,12 +1,19 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/solver/pb"
+	digest "github.com/opencontainers/go-digest"
 )
 
 func TestParseCache(t *testing.T) {
@@ -99,5 +106,197 @@ func TestCacheUsageErrors(t *testing.T) {
 				t.Errorf("stderr shows the token: %q", stderr)
 			}
 		})
+	}
+}
+
+// processSteps returns the names of the recipe's steps that run a process,
+// as the progress names them, read from the graph the build sends.
+func processSteps(t *testing.T, env *testenv.Env, ctxDir string) map[string]bool {
+	t.Helper()
+	o := graphOptions{platform: "linux/amd64", contextDir: ctxDir, base: env.Base.String()}
+	img, err := o.image("python-alpine")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := img.Marshal(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := map[string]bool{}
+	for _, dt := range def.Def {
+		var op pb.Op
+		if err := op.UnmarshalVT(dt); err != nil {
+			t.Fatal(err)
+		}
+		if op.GetExec() == nil {
+			continue
+		}
+		name := def.Metadata[digest.FromBytes(dt)].Description["llb.customname"]
+		if name == "" {
+			t.Fatalf("a step that runs %q has no name", op.GetExec().GetMeta().GetArgs())
+		}
+		steps[name] = true
+	}
+	if len(steps) == 0 {
+		t.Fatal("the recipe's graph has no step that runs a process")
+	}
+	return steps
+}
+
+// progressSteps reads the progress --progress rawjson writes and returns each
+// step's last state by name.
+func progressSteps(t *testing.T, stderr string) map[string]client.Vertex {
+	t.Helper()
+	steps := map[string]client.Vertex{}
+	for line := range strings.Lines(stderr) {
+		var s client.SolveStatus
+		if json.Unmarshal([]byte(line), &s) != nil {
+			continue
+		}
+		for _, v := range s.Vertexes {
+			if v.Completed != nil {
+				steps[v.Name] = *v
+			}
+		}
+	}
+	return steps
+}
+
+// cacheBuild builds appContext's image from a pruned daemon with the extra
+// flags and returns its digest and its steps as the progress reports them.
+func cacheBuild(t *testing.T, env *testenv.Env, ctxDir string, flags ...string) (string, map[string]client.Vertex) {
+	t.Helper()
+	env.Prune(t)
+	args := append([]string{"build", "python-alpine", "--addr", env.Addr, "--context", ctxDir,
+		"--base", env.Base.String(), "--progress", "rawjson", "--source-date-epoch", "1700000000",
+		"-o", "type=oci,dest=" + filepath.Join(t.TempDir(), "image.tar")}, flags...)
+	stdout, stderr, code := cli(t, args...)
+	if code != 0 {
+		t.Fatalf("build %v exited %d: %s", flags, code, lastLines(stderr, 3))
+	}
+	return strings.TrimSpace(stdout), progressSteps(t, stderr)
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// TestCacheImportAfterPrune exports the cache of a build from an empty
+// daemon, empties the daemon again, and builds with that cache imported: no
+// step that runs a process may run again, and the image must be the same.
+func TestCacheImportAfterPrune(t *testing.T) {
+	env := testenv.Get(t)
+	ctxDir := appContext(t)
+	steps := processSteps(t, env, ctxDir)
+	cacheDir := filepath.Join(t.TempDir(), "cache")
+	tests := []struct {
+		name string
+		to   []string
+		from string
+	}{
+		{"registry", []string{"--cache-to", "type=registry,ref=" + env.Registry + "/imagebuild-test/cache:main,mode=max"},
+			"type=registry,ref=" + env.Registry + "/imagebuild-test/cache:main"},
+		{"local", []string{"--cache-to", "type=local,dest=" + cacheDir},
+			"type=local,src=" + cacheDir},
+		// Inline cache travels in the pushed image's config; a bare ref imports it.
+		{"inline", []string{"--cache-to", "type=inline", "-t", env.Registry + "/imagebuild-test/app:inline", "--push"},
+			env.Registry + "/imagebuild-test/app:inline"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want, cold := cacheBuild(t, env, ctxDir, tt.to...)
+			ran := 0
+			for name := range steps {
+				if v, ok := cold[name]; ok && !v.Cached {
+					ran++
+				}
+			}
+			if ran == 0 {
+				t.Fatalf("the cold build ran none of %v; the check below would prove nothing", steps)
+			}
+
+			got, warm := cacheBuild(t, env, ctxDir, "--cache-from", tt.from)
+			if got != want {
+				t.Errorf("image from the imported cache is %s, want %s as built cold", got, want)
+			}
+			cached := 0
+			for name, v := range warm {
+				if steps[name] && !v.Cached {
+					t.Errorf("step %q ran again after the cache import", name)
+				}
+				if v.Cached {
+					cached++
+				}
+				if strings.HasPrefix(name, "importing cache manifest") && v.Error != "" {
+					t.Errorf("%s: %s", name, v.Error)
+				}
+			}
+			if cached == 0 {
+				t.Errorf("no step was reported cached")
+			}
+		})
+	}
+}
+
+// TestCacheFromMissingBuildsCold imports from a registry ref and a local
+// directory that hold no cache (a branch's first build): the build succeeds
+// and says so once for each.
+func TestCacheFromMissingBuildsCold(t *testing.T) {
+	env := testenv.Get(t)
+	ctxDir := appContext(t)
+	ref := env.Registry + "/imagebuild-test/cache:never-pushed"
+	dir := filepath.Join(t.TempDir(), "no-cache")
+	dest := filepath.Join(t.TempDir(), "image.tar")
+	_, stderr, code := cli(t, "build", "python-alpine", "--addr", env.Addr, "--context", ctxDir,
+		"--base", env.Base.String(), "--progress", "plain", "-o", "type=oci,dest="+dest,
+		"--cache-from", "type=registry,ref="+ref, "--cache-from", "type=local,src="+dir)
+	if code != 0 {
+		t.Fatalf("build exited %d: %s", code, lastLines(stderr, 5))
+	}
+	for _, from := range []string{ref, dir} {
+		if n := strings.Count(stderr, "WARN: no cache imported from "+from+" ("); n != 1 {
+			t.Errorf("stderr says %d times that %s has no cache, want once:\n%s", n, from, stderr)
+		}
+	}
+	if strings.Contains(stderr, "ERROR") {
+		t.Errorf("stderr reports an error:\n%s", stderr)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the import made its directory: %v", err)
+	}
+	if _, err := os.Stat(dest); err != nil {
+		t.Errorf("no image written: %v", err)
+	}
+}
+
+// TestCacheExportFailure exports to a registry that does not answer: the
+// build fails and writes nothing, unless the export says ignore-error=true.
+func TestCacheExportFailure(t *testing.T) {
+	env := testenv.Get(t)
+	ctxDir := appContext(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close()
+	out := t.TempDir()
+	dest := filepath.Join(out, "image.tar")
+	args := []string{"build", "python-alpine", "--addr", env.Addr, "--context", ctxDir,
+		"--base", env.Base.String(), "--progress", "quiet", "-o", "type=oci,dest=" + dest, "--cache-to"}
+
+	_, stderr, code := cli(t, append(args, "type=registry,ref="+dead+"/cache:main")...)
+	if code != 1 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, dead) {
+		t.Errorf("exit %d, stderr %q; want 1 and one line naming %s", code, stderr, dead)
+	}
+	assertNoOutputs(t, out)
+
+	_, stderr, code = cli(t, append(args, "type=registry,ref="+dead+"/cache:main,ignore-error=true")...)
+	if code != 0 {
+		t.Fatalf("with ignore-error=true: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(dest); err != nil {
+		t.Errorf("with ignore-error=true: no image written: %v", err)
 	}
 }
