@@ -106,9 +106,10 @@ func (img Image) Marshal(ctx context.Context, opts ...llb.ConstraintsOpt) (*llb.
 
 // ImageConfig applies the image's Config to base, the base image's config as
 // the registry serves it, and returns the new config's JSON. The base's
-// history, rootfs and other fields are kept, so its layers come first.
-// created, when set, is the image's creation time and its
-// org.opencontainers.image.created label.
+// history, rootfs and other fields are kept, so its layers come first; the
+// history gets an entry for each layer the image adds, named by its step.
+// created, when set, is the image's creation time, its
+// org.opencontainers.image.created label and its new history entries' time.
 func (img Image) ImageConfig(base []byte, created *time.Time) ([]byte, error) {
 	var cfg dockerspec.DockerOCIImage
 	if err := json.Unmarshal(base, &cfg); err != nil {
@@ -164,6 +165,9 @@ func (img Image) ImageConfig(base []byte, created *time.Time) ([]byte, error) {
 		labels[LabelCreated] = t.Format(time.RFC3339)
 	}
 	cfg.Config.Labels = labels
+	if err := img.addHistory(&cfg); err != nil {
+		return nil, err
+	}
 	dt, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("encode image config: %w", err)
