@@ -32,15 +32,13 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-const defaultAddr = "unix:///run/buildkit/buildkitd.sock"
-
 // buildOptions are build's flags.
 type buildOptions struct {
 	graphOptions
 	mirrorOptions
+	daemonOptions
 	secrets      []string
 	provenance   string
-	addr         string
 	outputs      []string
 	tags         []string
 	push         bool
@@ -57,17 +55,13 @@ type buildOptions struct {
 func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
 	o.graphOptions.addFlags(fs)
 	o.mirrorOptions.addFlags(fs)
+	o.daemonOptions.addFlags(fs)
 	fs.StringArrayVar(&o.secrets, "secret", nil, "a build secret, as id=ID,src=PATH (repeatable); id=pipconf is pip's config file during the pip step")
 	fs.StringVar(&o.provenance, "provenance", "", "attach BuildKit's SLSA provenance attestation: mode=min or mode=max")
-	addr := os.Getenv("BUILDKIT_HOST")
-	if addr == "" {
-		addr = defaultAddr
-	}
 	progress := os.Getenv("BUILDKIT_PROGRESS")
 	if progress == "" {
 		progress = string(progressui.AutoMode)
 	}
-	fs.StringVar(&o.addr, "addr", addr, "BuildKit daemon address ($BUILDKIT_HOST)")
 	fs.StringArrayVarP(&o.outputs, "output", "o", nil, "output: type=oci,dest=FILE | type=docker,dest=FILE | type=image,name=NAME[,push=true] | type=local,dest=DIR (repeatable)")
 	fs.StringArrayVarP(&o.tags, "tag", "t", nil, "image name; shorthand for --output type=image,name=NAME (repeatable)")
 	fs.BoolVar(&o.push, "push", false, "push the images named by --tag")
@@ -294,14 +288,11 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		img.Config.Labels = labels
 	}
 
-	c, err := client.New(ctx, o.addr)
+	c, err := o.connect(ctx)
 	if err != nil {
-		return fmt.Errorf("buildkit at %s: %w", o.addr, err)
+		return err
 	}
 	defer c.Close()
-	if err := ping(ctx, c); err != nil {
-		return fmt.Errorf("no BuildKit daemon answers at %s (%v); start one with 'make buildkitd' or point --addr or BUILDKIT_HOST at a running daemon", o.addr, err)
-	}
 
 	if o.checkRepro {
 		var cmp *builder.Comparison
@@ -395,14 +386,6 @@ func explainBuildError(err error, mode string) error {
 	case errors.As(err, &pull):
 		return fmt.Errorf("%w; check the image reference (the recipe's pin or --base) and that its registry answers, or pull through --registry-mirror", err)
 	}
-	return err
-}
-
-// ping tells whether a daemon answers within a few seconds.
-func ping(ctx context.Context, c *client.Client) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	_, err := c.Info(ctx)
 	return err
 }
 

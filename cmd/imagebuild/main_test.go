@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/moby/buildkit/client/llb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -55,6 +57,12 @@ func TestUsageErrors(t *testing.T) {
 		{name: "secret nothing reads", args: []string{"build", "python-alpine", "--context", ctxDir, "--secret", "id=pipconfig,src=" + notFolder}, want: "--secret id=pipconfig: no step reads a secret of that id; the recipes read id=pipconf"},
 		{name: "bad registry mirror", args: []string{"build", "python-alpine", "--context", ctxDir, "--registry-mirror", "docker.io"}, want: "want REGISTRY=MIRROR"},
 		{name: "bad provenance", args: []string{"build", "python-alpine", "--context", ctxDir, "--provenance", "full"}, want: `--provenance "full"`},
+		{name: "addr unknown scheme", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", "docker://buildkitd"}, want: `--addr: buildkit address "docker://buildkitd": unknown scheme "docker"; BuildKit is reached by unix://, tcp://, docker-container://, podman-container://, nerdctl-container://, kube-pod:// or ssh://`},
+		{name: "addr without scheme", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", "buildkit.example.com:1234"}, want: `unknown scheme "buildkit.example.com"`},
+		{name: "tlsdir and tlscacert", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", "tcp://h:1", "--tlsdir", ctxDir, "--tlscacert", "ca.pem"}, want: "give the folder or the files, not both"},
+		{name: "tlsdir without ca", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", "tcp://h:1", "--tlsdir", ctxDir}, want: "--tlsdir " + ctxDir + ": no ca.pem or ca.crt in it"},
+		{name: "tlscert without tlskey", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", "tcp://h:1", "--tlscert", "cert.pem"}, want: "a client certificate and its key go together"},
+		{name: "tlscacert missing", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", "tcp://h:1", "--tlscacert", filepath.Join(ctxDir, "ca.pem")}, want: "CA certificate " + filepath.Join(ctxDir, "ca.pem") + " is not a readable file"},
 		{name: "pins without verb", args: []string{"pins"}, want: "usage: imagebuild pins check|bump"},
 		{name: "pins bad format", args: []string{"pins", "check", "--format", "xml"}, want: `--format "xml"`},
 		{name: "verify without target", args: []string{"verify"}, want: "usage: imagebuild verify TARGET"},
@@ -232,5 +240,70 @@ func TestDaemonVersionMatchesClient(t *testing.T) {
 	}
 	if want := "github.com/moby/buildkit " + client + "\n"; client == "" || !strings.Contains(string(dt), want) {
 		t.Errorf("tools/buildkitd/go.mod does not require %q; make the daemon's version the client's", strings.TrimSpace(want))
+	}
+}
+
+func TestTLSDirFiles(t *testing.T) {
+	write := func(t *testing.T, dir string, names ...string) {
+		for _, n := range names {
+			if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tests := []struct {
+		name          string
+		files         []string
+		ca, cert, key string
+		wantErr       string
+	}{
+		{name: "buildctl's names", files: []string{"ca.pem", "cert.pem", "key.pem"}, ca: "ca.pem", cert: "cert.pem", key: "key.pem"},
+		{name: "kubernetes secret names", files: []string{"ca.crt", "tls.crt", "tls.key"}, ca: "ca.crt", cert: "tls.crt", key: "tls.key"},
+		{name: "pem names first", files: []string{"ca.pem", "ca.crt", "cert.pem", "tls.crt", "key.pem", "tls.key"}, ca: "ca.pem", cert: "cert.pem", key: "key.pem"},
+		{name: "CA alone", files: []string{"ca.crt"}, ca: "ca.crt"},
+		{name: "no CA", files: []string{"cert.pem", "key.pem"}, wantErr: "no ca.pem or ca.crt"},
+		{name: "cert without key", files: []string{"ca.pem", "tls.crt"}, wantErr: "tls.crt without key.pem or tls.key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, dir, tt.files...)
+			ca, cert, key, err := tlsFiles(dir)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("tlsFiles = %v, want an error with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := func(n string) string {
+				if n == "" {
+					return ""
+				}
+				return filepath.Join(dir, n)
+			}
+			if diff := cmp.Diff([]string{path(tt.ca), path(tt.cert), path(tt.key)}, []string{ca, cert, key}); diff != "" {
+				t.Errorf("tlsFiles (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestUnreachableDaemon(t *testing.T) {
+	ctxDir := t.TempDir()
+	dest := filepath.Join(t.TempDir(), "image.tar")
+	addr := fmt.Sprintf("tcp://127.0.0.1:%d", testenv.FreePort(t))
+	_, stderr, code := cli(t, "build", "python-alpine", "--context", ctxDir, "--addr", addr, "-o", "type=oci,dest="+dest)
+	if code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	want := "imagebuild: no BuildKit daemon answers at " + addr + ": dial tcp " + strings.TrimPrefix(addr, "tcp://") + ": connect: connection refused; check that a daemon runs there"
+	if !strings.HasPrefix(stderr, want) || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("stderr = %q, want one line starting %q", stderr, want)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(dest)); len(entries) != 0 {
+		t.Errorf("output directory has %v, want nothing", entries)
 	}
 }
