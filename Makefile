@@ -37,7 +37,7 @@ buildkitd-stop: ## stop the buildkitd that make buildkitd, make image or make te
 trivy: ## build Trivy at the version the CI gate pins (cached); prints its path
 	@bash scripts/trivy.sh
 
-deps: ## install with apt what the tests need: runc, docker-registry, debootstrap
+deps: ## install with apt what the tests need: runc, docker-registry, debootstrap, openssh-server
 	@bash scripts/deps.sh
 
 test: deps ## all tests, integration tests included (starts buildkitd, left running, and a registry)

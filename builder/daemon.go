@@ -107,6 +107,10 @@ func (d Daemon) serverName() string {
 // ErrNoDaemon is returned by [Connect] when no daemon answers at the address.
 var ErrNoDaemon = errors.New("no BuildKit daemon answers")
 
+// ErrTLSRequired is returned by [Connect] when the daemon was reached
+// without TLS and speaks only TLS.
+var ErrTLSRequired = errors.New("the daemon speaks TLS")
+
 // Connect makes a client for the daemon and checks that the daemon answers,
 // within a few seconds. A TLS handshake that fails is told apart: a daemon
 // whose certificate the CA did not sign, a daemon that asks for a client
@@ -142,6 +146,8 @@ func Connect(ctx context.Context, d Daemon) (*client.Client, error) {
 			if terr := d.handshake(ctx); terr != nil {
 				return nil, terr
 			}
+		} else if d.speaksTLS(ctx) {
+			return nil, fmt.Errorf("buildkit at %s: %w; connect with the CA that signed its certificate and, when it asks for one, a client certificate and key", d.Addr, ErrTLSRequired)
 		}
 		return nil, fmt.Errorf("%w at %s: %s", ErrNoDaemon, d.Addr, dialReason(err))
 	}
@@ -223,6 +229,25 @@ func (d Daemon) handshake(ctx context.Context) error {
 		return fmt.Errorf("buildkit at %s: TLS: the daemon does not speak TLS", d.Addr)
 	}
 	return fmt.Errorf("buildkit at %s: TLS handshake: %v", d.Addr, err)
+}
+
+// speaksTLS reports whether the daemon answers a TLS handshake. The
+// daemon's certificate is not checked: nothing is sent over the
+// connection, which only tells a daemon behind TLS from one that is not.
+func (d Daemon) speaksTLS(ctx context.Context) bool {
+	if !strings.HasPrefix(d.Addr, "tcp://") {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := d.dial(ctx)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	err = tls.Client(conn, &tls.Config{ServerName: d.serverName(), InsecureSkipVerify: true}).HandshakeContext(ctx)
+	var remote *net.OpError
+	return err == nil || errors.As(err, &remote) && remote.Op == "remote error"
 }
 
 // tlsConfig is the client's TLS configuration, as BuildKit's client makes

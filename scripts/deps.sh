@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs with apt what the integration tests need and the machine lacks:
-# runc (for buildkitd's OCI worker), docker-registry (the test registry) and
-# debootstrap (the test base image).
+# runc (for buildkitd's OCI worker), docker-registry (the test registry),
+# debootstrap (the test base image), openssh-server and openssh-client (the
+# ssh:// connection test runs its own sshd on a loopback port).
 set -euo pipefail
 missing=()
 command -v runc >/dev/null || missing+=(runc)
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
+command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
 	echo "deps: ${missing[*]} missing; install them (apt-get install ${missing[*]}) or run as root" >&2
@@ -15,4 +18,11 @@ fi
 echo "deps: installing ${missing[*]} from Debian" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >&2
+# Packages that ship a service (openssh-server) must not start it: the tests
+# start their own sshd on a loopback port.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

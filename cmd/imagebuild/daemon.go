@@ -96,5 +96,8 @@ func (o *daemonOptions) connect(ctx context.Context) (*client.Client, error) {
 		}
 		return nil, fmt.Errorf("%w; check that a daemon runs there and that --addr or BUILDKIT_HOST names it", err)
 	}
+	if errors.Is(err, builder.ErrTLSRequired) {
+		return nil, fmt.Errorf("%w (--tlsdir DIR, or --tlscacert, --tlscert and --tlskey)", err)
+	}
 	return c, err
 }

@@ -9,6 +9,12 @@
 // mirrors cannot be reached where these tests run, so the python-alpine
 // recipe's graph is tested on this base.
 //
+// For the connections to remote daemons, a test can also start a second
+// buildkitd behind mutual TLS on a loopback port, with a CA and certificates
+// the test makes ([StartTLSDaemon]), and Debian's sshd on a loopback port
+// with keys the test makes and BuildKit's buildctl on the remote PATH
+// ([StartSSHD]); both are stopped when the test ends.
+//
 // BUILDKIT_HOST and IMAGEBUILD_TEST_REGISTRY (host:port) point the tests at
 // a daemon and a registry already running instead.
 //

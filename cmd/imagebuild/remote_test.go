@@ -1,0 +1,167 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/imagebuild/imagebuild/internal/testenv"
+)
+
+// These tests reach BuildKit daemons the way a team's shared builders are
+// reached: a second buildkitd behind mutual TLS on a TCP port, and the test
+// daemon through ssh://, each started by the test.
+
+// remoteBuild builds python-alpine on the test base through the given
+// daemon flags into an OCI tarball in out.
+func remoteBuild(t *testing.T, env *testenv.Env, out string, daemon ...string) (string, string, int) {
+	t.Helper()
+	args := append([]string{"build", "python-alpine", "--context", appContext(t), "--base", env.Base.String(),
+		"--progress", "plain", "--source-date-epoch", "1700000000",
+		"-o", "type=oci,dest=" + filepath.Join(out, "image.oci.tar")}, daemon...)
+	return cli(t, args...)
+}
+
+// checkRemoteImage checks that the build printed the digest of the image
+// it wrote, and that the image is the recipe's.
+func checkRemoteImage(t *testing.T, stdout, out string) {
+	t.Helper()
+	img := testenv.OCIImage(t, filepath.Join(out, "image.oci.tar"))
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(stdout); got != d.String() {
+		t.Errorf("stdout = %q, want the image's digest %s", got, d)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Config.User != "appuser" || cfg.Config.WorkingDir != "/app" {
+		t.Errorf("config user %q, working dir %q; want appuser, /app", cfg.Config.User, cfg.Config.WorkingDir)
+	}
+	files := testenv.Files(t, img)
+	if _, ok := files["opt/venv/bin/python3"]; !ok {
+		t.Error("image lacks /opt/venv/bin/python3")
+	}
+}
+
+// checkFailure checks a build that must fail: exit 1, one line on stderr
+// that holds each of want, nothing on stdout, nothing in out.
+func checkFailure(t *testing.T, out, stdout, stderr string, code int, want ...string) {
+	t.Helper()
+	if code != 1 {
+		t.Errorf("exit code %d, want 1\nstderr:\n%s", code, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("stdout = %q, want nothing", stdout)
+	}
+	if strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "imagebuild: ") {
+		t.Errorf("stderr = %q, want one line", stderr)
+	}
+	for _, w := range want {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("stderr = %q, want it to say %q", stderr, w)
+		}
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Errorf("output folder has %v, want nothing", entries)
+	}
+}
+
+func TestRemoteDaemonMutualTLS(t *testing.T) {
+	env := testenv.Get(t)
+	d := testenv.StartTLSDaemon(t)
+	ca := filepath.Join(d.ClientDir, "ca.pem")
+	cert := filepath.Join(d.ClientDir, "cert.pem")
+	key := filepath.Join(d.ClientDir, "key.pem")
+
+	t.Run("tlsdir", func(t *testing.T) {
+		out := t.TempDir()
+		stdout, stderr, code := remoteBuild(t, env, out, "--addr", d.Addr, "--tlsdir", d.ClientDir)
+		if code != 0 {
+			t.Fatalf("build exited %d\nstderr:\n%s", code, stderr)
+		}
+		checkRemoteImage(t, stdout, out)
+	})
+	t.Run("tls files and server name", func(t *testing.T) {
+		out := t.TempDir()
+		stdout, stderr, code := remoteBuild(t, env, out, "--addr", d.Addr,
+			"--tlscacert", ca, "--tlscert", cert, "--tlskey", key, "--tlsservername", d.ServerName)
+		if code != 0 {
+			t.Fatalf("build exited %d\nstderr:\n%s", code, stderr)
+		}
+		checkRemoteImage(t, stdout, out)
+	})
+
+	failures := []struct {
+		name   string
+		daemon []string
+		want   []string
+	}{
+		{
+			name:   "no client certificate",
+			daemon: []string{"--tlscacert", ca},
+			want:   []string{"buildkit at " + d.Addr + ": TLS: the daemon asks for a client certificate and none was given"},
+		},
+		{
+			name:   "CA that did not sign the daemon",
+			daemon: []string{"--tlscacert", d.OtherCA, "--tlscert", cert, "--tlskey", key},
+			want:   []string{"buildkit at " + d.Addr + ": TLS: the daemon's certificate is not signed by the CA in " + d.OtherCA},
+		},
+		{
+			name:   "wrong server name",
+			daemon: []string{"--tlsdir", d.ClientDir, "--tlsservername", "other.test"},
+			want:   []string{"buildkit at " + d.Addr + `: TLS: the daemon's certificate is not valid for the server name "other.test"`},
+		},
+		{
+			name:   "no TLS",
+			daemon: nil,
+			want:   []string{"buildkit at " + d.Addr + ": the daemon speaks TLS"},
+		},
+	}
+	for _, tt := range failures {
+		t.Run(tt.name, func(t *testing.T) {
+			out := t.TempDir()
+			stdout, stderr, code := remoteBuild(t, env, out, append([]string{"--addr", d.Addr}, tt.daemon...)...)
+			checkFailure(t, out, stdout, stderr, code, tt.want...)
+		})
+	}
+}
+
+func TestRemoteDaemonOverSSH(t *testing.T) {
+	env := testenv.Get(t)
+	sock, ok := strings.CutPrefix(env.Addr, "unix://")
+	if !ok {
+		t.Skipf("the test daemon is at %s; ssh:// reaches a daemon's unix socket", env.Addr)
+	}
+	s := testenv.StartSSHD(t)
+	t.Setenv("PATH", s.Bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+
+	t.Run("build", func(t *testing.T) {
+		out := t.TempDir()
+		addr := fmt.Sprintf("ssh://root@127.0.0.1:%d%s", s.Port, sock)
+		stdout, stderr, code := remoteBuild(t, env, out, "--addr", addr)
+		if code != 0 {
+			t.Fatalf("build exited %d\nstderr:\n%s", code, stderr)
+		}
+		checkRemoteImage(t, stdout, out)
+	})
+	t.Run("unreachable host", func(t *testing.T) {
+		out := t.TempDir()
+		port := testenv.FreePort(t)
+		addr := fmt.Sprintf("ssh://root@127.0.0.1:%d%s", port, sock)
+		stdout, stderr, code := remoteBuild(t, env, out, "--addr", addr)
+		checkFailure(t, out, stdout, stderr, code, "no BuildKit daemon answers at "+addr,
+			fmt.Sprintf("exited with exit status 255: ssh: connect to host 127.0.0.1 port %d: Connection refused", port))
+	})
+	t.Run("no daemon at the socket", func(t *testing.T) {
+		out := t.TempDir()
+		addr := fmt.Sprintf("ssh://root@127.0.0.1:%d%s", s.Port, filepath.Join(t.TempDir(), "none.sock"))
+		stdout, stderr, code := remoteBuild(t, env, out, "--addr", addr)
+		checkFailure(t, out, stdout, stderr, code, "no BuildKit daemon answers at "+addr, "buildctl --addr unix://")
+	})
+}
