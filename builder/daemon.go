@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/connhelper"
+	"github.com/moby/buildkit/util/grpcerrors"
+	"google.golang.org/grpc/codes"
 
 	// BuildKit's connection helpers, registered for their schemes: each runs
 	// `buildctl dial-stdio` on the far side.
@@ -93,16 +96,20 @@ func schemeList() string {
 	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
-// serverName is ServerName, else the host in Addr.
+// serverName is ServerName, else the host in Addr, else (a unix socket)
+// localhost.
 func (d Daemon) serverName() string {
 	if d.ServerName != "" {
 		return d.ServerName
 	}
-	if u, err := url.Parse(d.Addr); err == nil {
+	if u, err := url.Parse(d.Addr); err == nil && u.Hostname() != "" {
 		return u.Hostname()
 	}
-	return ""
+	return "localhost"
 }
+
+// answerTimeout is how long [Connect] waits for the daemon's first answer.
+const answerTimeout = 10 * time.Second
 
 // ErrNoDaemon is returned by [Connect] when no daemon answers at the address.
 var ErrNoDaemon = errors.New("no BuildKit daemon answers")
@@ -138,10 +145,13 @@ func Connect(ctx context.Context, d Daemon) (*client.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("buildkit at %s: %w", d.Addr, err)
 	}
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	pctx, cancel := context.WithTimeout(ctx, answerTimeout)
 	defer cancel()
-	if _, err := c.Info(pctx); err != nil {
+	if _, err := c.Info(pctx); err != nil && grpcerrors.Code(err) != codes.Unimplemented {
 		c.Close()
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
 		if d.TLS() {
 			if terr := d.handshake(ctx); terr != nil {
 				return nil, terr
@@ -185,7 +195,7 @@ func (d Daemon) handshake(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("buildkit at %s: %w", d.Addr, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, answerTimeout)
 	defer cancel()
 	conn, err := d.dial(ctx)
 	if err != nil {
@@ -225,8 +235,8 @@ func (d Daemon) handshake(ctx context.Context) error {
 			return fmt.Errorf("buildkit at %s: TLS: the daemon refused the client certificate %s (%v)", d.Addr, d.Cert, remote.Err)
 		}
 		return fmt.Errorf("buildkit at %s: TLS: the daemon ended the handshake: %v", d.Addr, remote.Err)
-	case errors.As(err, new(tls.RecordHeaderError)):
-		return fmt.Errorf("buildkit at %s: TLS: the daemon does not speak TLS", d.Addr)
+	case errors.As(err, new(tls.RecordHeaderError)), errors.Is(err, io.EOF):
+		return fmt.Errorf("buildkit at %s: TLS: the daemon does not speak TLS (%v)", d.Addr, err)
 	}
 	return fmt.Errorf("buildkit at %s: TLS handshake: %v", d.Addr, err)
 }
@@ -238,7 +248,7 @@ func (d Daemon) speaksTLS(ctx context.Context) bool {
 	if !strings.HasPrefix(d.Addr, "tcp://") {
 		return false
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, answerTimeout)
 	defer cancel()
 	conn, err := d.dial(ctx)
 	if err != nil {

@@ -99,6 +99,7 @@ func TestRemoteDaemonMutualTLS(t *testing.T) {
 
 	failures := []struct {
 		name   string
+		addr   string // default the TLS daemon's
 		daemon []string
 		want   []string
 	}{
@@ -120,13 +121,23 @@ func TestRemoteDaemonMutualTLS(t *testing.T) {
 		{
 			name:   "no TLS",
 			daemon: nil,
-			want:   []string{"buildkit at " + d.Addr + ": the daemon speaks TLS"},
+			want:   []string{"buildkit at " + d.Addr + ": the daemon speaks TLS", "--tlsdir DIR, or --tlscacert, --tlscert and --tlskey"},
+		},
+		{
+			name:   "TLS to a daemon without it",
+			addr:   env.Addr,
+			daemon: []string{"--tlsdir", d.ClientDir},
+			want:   []string{"buildkit at " + env.Addr + ": TLS: the daemon does not speak TLS"},
 		},
 	}
 	for _, tt := range failures {
 		t.Run(tt.name, func(t *testing.T) {
 			out := t.TempDir()
-			stdout, stderr, code := remoteBuild(t, env, out, append([]string{"--addr", d.Addr}, tt.daemon...)...)
+			addr := d.Addr
+			if tt.addr != "" {
+				addr = tt.addr
+			}
+			stdout, stderr, code := remoteBuild(t, env, out, append([]string{"--addr", addr}, tt.daemon...)...)
 			checkFailure(t, out, stdout, stderr, code, tt.want...)
 		})
 	}
