@@ -18,8 +18,6 @@ import (
 
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/connhelper"
-	"github.com/moby/buildkit/util/grpcerrors"
-	"google.golang.org/grpc/codes"
 
 	// BuildKit's connection helpers, registered for their schemes: each runs
 	// `buildctl dial-stdio` on the far side.
@@ -147,7 +145,7 @@ func Connect(ctx context.Context, d Daemon) (*client.Client, error) {
 	}
 	pctx, cancel := context.WithTimeout(ctx, answerTimeout)
 	defer cancel()
-	if _, err := c.Info(pctx); err != nil && grpcerrors.Code(err) != codes.Unimplemented {
+	if _, err := c.Info(pctx); err != nil {
 		c.Close()
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
