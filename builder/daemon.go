@@ -69,8 +69,24 @@ func (d Daemon) Validate() error {
 	if err == nil {
 		scheme = u.Scheme
 	}
+	if err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			return fmt.Errorf("buildkit address %q: a password in the address is not supported; ssh:// logs in with ssh's keys or agent", u.Redacted())
+		}
+	}
 	if !slices.Contains(Schemes, scheme) {
 		return fmt.Errorf("buildkit address %q: %w %q; BuildKit is reached by %s", d.Addr, ErrUnknownScheme, scheme, schemeList())
+	}
+	switch {
+	case scheme == "tcp" && u.Port() == "":
+		return fmt.Errorf("buildkit address %q: want tcp://HOST:PORT", d.Addr)
+	case scheme == "unix" && u.Path == "":
+		return fmt.Errorf("buildkit address %q: want unix:///PATH/TO/buildkitd.sock", d.Addr)
+	}
+	// A connection helper reads its address when it is made; it runs
+	// nothing until it dials.
+	if _, err := connhelper.GetConnectionHelper(d.Addr); err != nil {
+		return fmt.Errorf("buildkit address %q: %v", d.Addr, err)
 	}
 	if (d.Cert == "") != (d.Key == "") {
 		return fmt.Errorf("buildkit address %s: a client certificate and its key go together; give both or neither", d.Addr)

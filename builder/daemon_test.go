@@ -49,6 +49,10 @@ func TestDaemonValidate(t *testing.T) {
 		{name: "unknown scheme", d: Daemon{Addr: "docker://buildkitd"}, want: `buildkit address "docker://buildkitd": unknown scheme "docker"; BuildKit is reached by unix://, tcp://, docker-container://, podman-container://, nerdctl-container://, kube-pod:// or ssh://`, scheme: true},
 		{name: "no scheme", d: Daemon{Addr: "localhost:1234"}, want: `unknown scheme "localhost"`, scheme: true},
 		{name: "host and port", d: Daemon{Addr: "10.0.0.1:1234"}, want: `unknown scheme ""`, scheme: true},
+		{name: "tcp without port", d: Daemon{Addr: "tcp://buildkit.example.com"}, want: `buildkit address "tcp://buildkit.example.com": want tcp://HOST:PORT`},
+		{name: "unix without path", d: Daemon{Addr: "unix://buildkitd.sock"}, want: "want unix:///PATH/TO/buildkitd.sock"},
+		{name: "ssh with password", d: Daemon{Addr: "ssh://ci:hunter2@host/run/buildkit/buildkitd.sock"}, want: `buildkit address "ssh://ci:xxxxx@host/run/buildkit/buildkitd.sock": a password in the address is not supported`},
+		{name: "kube-pod bad name", d: Daemon{Addr: "kube-pod://Buildkitd_0"}, want: `unsupported pod name: "Buildkitd_0"`},
 		{name: "cert without key", d: Daemon{Addr: "tcp://h:1", Cert: pem}, want: "a client certificate and its key go together"},
 		{name: "missing CA", d: Daemon{Addr: "tcp://h:1", CACert: filepath.Join(dir, "nope.pem")}, want: "CA certificate " + filepath.Join(dir, "nope.pem") + " is not a readable file"},
 		{name: "key is a folder", d: Daemon{Addr: "tcp://h:1", Cert: pem, Key: dir}, want: "client key " + dir + " is not a readable file"},
@@ -64,6 +68,9 @@ func TestDaemonValidate(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Validate = %v, want an error with %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("Validate = %v, which holds the address's password", err)
 			}
 			if got := errors.Is(err, ErrUnknownScheme); got != tt.scheme {
 				t.Errorf("errors.Is(err, ErrUnknownScheme) = %v, want %v", got, tt.scheme)

@@ -31,7 +31,7 @@ func (o *daemonOptions) addFlags(fs *pflag.FlagSet) {
 	if addr == "" {
 		addr = defaultAddr
 	}
-	fs.StringVar(&o.addr, "addr", addr, "BuildKit daemon address ($BUILDKIT_HOST): unix://, tcp://, docker-container://, podman-container://, nerdctl-container://, kube-pod:// or ssh://")
+	fs.StringVar(&o.addr, "addr", addr, "BuildKit daemon address ($BUILDKIT_HOST): "+strings.Join(builder.Schemes, "://, ")+"://")
 	fs.StringVar(&o.caCert, "tlscacert", "", "CA certificate that signed the daemon's (PEM); connects with TLS")
 	fs.StringVar(&o.cert, "tlscert", "", "client certificate (PEM), for a daemon that asks for one")
 	fs.StringVar(&o.key, "tlskey", "", "client key (PEM)")

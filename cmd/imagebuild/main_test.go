@@ -59,6 +59,8 @@ func TestUsageErrors(t *testing.T) {
 		{name: "bad provenance", args: []string{"build", "python-alpine", "--context", ctxDir, "--provenance", "full"}, want: `--provenance "full"`},
 		{name: "addr unknown scheme", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", "docker://buildkitd"}, want: `--addr: buildkit address "docker://buildkitd": unknown scheme "docker"; BuildKit is reached by unix://, tcp://, docker-container://, podman-container://, nerdctl-container://, kube-pod:// or ssh://`},
 		{name: "addr without scheme", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", "buildkit.example.com:1234"}, want: `unknown scheme "buildkit.example.com"`},
+		{name: "addr tcp without port", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", "tcp://buildkit.example.com"}, want: "want tcp://HOST:PORT"},
+		{name: "addr with password", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", "ssh://ci:hunter2@builder/run/buildkit/buildkitd.sock"}, want: `"ssh://ci:xxxxx@builder/run/buildkit/buildkitd.sock": a password in the address is not supported`},
 		{name: "tlsdir and tlscacert", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", "tcp://h:1", "--tlsdir", ctxDir, "--tlscacert", "ca.pem"}, want: "give the folder or the files, not both"},
 		{name: "tlsdir without ca", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", "tcp://h:1", "--tlsdir", ctxDir}, want: "--tlsdir " + ctxDir + ": no ca.pem or ca.crt in it"},
 		{name: "tlscert without tlskey", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", "tcp://h:1", "--tlscert", "cert.pem"}, want: "a client certificate and its key go together"},
