@@ -61,8 +61,9 @@ func (d Daemon) TLS() bool { return d.CACert != "" || d.Cert != "" || d.Key != "
 // reached by.
 var ErrUnknownScheme = errors.New("unknown scheme")
 
-// Validate reports whether the address has a scheme in [Schemes] and the
-// TLS files exist, with a certificate and a key given together.
+// Validate reports whether the address is one [Connect] can reach (a scheme
+// in [Schemes], the parts that scheme needs, no password) and the TLS files
+// exist, with a certificate and a key given together. It dials nothing.
 func (d Daemon) Validate() error {
 	u, err := url.Parse(d.Addr)
 	scheme := ""

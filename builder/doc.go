@@ -7,6 +7,11 @@
 // is resolved in the daemon, patched with the image's [Config], and sent to
 // the exporters as result metadata.
 //
+// [Connect] makes the client for a [Daemon]: a local socket, a TCP address
+// with mutual TLS, or one of BuildKit's connection helpers (ssh://,
+// docker-container://, kube-pod://, ...), and tells in one line why a
+// daemon cannot be reached.
+//
 // The package has no command-line concerns: it never exits, never reads
 // flags and never writes to stdout on its own.
 package builder
