@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,33 +30,6 @@ func unavailable(t testing.TB, format string, a ...any) {
 		t.Fatalf(format+" (CI must run integration tests)", a...)
 	}
 	t.Skipf(format, a...)
-}
-
-// BuildKitBin is the path of a BuildKit binary (buildkitd, buildctl) that
-// scripts/buildkitd.sh built at the BuildKit version go.mod requires.
-func BuildKitBin(t testing.TB, name string) string {
-	t.Helper()
-	version := ""
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range info.Deps {
-			if d.Path == "github.com/moby/buildkit" {
-				version = d.Version
-			}
-		}
-	}
-	cache := os.Getenv("IMAGEBUILD_CACHE")
-	if cache == "" {
-		dir, err := os.UserCacheDir()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cache = filepath.Join(dir, "imagebuild")
-	}
-	p := filepath.Join(cache, "bin", version, name)
-	if _, err := os.Stat(p); err != nil {
-		unavailable(t, "%s not found at %s; scripts/buildkitd.sh builds it", name, p)
-	}
-	return p
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that nothing listens on.
@@ -95,7 +67,7 @@ func StartTLSDaemon(t testing.TB) *TLSDaemon {
 	if os.Geteuid() != 0 {
 		unavailable(t, "starting buildkitd needs root")
 	}
-	bin := BuildKitBin(t, "buildkitd")
+	bin := filepath.Join(filepath.Dir(Buildctl(t)), "buildkitd")
 	dir := t.TempDir()
 	d := &TLSDaemon{
 		Addr:       fmt.Sprintf("tcp://127.0.0.1:%d", FreePort(t)),
@@ -285,7 +257,7 @@ func StartSSHD(t testing.TB) *SSHServer {
 	if err != nil {
 		unavailable(t, "ssh not found; install Debian's openssh-client")
 	}
-	buildctl := BuildKitBin(t, "buildctl")
+	buildctl := Buildctl(t)
 	// sshd refuses to start without its privilege separation folder.
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
 		t.Fatal(err)
