@@ -48,6 +48,8 @@ func FreePort(t testing.TB) int {
 type TLSDaemon struct {
 	// Addr is tcp://127.0.0.1:PORT.
 	Addr string
+	// Socket is the path of the same daemon's unix socket, without TLS.
+	Socket string
 	// ClientDir holds the client's files as buildctl's --tlsdir reads them:
 	// ca.pem (the CA that signed the daemon's and the client's
 	// certificates), cert.pem and key.pem (the client's).
@@ -61,7 +63,8 @@ type TLSDaemon struct {
 
 // StartTLSDaemon makes a CA and certificates for a daemon and a client,
 // starts buildkitd as root with its own root folder, listening on a free
-// loopback port with mutual TLS, and stops it when the test ends.
+// loopback port with mutual TLS and on a unix socket, and stops it when the
+// test ends.
 func StartTLSDaemon(t testing.TB) *TLSDaemon {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -74,6 +77,7 @@ func StartTLSDaemon(t testing.TB) *TLSDaemon {
 		ClientDir:  filepath.Join(dir, "client"),
 		OtherCA:    filepath.Join(dir, "other-ca.pem"),
 		ServerName: "buildkitd.test",
+		Socket:     filepath.Join(dir, "buildkitd.sock"),
 	}
 	serverDir := filepath.Join(dir, "server")
 	for _, p := range []string{d.ClientDir, serverDir} {
@@ -96,7 +100,7 @@ func StartTLSDaemon(t testing.TB) *TLSDaemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--root", filepath.Join(dir, "root"), "--addr", d.Addr,
+	cmd := exec.Command(bin, "--root", filepath.Join(dir, "root"), "--addr", d.Addr, "--addr", "unix://"+d.Socket,
 		"--tlscacert", filepath.Join(serverDir, "ca.pem"),
 		"--tlscert", filepath.Join(serverDir, "cert.pem"),
 		"--tlskey", filepath.Join(serverDir, "key.pem"),
