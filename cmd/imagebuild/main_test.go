@@ -28,6 +28,11 @@ func TestUsageErrors(t *testing.T) {
 		}
 	}
 	notFolder := filepath.Join(ignored, "requirements.txt")
+	// app is a context the recipes accept, for errors found later.
+	app := t.TempDir()
+	if err := os.WriteFile(filepath.Join(app, "requirements.txt"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -57,14 +62,14 @@ func TestUsageErrors(t *testing.T) {
 		{name: "secret nothing reads", args: []string{"build", "python-alpine", "--context", ctxDir, "--secret", "id=pipconfig,src=" + notFolder}, want: "--secret id=pipconfig: no step reads a secret of that id; the recipes read id=pipconf"},
 		{name: "bad registry mirror", args: []string{"build", "python-alpine", "--context", ctxDir, "--registry-mirror", "docker.io"}, want: "want REGISTRY=MIRROR"},
 		{name: "bad provenance", args: []string{"build", "python-alpine", "--context", ctxDir, "--provenance", "full"}, want: `--provenance "full"`},
-		{name: "addr unknown scheme", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", "docker://buildkitd"}, want: `--addr: buildkit address "docker://buildkitd": unknown scheme "docker"; BuildKit is reached by unix://, tcp://, docker-container://, podman-container://, nerdctl-container://, kube-pod:// or ssh://`},
-		{name: "addr without scheme", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", "buildkit.example.com:1234"}, want: `unknown scheme "buildkit.example.com"`},
-		{name: "addr tcp without port", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", "tcp://buildkit.example.com"}, want: "want tcp://HOST:PORT"},
-		{name: "addr with password", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", "ssh://ci:hunter2@builder/run/buildkit/buildkitd.sock"}, want: `"ssh://ci:xxxxx@builder/run/buildkit/buildkitd.sock": a password in the address is not supported`},
-		{name: "tlsdir and tlscacert", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", "tcp://h:1", "--tlsdir", ctxDir, "--tlscacert", "ca.pem"}, want: "give the folder or the files, not both"},
-		{name: "tlsdir without ca", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", "tcp://h:1", "--tlsdir", ctxDir}, want: "--tlsdir " + ctxDir + ": no ca.pem or ca.crt in it"},
-		{name: "tlscert without tlskey", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", "tcp://h:1", "--tlscert", "cert.pem"}, want: "a client certificate and its key go together"},
-		{name: "tlscacert missing", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", "tcp://h:1", "--tlscacert", filepath.Join(ctxDir, "ca.pem")}, want: "CA certificate " + filepath.Join(ctxDir, "ca.pem") + " is not a readable file"},
+		{name: "addr unknown scheme", args: []string{"build", "python-alpine", "--context", app, "--addr", "docker://buildkitd"}, want: `--addr: buildkit address "docker://buildkitd": unknown scheme "docker"; BuildKit is reached by unix://, tcp://, docker-container://, podman-container://, nerdctl-container://, kube-pod:// or ssh://`},
+		{name: "addr without scheme", args: []string{"build", "python-alpine", "--context", app, "--addr", "buildkit.example.com:1234"}, want: `unknown scheme "buildkit.example.com"`},
+		{name: "addr tcp without port", args: []string{"build", "python-alpine", "--context", app, "--addr", "tcp://buildkit.example.com"}, want: "want tcp://HOST:PORT"},
+		{name: "addr with password", args: []string{"build", "python-alpine", "--context", app, "--addr", "ssh://ci:hunter2@builder/run/buildkit/buildkitd.sock"}, want: `"ssh://ci:xxxxx@builder/run/buildkit/buildkitd.sock": a password in the address is not supported`},
+		{name: "tlsdir and tlscacert", args: []string{"build", "python-alpine", "--context", app, "--addr", "tcp://h:1", "--tlsdir", app, "--tlscacert", "ca.pem"}, want: "give the folder or the files, not both"},
+		{name: "tlsdir without ca", args: []string{"build", "python-alpine", "--context", app, "--addr", "tcp://h:1", "--tlsdir", app}, want: "--tlsdir " + app + ": no ca.pem or ca.crt in it"},
+		{name: "tlscert without tlskey", args: []string{"build", "python-alpine", "--context", app, "--addr", "tcp://h:1", "--tlscert", "cert.pem"}, want: "a client certificate and its key go together"},
+		{name: "tlscacert missing", args: []string{"build", "python-alpine", "--context", app, "--addr", "tcp://h:1", "--tlscacert", filepath.Join(app, "ca.pem")}, want: "CA certificate " + filepath.Join(app, "ca.pem") + " is not a readable file"},
 		{name: "pins without verb", args: []string{"pins"}, want: "usage: imagebuild pins check|bump"},
 		{name: "pins bad format", args: []string{"pins", "check", "--format", "xml"}, want: `--format "xml"`},
 		{name: "verify without target", args: []string{"verify"}, want: "usage: imagebuild verify TARGET"},
@@ -295,6 +300,9 @@ func TestTLSDirFiles(t *testing.T) {
 
 func TestUnreachableDaemon(t *testing.T) {
 	ctxDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ctxDir, "requirements.txt"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	dest := filepath.Join(t.TempDir(), "image.tar")
 	addr := fmt.Sprintf("tcp://127.0.0.1:%d", testenv.FreePort(t))
 	_, stderr, code := cli(t, "build", "python-alpine", "--context", ctxDir, "--addr", addr, "-o", "type=oci,dest="+dest)
