@@ -7,7 +7,8 @@ GO ?= go
 RECIPE ?= python-alpine
 CONTEXT ?= examples/incident-tracker
 OUT ?= out
-PLATFORM ?= linux/amd64
+# PLATFORM: target platforms, comma-separated (linux/amd64,linux/arm64); default the daemon's own.
+PLATFORM ?=
 IMAGEBUILD := bin/imagebuild
 # PIP_CONF: a pip.conf for the team's private index, passed as the pipconf secret.
 PIP_CONF ?=
@@ -24,11 +25,11 @@ image: build ## build CONTEXT (default: the example service) with RECIPE into $(
 	@addr="$${BUILDKIT_HOST:-}"; \
 	if [ -z "$$addr" ]; then addr=$$(bash scripts/buildkitd.sh) || exit 1; fi; \
 	mkdir -p $(OUT) && \
-	$(IMAGEBUILD) build $(RECIPE) --addr "$$addr" --context $(CONTEXT) --platform $(PLATFORM) \
+	$(IMAGEBUILD) build $(RECIPE) --addr "$$addr" --context $(CONTEXT) $(if $(PLATFORM),--platform $(PLATFORM)) \
 		$(if $(PIP_CONF),--secret id=pipconf$(comma)src=$(PIP_CONF)) \
 		--output type=oci,dest=$(OUT)/image.oci.tar --metadata-file $(OUT)/metadata.json
 
-buildkitd: ## build and start buildkitd (as root, in the background) at go.mod's BuildKit version; prints its address
+buildkitd: ## build and start buildkitd (as root, in the background, with QEMU emulation for foreign platforms) at go.mod's BuildKit version; prints its address
 	@bash scripts/buildkitd.sh
 
 buildkitd-stop: ## stop the buildkitd that make buildkitd, make image or make test started
@@ -37,7 +38,7 @@ buildkitd-stop: ## stop the buildkitd that make buildkitd, make image or make te
 trivy: ## build Trivy at the version the CI gate pins (cached); prints its path
 	@bash scripts/trivy.sh
 
-deps: ## install with apt what the tests need: runc, docker-registry, debootstrap, openssh-server
+deps: ## install with apt what the tests need: runc, docker-registry, debootstrap, openssh-server, mmdebstrap, qemu-user-static
 	@bash scripts/deps.sh
 
 test: deps ## all tests, integration tests included (starts buildkitd, left running, and a registry)

@@ -57,7 +57,7 @@ func benchCacheImport(b *testing.B, env *testenv.Env, base builder.Pin, dir stri
 	cache := []client.CacheOptionsEntry{{Type: "registry", Attrs: map[string]string{"ref": ref}}}
 	dest := filepath.Join(b.TempDir(), "image.tar")
 	solve := func(imports, exports []client.CacheOptionsEntry) {
-		_, err := builder.Solve(context.Background(), env.Client, img, builder.SolveOpt{
+		_, err := builder.Build(context.Background(), env.Client, []builder.Image{img}, builder.SolveOpt{
 			ContextDir:   dir,
 			Outputs:      []builder.Output{{Type: client.ExporterOCI, Dest: dest}},
 			Session:      attach,

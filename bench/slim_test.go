@@ -36,7 +36,7 @@ func BenchmarkSlimExample(b *testing.B) {
 	// As `imagebuild build` does for a context outside git: the epoch 0.
 	epoch := time.Unix(0, 0).UTC()
 	solve := func(img builder.Image, dest string) {
-		_, err := builder.Solve(context.Background(), env.Client, img, builder.SolveOpt{
+		_, err := builder.Build(context.Background(), env.Client, []builder.Image{img}, builder.SolveOpt{
 			ContextDir:      dir,
 			SourceDateEpoch: &epoch,
 			Outputs:         []builder.Output{{Type: client.ExporterOCI, Dest: dest}},

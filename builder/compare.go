@@ -17,13 +17,13 @@ import (
 
 	"github.com/containerd/platforms"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/moby/go-archive"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Comparison is what differs between two builds of one image.
 type Comparison struct {
+	// Platform is the platform ID of the image compared (linux/amd64).
+	Platform string
 	// Digests are the two images' manifest digests.
 	Digests [2]string
 	// Config lists the top-level config fields that differ.
@@ -54,6 +54,9 @@ func (c *Comparison) Same() bool { return c.Digests[0] == c.Digests[1] }
 // WriteText writes the comparison for people: the digests, then what differs.
 func (c *Comparison) WriteText(w io.Writer) error {
 	var b strings.Builder
+	if c.Platform != "" {
+		fmt.Fprintf(&b, "%s: ", c.Platform)
+	}
 	if c.Same() {
 		fmt.Fprintf(&b, "reproducible: both builds gave %s\n", c.Digests[0])
 		_, err := io.WriteString(w, b.String())
@@ -96,17 +99,9 @@ func CompareOCI(a, b string) (*Comparison, error) {
 // index (as with attestations), that index's one image that is not an
 // attestation.
 func OpenOCITarball(path, dir string) (v1.Image, error) {
-	f, err := os.Open(path)
+	idx, err := OpenOCIIndex(path, dir)
 	if err != nil {
-		return nil, fmt.Errorf("read OCI tarball: %w", err)
-	}
-	defer f.Close()
-	if err := archive.Untar(f, dir, &archive.TarOptions{NoLchown: true}); err != nil {
-		return nil, fmt.Errorf("read OCI tarball %s: %w", path, err)
-	}
-	idx, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		return nil, fmt.Errorf("read OCI tarball %s: %w", path, err)
+		return nil, err
 	}
 	img, err := SingleImage(idx, ocispecs.Platform{})
 	if err != nil {
@@ -149,6 +144,47 @@ func SingleImage(idx v1.ImageIndex, platform ocispecs.Platform) (v1.Image, error
 		return SingleImage(child, platform)
 	}
 	return idx.Image(images[0].Digest)
+}
+
+// ImagePlatforms lists the platforms of idx's images, attestations left
+// out, looking into nested indexes; an image the index gives no platform
+// is asked its config.
+func ImagePlatforms(idx v1.ImageIndex) ([]ocispecs.Platform, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var out []ocispecs.Platform
+	for _, d := range im.Manifests {
+		if d.Annotations[attestationRef] == "attestation-manifest" {
+			continue
+		}
+		switch {
+		case d.MediaType.IsIndex():
+			child, err := idx.ImageIndex(d.Digest)
+			if err != nil {
+				return nil, err
+			}
+			ps, err := ImagePlatforms(child)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ps...)
+		case d.Platform != nil:
+			out = append(out, ocispecs.Platform{OS: d.Platform.OS, Architecture: d.Platform.Architecture, Variant: d.Platform.Variant})
+		default:
+			img, err := idx.Image(d.Digest)
+			if err != nil {
+				return nil, err
+			}
+			cfg, err := img.ConfigFile()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ocispecs.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant})
+		}
+	}
+	return out, nil
 }
 
 func platformString(p ocispecs.Platform) string {

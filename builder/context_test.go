@@ -107,9 +107,9 @@ func TestCheckContext(t *testing.T) {
 	}
 }
 
-// TestSolveChecksContextFiles: a library caller gets the same check as the
+// TestBuildChecksContextFiles: a library caller gets the same check as the
 // CLI, before the daemon is contacted (the client here is nil).
-func TestSolveChecksContextFiles(t *testing.T) {
+func TestBuildChecksContextFiles(t *testing.T) {
 	pin := Pin("docker.io/library/python:3.12-alpine@sha256:" + strings.Repeat("ab", 32))
 	img := Image{
 		Platform:     ocispecs.Platform{OS: "linux", Architecture: "amd64"},
@@ -118,10 +118,10 @@ func TestSolveChecksContextFiles(t *testing.T) {
 		ContextFiles: []ContextFile{{Path: "requirements.txt", NamedBy: "the test"}},
 	}
 	status := make(chan *client.SolveStatus)
-	_, err := Solve(t.Context(), nil, img, SolveOpt{ContextDir: t.TempDir()}, status)
+	_, err := Build(t.Context(), nil, []Image{img}, SolveOpt{ContextDir: t.TempDir()}, status)
 	var cfe *ContextFileError
 	if !errors.As(err, &cfe) || cfe.File.Path != "requirements.txt" {
-		t.Fatalf("Solve = %v, want a ContextFileError for requirements.txt", err)
+		t.Fatalf("Build = %v, want a ContextFileError for requirements.txt", err)
 	}
 	if _, open := <-status; open {
 		t.Error("status channel left open")

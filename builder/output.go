@@ -210,6 +210,18 @@ func (s *staged) entry(o Output) (client.ExportEntry, error) {
 	return e, nil
 }
 
+// path is where o is being written until it is committed: the temporary
+// file of an oci or docker output.
+func (s *staged) path(o Output) string {
+	dest, _ := filepath.Abs(o.Dest)
+	for _, m := range s.moves {
+		if m.to == dest {
+			return m.from
+		}
+	}
+	return ""
+}
+
 // commit moves every staged output into place. A directory already at a
 // directory output's destination is replaced.
 func (s *staged) commit() error {

@@ -2,26 +2,34 @@ package builder
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
+	"github.com/containerd/platforms"
+	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/client/llb/sourceresolver"
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/solver/llbsolver/compat"
 	spb "github.com/moby/buildkit/sourcepolicy/pb"
 	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/tonistiigi/fsutil"
+	"golang.org/x/sync/errgroup"
 )
 
-// SolveOpt says where a build reads its context from and where its result goes.
+// SolveOpt says where a build reads its context from, what is checked and
+// where its result goes.
 type SolveOpt struct {
 	// ContextDir is the build context's directory, sent as [ContextName].
 	ContextDir string
@@ -49,6 +57,16 @@ type SolveOpt struct {
 	// (registry, local, gha, s3, azblob). An import with nothing to import
 	// is a warning in the progress, and the build goes on without it.
 	CacheImports []client.CacheOptionsEntry
+	// Verify, when set, checks each platform's image of the build before
+	// any output is written; an error stops the build there.
+	Verify func(ctx context.Context, platform ocispecs.Platform, img v1.Image) error
+	// CheckReproducible builds a second time, ignoring every cache of the
+	// daemon's, and compares each platform's image with the first build's
+	// before any output is written; a difference stops the build there.
+	CheckReproducible bool
+	// Keychain holds the registry credentials used to read back what was
+	// pushed; nil is Docker's config, as the daemon's pushes use.
+	Keychain authn.Keychain
 }
 
 // LabelCreated is the label that records [SolveOpt.SourceDateEpoch].
@@ -87,18 +105,24 @@ func imageOutputAttrs(o Output, epoch *time.Time) map[string]string {
 	return attrs
 }
 
-// Solve builds img on the daemon c is connected to and exports it to every
-// output in opt. Progress goes to status when it is not nil; Solve closes it.
-// Output files and directories appear only when the whole build succeeds.
-func Solve(ctx context.Context, c *client.Client, img Image, opt SolveOpt, status chan *client.SolveStatus) (*client.SolveResponse, error) {
-	var st staged
-	defer st.discard()
-	def, so, err := prepare(ctx, img, opt, &st)
+// solve runs one build of imgs, one image a platform, on the daemon c is
+// connected to and exports it to outputs. It returns the daemon's response
+// and the outputs staged, written but not yet moved into place; the caller
+// commits or discards them. Progress goes to status when it is not nil;
+// solve closes it.
+func solve(ctx context.Context, c *client.Client, imgs []Image, opt SolveOpt, outputs []Output, status chan *client.SolveStatus) (*client.SolveResponse, *staged, error) {
+	st := &staged{}
+	defs, so, err := prepare(ctx, imgs, opt, outputs, st)
 	if err != nil {
 		if status != nil {
 			close(status)
 		}
-		return nil, err
+		st.discard()
+		return nil, nil, err
+	}
+	var policies []*spb.Policy
+	if so.SourcePolicy != nil {
+		policies = append(policies, so.SourcePolicy)
 	}
 	status = reportCacheImports(&so, status)
 
@@ -107,69 +131,126 @@ func Solve(ctx context.Context, c *client.Client, img Image, opt SolveOpt, statu
 		if err != nil {
 			return nil, err
 		}
-		res, err := gw.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true, CacheImports: imports})
-		if err != nil {
-			return nil, err
+		// Every platform's base config first, so a platform the base
+		// lacks is refused before any step runs.
+		configs := make([][2][]byte, len(imgs))
+		for i, img := range imgs {
+			_, _, baseConfig, err := gw.ResolveImageConfig(ctx, img.Base.String(), sourceresolver.Opt{
+				LogName:        fmt.Sprintf("resolve image config for %s (%s)", img.Base, platforms.Format(img.Platform)),
+				SourcePolicies: policies,
+				ImageOpt: &sourceresolver.ResolveImageOpt{
+					Platform:    &img.Platform,
+					ResolveMode: llb.ResolveModeDefault.String(),
+				},
+			})
+			if err != nil {
+				return nil, baseError(ctx, img, opt.Mirrors, err)
+			}
+			config, err := img.ImageConfig(baseConfig, opt.SourceDateEpoch)
+			if err != nil {
+				return nil, err
+			}
+			configs[i] = [2][]byte{config, baseConfig}
 		}
-		ref, err := res.SingleRef()
-		if err != nil {
-			return nil, err
+		refs := make([]gateway.Reference, len(imgs))
+		eg, ectx := errgroup.WithContext(ctx)
+		for i := range imgs {
+			eg.Go(func() error {
+				res, err := gw.Solve(ectx, gateway.SolveRequest{Definition: defs[i].ToPB(), Evaluate: true, CacheImports: imports})
+				if err != nil {
+					return err
+				}
+				refs[i], err = res.SingleRef()
+				return err
+			})
 		}
-		var policies []*spb.Policy
-		if so.SourcePolicy != nil {
-			policies = append(policies, so.SourcePolicy)
-		}
-		_, _, baseConfig, err := gw.ResolveImageConfig(ctx, img.Base.String(), sourceresolver.Opt{
-			LogName:        "resolve image config for " + img.Base.String(),
-			SourcePolicies: policies,
-			ImageOpt: &sourceresolver.ResolveImageOpt{
-				Platform:    &img.Platform,
-				ResolveMode: llb.ResolveModeDefault.String(),
-			},
-		})
-		if err != nil {
-			return nil, fmt.Errorf("resolve config of base %s: %w", img.Base, err)
-		}
-		config, err := img.ImageConfig(baseConfig, opt.SourceDateEpoch)
-		if err != nil {
+		if err := eg.Wait(); err != nil {
 			return nil, err
 		}
 		out := gateway.NewResult()
-		out.SetRef(ref)
-		out.AddMeta(exptypes.ExporterImageConfigKey, config)
-		out.AddMeta(exptypes.ExporterImageBaseConfigKey, baseConfig)
+		if len(imgs) == 1 {
+			out.SetRef(refs[0])
+			out.AddMeta(exptypes.ExporterImageConfigKey, configs[0][0])
+			out.AddMeta(exptypes.ExporterImageBaseConfigKey, configs[0][1])
+			return out, nil
+		}
+		// One ref a platform, as BuildKit's Dockerfile frontend does: the
+		// image and oci exporters write an index of them.
+		var exp exptypes.Platforms
+		for i, img := range imgs {
+			id := PlatformID(img.Platform)
+			out.AddRef(id, refs[i])
+			out.AddMeta(exptypes.ExporterImageConfigKey+"/"+id, configs[i][0])
+			out.AddMeta(exptypes.ExporterImageBaseConfigKey+"/"+id, configs[i][1])
+			exp.Platforms = append(exp.Platforms, exptypes.Platform{ID: id, Platform: img.Platform})
+		}
+		dt, err := json.Marshal(exp)
+		if err != nil {
+			return nil, err
+		}
+		out.AddMeta(exptypes.ExporterPlatformsKey, dt)
 		return out, nil
 	}
 	resp, err := c.Build(ctx, so, "imagebuild", build, status)
 	if err != nil {
-		return nil, solveError(err, def)
+		st.discard()
+		return nil, nil, solveErrorOf(err, defs)
 	}
-	if err := st.commit(); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return resp, st, nil
 }
 
-// prepare validates img and opt and turns them into the definition and the
-// client's solve options, staging the outputs in st.
-func prepare(ctx context.Context, img Image, opt SolveOpt, st *staged) (*llb.Definition, client.SolveOpt, error) {
+// solveErrorOf is [solveError] for the definition, of defs, that holds the
+// failed vertex.
+func solveErrorOf(err error, defs []*llb.Definition) error {
+	var ve *errdefs.VertexError
+	if errors.As(err, &ve) {
+		for _, def := range defs {
+			if _, ok := def.Metadata[digest.Digest(ve.Digest)]; ok {
+				return solveError(err, def)
+			}
+		}
+	}
+	if len(defs) == 0 {
+		return err
+	}
+	return solveError(err, defs[0])
+}
+
+// PlatformID is how BuildKit names a platform in a multi-platform result,
+// and in the local output's folders with "/" as "_": linux/arm64/v8.
+func PlatformID(p ocispecs.Platform) string {
+	return platforms.FormatAll(platforms.Normalize(p))
+}
+
+// prepare validates imgs and opt and turns them into one definition a
+// platform and the client's solve options, staging outputs in st.
+func prepare(ctx context.Context, imgs []Image, opt SolveOpt, outputs []Output, st *staged) ([]*llb.Definition, client.SolveOpt, error) {
 	var so client.SolveOpt
-	if err := img.Base.Validate(); err != nil {
-		return nil, so, fmt.Errorf("base: %w", err)
-	}
-	if err := img.Config.Validate(); err != nil {
-		return nil, so, fmt.Errorf("image config: %w", err)
-	}
-	if err := CheckContext(opt.ContextDir, img.ContextFiles); err != nil {
+	if err := validateImages(imgs); err != nil {
 		return nil, so, err
+	}
+	for _, img := range imgs {
+		if err := CheckContext(opt.ContextDir, img.ContextFiles); err != nil {
+			return nil, so, err
+		}
 	}
 	var marshalOpts []llb.ConstraintsOpt
 	if opt.NoCache {
 		marshalOpts = append(marshalOpts, llb.IgnoreCache)
 	}
-	def, err := img.Marshal(ctx, marshalOpts...)
-	if err != nil {
-		return nil, so, err
+	var defs []*llb.Definition
+	var refs []string
+	for _, img := range imgs {
+		def, err := img.Marshal(ctx, marshalOpts...)
+		if err != nil {
+			return nil, so, err
+		}
+		defs = append(defs, def)
+		r, err := imageRefs(def, img.Base)
+		if err != nil {
+			return nil, so, err
+		}
+		refs = append(refs, r...)
 	}
 
 	so = client.SolveOpt{Session: opt.Session, CompatibilityVersion: CompatibilityVersion, FrontendAttrs: map[string]string{}}
@@ -179,14 +260,11 @@ func prepare(ctx context.Context, img Image, opt SolveOpt, st *staged) (*llb.Def
 	if opt.Provenance != "" {
 		so.FrontendAttrs["attest:provenance"] = opt.Provenance
 	}
+	var err error
 	if so.CacheExports, err = cacheExports(opt.CacheExports); err != nil {
 		return nil, so, err
 	}
 	if so.CacheImports, err = cacheImports(opt.CacheImports); err != nil {
-		return nil, so, err
-	}
-	refs, err := imageRefs(def, img.Base)
-	if err != nil {
 		return nil, so, err
 	}
 	if so.SourcePolicy, err = opt.Mirrors.sourcePolicy(refs); err != nil {
@@ -207,8 +285,8 @@ func prepare(ctx context.Context, img Image, opt SolveOpt, st *staged) (*llb.Def
 		}
 		so.SharedKey = digest.FromString(abs).Encoded()
 	}
-	for _, o := range opt.Outputs {
-		if err := o.Validate(); err != nil {
+	for _, o := range outputs {
+		if err := validateOutput(o, len(imgs)); err != nil {
 			return nil, so, err
 		}
 		o.Attrs = imageOutputAttrs(o, opt.SourceDateEpoch)
@@ -218,36 +296,5 @@ func prepare(ctx context.Context, img Image, opt SolveOpt, st *staged) (*llb.Def
 		}
 		so.Exports = append(so.Exports, e)
 	}
-	return def, so, nil
-}
-
-// CheckReproducible builds img twice, the second time ignoring every cache of
-// the daemon's, each into an OCI tarball in a temporary directory, and
-// compares the two images. opt's outputs are not written. status[i], when
-// not nil, receives build i's progress; each is closed.
-func CheckReproducible(ctx context.Context, c *client.Client, img Image, opt SolveOpt, status [2]chan *client.SolveStatus) (*Comparison, error) {
-	dir, err := os.MkdirTemp("", "imagebuild-reproduce-")
-	if err != nil {
-		for _, ch := range status {
-			if ch != nil {
-				close(ch)
-			}
-		}
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	var tarballs [2]string
-	for i := range 2 {
-		o := opt
-		o.NoCache = i == 1
-		tarballs[i] = filepath.Join(dir, fmt.Sprintf("build-%d.oci.tar", i+1))
-		o.Outputs = []Output{{Type: client.ExporterOCI, Dest: tarballs[i]}}
-		if _, err := Solve(ctx, c, img, o, status[i]); err != nil {
-			if i == 0 && status[1] != nil {
-				close(status[1])
-			}
-			return nil, fmt.Errorf("build %d of 2: %w", i+1, err)
-		}
-	}
-	return CompareOCI(tarballs[0], tarballs[1])
+	return defs, so, nil
 }

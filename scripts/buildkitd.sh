@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Builds buildkitd at the BuildKit version go.mod requires (from the small
 # module in tools/buildkitd), installs runc from Debian when it is missing,
-# starts the daemon as root with the OCI worker on a unix socket under the
-# project's cache folder, and prints its address. A daemon already answering
-# there is reused. The daemon keeps running, as root, in the background;
-# `buildkitd.sh stop` (make buildkitd-stop) stops it. With --bin it only
-# builds, and prints the folder that holds buildkitd and buildctl.
+# registers QEMU user emulation for foreign platforms (scripts/binfmt.sh; the
+# daemon lists the platforms it can run when it starts), starts the daemon as
+# root with the OCI worker on a unix socket under the project's cache folder,
+# and prints its address. A daemon already answering there is reused. The
+# daemon keeps running, as root, in the background; `buildkitd.sh stop`
+# (make buildkitd-stop) stops it. With --bin it only builds, and prints the
+# folder that holds buildkitd and buildctl.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -68,6 +70,8 @@ if ! command -v runc >/dev/null; then
 		apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc >&2
 	}
 fi
+
+bash "$root/scripts/binfmt.sh"
 
 mkdir -p "$state"
 rm -f "$state/buildkitd.sock"

@@ -2,7 +2,9 @@
 # Installs with apt what the integration tests need and the machine lacks:
 # runc (for buildkitd's OCI worker), docker-registry (the test registry),
 # debootstrap (the test base image), openssh-server and openssh-client (the
-# ssh:// connection test runs its own sshd on a loopback port).
+# ssh:// connection test runs its own sshd on a loopback port), and for the
+# arm64 test base and builds, QEMU user emulation (qemu-user-static,
+# binfmt-support) and mmdebstrap.
 set -euo pipefail
 missing=()
 command -v runc >/dev/null || missing+=(runc)
@@ -10,6 +12,10 @@ command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+command -v arch-test >/dev/null || missing+=(arch-test)
+command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
+command -v update-binfmts >/dev/null || missing+=(binfmt-support)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
 	echo "deps: ${missing[*]} missing; install them (apt-get install ${missing[*]}) or run as root" >&2

@@ -24,50 +24,104 @@ import (
 // directory nor a registry reference.
 var ErrNoTarget = errors.New("no such file or directory")
 
+// Platform is one platform's image of a target.
+type Platform struct {
+	Platform ocispecs.Platform
+	Image    v1.Image
+}
+
 // Open opens target as an image: an OCI layout directory or an OCI or
 // docker tarball when target is a path that exists, else a registry
-// reference when [IsReference] says target is written as one. A multi-platform target gives its
-// image for platform. tmp is where an OCI tarball is unpacked; close removes
-// what Open left there.
+// reference when [IsReference] says target is written as one. A
+// multi-platform target gives its image for platform. tmp is where an OCI
+// tarball is unpacked.
 func Open(ctx context.Context, target string, platform ocispecs.Platform, tmp string) (v1.Image, error) {
+	imgs, err := Images(ctx, target, platform, tmp)
+	if err != nil {
+		return nil, err
+	}
+	if len(imgs) != 1 {
+		return nil, fmt.Errorf("%s holds %d images; name one with a platform", target, len(imgs))
+	}
+	return imgs[0].Image, nil
+}
+
+// Images opens target as [Open] does and returns each platform's image,
+// or where platform is not the zero value, that platform's only.
+func Images(ctx context.Context, target string, platform ocispecs.Platform, tmp string) ([]Platform, error) {
+	idx, img, err := open(ctx, target, tmp)
+	if err != nil {
+		return nil, err
+	}
+	if img != nil {
+		cfg, err := img.ConfigFile()
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", target, err)
+		}
+		return []Platform{{Platform: ocispecs.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}, Image: img}}, nil
+	}
+	ps := []ocispecs.Platform{platform}
+	if platform.OS == "" {
+		if ps, err = builder.ImagePlatforms(idx); err != nil {
+			return nil, fmt.Errorf("open %s: %w", target, err)
+		}
+	}
+	var out []Platform
+	for _, p := range ps {
+		img, err := builder.SingleImage(idx, p)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", target, err)
+		}
+		out = append(out, Platform{Platform: p, Image: img})
+	}
+	return out, nil
+}
+
+// open returns target's index, or its image where it holds no index.
+func open(ctx context.Context, target, tmp string) (v1.ImageIndex, v1.Image, error) {
 	fi, err := os.Stat(target)
 	switch {
 	case err == nil && fi.IsDir():
 		idx, err := layout.ImageIndexFromPath(target)
 		if err != nil {
-			return nil, fmt.Errorf("open OCI layout %s: %w", target, err)
+			return nil, nil, fmt.Errorf("open OCI layout %s: %w", target, err)
 		}
-		return builder.SingleImage(idx, platform)
+		return idx, nil, nil
 	case err == nil:
 		docker, err := hasFile(target, "manifest.json")
 		if err != nil {
-			return nil, fmt.Errorf("open %s: %w", target, err)
+			return nil, nil, fmt.Errorf("open %s: %w", target, err)
 		}
 		if docker {
 			img, err := tarball.ImageFromPath(target, nil)
 			if err != nil {
-				return nil, fmt.Errorf("open docker tarball %s: %w", target, err)
+				return nil, nil, fmt.Errorf("open docker tarball %s: %w", target, err)
 			}
-			return img, nil
+			return nil, img, nil
 		}
-		return builder.OpenOCITarball(target, tmp)
+		idx, err := builder.OpenOCIIndex(target, tmp)
+		return idx, nil, err
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("open %s: %w", target, err)
+		return nil, nil, fmt.Errorf("open %s: %w", target, err)
 	}
 	if !IsReference(target) {
-		return nil, fmt.Errorf("%s: %w, and not a registry reference (written NAME:TAG or NAME@sha256:<digest>)", target, ErrNoTarget)
+		return nil, nil, fmt.Errorf("%s: %w, and not a registry reference (written NAME:TAG or NAME@sha256:<digest>)", target, ErrNoTarget)
 	}
 	ref, err := builder.ParseReference(target)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w, and not a registry reference: %v", target, ErrNoTarget, err)
+		return nil, nil, fmt.Errorf("%s: %w, and not a registry reference: %v", target, ErrNoTarget, err)
 	}
-	p := v1.Platform{OS: platform.OS, Architecture: platform.Architecture, Variant: platform.Variant}
-	img, err := remote.Image(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithPlatform(p))
+	desc, err := remote.Get(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
 	if err != nil {
-		return nil, fmt.Errorf("pull %s: %w", target, err)
+		return nil, nil, fmt.Errorf("pull %s: %w", target, err)
 	}
-	return img, nil
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		return idx, nil, err
+	}
+	img, err := desc.Image()
+	return nil, img, err
 }
 
 // IsReference reports whether target is written as a registry reference

@@ -34,7 +34,9 @@ type Result struct {
 
 // Report is every check's result.
 type Report struct {
-	Results []Result `json:"results"`
+	// Platform is the image's platform (linux/amd64), as its config says.
+	Platform string   `json:"platform,omitempty"`
+	Results  []Result `json:"results"`
 }
 
 // Passed reports whether no check failed.
@@ -109,7 +111,11 @@ func Image(ctx context.Context, img v1.Image, opt Options) (*Report, error) {
 	}
 	users := parsePasswd(fs["/etc/passwd"])
 	uid, user, userRes := checkNonRoot(cf.Config.User, users)
-	r := &Report{Results: []Result{
+	platform := cf.OS + "/" + cf.Architecture
+	if cf.Variant != "" {
+		platform += "/" + cf.Variant
+	}
+	r := &Report{Platform: platform, Results: []Result{
 		userRes,
 		checkUserShape(fs, user, uid, users),
 		checkToolchains(fs),

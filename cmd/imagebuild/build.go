@@ -19,8 +19,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
 	"github.com/docker/cli/cli/config"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/moby/buildkit/client"
@@ -28,6 +30,8 @@ import (
 	"github.com/moby/buildkit/session/auth/authprovider"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/util/progress/progressui"
+	"github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/pflag"
 	"golang.org/x/sync/errgroup"
 )
@@ -53,7 +57,7 @@ type buildOptions struct {
 }
 
 func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
-	o.graphOptions.addFlags(fs)
+	o.graphOptions.addFlags(fs, "target platforms, comma-separated or repeated (linux/amd64,linux/arm64): one image index with a manifest each; default: the daemon's own")
 	o.mirrorOptions.addFlags(fs)
 	o.daemonOptions.addFlags(fs)
 	fs.StringArrayVar(&o.secrets, "secret", nil, "a build secret, as id=ID,src=PATH (repeatable); id=pipconf is pip's config file during the pip step")
@@ -69,10 +73,10 @@ func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.progress, "progress", progress, "progress output: auto, tty, plain, rawjson or quiet ($BUILDKIT_PROGRESS)")
 	fs.BoolVar(&o.noCache, "no-cache", false, "ignore the cache for every step")
 	fs.StringVar(&o.epoch, "source-date-epoch", os.Getenv("SOURCE_DATE_EPOCH"), "Unix time the image is dated; default $SOURCE_DATE_EPOCH, else the context's git HEAD commit time, else 0")
-	fs.BoolVar(&o.verify, "verify", false, "verify the image (see 'imagebuild verify') before anything is written or pushed")
+	fs.BoolVar(&o.verify, "verify", false, "verify each platform's image (see 'imagebuild verify') before anything is written or pushed")
 	fs.StringArrayVar(&o.cacheTo, "cache-to", nil, "export the build cache: type=registry,ref=REF[,mode=min|max] | type=local,dest=DIR | type=inline | type=gha | type=s3,... | type=azblob,... | REF (repeatable; mode=max by default)")
 	fs.StringArrayVar(&o.cacheFrom, "cache-from", nil, "import a build cache: type=registry,ref=REF | type=local,src=DIR | type=gha | type=s3,... | type=azblob,... | REF (repeatable)")
-	fs.BoolVar(&o.checkRepro, "check-reproducible", false, "build twice, the second time ignoring every cache, compare, and write outputs only when both give one image")
+	fs.BoolVar(&o.checkRepro, "check-reproducible", false, "build twice, the second time ignoring every cache, compare each platform's image, and write outputs only when both builds give the same")
 }
 
 // sourceDateEpoch is --source-date-epoch, else the commit time of HEAD when
@@ -128,13 +132,16 @@ func gitLabels(ctx context.Context, dir string) map[string]string {
 	return labels
 }
 
-// solveOpt validates the options and turns them into the library's.
-func (o *buildOptions) solveOpt(stderr io.Writer) (builder.SolveOpt, error) {
-	so := builder.SolveOpt{ContextDir: o.contextDir, NoCache: o.noCache}
+// solveOpt validates the options, for n platforms, and turns them into the library's.
+func (o *buildOptions) solveOpt(stderr io.Writer, n int) (builder.SolveOpt, error) {
+	so := builder.SolveOpt{ContextDir: o.contextDir, NoCache: o.noCache, CheckReproducible: o.checkRepro}
 	for _, spec := range o.outputs {
 		out, err := parseOutput(spec)
 		if err != nil {
 			return so, err
+		}
+		if out.Type == client.ExporterDocker && n > 1 {
+			return so, usagef("--output %q: a docker tarball holds one platform's image, not an index of %d; use type=oci or type=image (--tag) for several platforms", spec, n)
 		}
 		so.Outputs = append(so.Outputs, out)
 	}
@@ -267,11 +274,15 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if help || err != nil {
 		return err
 	}
-	img, err := o.image(pos[0])
+	ps, err := o.parsePlatforms()
 	if err != nil {
 		return err
 	}
-	so, err := o.solveOpt(stderr)
+	r, in, err := o.recipe(pos[0])
+	if err != nil {
+		return err
+	}
+	so, err := o.solveOpt(stderr, max(len(ps), 1))
 	if err != nil {
 		return err
 	}
@@ -280,12 +291,24 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	so.SourceDateEpoch = &epoch
+	// The context's files do not depend on the platform: checked now,
+	// before a daemon is contacted.
+	probe := in
+	probe.Platform = platforms.Normalize(platforms.DefaultSpec())
+	if len(ps) > 0 {
+		probe.Platform = ps[0]
+	}
+	img, err := r.Image(probe)
+	if err != nil {
+		return err
+	}
 	if err := builder.CheckContext(o.contextDir, img.ContextFiles); err != nil {
 		return usageError{err}
 	}
-	if labels := gitLabels(ctx, o.contextDir); len(labels) > 0 {
-		maps.Copy(labels, img.Config.Labels)
-		img.Config.Labels = labels
+	if o.verify {
+		so.Verify = func(ctx context.Context, p ocispecs.Platform, img v1.Image) error {
+			return verifyImage(ctx, img, p, stdout)
+		}
 	}
 
 	c, err := o.connect(ctx)
@@ -293,47 +316,47 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer c.Close()
-
-	if o.checkRepro {
-		var cmp *builder.Comparison
-		err := withProgress(ctx, stderr, o.progress, 2, func(ctx context.Context, status []chan *client.SolveStatus) error {
-			var err error
-			cmp, err = builder.CheckReproducible(ctx, c, img, so, [2]chan *client.SolveStatus{status[0], status[1]})
-			return err
-		})
+	if len(ps) == 0 {
+		p, err := builder.DefaultPlatform(ctx, c)
 		if err != nil {
-			return err
+			return fmt.Errorf("buildkit at %s: %w", o.addr, err)
 		}
-		if err := cmp.WriteText(stdout); err != nil {
-			return err
-		}
-		if !cmp.Same() {
-			return fmt.Errorf("not reproducible: two builds gave %s and %s; the differences are listed above", cmp.Digests[0], cmp.Digests[1])
-		}
-		if len(so.Outputs) == 0 {
-			return nil
-		}
+		ps = append(ps, p)
 	}
-	if o.verify {
-		if err := verifyBuild(ctx, c, img, so, o.progress, stdout, stderr); err != nil {
-			return err
-		}
-	}
-	var resp *client.SolveResponse
-	err = withProgress(ctx, stderr, o.progress, 1, func(ctx context.Context, status []chan *client.SolveStatus) error {
-		var err error
-		resp, err = builder.Solve(ctx, c, img, so, status[0])
-		return err
-	})
+	imgs, err := images(r, in, ps)
 	if err != nil {
 		return err
 	}
-	if o.metadataFile != "" {
-		if err := writeMetadata(o.metadataFile, resp.ExporterResponse); err != nil {
+	if labels := gitLabels(ctx, o.contextDir); len(labels) > 0 {
+		for i := range imgs {
+			l := maps.Clone(labels)
+			maps.Copy(l, imgs[i].Config.Labels)
+			imgs[i].Config.Labels = l
+		}
+	}
+
+	var res *builder.Result
+	err = withProgress(ctx, stderr, o.progress, 1, func(ctx context.Context, status []chan *client.SolveStatus) error {
+		var err error
+		res, err = builder.Build(ctx, c, imgs, so, status[0])
+		return err
+	})
+	if res != nil {
+		for _, cmp := range res.Comparisons {
+			if werr := cmp.WriteText(stdout); werr != nil {
+				return werr
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if o.metadataFile != "" && res.ExporterResponse != nil {
+		if err := writeMetadata(o.metadataFile, res.ExporterResponse, res.Manifests); err != nil {
 			return err
 		}
 	}
-	if d := resp.ExporterResponse["containerimage.digest"]; d != "" {
+	if d := res.ExporterResponse["containerimage.digest"]; d != "" {
 		fmt.Fprintln(stdout, d)
 	}
 	return nil
@@ -389,11 +412,19 @@ func explainBuildError(err error, mode string) error {
 	return err
 }
 
+// metadataManifests is the metadata file's key for each platform's image
+// manifest digest, by platform ID.
+const metadataManifests = "imagebuild.manifests"
+
 // writeMetadata writes the exporter response as buildctl's --metadata-file
-// does: values that are base64-encoded JSON are written as that JSON. The
-// file appears whole or not at all.
-func writeMetadata(path string, resp map[string]string) error {
+// does: values that are base64-encoded JSON are written as that JSON. Each
+// platform's manifest digest is added under imagebuild.manifests. The file
+// appears whole or not at all.
+func writeMetadata(path string, resp map[string]string, manifests map[string]digest.Digest) error {
 	out := map[string]any{}
+	if len(manifests) > 0 {
+		out[metadataManifests] = manifests
+	}
 	for k, v := range resp {
 		if dt, err := base64.StdEncoding.DecodeString(v); err == nil {
 			var raw json.RawMessage

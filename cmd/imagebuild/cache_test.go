@@ -15,6 +15,7 @@ import (
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 func TestParseCache(t *testing.T) {
@@ -114,12 +115,16 @@ func TestCacheUsageErrors(t *testing.T) {
 // as the progress names them, read from the graph the build sends.
 func processSteps(t *testing.T, env *testenv.Env, ctxDir string) map[string]bool {
 	t.Helper()
-	o := graphOptions{platform: "linux/amd64", contextDir: ctxDir, base: env.Base.String()}
-	img, err := o.image("python-alpine")
+	o := graphOptions{contextDir: ctxDir, base: env.Base.String()}
+	r, in, err := o.recipe("python-alpine")
 	if err != nil {
 		t.Fatal(err)
 	}
-	def, err := img.Marshal(context.Background())
+	imgs, err := images(r, in, []ocispecs.Platform{testenv.Platform})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := imgs[0].Marshal(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

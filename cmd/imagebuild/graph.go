@@ -2,67 +2,114 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/containerd/platforms"
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/moby/buildkit/client/llb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/pflag"
 )
 
 // graphOptions are the flags that choose a recipe's graph; build and llb share them.
 type graphOptions struct {
-	platform   string
+	platforms  []string
 	contextDir string
 	base       string
 }
 
-func (o *graphOptions) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.platform, "platform", "linux/amd64", "target platform (always explicit in the graph)")
+func (o *graphOptions) addFlags(fs *pflag.FlagSet, platformUsage string) {
+	fs.StringSliceVar(&o.platforms, "platform", nil, platformUsage)
 	fs.StringVar(&o.contextDir, "context", ".", "build context directory; its .dockerignore is honoured")
 	fs.StringVar(&o.base, "base", "", "build on another base than the recipe's pin, as NAME:TAG@sha256:<digest> (a mirror, a patched or a test base)")
 }
 
-// image validates the options and returns the recipe's image for them.
-func (o *graphOptions) image(name string) (builder.Image, error) {
+// parsePlatforms parses --platform; only Linux platforms, each once.
+func (o *graphOptions) parsePlatforms() ([]ocispecs.Platform, error) {
+	var out []ocispecs.Platform
+	seen := map[string]bool{}
+	for _, s := range o.platforms {
+		p, err := platforms.Parse(s)
+		if err != nil {
+			return nil, usagef("--platform %q: %v; want OS/ARCH[/VARIANT] such as linux/amd64", s, err)
+		}
+		p = platforms.Normalize(p)
+		if err := builder.ValidPlatform(p); err != nil {
+			return nil, usagef("--platform %q: only linux platforms can be built (the recipes make Linux images); want linux/ARCH such as linux/amd64 or linux/arm64", s)
+		}
+		id := builder.PlatformID(p)
+		if seen[id] {
+			return nil, usagef("--platform: %s named twice", id)
+		}
+		seen[id] = true
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// recipe validates the options and returns the recipe and its inputs, less
+// the platform.
+func (o *graphOptions) recipe(name string) (recipes.Recipe, recipes.Inputs, error) {
+	var in recipes.Inputs
 	r, err := recipes.Lookup(name)
 	if err != nil {
-		return builder.Image{}, usageError{err}
+		return nil, in, usageError{err}
 	}
-	p, err := platforms.Parse(o.platform)
-	if err != nil {
-		return builder.Image{}, usagef("--platform %q: %v; want OS/ARCH[/VARIANT] such as linux/amd64", o.platform, err)
-	}
-	in := recipes.Inputs{Platform: platforms.Normalize(p)}
 	if o.base != "" {
 		if in.Base, err = builder.ParsePin(o.base); err != nil {
-			return builder.Image{}, usagef("--base: %v", err)
+			return nil, in, usagef("--base: %v", err)
 		}
 	}
 	if in.Context, err = builder.LoadContext(o.contextDir); err != nil {
-		return builder.Image{}, usagef("--context: %v; point it at the build context directory", err)
+		return nil, in, usagef("--context: %v; point it at the build context directory", err)
 	}
-	img, err := r.Image(in)
-	if err != nil {
-		return builder.Image{}, err
-	}
-	return img, nil
+	return r, in, nil
 }
 
-func runLLB(ctx context.Context, args []string, stdout io.Writer) error {
+// images returns r's image for each platform.
+func images(r recipes.Recipe, in recipes.Inputs, ps []ocispecs.Platform) ([]builder.Image, error) {
+	var out []builder.Image
+	for _, p := range ps {
+		in.Platform = p
+		img, err := r.Image(in)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, img)
+	}
+	return out, nil
+}
+
+func runLLB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o graphOptions
 	fs := pflag.NewFlagSet("llb", pflag.ContinueOnError)
-	o.addFlags(fs)
+	o.addFlags(fs, "target platform, one (always explicit in the graph); default: this machine's")
 	pos, help, err := parseFlags(fs, args, stdout, "llb RECIPE [--platform P] [--context DIR] [--base REF]", 1)
 	if help || err != nil {
 		return err
 	}
-	img, err := o.image(pos[0])
+	ps, err := o.parsePlatforms()
 	if err != nil {
 		return err
 	}
-	def, err := img.Marshal(ctx)
+	if len(ps) > 1 {
+		return usagef("--platform: llb writes one platform's graph; name one, not %d", len(ps))
+	}
+	r, in, err := o.recipe(pos[0])
+	if err != nil {
+		return err
+	}
+	if len(ps) == 0 {
+		ps = []ocispecs.Platform{platforms.Normalize(platforms.DefaultSpec())}
+		fmt.Fprintf(stderr, "imagebuild llb: no --platform; writing the graph for this machine's, %s\n", platforms.Format(ps[0]))
+	}
+	imgs, err := images(r, in, ps)
+	if err != nil {
+		return err
+	}
+	def, err := imgs[0].Marshal(ctx)
 	if err != nil {
 		return err
 	}

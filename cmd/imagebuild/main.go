@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "build":
 		return runBuild(ctx, args[1:], stdout, stderr)
 	case "llb":
-		return runLLB(ctx, args[1:], stdout)
+		return runLLB(ctx, args[1:], stdout, stderr)
 	case "recipes":
 		return runRecipes(args[1:], stdout)
 	case "pins":

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/containerd/platforms"
 	"github.com/google/go-cmp/cmp"
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/internal/testenv"
@@ -19,6 +20,8 @@ import (
 
 func TestUsageErrors(t *testing.T) {
 	ctxDir := t.TempDir()
+	// Usage errors are found before a daemon is contacted: none answers here.
+	noDaemon := "unix://" + filepath.Join(t.TempDir(), "none.sock")
 	hex := strings.Repeat("ab", 32)
 	// ignored has a requirements file its .dockerignore leaves out.
 	ignored := t.TempDir()
@@ -55,6 +58,11 @@ func TestUsageErrors(t *testing.T) {
 		{name: "push without tag", args: []string{"build", "python-alpine", "--context", ctxDir, "--push"}, want: "--push needs --tag"},
 		{name: "bad progress", args: []string{"build", "python-alpine", "--context", ctxDir, "--progress", "loud"}, want: `--progress "loud"`},
 		{name: "llb bad platform", args: []string{"llb", "python-alpine", "--platform", "plan9//"}, want: "--platform"},
+		{name: "windows platform", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", noDaemon, "--platform", "linux/amd64,windows/amd64"}, want: `--platform "windows/amd64": only linux platforms`},
+		{name: "platform named twice", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", noDaemon, "--platform", "linux/arm64", "--platform", "linux/aarch64"}, want: "linux/arm64 named twice"},
+		{name: "docker output of two platforms", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", noDaemon, "--platform", "linux/amd64,linux/arm64", "-o", "type=docker,dest={out}/x.tar"}, want: "a docker tarball holds one platform's image"},
+		{name: "llb two platforms", args: []string{"llb", "python-alpine", "--context", ctxDir, "--platform", "linux/amd64,linux/arm64"}, want: "llb writes one platform's graph"},
+		{name: "llb windows", args: []string{"llb", "python-alpine", "--context", ctxDir, "--platform", "windows/amd64"}, want: "only linux platforms"},
 		{name: "recipes takes no args", args: []string{"recipes", "x"}, want: "usage: imagebuild recipes"},
 		{name: "bad source date epoch", args: []string{"build", "python-alpine", "--context", ctxDir, "--source-date-epoch", "yesterday"}, want: `--source-date-epoch "yesterday"`},
 		{name: "secret without src", args: []string{"build", "python-alpine", "--context", ctxDir, "--secret", "id=pipconf"}, want: "want id=ID,src=PATH"},
@@ -176,7 +184,7 @@ func TestParseOutput(t *testing.T) {
 
 func TestTagAndPush(t *testing.T) {
 	o := buildOptions{tags: []string{"r/a:1", "r/a:2"}, push: true, progress: "plain"}
-	so, err := o.solveOpt(os.Stderr)
+	so, err := o.solveOpt(os.Stderr, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,5 +323,38 @@ func TestUnreachableDaemon(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(filepath.Dir(dest)); len(entries) != 0 {
 		t.Errorf("output directory has %v, want nothing", entries)
+	}
+}
+
+// TestLLBDefaultPlatform: without --platform, llb writes this machine's
+// platform's graph and says which it chose.
+func TestLLBDefaultPlatform(t *testing.T) {
+	dir := t.TempDir()
+	stdout, stderr, code := cli(t, "llb", "python-alpine", "--context", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	host := platforms.Normalize(platforms.DefaultSpec())
+	if !strings.Contains(stderr, "no --platform") || !strings.Contains(stderr, platforms.Format(host)) {
+		t.Errorf("stderr = %q, want it to name %s as the platform chosen", stderr, platforms.Format(host))
+	}
+	def, err := llb.ReadFrom(strings.NewReader(stdout))
+	if err != nil {
+		t.Fatalf("llb output does not read back: %v", err)
+	}
+	bctx, err := builder.LoadContext(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := recipes.PythonAlpine{}.Image(recipes.Inputs{Platform: host, Context: bctx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := img.Marshal(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want.Def, def.Def); diff != "" {
+		t.Errorf("llb output is not the recipe's graph for %s (-want +got):\n%s", platforms.Format(host), diff)
 	}
 }

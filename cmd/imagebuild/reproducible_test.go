@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -139,11 +141,21 @@ func TestCheckReproducibleFindsInjectedDifference(t *testing.T) {
 		llb.WithCustomName("write the time")).Root()
 	img := builder.Image{Platform: testenv.Platform, Root: root, Base: env.Base}
 	epoch := time.Unix(1700000000, 0)
-	cmp, err := builder.CheckReproducible(context.Background(), env.Client, img,
-		builder.SolveOpt{SourceDateEpoch: &epoch}, [2]chan *client.SolveStatus{})
-	if err != nil {
-		t.Fatal(err)
+	dest := filepath.Join(t.TempDir(), "image.tar")
+	res, err := builder.Build(context.Background(), env.Client, []builder.Image{img}, builder.SolveOpt{
+		SourceDateEpoch: &epoch, CheckReproducible: true,
+		Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: dest}},
+	}, nil)
+	if !errors.Is(err, builder.ErrCheck) {
+		t.Fatalf("a build that writes the time: got error %v, want %v", err, builder.ErrCheck)
 	}
+	if _, err := os.Stat(dest); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("output written after a failed reproducibility check: %v", err)
+	}
+	if len(res.Comparisons) != 1 {
+		t.Fatalf("%d comparisons, want 1", len(res.Comparisons))
+	}
+	cmp := res.Comparisons[0]
 	var b strings.Builder
 	if err := cmp.WriteText(&b); err != nil {
 		t.Fatal(err)

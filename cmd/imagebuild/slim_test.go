@@ -43,7 +43,7 @@ func buildSlim(t *testing.T, env *testenv.Env, r recipes.PythonSlim, requirement
 	if ref != "" {
 		outputs = append(outputs, builder.Output{Type: client.ExporterImage, Attrs: map[string]string{"name": ref, "push": "true"}})
 	}
-	if _, err := builder.Solve(context.Background(), env.Client, img, builder.SolveOpt{
+	if _, err := builder.Build(context.Background(), env.Client, []builder.Image{img}, builder.SolveOpt{
 		ContextDir: ctxDir,
 		Outputs:    outputs,
 		Session:    []session.Attachable{secretsprovider.FromMap(map[string][]byte{recipes.PipConfSecret: pipconf})},
@@ -140,7 +140,7 @@ kill $pid`, port, port)
 	}
 	builderTar := filepath.Join(t.TempDir(), "builder.tar")
 	st := r.BuilderStage(recipes.Inputs{Platform: testenv.Platform, Base: env.Base, Context: bctx})
-	if _, err := builder.Solve(context.Background(), env.Client, builder.Image{Platform: testenv.Platform, Root: st, Base: env.Base},
+	if _, err := builder.Build(context.Background(), env.Client, []builder.Image{{Platform: testenv.Platform, Root: st, Base: env.Base}},
 		builder.SolveOpt{ContextDir: ctxDir, Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: builderTar}},
 			Session: []session.Attachable{secretsprovider.FromMap(map[string][]byte{recipes.PipConfSecret: testenv.SeverityIndex(t, false)})}}, nil); err != nil {
 		t.Fatal(err)

@@ -2,17 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/containerd/platforms"
-	"github.com/imagebuild/imagebuild/builder"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/imagebuild/imagebuild/verify"
-	"github.com/moby/buildkit/client"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/pflag"
 )
@@ -24,8 +23,8 @@ pulled; anything else is reported as no such file.`
 
 func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := pflag.NewFlagSet("verify", pflag.ContinueOnError)
-	platform := fs.String("platform", "linux/amd64", "the platform's image, where TARGET holds several")
-	format := fs.String("format", "text", "output format: text or json")
+	platform := fs.String("platform", "", "verify only this platform's image, where TARGET holds several (default: every platform's)")
+	format := fs.String("format", "text", "output format: text or json (a JSON array of reports, one a platform, where TARGET holds several)")
 	pos, help, err := parseFlags(fs, args, stdout, "verify TARGET [--platform P] [--format text|json]\n\n"+verifyTargetHelp, 1)
 	if help || err != nil {
 		return err
@@ -33,66 +32,87 @@ func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	if *format != "text" && *format != "json" {
 		return usagef("--format %q: want text or json", *format)
 	}
-	p, err := platforms.Parse(*platform)
-	if err != nil {
-		return usagef("--platform %q: %v", *platform, err)
+	var p ocispecs.Platform
+	if *platform != "" {
+		if p, err = platforms.Parse(*platform); err != nil {
+			return usagef("--platform %q: %v", *platform, err)
+		}
+		p = platforms.Normalize(p)
 	}
-	return verifyTarget(ctx, pos[0], platforms.Normalize(p), *format, stdout)
+	return verifyTarget(ctx, pos[0], p, *format, stdout)
 }
 
-// verifyTarget verifies the image at target and writes the report; a failed
-// check is an error.
+// verifyTarget verifies each platform's image at target, or only p's when
+// p is not the zero value, and writes the reports; a failed check is an
+// error.
 func verifyTarget(ctx context.Context, target string, p ocispecs.Platform, format string, stdout io.Writer) error {
 	tmp, err := os.MkdirTemp("", "imagebuild-verify-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	img, err := verify.Open(ctx, target, p, tmp)
+	imgs, err := verify.Images(ctx, target, p, tmp)
 	if errors.Is(err, verify.ErrNoTarget) {
 		return usageError{err}
 	}
 	if err != nil {
 		return err
 	}
-	report, err := verify.Image(ctx, img, verify.Options{})
-	if err != nil {
-		return fmt.Errorf("verify %s: %w", target, err)
+	var reports []*verify.Report
+	var failed []string
+	for _, img := range imgs {
+		report, err := verify.Image(ctx, img.Image, verify.Options{})
+		if err != nil {
+			return fmt.Errorf("verify %s (%s): %w", target, platforms.Format(img.Platform), err)
+		}
+		reports = append(reports, report)
+		for _, f := range report.Failures() {
+			failed = append(failed, platforms.Format(img.Platform)+" "+f)
+		}
 	}
-	if format == "json" {
-		err = report.WriteJSON(stdout)
-	} else {
-		err = report.WriteText(stdout)
+	switch {
+	case format == "json" && len(reports) == 1:
+		err = reports[0].WriteJSON(stdout)
+	case format == "json":
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(reports)
+	default:
+		for i, r := range reports {
+			if len(reports) > 1 {
+				if _, err := fmt.Fprintf(stdout, "%s:\n", platforms.Format(imgs[i].Platform)); err != nil {
+					return err
+				}
+			}
+			if err := r.WriteText(stdout); err != nil {
+				return err
+			}
+		}
 	}
 	if err != nil {
 		return err
 	}
-	if !report.Passed() {
-		return fmt.Errorf("verify failed: %s", strings.Join(report.Failures(), "; "))
+	if len(failed) > 0 {
+		return fmt.Errorf("verify failed: %s", strings.Join(failed, "; "))
 	}
 	return nil
 }
 
-// verifyBuild builds img into a temporary OCI tarball and verifies it, so
-// that nothing is written or pushed before the image passes.
-func verifyBuild(ctx context.Context, c *client.Client, img builder.Image, so builder.SolveOpt, progress string, stdout, stderr io.Writer) error {
-	tmp, err := os.MkdirTemp("", "imagebuild-verify-")
+// verifyImage verifies one platform's image of a build and writes the
+// report, headed by the platform; a failed check is an error.
+func verifyImage(ctx context.Context, img v1.Image, p ocispecs.Platform, stdout io.Writer) error {
+	report, err := verify.Image(ctx, img, verify.Options{})
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	pre := so
-	tarball := filepath.Join(tmp, "image.oci.tar")
-	pre.Outputs = []builder.Output{{Type: client.ExporterOCI, Dest: tarball}}
-	err = withProgress(ctx, stderr, progress, 1, func(ctx context.Context, status []chan *client.SolveStatus) error {
-		_, err := builder.Solve(ctx, c, img, pre, status[0])
-		return err
-	})
-	if err != nil {
+	if _, err := fmt.Fprintf(stdout, "%s:\n", platforms.Format(p)); err != nil {
 		return err
 	}
-	if err := verifyTarget(ctx, tarball, img.Platform, "text", stdout); err != nil {
-		return fmt.Errorf("%w; nothing was written or pushed", err)
+	if err := report.WriteText(stdout); err != nil {
+		return err
+	}
+	if !report.Passed() {
+		return fmt.Errorf("failed: %s", strings.Join(report.Failures(), "; "))
 	}
 	return nil
 }

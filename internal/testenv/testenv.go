@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/platforms"
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
@@ -33,8 +34,12 @@ type Env struct {
 	Addr string
 	// Registry is the registry's host:port on 127.0.0.1.
 	Registry string
-	// Base is the test base image, pushed to Registry and pinned by digest.
+	// Base is the test base image, pushed to Registry and pinned by its
+	// index's digest: an image for each of Platforms.
 	Base builder.Pin
+	// Platforms are the platforms Base has: Platform, and Arm64 where the
+	// daemon can run it (always under CI).
+	Platforms []ocispecs.Platform
 	// Client is connected to Addr.
 	Client *client.Client
 }
@@ -101,14 +106,59 @@ func setup() (*Env, error) {
 			return nil, err
 		}
 	}
-	rootfs, err := script(ctx, "testbase-rootfs.sh")
+	rootfs, err := script(ctx, "testbase-rootfs.sh", "amd64")
 	if err != nil {
 		return nil, fmt.Errorf("make test base rootfs: %w", err)
 	}
-	if e.Base, err = e.pushRootfs(ctx, rootfs); err != nil {
+	rootfses := map[string]string{builder.PlatformID(Platform): rootfs}
+	e.Platforms = []ocispecs.Platform{Platform}
+	// The arm64 base needs QEMU emulation, to make it and to build on it;
+	// without that (not root, say) the tests that need it skip, or under CI fail.
+	if err := e.canRun(ctx, Arm64); err != nil {
+		arm64Err = err
+	} else if rootfs, err := script(ctx, "testbase-rootfs.sh", "arm64"); err != nil {
+		arm64Err = fmt.Errorf("make arm64 test base rootfs: %w", err)
+	} else {
+		rootfses[builder.PlatformID(Arm64)] = rootfs
+		e.Platforms = append(e.Platforms, Arm64)
+	}
+	if e.Base, err = e.pushRootfs(ctx, rootfses); err != nil {
 		return nil, fmt.Errorf("push test base: %w", err)
 	}
 	return e, nil
+}
+
+// arm64Err is why the test base has no arm64 image.
+var arm64Err error
+
+// NeedArm64 skips the test, or under CI fails it, when the test base has no
+// arm64 image, and returns the platforms to build: Platform and Arm64.
+func (e *Env) NeedArm64(t testing.TB) []ocispecs.Platform {
+	t.Helper()
+	if len(e.Platforms) > 1 {
+		return e.Platforms
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("no arm64 test base: %v (CI must run multi-platform tests)", arm64Err)
+	}
+	t.Skipf("no arm64 test base: %v", arm64Err)
+	return nil
+}
+
+// canRun reports whether the daemon runs p, natively or under emulation.
+func (e *Env) canRun(ctx context.Context, p ocispecs.Platform) error {
+	workers, err := e.Client.ListWorkers(ctx)
+	if err != nil {
+		return err
+	}
+	var have []ocispecs.Platform
+	for _, w := range workers {
+		have = append(have, w.Platforms...)
+	}
+	if !platforms.Any(have...).Match(p) {
+		return fmt.Errorf("the daemon at %s cannot run %s; register QEMU emulation before it starts (scripts/binfmt.sh, as root)", e.Addr, platforms.Format(p))
+	}
+	return nil
 }
 
 // script runs one of the project's scripts and returns the last line it printed.
@@ -191,38 +241,74 @@ http:
 // Platform is the platform the tests build for.
 var Platform = ocispecs.Platform{OS: "linux", Architecture: "amd64"}
 
-// pushRootfs imports the rootfs directory as a one-layer image and pushes it.
-func (e *Env) pushRootfs(ctx context.Context, rootfs string) (builder.Pin, error) {
-	fs, err := fsutil.NewFS(rootfs)
-	if err != nil {
-		return "", err
-	}
+// Arm64 is the test base's second platform, run under QEMU emulation.
+var Arm64 = ocispecs.Platform{OS: "linux", Architecture: "arm64"}
+
+// pushRootfs imports each platform's rootfs directory, by platform ID, as
+// a one-layer image, and pushes them as one index (one image alone where
+// there is one platform).
+func (e *Env) pushRootfs(ctx context.Context, rootfses map[string]string) (builder.Pin, error) {
 	name := e.Registry + "/imagebuild-test/debian:bookworm"
-	config, err := json.Marshal(ocispecs.Image{
-		Platform: Platform,
-		Config: ocispecs.ImageConfig{
-			Env: []string{"PATH=" + builder.DefaultPath, "LANG=C.UTF-8"},
-			Cmd: []string{"python3"},
-		},
-	})
-	if err != nil {
-		return "", err
+	locals := map[string]fsutil.FS{}
+	var ps []ocispecs.Platform
+	for _, p := range []ocispecs.Platform{Platform, Arm64} {
+		dir, ok := rootfses[builder.PlatformID(p)]
+		if !ok {
+			continue
+		}
+		fs, err := fsutil.NewFS(dir)
+		if err != nil {
+			return "", err
+		}
+		locals["rootfs-"+p.Architecture] = fs
+		ps = append(ps, p)
 	}
 	resp, err := e.Client.Build(ctx, client.SolveOpt{
-		LocalMounts: map[string]fsutil.FS{"rootfs": fs},
+		LocalMounts: locals,
 		Exports: []client.ExportEntry{{
 			Type:  client.ExporterImage,
 			Attrs: map[string]string{"name": name, "push": "true"},
 		}},
 	}, "imagebuild-test", func(ctx context.Context, gw gateway.Client) (*gateway.Result, error) {
-		st := llb.Scratch().File(llb.Copy(llb.Local("rootfs", llb.SharedKeyHint("imagebuild-testbase")), "/", "/"),
-			llb.WithCustomName("import test base rootfs"))
-		res, err := solveState(ctx, gw, st)
+		out := gateway.NewResult()
+		var exp exptypes.Platforms
+		for _, p := range ps {
+			local := "rootfs-" + p.Architecture
+			st := llb.Scratch().File(llb.Copy(llb.Local(local, llb.SharedKeyHint("imagebuild-testbase-"+p.Architecture)), "/", "/"),
+				llb.WithCustomName("import test base rootfs "+platforms.Format(p)))
+			def, err := st.Marshal(ctx, llb.Platform(p))
+			if err != nil {
+				return nil, err
+			}
+			res, err := gw.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
+			if err != nil {
+				return nil, err
+			}
+			ref, err := res.SingleRef()
+			if err != nil {
+				return nil, err
+			}
+			config, err := json.Marshal(ocispecs.Image{
+				Platform: p,
+				Config: ocispecs.ImageConfig{
+					Env: []string{"PATH=" + builder.DefaultPath, "LANG=C.UTF-8"},
+					Cmd: []string{"python3"},
+				},
+			})
+			if err != nil {
+				return nil, err
+			}
+			id := builder.PlatformID(p)
+			out.AddRef(id, ref)
+			out.AddMeta(exptypes.ExporterImageConfigKey+"/"+id, config)
+			exp.Platforms = append(exp.Platforms, exptypes.Platform{ID: id, Platform: p})
+		}
+		dt, err := json.Marshal(exp)
 		if err != nil {
 			return nil, err
 		}
-		res.AddMeta(exptypes.ExporterImageConfigKey, config)
-		return res, nil
+		out.AddMeta(exptypes.ExporterPlatformsKey, dt)
+		return out, nil
 	}, nil)
 	if err != nil {
 		return "", err

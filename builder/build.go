@@ -1,0 +1,385 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/containerd/platforms"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/moby/buildkit/client"
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// ErrPlatform is returned (wrapped) for a platform that cannot be built:
+// not Linux, named twice, not run by the daemon, or not in the base.
+var ErrPlatform = errors.New("platform")
+
+// ErrCheck is returned (wrapped) when a check of the build (verify, the
+// reproducibility check) fails; nothing was written or pushed.
+var ErrCheck = errors.New("check failed")
+
+// Result is what [Build] made.
+type Result struct {
+	// ExporterResponse is what the daemon's exporters returned when the
+	// outputs were written: containerimage.digest (the image's, or with
+	// several platforms or attestations the index's) and so on.
+	ExporterResponse map[string]string
+	// Manifests are each platform's image manifest digest, by platform ID
+	// (linux/amd64): of the image that was checked, and of every image or
+	// tarball written, which [Build] reads back to make sure.
+	Manifests map[string]digest.Digest
+	// Comparisons are, with [SolveOpt.CheckReproducible], each platform's
+	// comparison of the two builds, in the order of the images.
+	Comparisons []*Comparison
+}
+
+// Build builds imgs, one image a platform, into one image (an index of
+// them when there are several), checks it and writes it to opt's outputs.
+//
+// It builds once. When opt asks for checks, that build goes to a
+// temporary OCI tarball and the checks run on it: opt.Verify on each
+// platform's image, and with opt.CheckReproducible a second build ignoring
+// every cache, compared platform by platform. Only when they pass are the
+// outputs exported, from the daemon's cache of that same build, and each
+// image and tarball written is read back: its platform manifests must be
+// the ones checked (attestations such as provenance, which carry their own
+// times, may differ), else Build fails; a tarball is then not written.
+// Without outputs the build is only checked.
+//
+// Progress goes to status when it is not nil; Build closes it. On a failed
+// reproducibility check Build returns the Result, with its Comparisons,
+// and an error wrapping [ErrCheck].
+func Build(ctx context.Context, c *client.Client, imgs []Image, opt SolveOpt, status chan *client.SolveStatus) (*Result, error) {
+	prog := progress{out: status}
+	defer prog.close()
+	if err := validateImages(imgs); err != nil {
+		return nil, err
+	}
+	for _, o := range opt.Outputs {
+		if err := validateOutput(o, len(imgs)); err != nil {
+			return nil, err
+		}
+	}
+	for _, img := range imgs {
+		if err := CheckContext(opt.ContextDir, img.ContextFiles); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkWorkers(ctx, c, imgs); err != nil {
+		return nil, err
+	}
+	res := &Result{}
+	if opt.Verify != nil || opt.CheckReproducible {
+		if err := check(ctx, c, imgs, opt, &prog, res); err != nil {
+			return res, err
+		}
+		if len(opt.Outputs) == 0 {
+			return res, nil
+		}
+	}
+	resp, st, err := solve(ctx, c, imgs, opt, opt.Outputs, prog.next())
+	if err != nil {
+		return nil, err
+	}
+	defer st.discard()
+	res.ExporterResponse = resp.ExporterResponse
+	if err := res.readBack(ctx, imgs, opt, st); err != nil {
+		return nil, err
+	}
+	if err := st.commit(); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// check builds imgs into a temporary OCI tarball and runs opt's checks on
+// it, recording the manifests checked in res.
+func check(ctx context.Context, c *client.Client, imgs []Image, opt SolveOpt, prog *progress, res *Result) error {
+	dir, err := os.MkdirTemp("", "imagebuild-check-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	// The cache is exported once: by the build that writes the outputs,
+	// or where there are none, by this one.
+	first := opt
+	if len(opt.Outputs) > 0 {
+		first.CacheExports = nil
+	}
+	built, err := buildTarball(ctx, c, imgs, first, filepath.Join(dir, "build"), prog)
+	if err != nil {
+		return err
+	}
+	if res.Manifests, err = platformManifests(built, imgs); err != nil {
+		return err
+	}
+	if opt.Verify != nil {
+		for _, img := range imgs {
+			im, err := SingleImage(built, img.Platform)
+			if err != nil {
+				return err
+			}
+			if err := opt.Verify(ctx, img.Platform, im); err != nil {
+				return fmt.Errorf("%w: verify %s: %w; nothing was written or pushed", ErrCheck, platforms.Format(img.Platform), err)
+			}
+		}
+	}
+	if !opt.CheckReproducible {
+		return nil
+	}
+	again := opt
+	again.NoCache = true
+	again.CacheImports, again.CacheExports = nil, nil
+	rebuilt, err := buildTarball(ctx, c, imgs, again, filepath.Join(dir, "rebuild"), prog)
+	if err != nil {
+		return fmt.Errorf("second build: %w", err)
+	}
+	var differ []string
+	for _, img := range imgs {
+		var pair [2]v1.Image
+		for i, idx := range []v1.ImageIndex{built, rebuilt} {
+			if pair[i], err = SingleImage(idx, img.Platform); err != nil {
+				return err
+			}
+		}
+		cmp, err := compareImages(pair[0], pair[1])
+		if err != nil {
+			return fmt.Errorf("compare %s: %w", platforms.Format(img.Platform), err)
+		}
+		cmp.Platform = PlatformID(img.Platform)
+		res.Comparisons = append(res.Comparisons, cmp)
+		if !cmp.Same() {
+			differ = append(differ, fmt.Sprintf("%s (%s and %s)", cmp.Platform, cmp.Digests[0], cmp.Digests[1]))
+		}
+	}
+	if len(differ) > 0 {
+		return fmt.Errorf("%w: not reproducible: two builds differ for %s; nothing was written or pushed", ErrCheck, strings.Join(differ, ", "))
+	}
+	return nil
+}
+
+// buildTarball builds imgs into an OCI tarball, unpacks it into the
+// directory dir and returns its index.
+func buildTarball(ctx context.Context, c *client.Client, imgs []Image, opt SolveOpt, dir string, prog *progress) (v1.ImageIndex, error) {
+	tarball := dir + ".oci.tar"
+	_, st, err := solve(ctx, c, imgs, opt, []Output{{Type: client.ExporterOCI, Dest: tarball}}, prog.next())
+	if err != nil {
+		return nil, err
+	}
+	defer st.discard()
+	if err := st.commit(); err != nil {
+		return nil, err
+	}
+	idx, err := OpenOCIIndex(tarball, dir)
+	os.Remove(tarball)
+	return idx, err
+}
+
+// readBack reads each written image and tarball's platform manifests and
+// compares them with those checked, or where nothing was checked, with
+// each other; res.Manifests are the first read where nothing was checked.
+func (res *Result) readBack(ctx context.Context, imgs []Image, opt SolveOpt, st *staged) error {
+	for _, o := range opt.Outputs {
+		var idxs []v1.ImageIndex
+		var names []string
+		switch o.Type {
+		case client.ExporterOCI, client.ExporterDocker:
+			dir, err := os.MkdirTemp("", "imagebuild-readback-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			idx, err := OpenOCIIndex(st.path(o), dir)
+			if err != nil {
+				return fmt.Errorf("output %s: read back: %w", o.Dest, err)
+			}
+			idxs, names = append(idxs, idx), append(names, o.Dest)
+		case client.ExporterImage:
+			if o.Attrs["push"] != "true" {
+				continue // in the daemon's store only
+			}
+			for _, name := range strings.Split(o.Attrs["name"], ",") {
+				idx, err := pushedIndex(ctx, name, o.Attrs["registry.insecure"] == "true", opt.Keychain)
+				if err != nil {
+					return fmt.Errorf("read back %s: %w", name, err)
+				}
+				idxs, names = append(idxs, idx), append(names, name)
+			}
+		}
+		for i, idx := range idxs {
+			got, err := platformManifests(idx, imgs)
+			if err != nil {
+				return fmt.Errorf("read back %s: %w", names[i], err)
+			}
+			if res.Manifests == nil {
+				res.Manifests = got
+				continue
+			}
+			for id, want := range res.Manifests {
+				if got[id] != want {
+					return fmt.Errorf("%s: the %s image written is %s, not %s, the one checked", names[i], id, got[id], want)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// platformManifests returns the manifest digest of each of imgs' platforms
+// in idx, by platform ID.
+func platformManifests(idx v1.ImageIndex, imgs []Image) (map[string]digest.Digest, error) {
+	out := map[string]digest.Digest{}
+	for _, img := range imgs {
+		im, err := SingleImage(idx, img.Platform)
+		if err != nil {
+			return nil, err
+		}
+		d, err := im.Digest()
+		if err != nil {
+			return nil, err
+		}
+		out[PlatformID(img.Platform)] = digest.Digest(d.String())
+	}
+	return out, nil
+}
+
+// OpenOCIIndex unpacks the OCI tarball at path, as the oci exporter writes
+// it, into dir and returns its index.
+func OpenOCIIndex(path, dir string) (v1.ImageIndex, error) {
+	if err := untar(path, dir); err != nil {
+		return nil, err
+	}
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read OCI tarball %s: %w", path, err)
+	}
+	return idx, nil
+}
+
+// validateImages reports whether imgs can be built as one image: at least
+// one, Linux only, each platform once, each base and config valid.
+func validateImages(imgs []Image) error {
+	if len(imgs) == 0 {
+		return fmt.Errorf("%w: no image to build", ErrPlatform)
+	}
+	var seen []string
+	for _, img := range imgs {
+		if err := ValidPlatform(img.Platform); err != nil {
+			return err
+		}
+		id := PlatformID(img.Platform)
+		if slices.Contains(seen, id) {
+			return fmt.Errorf("%w: %s named twice", ErrPlatform, id)
+		}
+		seen = append(seen, id)
+		if err := img.Base.Validate(); err != nil {
+			return fmt.Errorf("base: %w", err)
+		}
+		if err := img.Config.Validate(); err != nil {
+			return fmt.Errorf("image config: %w", err)
+		}
+	}
+	return nil
+}
+
+// ValidPlatform reports whether p is a platform the recipes build for:
+// Linux only. (An image for another OS would hold Linux files, and a
+// BuildKit daemon that unpacks a Linux base for Windows keeps doing so.)
+func ValidPlatform(p ocispecs.Platform) error {
+	if p.OS != "linux" {
+		return fmt.Errorf("%w: %s: only linux platforms can be built (linux/amd64, linux/arm64, ...)", ErrPlatform, platforms.Format(p))
+	}
+	if p.Architecture == "" {
+		return fmt.Errorf("%w: %s has no architecture; want linux/ARCH such as linux/arm64", ErrPlatform, platforms.Format(p))
+	}
+	return nil
+}
+
+// validateOutput reports whether o can take an image of n platforms.
+func validateOutput(o Output, n int) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	if o.Type == client.ExporterDocker && n > 1 {
+		return fmt.Errorf("%w: type=docker holds one platform's image, not an index of %d; use type=oci or type=image for several platforms", ErrInvalidOutput, n)
+	}
+	return nil
+}
+
+// checkWorkers fails when the daemon has no worker that runs one of imgs'
+// platforms, natively or under emulation.
+func checkWorkers(ctx context.Context, c *client.Client, imgs []Image) error {
+	workers, err := c.ListWorkers(ctx)
+	if err != nil {
+		return fmt.Errorf("list the daemon's workers: %w", err)
+	}
+	var have []ocispecs.Platform
+	for _, w := range workers {
+		have = append(have, w.Platforms...)
+	}
+	can := platforms.Any(have...)
+	for _, img := range imgs {
+		if !can.Match(platforms.Normalize(img.Platform)) {
+			var names []string
+			for _, p := range have {
+				names = append(names, platforms.Format(p))
+			}
+			return fmt.Errorf("%w: the daemon cannot run %s steps (it runs %s): register QEMU emulation before it starts (as root, 'make buildkitd' does; it needs Debian's qemu-user-static and binfmt-support), or build on a %s builder",
+				ErrPlatform, platforms.Format(img.Platform), strings.Join(names, ", "), platforms.Format(img.Platform))
+		}
+	}
+	return nil
+}
+
+// DefaultPlatform is the daemon's own platform, the first its first worker
+// lists, as buildx picks it: a build without a platform runs natively.
+func DefaultPlatform(ctx context.Context, c *client.Client) (ocispecs.Platform, error) {
+	workers, err := c.ListWorkers(ctx)
+	if err != nil {
+		return ocispecs.Platform{}, fmt.Errorf("list the daemon's workers: %w", err)
+	}
+	for _, w := range workers {
+		if len(w.Platforms) > 0 {
+			return platforms.Normalize(w.Platforms[0]), nil
+		}
+	}
+	return ocispecs.Platform{}, errors.New("the daemon lists no platform")
+}
+
+// progress forwards the status of several solves to one channel, which it
+// closes at the end.
+type progress struct {
+	out chan *client.SolveStatus
+	wg  sync.WaitGroup
+}
+
+// next returns the channel for the next solve, which the solve closes.
+func (p *progress) next() chan *client.SolveStatus {
+	if p.out == nil {
+		return nil
+	}
+	ch := make(chan *client.SolveStatus)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for s := range ch {
+			p.out <- s
+		}
+	}()
+	return ch
+}
+
+func (p *progress) close() {
+	if p.out != nil {
+		p.wg.Wait()
+		close(p.out)
+	}
+}

@@ -1,0 +1,100 @@
+package builder
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/containerd/platforms"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/moby/go-archive"
+)
+
+// pushedIndex reads what ref points at in its registry, as an index (an
+// image alone is put in one).
+func pushedIndex(ctx context.Context, ref string, insecure bool, keychain authn.Keychain) (v1.ImageIndex, error) {
+	r, err := ParseReference(ref)
+	if insecure {
+		r, err = name.ParseReference(ref, name.Insecure)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if keychain == nil {
+		keychain = authn.DefaultKeychain
+	}
+	desc, err := remote.Get(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(keychain))
+	if err != nil {
+		return nil, err
+	}
+	if desc.MediaType.IsIndex() {
+		return desc.ImageIndex()
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return nil, err
+	}
+	return mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img}), nil
+}
+
+// baseError explains err, the daemon's answer when asked for img's base
+// config: a platform the base's index lacks is named with the platforms it
+// has, as its registry lists them.
+func baseError(ctx context.Context, img Image, m Mirrors, err error) error {
+	if !strings.Contains(err.Error(), "no match for platform") {
+		return fmt.Errorf("resolve config of base %s: %w", img.Base, err)
+	}
+	has := ""
+	if have, lerr := basePlatforms(ctx, img.Base, m); lerr == nil {
+		has = "; it has " + strings.Join(have, ", ")
+	}
+	return fmt.Errorf("%w: the base %s has no %s image%s", ErrPlatform, img.Base, platforms.Format(img.Platform), has)
+}
+
+// basePlatforms lists the platforms of pin's index, through its mirror in m
+// when there is one.
+func basePlatforms(ctx context.Context, pin Pin, m Mirrors) ([]string, error) {
+	ref, err := m.Rewrite(pin.Name() + "@" + pin.Digest().String())
+	if err != nil {
+		return nil, err
+	}
+	r, err := ParseReference(ref)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := remote.Index(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	if err != nil {
+		return nil, err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, d := range im.Manifests {
+		if d.Platform == nil || d.Annotations[attestationRef] == "attestation-manifest" || d.Platform.OS == "unknown" {
+			continue
+		}
+		out = append(out, d.Platform.String())
+	}
+	return out, nil
+}
+
+// untar unpacks the tarball at path into dir.
+func untar(path, dir string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("read OCI tarball: %w", err)
+	}
+	defer f.Close()
+	if err := archive.Untar(f, dir, &archive.TarOptions{NoLchown: true}); err != nil {
+		return fmt.Errorf("read OCI tarball %s: %w", path, err)
+	}
+	return nil
+}
