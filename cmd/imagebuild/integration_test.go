@@ -138,6 +138,12 @@ func readJSON(t *testing.T, path string, v any) {
 
 func checkConfig(t *testing.T, env *testenv.Env, img v1.Image, created time.Time) {
 	t.Helper()
+	checkPlatformConfig(t, env, img, created, "amd64")
+}
+
+// checkPlatformConfig checks the config of the image for linux/arch.
+func checkPlatformConfig(t *testing.T, env *testenv.Env, img v1.Image, created time.Time, arch string) {
+	t.Helper()
 	cf, err := img.ConfigFile()
 	if err != nil {
 		t.Fatal(err)
@@ -164,8 +170,8 @@ func checkConfig(t *testing.T, env *testenv.Env, img v1.Image, created time.Time
 	if !cf.Created.Time.Equal(created) {
 		t.Errorf("config created %v, want the source date epoch %v", cf.Created.Time, created)
 	}
-	if cf.OS != "linux" || cf.Architecture != "amd64" {
-		t.Errorf("platform = %s/%s, want linux/amd64", cf.OS, cf.Architecture)
+	if cf.OS != "linux" || cf.Architecture != arch {
+		t.Errorf("platform = %s/%s, want linux/%s", cf.OS, cf.Architecture, arch)
 	}
 }
 

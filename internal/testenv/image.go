@@ -12,8 +12,9 @@ import (
 	"testing"
 
 	"encoding/json"
+
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -23,6 +24,7 @@ import (
 	"github.com/moby/buildkit/client/llb/sourceresolver"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/tonistiigi/fsutil"
 )
 
@@ -130,6 +132,34 @@ func RegistryImage(t testing.TB, ref string) v1.Image {
 		t.Fatalf("pull %s: %v", ref, err)
 	}
 	return img
+}
+
+// RegistryPlatformImage reads p's image of ref from the test registry.
+func RegistryPlatformImage(t testing.TB, ref string, p ocispecs.Platform) v1.Image {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(r, remote.WithPlatform(v1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}))
+	if err != nil {
+		t.Fatalf("pull %s for %s: %v", ref, p.Architecture, err)
+	}
+	return img
+}
+
+// RegistryIndex reads the index ref points at in the test registry.
+func RegistryIndex(t testing.TB, ref string) v1.ImageIndex {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := remote.Index(r)
+	if err != nil {
+		t.Fatalf("pull index %s: %v", ref, err)
+	}
+	return idx
 }
 
 // ReadFile solves st, with contextDir as the build context, and reads path from it.
