@@ -2,10 +2,13 @@
 //
 // An [Image] is a filesystem graph ([llb.State]) for one platform, the
 // [Pin] of the base image it starts from, and the [Config] it sets on top of
-// that base's own config. [Solve] runs it on a BuildKit daemon through the
-// gateway API, the way BuildKit's Dockerfile frontend does: the base's config
-// is resolved in the daemon, patched with the image's [Config], and sent to
-// the exporters as result metadata.
+// that base's own config. [Build] runs one image a platform on a BuildKit
+// daemon through the gateway API, the way BuildKit's Dockerfile frontend
+// does: each platform's base config is resolved in the daemon, patched with
+// the image's [Config], and sent to the exporters as result metadata, so
+// several platforms give one image index. Build is the whole pipeline: it
+// builds once, runs the checks asked for on that build, then writes the
+// outputs and reads back what it wrote.
 //
 // [Connect] makes the client for a [Daemon]: a local socket, a TCP address
 // with mutual TLS, or one of BuildKit's connection helpers (ssh://,

@@ -94,7 +94,7 @@ func (c Config) Validate() error {
 }
 
 // Marshal returns the image's graph for its platform, the definition
-// `imagebuild llb` writes and [Solve] sends.
+// `imagebuild llb` writes and [Build] sends.
 func (img Image) Marshal(ctx context.Context, opts ...llb.ConstraintsOpt) (*llb.Definition, error) {
 	opts = append([]llb.ConstraintsOpt{llb.Platform(img.Platform)}, opts...)
 	def, err := img.Root.Marshal(ctx, opts...)

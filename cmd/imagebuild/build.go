@@ -351,7 +351,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if o.metadataFile != "" && res.ExporterResponse != nil {
+	if o.metadataFile != "" {
 		if err := writeMetadata(o.metadataFile, res.ExporterResponse, res.Manifests); err != nil {
 			return err
 		}
