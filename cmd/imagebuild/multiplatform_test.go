@@ -103,7 +103,7 @@ func TestMultiPlatformBuild(t *testing.T) {
 
 	// The local output: one folder a platform, named as BuildKit names them.
 	for _, dir := range []string{"linux_amd64", "linux_arm64"} {
-		if _, err := os.Stat(filepath.Join(rootfs, dir, "opt/venv/bin/python3")); err != nil {
+		if _, err := os.Lstat(filepath.Join(rootfs, dir, "opt/venv/bin/python3")); err != nil {
 			t.Errorf("local output: %v", err)
 		}
 	}
