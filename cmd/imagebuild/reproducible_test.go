@@ -123,8 +123,8 @@ func TestCheckReproducibleCLI(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("--check-reproducible exited %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
-	if !strings.HasPrefix(stdout, "reproducible: both builds gave sha256:") {
-		t.Errorf("stdout = %q, want the reproducible line", stdout)
+	if !strings.HasPrefix(stdout, "linux/amd64: reproducible: both builds gave sha256:") {
+		t.Errorf("stdout = %q, want the reproducible line naming the platform", stdout)
 	}
 	d := digestOf(t, filepath.Join(out, "image.tar"))
 	if !strings.Contains(stdout, d) {
