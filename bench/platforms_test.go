@@ -1,52 +1,40 @@
 package bench
 
 import (
-	"context"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/internal/testenv"
-	"github.com/imagebuild/imagebuild/recipes"
-	"github.com/moby/buildkit/client"
-	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// BenchmarkPlatforms builds the example's code for one platform (amd64)
-// and for two (amd64, and arm64 under QEMU emulation) into one OCI
-// tarball: cold (the daemon's whole cache pruned first) and no-op (nothing
-// changed since the last build).
+// BenchmarkPlatforms builds the example's code with `imagebuild build
+// python-alpine --platform ...` into one OCI tarball for one platform
+// (amd64) and for two (amd64, and arm64 under QEMU emulation): cold (the
+// daemon's whole cache pruned first) and no-op (nothing changed since the
+// last build).
 func BenchmarkPlatforms(b *testing.B) {
 	env := testenv.Get(b)
-	two := env.NeedArm64(b)
+	ps := env.NeedArm64(b)
 	dir := testenv.ExampleContext(b, "# offline\n")
-	bctx, err := builder.LoadContext(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
 	dest := filepath.Join(b.TempDir(), "image.tar")
-	for _, tc := range []struct {
-		name string
-		ps   []ocispecs.Platform
-	}{{"one", two[:1]}, {"two", two}} {
-		var imgs []builder.Image
-		for _, p := range tc.ps {
-			img, err := recipes.PythonAlpine{}.Image(recipes.Inputs{Platform: p, Base: env.Base, Context: bctx})
-			if err != nil {
-				b.Fatal(err)
-			}
-			imgs = append(imgs, img)
+	for _, n := range []int{1, 2} {
+		var ids []string
+		for _, p := range ps[:n] {
+			ids = append(ids, builder.PlatformID(p))
 		}
 		build := func(b *testing.B) {
-			_, err := builder.Build(context.Background(), env.Client, imgs, builder.SolveOpt{
-				ContextDir: dir,
-				Outputs:    []builder.Output{{Type: client.ExporterOCI, Dest: dest}},
-			}, nil)
-			if err != nil {
-				b.Fatal(err)
+			cmd := exec.Command(testenv.BuildCLI(b), "build", "python-alpine", "--addr", env.Addr, "--context", dir,
+				"--base", env.Base.String(), "--progress", "quiet", "--platform", strings.Join(ids, ","),
+				"--output", "type=oci,dest="+dest)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("imagebuild build: %v\n%s", err, out)
 			}
 		}
-		b.Run(tc.name+"/cold", func(b *testing.B) {
+		name := map[int]string{1: "one", 2: "two"}[n]
+		b.Run(name+"/cold", func(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				env.Prune(b)
@@ -54,7 +42,7 @@ func BenchmarkPlatforms(b *testing.B) {
 				build(b)
 			}
 		})
-		b.Run(tc.name+"/noop", func(b *testing.B) {
+		b.Run(name+"/noop", func(b *testing.B) {
 			build(b)
 			for b.Loop() {
 				build(b)

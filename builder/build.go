@@ -192,12 +192,18 @@ func (res *Result) readBack(ctx context.Context, imgs []Image, opt SolveOpt, st 
 		var names []string
 		switch o.Type {
 		case client.ExporterOCI, client.ExporterDocker:
-			dir, err := os.MkdirTemp("", "imagebuild-readback-")
-			if err != nil {
-				return err
+			var idx v1.ImageIndex
+			var err error
+			if o.Attrs["tar"] == "false" {
+				idx, err = layout.ImageIndexFromPath(st.path(o))
+			} else {
+				dir, terr := os.MkdirTemp("", "imagebuild-readback-")
+				if terr != nil {
+					return terr
+				}
+				defer os.RemoveAll(dir)
+				idx, err = OpenOCIIndex(st.path(o), dir)
 			}
-			defer os.RemoveAll(dir)
-			idx, err := OpenOCIIndex(st.path(o), dir)
 			if err != nil {
 				return fmt.Errorf("output %s: read back: %w", o.Dest, err)
 			}
