@@ -112,7 +112,7 @@ func verifyImage(ctx context.Context, img v1.Image, p ocispecs.Platform, stdout 
 		return err
 	}
 	if !report.Passed() {
-		return fmt.Errorf("failed: %s", strings.Join(report.Failures(), "; "))
+		return errors.New(strings.Join(report.Failures(), "; "))
 	}
 	return nil
 }

@@ -1,0 +1,126 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/client/llb"
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+const testPin = Pin("registry.example/python:3.12@sha256:236173eb74001afe2f60862de935b74fcbd00adfca247b2c27051a70a6a39a2d")
+
+func testImage(p ocispecs.Platform) Image {
+	return Image{Platform: p, Root: llb.Image(testPin.String()), Base: testPin}
+}
+
+var (
+	amd64 = ocispecs.Platform{OS: "linux", Architecture: "amd64"}
+	arm64 = ocispecs.Platform{OS: "linux", Architecture: "arm64"}
+)
+
+// TestBuildRefusesBeforeTheDaemon: what cannot be built is refused before
+// a daemon is asked anything (none answers at the client's address).
+func TestBuildRefusesBeforeTheDaemon(t *testing.T) {
+	c, err := client.New(context.Background(), "unix://"+filepath.Join(t.TempDir(), "none.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	docker := []Output{{Type: client.ExporterDocker, Dest: filepath.Join(t.TempDir(), "x.tar")}}
+	tests := []struct {
+		name    string
+		imgs    []Image
+		outputs []Output
+		want    error
+	}{
+		{"no image", nil, nil, ErrPlatform},
+		{"windows", []Image{testImage(ocispecs.Platform{OS: "windows", Architecture: "amd64"})}, nil, ErrPlatform},
+		{"windows beside linux", []Image{testImage(amd64), testImage(ocispecs.Platform{OS: "windows", Architecture: "amd64"})}, nil, ErrPlatform},
+		{"platform twice", []Image{testImage(arm64), testImage(ocispecs.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"})}, nil, ErrPlatform},
+		{"docker of two platforms", []Image{testImage(amd64), testImage(arm64)}, docker, ErrInvalidOutput},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status := make(chan *client.SolveStatus)
+			go func() {
+				for range status {
+				}
+			}()
+			_, err := Build(context.Background(), c, tt.imgs, SolveOpt{Outputs: tt.outputs}, status)
+			if !errors.Is(err, tt.want) {
+				t.Errorf("Build: %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestImagePlatforms: an index's images by platform, attestations left out,
+// and their manifests as platformManifests reads them.
+func TestImagePlatforms(t *testing.T) {
+	var adds []mutate.IndexAddendum
+	var want []digest.Digest
+	for _, p := range []ocispecs.Platform{amd64, arm64} {
+		img, err := random.Image(64, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := img.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, digest.Digest(d.String()))
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: p.OS, Architecture: p.Architecture}}})
+	}
+	att, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adds = append(adds, mutate.IndexAddendum{Add: att, Descriptor: v1.Descriptor{
+		Platform:    &v1.Platform{OS: "unknown", Architecture: "unknown"},
+		Annotations: map[string]string{attestationRef: "attestation-manifest"},
+	}})
+	idx := mutate.AppendManifests(empty.Index, adds...)
+	got, err := ImagePlatforms(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]ocispecs.Platform{amd64, arm64}, got); diff != "" {
+		t.Errorf("ImagePlatforms (-want +got):\n%s", diff)
+	}
+	manifests, err := platformManifests(idx, []Image{testImage(amd64), testImage(arm64)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]digest.Digest{"linux/amd64": want[0], "linux/arm64": want[1]}, manifests); diff != "" {
+		t.Errorf("platformManifests (-want +got):\n%s", diff)
+	}
+	if _, err := platformManifests(idx, []Image{testImage(ocispecs.Platform{OS: "linux", Architecture: "s390x"})}); err == nil {
+		t.Errorf("platformManifests found a linux/s390x image in an index without one")
+	}
+}
+
+func TestPlatformID(t *testing.T) {
+	tests := []struct {
+		in   ocispecs.Platform
+		want string
+	}{
+		{amd64, "linux/amd64"},
+		{ocispecs.Platform{OS: "linux", Architecture: "aarch64"}, "linux/arm64"},
+		{ocispecs.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}, "linux/arm/v7"},
+	}
+	for _, tt := range tests {
+		if got := PlatformID(tt.in); got != tt.want {
+			t.Errorf("PlatformID(%v) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
