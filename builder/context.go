@@ -110,7 +110,7 @@ func (e *ContextFileError) Unwrap() error { return e.Err }
 
 // CheckContext reports, as a [*ContextFileError], the first of files that
 // the build context dir would not send: missing, not a regular file, or
-// excluded by dir's .dockerignore. [Solve] checks an image's ContextFiles
+// excluded by dir's .dockerignore. [Build] checks an image's ContextFiles
 // so before anything reaches the daemon.
 func CheckContext(dir string, files []ContextFile) error {
 	if len(files) == 0 {

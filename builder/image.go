@@ -38,7 +38,7 @@ type Image struct {
 	// Config is applied on top of the base's config.
 	Config Config
 	// ContextFiles are the files Root reads from the build context by
-	// name; [Solve] checks each is there before it contacts the daemon.
+	// name; [Build] checks each is there before it contacts the daemon.
 	ContextFiles []ContextFile
 }
 
