@@ -48,7 +48,7 @@ func pushedIndex(ctx context.Context, ref string, insecure bool, keychain authn.
 // has, as its registry lists them.
 func baseError(ctx context.Context, img Image, m Mirrors, err error) error {
 	if !strings.Contains(err.Error(), "no match for platform") {
-		return fmt.Errorf("resolve config of base %s: %w", img.Base, err)
+		return err // named by the client, which gets only its message
 	}
 	has := ""
 	if have, lerr := basePlatforms(ctx, img.Base, m); lerr == nil {

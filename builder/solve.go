@@ -8,6 +8,7 @@ import (
 	"maps"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/containerd/platforms"
@@ -194,14 +195,16 @@ func solve(ctx context.Context, c *client.Client, imgs []Image, opt SolveOpt, ou
 	resp, err := c.Build(ctx, so, "imagebuild", build, status)
 	if err != nil {
 		st.discard()
-		return nil, nil, solveErrorOf(err, defs)
+		return nil, nil, solveErrorOf(err, defs, imgs)
 	}
 	return resp, st, nil
 }
 
 // solveErrorOf is [solveError] for the definition, of defs, that holds the
-// failed vertex.
-func solveErrorOf(err error, defs []*llb.Definition) error {
+// failed vertex. An error with no vertex that names a base of imgs is the
+// daemon's answer when asked for that base's config, before any step: a
+// [*PullError] too, unless it is the base lacking a platform.
+func solveErrorOf(err error, defs []*llb.Definition, imgs []Image) error {
 	var ve *errdefs.VertexError
 	if errors.As(err, &ve) {
 		for _, def := range defs {
@@ -209,11 +212,16 @@ func solveErrorOf(err error, defs []*llb.Definition) error {
 				return solveError(err, def)
 			}
 		}
+		return solveError(err, defs[0])
 	}
-	if len(defs) == 0 {
-		return err
+	if msg := err.Error(); !strings.Contains(msg, ErrPlatform.Error()+": ") {
+		for _, img := range imgs {
+			if strings.Contains(msg, img.Base.String()) {
+				return &PullError{Ref: img.Base.String(), Err: err}
+			}
+		}
 	}
-	return solveError(err, defs[0])
+	return err
 }
 
 // PlatformID is how BuildKit names a platform in a multi-platform result,
