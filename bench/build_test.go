@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 )
 
@@ -15,9 +16,15 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // once, with its defaults, as a user runs it.
 func build(b *testing.B, env *testenv.Env, dir, dest string) {
 	b.Helper()
-	cmd := exec.Command(testenv.BuildCLI(b), "build", "python-alpine", "--addr", env.Addr, "--context", dir,
-		"--base", env.Base.String(), "--progress", "quiet", "--output", "type=oci,dest="+dest)
-	if out, err := cmd.CombinedOutput(); err != nil {
+	buildWith(b, env, env.Base, dir, dest)
+}
+
+// buildWith is build on base, with more flags for `imagebuild build`.
+func buildWith(b *testing.B, env *testenv.Env, base builder.Pin, dir, dest string, flags ...string) {
+	b.Helper()
+	args := append([]string{"build", "python-alpine", "--addr", env.Addr, "--context", dir,
+		"--base", base.String(), "--progress", "quiet", "--output", "type=oci,dest=" + dest}, flags...)
+	if out, err := exec.Command(testenv.BuildCLI(b), args...).CombinedOutput(); err != nil {
 		b.Fatalf("imagebuild build: %v\n%s", err, out)
 	}
 }

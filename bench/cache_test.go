@@ -1,9 +1,9 @@
 package bench
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,10 +11,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/internal/testenv"
-	"github.com/imagebuild/imagebuild/recipes"
-	"github.com/moby/buildkit/client"
-	"github.com/moby/buildkit/session"
-	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -32,44 +28,30 @@ func BenchmarkCacheImport(b *testing.B) {
 	env := testenv.Get(b)
 	b.Run("small", func(b *testing.B) {
 		dir := testenv.ExampleContext(b, "# offline\n")
-		benchCacheImport(b, env, env.Base, dir, nil)
+		benchCacheImport(b, env, env.Base, dir)
 	})
 	b.Run("large", func(b *testing.B) {
 		big := make([]byte, 100<<20)
 		rand.Read(big)
 		bigName, bigWheel := testenv.Wheel(b, "imagebuild-bigdep", "1.0", map[string][]byte{"imagebuild_bigdep/data.bin": big, "imagebuild_bigdep/__init__.py": nil})
-		pipconf := testenv.SeverityIndex(b, false, map[string][]byte{bigName: bigWheel})
+		pipconf := filepath.Join(b.TempDir(), "pip.conf")
+		if err := os.WriteFile(pipconf, testenv.SeverityIndex(b, false, map[string][]byte{bigName: bigWheel}), 0o600); err != nil {
+			b.Fatal(err)
+		}
 		dir := testenv.ExampleContext(b, "incident-severity==1.0\nimagebuild-bigdep==1.0\n")
-		benchCacheImport(b, env, env.CompilerBase(b), dir, []session.Attachable{secretsprovider.FromMap(map[string][]byte{recipes.PipConfSecret: pipconf})})
+		benchCacheImport(b, env, env.CompilerBase(b), dir, "--secret", "id=pipconf,src="+pipconf)
 	})
 }
 
-func benchCacheImport(b *testing.B, env *testenv.Env, base builder.Pin, dir string, attach []session.Attachable) {
-	bctx, err := builder.LoadContext(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	img, err := recipes.PythonAlpine{}.Image(recipes.Inputs{Platform: testenv.Platform, Base: base, Context: bctx})
-	if err != nil {
-		b.Fatal(err)
-	}
+// benchCacheImport builds dir through the CLI with flags, as a user runs it.
+func benchCacheImport(b *testing.B, env *testenv.Env, base builder.Pin, dir string, flags ...string) {
 	ref := env.Registry + "/imagebuild-bench/cache:" + b.Name()[strings.LastIndex(b.Name(), "/")+1:]
-	cache := []client.CacheOptionsEntry{{Type: "registry", Attrs: map[string]string{"ref": ref}}}
 	dest := filepath.Join(b.TempDir(), "image.tar")
-	solve := func(imports, exports []client.CacheOptionsEntry) {
-		_, err := builder.Build(context.Background(), env.Client, []builder.Image{img}, builder.SolveOpt{
-			ContextDir:   dir,
-			Outputs:      []builder.Output{{Type: client.ExporterOCI, Dest: dest}},
-			Session:      attach,
-			CacheImports: imports,
-			CacheExports: exports,
-		}, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
+	solve := func(cache ...string) {
+		buildWith(b, env, base, dir, dest, append(cache, flags...)...)
 	}
 	env.Prune(b)
-	solve(nil, cache)
+	solve("--cache-to", "type=registry,ref="+ref)
 	size := cacheSize(b, ref)
 	b.Logf("registry cache %s: %d bytes", ref, size)
 
@@ -78,7 +60,7 @@ func benchCacheImport(b *testing.B, env *testenv.Env, base builder.Pin, dir stri
 			b.StopTimer()
 			env.Prune(b)
 			b.StartTimer()
-			solve(nil, nil)
+			solve()
 		}
 	})
 	b.Run("imported", func(b *testing.B) {
@@ -86,14 +68,14 @@ func benchCacheImport(b *testing.B, env *testenv.Env, base builder.Pin, dir stri
 			b.StopTimer()
 			env.Prune(b)
 			b.StartTimer()
-			solve(cache, nil)
+			solve("--cache-from", "type=registry,ref="+ref)
 		}
 		b.ReportMetric(float64(size), "cache-bytes")
 	})
 	b.Run("warm", func(b *testing.B) {
-		solve(nil, nil)
+		solve()
 		for b.Loop() {
-			solve(nil, nil)
+			solve()
 		}
 	})
 }
