@@ -137,7 +137,7 @@ func (tl tool) run(b *testing.B, dir, dest string) (time.Duration, []byte) {
 	err := cmd.Run()
 	d := time.Since(start)
 	if err != nil {
-		b.Fatalf("%s: %v\n%s", tl.name, err, lastLines(out.String(), 30))
+		b.Fatalf("%s: %v\n%s", tl.name, err, out.Bytes())
 	}
 	return d, out.Bytes()
 }
@@ -172,9 +172,4 @@ func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2]
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
