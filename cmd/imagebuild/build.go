@@ -54,12 +54,14 @@ type buildOptions struct {
 	verify       bool
 	cacheTo      []string
 	cacheFrom    []string
+	builders     []string
 }
 
 func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
 	o.graphOptions.addFlags(fs, "target platforms, comma-separated or repeated (linux/amd64,linux/arm64): one image index with a manifest each; default: the daemon's own")
 	o.mirrorOptions.addFlags(fs)
 	o.daemonOptions.addFlags(fs)
+	fs.StringArrayVar(&o.builders, "builder", nil, "build a platform of --platform on its own daemon, PLATFORM=ADDR (repeatable; the TLS flags apply to every address); the rest go to --addr's; one index is assembled")
 	fs.StringArrayVar(&o.secrets, "secret", nil, "a build secret, as id=ID,src=PATH (repeatable); id=pipconf is pip's config file during the pip step")
 	fs.StringVar(&o.provenance, "provenance", "", "attach BuildKit's SLSA provenance attestation: mode=min or mode=max")
 	progress := os.Getenv("BUILDKIT_PROGRESS")
@@ -286,6 +288,10 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	addrs, err := o.parseBuilders(ps)
+	if err != nil {
+		return err
+	}
 	epoch, err := o.sourceDateEpoch(ctx)
 	if err != nil {
 		return err
@@ -311,6 +317,15 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 
+	if len(addrs) > 0 {
+		imgs, err := images(r, in, ps)
+		if err != nil {
+			return err
+		}
+		addGitLabels(ctx, o.contextDir, imgs)
+		res, err := buildOnBuilders(ctx, &o, addrs, imgs, so, stderr)
+		return finishBuild(&o, res, err, stdout)
+	}
 	c, err := o.connect(ctx)
 	if err != nil {
 		return err
@@ -327,13 +342,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if labels := gitLabels(ctx, o.contextDir); len(labels) > 0 {
-		for i := range imgs {
-			l := maps.Clone(labels)
-			maps.Copy(l, imgs[i].Config.Labels)
-			imgs[i].Config.Labels = l
-		}
-	}
+	addGitLabels(ctx, o.contextDir, imgs)
 
 	var res *builder.Result
 	err = withProgress(ctx, stderr, o.progress, 1, func(ctx context.Context, status []chan *client.SolveStatus) error {
@@ -341,6 +350,24 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		res, err = builder.Build(ctx, c, imgs, so, status[0])
 		return err
 	})
+	return finishBuild(&o, res, err, stdout)
+}
+
+// addGitLabels adds the labels of the context's git work tree to each
+// image's, which win.
+func addGitLabels(ctx context.Context, dir string, imgs []builder.Image) {
+	if labels := gitLabels(ctx, dir); len(labels) > 0 {
+		for i := range imgs {
+			l := maps.Clone(labels)
+			maps.Copy(l, imgs[i].Config.Labels)
+			imgs[i].Config.Labels = l
+		}
+	}
+}
+
+// finishBuild prints the comparisons, writes the metadata file and prints
+// the digest of what was built.
+func finishBuild(o *buildOptions, res *builder.Result, err error, stdout io.Writer) error {
 	if res != nil {
 		for _, cmp := range res.Comparisons {
 			if werr := cmp.WriteText(stdout); werr != nil {
