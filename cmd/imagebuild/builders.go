@@ -70,7 +70,7 @@ func (o *buildOptions) parseBuilders(ps []ocispecs.Platform) (map[string]string,
 }
 
 // buildOnBuilders builds each of imgs on its platform's daemon (addrs, else
-// --addr's), each into an OCI layout, checked as so asks, and assembles
+// --addr's), each into an OCI tarball unpacked into a layout, checked as so asks, and assembles
 // them into one index written to so's outputs.
 func buildOnBuilders(ctx context.Context, o *buildOptions, addrs map[string]string, imgs []builder.Image, so builder.SolveOpt, stderr io.Writer) (*builder.Result, error) {
 	tmp, err := os.MkdirTemp("", "imagebuild-builders-")
@@ -102,10 +102,17 @@ func buildOnBuilders(ctx context.Context, o *buildOptions, addrs map[string]stri
 		done := make(chan error, len(imgs))
 		for i, img := range imgs {
 			one := so
-			one.Outputs = []builder.Output{{Type: client.ExporterOCI, Dest: srcs[i], Attrs: map[string]string{"tar": "false"}}}
+			// A tarball, unpacked here: the client's writer of layout
+			// directories logs to stderr on file systems without fs-verity.
+			tarball := srcs[i] + ".oci.tar"
+			one.Outputs = []builder.Output{{Type: client.ExporterOCI, Dest: tarball}}
 			go func() {
 				res, err := builder.Build(ctx, clients[i], []builder.Image{img}, one, status[i])
 				results[i] = res
+				if err == nil {
+					_, err = builder.OpenOCIIndex(tarball, srcs[i])
+					os.Remove(tarball)
+				}
 				if err != nil {
 					err = fmt.Errorf("%s: %w", builder.PlatformID(img.Platform), err)
 				}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/moby/buildkit/client"
@@ -34,7 +35,7 @@ func TestBuilderPerPlatform(t *testing.T) {
 	stdout, stderr, code := cli(t, "build", "python-alpine", "--addr", env.Addr, "--context", ctxDir,
 		"--base", env.Base.String(), "--progress", "quiet", "--source-date-epoch", "1700000000",
 		"--platform", "linux/amd64,linux/arm64", "--builder", "linux/arm64=unix://"+second.Socket,
-		"--verify", "-o", "type=oci,dest="+tarball, "-t", ref, "--push",
+		"--verify", "-o", "type=oci,dest="+tarball, "-o", "type=oci,tar=false,dest="+filepath.Join(out, "layout"), "-t", ref, "--push",
 		"--metadata-file", filepath.Join(out, "metadata.json"))
 	if code != 0 {
 		t.Fatalf("build with --builder exited %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
@@ -58,6 +59,14 @@ func TestBuilderPerPlatform(t *testing.T) {
 	readJSON(t, filepath.Join(out, "metadata.json"), &md)
 	if md["containerimage.digest"] != indexDigest.String() {
 		t.Errorf("metadata containerimage.digest = %v, want the index's %s", md["containerimage.digest"], indexDigest)
+	}
+
+	if lidx, err := layout.ImageIndexFromPath(filepath.Join(out, "layout")); err != nil {
+		t.Fatal(err)
+	} else if lm, err := lidx.IndexManifest(); err != nil {
+		t.Fatal(err)
+	} else if len(lm.Manifests) != 1 || lm.Manifests[0].Digest != indexDigest {
+		t.Errorf("layout output's index.json lists %v, want the tarball's index %s alone", lm.Manifests, indexDigest)
 	}
 
 	// Each platform's image is the one-daemon build's, byte for byte.
