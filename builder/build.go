@@ -202,7 +202,7 @@ func (res *Result) readBack(ctx context.Context, imgs []Image, opt SolveOpt, st 
 					return terr
 				}
 				defer os.RemoveAll(dir)
-				idx, err = OpenOCIIndex(st.path(o), dir)
+				idx, err = openOCIIndexManifests(st.path(o), dir)
 			}
 			if err != nil {
 				return fmt.Errorf("output %s: read back: %w", o.Dest, err)
