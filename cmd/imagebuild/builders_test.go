@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -130,23 +129,7 @@ func TestBuilderPerPlatform(t *testing.T) {
 	}
 
 	// imagebuild verify passes on both platforms of the index.
-	stdout, stderr, code = cli(t, "verify", "--format", "json", tarball)
-	if code != 0 {
-		t.Fatalf("verify exited %d: %s\n%s", code, stderr, stdout)
-	}
-	var reports []struct {
-		Platform string `json:"platform"`
-	}
-	if err := json.Unmarshal([]byte(stdout), &reports); err != nil {
-		t.Fatalf("verify --format json: %v\n%s", err, stdout)
-	}
-	var ps []string
-	for _, r := range reports {
-		ps = append(ps, r.Platform)
-	}
-	if diff := cmp.Diff([]string{"linux/amd64", "linux/arm64"}, ps); diff != "" {
-		t.Errorf("verify's reports (-want +got):\n%s", diff)
-	}
+	checkVerifiesPlatforms(t, tarball, "linux/amd64", "linux/arm64")
 }
 
 // TestBuilderUsage checks --builder's usage errors: exit 2, one line, before

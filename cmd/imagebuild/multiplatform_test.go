@@ -109,23 +109,7 @@ func TestMultiPlatformBuild(t *testing.T) {
 	}
 
 	// imagebuild verify checks every platform of the index.
-	stdout, stderr, code := cli(t, "verify", "--format", "json", tarball)
-	if code != 0 {
-		t.Fatalf("verify exited %d: %s\n%s", code, stderr, stdout)
-	}
-	var reports []struct {
-		Platform string `json:"platform"`
-	}
-	if err := json.Unmarshal([]byte(stdout), &reports); err != nil {
-		t.Fatalf("verify --format json of two platforms: %v\n%s", err, stdout)
-	}
-	var got []string
-	for _, r := range reports {
-		got = append(got, r.Platform)
-	}
-	if diff := cmp.Diff([]string{"linux/amd64", "linux/arm64"}, got); diff != "" {
-		t.Errorf("verify's reports (-want +got):\n%s", diff)
-	}
+	checkVerifiesPlatforms(t, tarball, "linux/amd64", "linux/arm64")
 }
 
 // checkELFMachine checks every ELF file under dir (of those small enough to
@@ -294,5 +278,28 @@ func TestDefaultPlatformIsDaemons(t *testing.T) {
 	}
 	if _, err := os.Stat(dest); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// checkVerifiesPlatforms runs `imagebuild verify --format json` on tarball
+// and requires it to pass with one report for each of want, in order.
+func checkVerifiesPlatforms(t *testing.T, tarball string, want ...string) {
+	t.Helper()
+	stdout, stderr, code := cli(t, "verify", "--format", "json", tarball)
+	if code != 0 {
+		t.Fatalf("verify exited %d: %s\n%s", code, stderr, stdout)
+	}
+	var reports []struct {
+		Platform string `json:"platform"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &reports); err != nil {
+		t.Fatalf("verify --format json: %v\n%s", err, stdout)
+	}
+	var got []string
+	for _, r := range reports {
+		got = append(got, r.Platform)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("verify's reports (-want +got):\n%s", diff)
 	}
 }
