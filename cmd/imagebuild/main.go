@@ -1,115 +1,20 @@
+// Command imagebuild builds container images from imagebuild's typed Go
+// recipes on a BuildKit daemon: the command line of package cli with the
+// recipes of package recipes.
+//
+//	imagebuild build RECIPE [flags]   build a recipe and export it
+//	imagebuild llb RECIPE [flags]     write a recipe's LLB definition to stdout
+//	imagebuild verify TARGET          check ADR-003's promises on a built image
+//	imagebuild recipes                list the recipes
+//	imagebuild pins check|bump        check or bump the recipes' base image pins
+//	imagebuild version                print imagebuild's and BuildKit's versions
+//
+// Exit codes: 0 on success, 1 when a build or command fails, 2 for usage errors.
 package main
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"os/signal"
-	"strings"
-	"syscall"
-
-	"github.com/containerd/log"
-	"github.com/spf13/pflag"
+	"github.com/imagebuild/imagebuild/cli"
+	"github.com/imagebuild/imagebuild/recipes"
 )
 
-func main() {
-	// containerd's content store, which writes OCI layout outputs, logs a
-	// warning on every filesystem without fs-verity; imagebuild reports
-	// what goes wrong itself, in one line.
-	_ = log.SetLevel("error")
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(exitCode(err, os.Stderr))
-}
-
-// exitCode reports err on stderr in one line and returns the exit code:
-// 0 for none, 2 for a usage error, 1 for any other failure.
-func exitCode(err error, stderr io.Writer) int {
-	if err == nil {
-		return 0
-	}
-	fmt.Fprintf(stderr, "imagebuild: %s\n", oneLine(err.Error()))
-	var ue usageError
-	if errors.As(err, &ue) {
-		return 2
-	}
-	return 1
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
-}
-
-// usageError is a mistake in how imagebuild was called.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-func usagef(format string, a ...any) error {
-	return usageError{fmt.Errorf(format, a...)}
-}
-
-const usage = `Usage: imagebuild COMMAND [ARGS]
-
-Builds container images from typed Go recipes on a BuildKit daemon.
-
-Commands:
-  build RECIPE     build a recipe and export the image
-  llb RECIPE       write the recipe's LLB definition to stdout (no daemon, no network)
-  verify TARGET    check ADR-003's promises on a built image (tarball, OCI layout or registry ref)
-  push LAYOUT REF  push the image of an OCI layout directory as it is; prints its digest
-  recipes          list the recipes
-  pins check|bump  check the recipes' base image pins against their registries, or bump stale ones
-  version          print imagebuild's version and the BuildKit client version
-
-Run 'imagebuild COMMAND --help' for a command's flags.
-`
-
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usagef("no command; run 'imagebuild --help' for the commands")
-	}
-	switch args[0] {
-	case "build":
-		return runBuild(ctx, args[1:], stdout, stderr)
-	case "llb":
-		return runLLB(ctx, args[1:], stdout, stderr)
-	case "recipes":
-		return runRecipes(args[1:], stdout)
-	case "pins":
-		return runPins(ctx, args[1:], stdout)
-	case "verify":
-		return runVerify(ctx, args[1:], stdout)
-	case "push":
-		return runPush(ctx, args[1:], stdout)
-	case "version":
-		return runVersion(args[1:], stdout)
-	case "-h", "--help", "help":
-		_, err := io.WriteString(stdout, usage)
-		return err
-	default:
-		return usagef("unknown command %q; run 'imagebuild --help' for the commands", args[0])
-	}
-}
-
-// parseFlags parses args with fs, printing help to stdout for --help, and
-// returns the positional arguments. want is how many there must be.
-func parseFlags(fs *pflag.FlagSet, args []string, stdout io.Writer, synopsis string, want int) ([]string, bool, error) {
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			fmt.Fprintf(stdout, "Usage: imagebuild %s\n\nFlags:\n%s", synopsis, fs.FlagUsages())
-			return nil, true, nil
-		}
-		return nil, false, usagef("%s: %v", fs.Name(), err)
-	}
-	if fs.NArg() != want {
-		return nil, false, usagef("usage: imagebuild %s", synopsis)
-	}
-	return fs.Args(), false, nil
-}
+func main() { cli.Main(recipes.All()...) }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -34,7 +34,7 @@ func cli(t *testing.T, args ...string) (string, string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	code := exitCode(run(ctx, args, &stdout, &stderr), &stderr)
+	code := Run(ctx, args, &stdout, &stderr, recipes.All()...)
 	return stdout.String(), stderr.String(), code
 }
 
@@ -408,7 +408,7 @@ func TestInterruptedBuildWritesNothing(t *testing.T) {
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"build", "python-alpine", "--addr", env.Addr, "--context", appContext(t),
+		done <- (&app{recipes: recipes.All()}).run(ctx, []string{"build", "python-alpine", "--addr", env.Addr, "--context", appContext(t),
 			"--base", env.Base.String(), "--progress", "plain", "--no-cache",
 			"-o", "type=oci,dest=" + filepath.Join(out, "image.oci.tar")}, &stdout, &stderr)
 	}()

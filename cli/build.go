@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -268,7 +268,7 @@ func parseOutput(spec string) (builder.Output, error) {
 	return out, nil
 }
 
-func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func (a *app) runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o buildOptions
 	fs := pflag.NewFlagSet("build", pflag.ContinueOnError)
 	o.addFlags(fs)
@@ -280,7 +280,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	r, in, err := o.recipe(pos[0])
+	r, in, err := o.recipe(a, pos[0])
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -51,11 +51,11 @@ func (o *graphOptions) parsePlatforms() ([]ocispecs.Platform, error) {
 
 // recipe validates the options and returns the recipe and its inputs, less
 // the platform.
-func (o *graphOptions) recipe(name string) (recipes.Recipe, recipes.Inputs, error) {
+func (o *graphOptions) recipe(a *app, name string) (recipes.Recipe, recipes.Inputs, error) {
 	var in recipes.Inputs
-	r, err := recipes.Lookup(name)
+	r, err := a.lookup(name)
 	if err != nil {
-		return nil, in, usageError{err}
+		return nil, in, err
 	}
 	if o.base != "" {
 		if in.Base, err = builder.ParsePin(o.base); err != nil {
@@ -82,7 +82,7 @@ func images(r recipes.Recipe, in recipes.Inputs, ps []ocispecs.Platform) ([]buil
 	return out, nil
 }
 
-func runLLB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func (a *app) runLLB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o graphOptions
 	fs := pflag.NewFlagSet("llb", pflag.ContinueOnError)
 	o.addFlags(fs, "target platform, one (always explicit in the graph); default: this machine's")
@@ -97,7 +97,7 @@ func runLLB(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(ps) > 1 {
 		return usagef("--platform: llb writes one platform's graph; name one, not %d", len(ps))
 	}
-	r, in, err := o.recipe(pos[0])
+	r, in, err := o.recipe(a, pos[0])
 	if err != nil {
 		return err
 	}

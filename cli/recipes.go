@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -6,24 +6,23 @@ import (
 	"runtime/debug"
 	"text/tabwriter"
 
-	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/spf13/pflag"
 )
 
-func runRecipes(args []string, stdout io.Writer) error {
+func (a *app) runRecipes(args []string, stdout io.Writer) error {
 	fs := pflag.NewFlagSet("recipes", pflag.ContinueOnError)
 	if _, help, err := parseFlags(fs, args, stdout, "recipes", 0); help || err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	for _, r := range recipes.All() {
+	for _, r := range a.recipes {
 		fmt.Fprintf(tw, "%s\t%s\n", r.Name(), r.Description())
 	}
 	return tw.Flush()
 }
 
 // version is imagebuild's version; release builds set it with
-// -ldflags "-X main.version=vX.Y.Z".
+// -ldflags "-X github.com/imagebuild/imagebuild/cli.version=vX.Y.Z".
 var version = ""
 
 func runVersion(args []string, stdout io.Writer) error {

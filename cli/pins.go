@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -42,7 +42,7 @@ type pinsOptions struct {
 	file   string
 }
 
-func runPins(ctx context.Context, args []string, stdout io.Writer) error {
+func (a *app) runPins(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 || (args[0] != "check" && args[0] != "bump") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			_, err := io.WriteString(stdout, "Usage: imagebuild pins check|bump [flags]\n\n  check  compare every recipe pin with what its tag points at now; exit 1 when any is stale or missing\n  bump   rewrite stale pins in the Go source (--file) in place\n")

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/internal/testenv"
+	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
@@ -116,7 +117,7 @@ func TestCacheUsageErrors(t *testing.T) {
 func processSteps(t *testing.T, env *testenv.Env, ctxDir string) map[string]bool {
 	t.Helper()
 	o := graphOptions{contextDir: ctxDir, base: env.Base.String()}
-	r, in, err := o.recipe("python-alpine")
+	r, in, err := o.recipe(&app{recipes: recipes.All()}, "python-alpine")
 	if err != nil {
 		t.Fatal(err)
 	}
