@@ -26,8 +26,8 @@ func BenchmarkSlimExample(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := recipes.PythonSlim{Python: recipes.Python{Packages: []string{"gcc", "libc6-dev", "python3-dev"}}}
-	in := recipes.Inputs{Platform: testenv.Platform, Base: env.Base, Context: bctx}
+	r := recipes.PythonSlim{Packages: []string{"gcc", "libc6-dev", "python3-dev"}}
+	in := recipes.Inputs{Platform: testenv.Platform, Base: recipes.Base{Pin: env.Base}, Context: bctx}
 	img, err := r.Image(in)
 	if err != nil {
 		b.Fatal(err)
@@ -37,7 +37,6 @@ func BenchmarkSlimExample(b *testing.B) {
 	epoch := time.Unix(0, 0).UTC()
 	solve := func(img builder.Image, dest string) {
 		_, err := builder.Build(context.Background(), env.Client, []builder.Image{img}, builder.SolveOpt{
-			ContextDir:      dir,
 			SourceDateEpoch: &epoch,
 			Outputs:         []builder.Output{{Type: client.ExporterOCI, Dest: dest}},
 			Session:         []session.Attachable{secretsprovider.FromMap(map[string][]byte{recipes.PipConfSecret: pipconf})},
@@ -62,7 +61,7 @@ func BenchmarkSlimExample(b *testing.B) {
 		}
 	})
 	builderTar := filepath.Join(out, "builder.tar")
-	solve(builder.Image{Platform: testenv.Platform, Root: r.BuilderStage(in), Base: env.Base}, builderTar)
+	solve(builder.Image{Platform: testenv.Platform, Root: r.BuilderStage(in), Base: env.Base, Context: bctx}, builderTar)
 	for _, x := range []struct{ name, path string }{{"runtime image", runtimeTar}, {"builder stage", builderTar}} {
 		sizes := testenv.LayerSizes(b, testenv.OCIImage(b, x.path))
 		var total int64

@@ -43,6 +43,10 @@ type Result struct {
 
 // Build builds imgs, one image a platform, into one image (an index of
 // them when there are several), checks it and writes it to opt's outputs.
+// The image is dated opt.SourceDateEpoch or, without one, by the build
+// context's git HEAD commit (else the Unix epoch), and labelled with that
+// work tree's revision and source URL (see [LabelRevision]), so every caller
+// gets the same image for the same inputs.
 //
 // It builds once. When opt asks for checks, that build goes to a
 // temporary OCI tarball and the checks run on it: opt.Verify on each
@@ -69,10 +73,11 @@ func Build(ctx context.Context, c *client.Client, imgs []Image, opt SolveOpt, st
 		}
 	}
 	for _, img := range imgs {
-		if err := CheckContext(opt.ContextDir, img.ContextFiles); err != nil {
+		if err := img.Context.Check(img.ContextFiles); err != nil {
 			return nil, err
 		}
 	}
+	imgs, opt = withSource(ctx, imgs, opt)
 	if err := checkWorkers(ctx, c, imgs); err != nil {
 		return nil, err
 	}
@@ -286,6 +291,9 @@ func validateImages(imgs []Image) error {
 			return fmt.Errorf("%w: %s named twice", ErrPlatform, id)
 		}
 		seen = append(seen, id)
+		if img.Context.dir != imgs[0].Context.dir {
+			return fmt.Errorf("build contexts %s and %s: the images of one build read one context", imgs[0].Context.dir, img.Context.dir)
+		}
 		if err := img.Base.Validate(); err != nil {
 			return fmt.Errorf("base: %w", err)
 		}

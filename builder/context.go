@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/patternmatcher"
@@ -19,18 +20,18 @@ import (
 const ContextName = "context"
 
 // Context is the build context a graph reads: a local directory the client
-// sends, minus what Exclude names (.dockerignore patterns).
+// sends, minus what its .dockerignore excludes. It is one value, made by
+// [LoadContext]: the directory and the name the graph gives it travel
+// together. The zero Context is an empty context.
 type Context struct {
-	// ID names the directory in the graph. The daemon merges identical
-	// steps of concurrent builds, so two directories must not share an ID;
-	// [LoadContext] derives it from the directory's absolute path.
-	ID string
-	// Exclude lists .dockerignore patterns; matching paths are not sent.
-	Exclude []string
+	// dir is the directory's absolute path; "" for the empty context.
+	dir string
+	// exclude lists the .dockerignore patterns; matching paths are not sent.
+	exclude []string
 }
 
-// LoadContext describes the directory dir as a build context: its ID and
-// the patterns its .dockerignore excludes.
+// LoadContext describes the directory dir as a build context, reading its
+// .dockerignore.
 func LoadContext(dir string) (Context, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -47,14 +48,30 @@ func LoadContext(dir string) (Context, error) {
 	if err != nil {
 		return Context{}, err
 	}
-	return Context{ID: digest.FromString(abs).Encoded()[:20], Exclude: exclude}, nil
+	return Context{dir: abs, exclude: exclude}, nil
 }
 
-// All is the whole context, minus Exclude.
+// Dir is the context's directory, an absolute path; "" for the empty context.
+func (c Context) Dir() string { return c.dir }
+
+// Exclude is the context's .dockerignore patterns.
+func (c Context) Exclude() []string { return slices.Clone(c.exclude) }
+
+// id names the directory in the graph and in the daemon's file sync. The
+// daemon merges identical steps of concurrent builds and syncs a context
+// into the snapshot it last synced under the same key, so two directories
+// never share one: it is derived from the absolute path.
+func (c Context) id() string { return digest.FromString(c.dir).Encoded()[:20] }
+
+// All is the whole context, minus what .dockerignore excludes. The empty
+// context is an empty tree.
 func (c Context) All() llb.State {
+	if c.dir == "" {
+		return llb.Scratch()
+	}
 	return llb.Local(ContextName,
-		llb.ExcludePatterns(c.Exclude),
-		llb.LocalUniqueID("imagebuild-"+c.ID),
+		llb.ExcludePatterns(c.exclude),
+		llb.LocalUniqueID("imagebuild-"+c.id()),
 		llb.SharedKeyHint(ContextName),
 		llb.WithCustomName("load build context"),
 	)
@@ -108,20 +125,17 @@ func (e *ContextFileError) Error() string {
 
 func (e *ContextFileError) Unwrap() error { return e.Err }
 
-// CheckContext reports, as a [*ContextFileError], the first of files that
-// the build context dir would not send: missing, not a regular file, or
-// excluded by dir's .dockerignore. [Build] checks an image's ContextFiles
-// so before anything reaches the daemon.
-func CheckContext(dir string, files []ContextFile) error {
+// Check reports, as a [*ContextFileError], the first of files that the
+// context would not send: missing, not a regular file, or excluded by its
+// .dockerignore. [Build] checks an image's ContextFiles so before anything
+// reaches the daemon.
+func (c Context) Check(files []ContextFile) error {
 	if len(files) == 0 {
 		return nil
 	}
+	dir, exclude := c.dir, c.exclude
 	if dir == "" {
-		return &ContextFileError{Dir: `""`, File: files[0], Err: errors.New("no build context directory was given")}
-	}
-	exclude, err := readDockerignore(dir)
-	if err != nil {
-		return err
+		return &ContextFileError{Dir: `""`, File: files[0], Err: errors.New("the build context is empty: no directory was given")}
 	}
 	for _, f := range files {
 		if err := ValidContextPath(f.Path); err != nil {

@@ -22,22 +22,26 @@ func TestLoadContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"*.env", "build"}, ca.Exclude); diff != "" {
+	if diff := cmp.Diff([]string{"*.env", "build"}, ca.Exclude()); diff != "" {
 		t.Errorf("exclude patterns (-want +got):\n%s", diff)
 	}
 	cb, err := LoadContext(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cb.Exclude != nil {
-		t.Errorf("no .dockerignore, exclude = %q", cb.Exclude)
+	if cb.Exclude() != nil {
+		t.Errorf("no .dockerignore, exclude = %q", cb.Exclude())
 	}
-	if ca.ID == "" || ca.ID == cb.ID {
-		t.Errorf("context IDs %q and %q: want distinct IDs for distinct directories", ca.ID, cb.ID)
+	if ca.Dir() != a || ca.id() == cb.id() {
+		t.Errorf("contexts %s (%s) and %s (%s): want the directory and distinct IDs for distinct directories", ca.Dir(), ca.id(), cb.Dir(), cb.id())
 	}
 	again, err := LoadContext(a + "/.")
-	if err != nil || again.ID != ca.ID {
-		t.Errorf("same directory, IDs %q and %q (%v): want one", ca.ID, again.ID, err)
+	if err != nil || again.id() != ca.id() {
+		t.Errorf("same directory, IDs %q and %q (%v): want one", ca.id(), again.id(), err)
+	}
+	var zero Context
+	if zero.Dir() != "" || zero.All().Output() != nil {
+		t.Error("the zero Context is not the empty context")
 	}
 	f := filepath.Join(a, "file")
 	if err := os.WriteFile(f, nil, 0o644); err != nil {
@@ -89,7 +93,11 @@ func TestCheckContext(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			err := CheckContext(dir, []ContextFile{req})
+			bctx, err := LoadContext(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = bctx.Check([]ContextFile{req})
 			if tt.want == "" {
 				if err != nil {
 					t.Fatalf("CheckContext = %v, want nil", err)
@@ -118,7 +126,12 @@ func TestBuildChecksContextFiles(t *testing.T) {
 		ContextFiles: []ContextFile{{Path: "requirements.txt", NamedBy: "the test"}},
 	}
 	status := make(chan *client.SolveStatus)
-	_, err := Build(t.Context(), nil, []Image{img}, SolveOpt{ContextDir: t.TempDir()}, status)
+	bctx, err := LoadContext(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	img.Context = bctx
+	_, err = Build(t.Context(), nil, []Image{img}, SolveOpt{}, status)
 	var cfe *ContextFileError
 	if !errors.As(err, &cfe) || cfe.File.Path != "requirements.txt" {
 		t.Fatalf("Build = %v, want a ContextFileError for requirements.txt", err)

@@ -37,8 +37,12 @@ type Image struct {
 	Base Pin
 	// Config is applied on top of the base's config.
 	Config Config
-	// ContextFiles are the files Root reads from the build context by
-	// name; [Build] checks each is there before it contacts the daemon.
+	// Context is the build context Root reads, sent to the daemon with
+	// the build; the zero Context is an empty one. Every image of one
+	// build reads the same context.
+	Context Context
+	// ContextFiles are the files Root reads from Context by name; [Build]
+	// checks each is there before it contacts the daemon.
 	ContextFiles []ContextFile
 }
 
@@ -76,18 +80,18 @@ func (c Config) Validate() error {
 	for _, kv := range c.Env {
 		k, _, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return fmt.Errorf("env %q: want KEY=VALUE", kv)
+			return fmt.Errorf("Env %q: want KEY=VALUE", kv)
 		}
 		if k == "PATH" {
-			return fmt.Errorf("env %q: set Path to extend PATH", kv)
+			return fmt.Errorf("Env %q: PATH is set by Path, not Env", kv)
 		}
 	}
 	if h := c.Healthcheck; h != nil {
 		if len(h.Test) == 0 || (h.Test[0] != "CMD" && h.Test[0] != "CMD-SHELL" && h.Test[0] != "NONE") {
-			return fmt.Errorf("healthcheck test %q: want CMD, CMD-SHELL or NONE first", h.Test)
+			return fmt.Errorf("Healthcheck.Test %q: want CMD, CMD-SHELL or NONE first", h.Test)
 		}
 		if h.Retries < 0 || h.Interval < 0 || h.Timeout < 0 || h.StartPeriod < 0 {
-			return fmt.Errorf("healthcheck: negative interval, timeout, start period or retries")
+			return fmt.Errorf("Healthcheck: a negative Interval, Timeout, StartPeriod or Retries")
 		}
 	}
 	return nil

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -32,17 +31,17 @@ import (
 // SolveOpt says where a build reads its context from, what is checked and
 // where its result goes.
 type SolveOpt struct {
-	// ContextDir is the build context's directory, sent as [ContextName].
-	ContextDir string
 	// Outputs are the exports of the result; none builds and keeps nothing.
 	Outputs []Output
 	// NoCache runs every step again, ignoring the daemon's cache.
 	NoCache bool
 	// Session holds session attachables, such as registry auth.
 	Session []session.Attachable
-	// SourceDateEpoch, when set, is the time the image says it was made:
-	// the config's created time, its history and the label
-	// org.opencontainers.image.created.
+	// SourceDateEpoch is the time the image says it was made: the config's
+	// created time, its history and the label org.opencontainers.image.created.
+	// When nil, [Build] takes the commit time of HEAD when the build context
+	// is in a git work tree, else the Unix epoch, so an image does not
+	// depend on the day it is built.
 	SourceDateEpoch *time.Time
 	// Mirrors pulls pinned images from mirrors by the same digest.
 	Mirrors Mirrors
@@ -238,7 +237,7 @@ func prepare(ctx context.Context, imgs []Image, opt SolveOpt, outputs []Output, 
 		return nil, so, err
 	}
 	for _, img := range imgs {
-		if err := CheckContext(opt.ContextDir, img.ContextFiles); err != nil {
+		if err := img.Context.Check(img.ContextFiles); err != nil {
 			return nil, so, err
 		}
 	}
@@ -278,8 +277,8 @@ func prepare(ctx context.Context, imgs []Image, opt SolveOpt, outputs []Output, 
 	if so.SourcePolicy, err = opt.Mirrors.sourcePolicy(refs); err != nil {
 		return nil, so, fmt.Errorf("registry mirrors: %w", err)
 	}
-	if opt.ContextDir != "" {
-		fs, err := fsutil.NewFS(opt.ContextDir)
+	if c := imgs[0].Context; c.dir != "" {
+		fs, err := fsutil.NewFS(c.dir)
 		if err != nil {
 			return nil, so, fmt.Errorf("build context: %w", err)
 		}
@@ -287,11 +286,7 @@ func prepare(ctx context.Context, imgs []Image, opt SolveOpt, outputs []Output, 
 		// As buildx does: the daemon syncs a context incrementally into
 		// the snapshot it last synced under the same key, so the key names
 		// the directory.
-		abs, err := filepath.Abs(opt.ContextDir)
-		if err != nil {
-			return nil, so, fmt.Errorf("build context: %w", err)
-		}
-		so.SharedKey = digest.FromString(abs).Encoded()
+		so.SharedKey = c.id()
 	}
 	for _, o := range outputs {
 		if err := validateOutput(o, len(imgs)); err != nil {

@@ -9,10 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -81,62 +78,23 @@ func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.checkRepro, "check-reproducible", false, "build twice, the second time ignoring every cache, compare each platform's image, and write outputs only when both builds give the same")
 }
 
-// sourceDateEpoch is --source-date-epoch, else the commit time of HEAD when
-// the context is in a git work tree, else 0.
-func (o *buildOptions) sourceDateEpoch(ctx context.Context) (time.Time, error) {
-	if o.epoch != "" {
-		n, err := strconv.ParseInt(o.epoch, 10, 64)
-		if err != nil || n < 0 {
-			return time.Time{}, usagef("--source-date-epoch %q: want a Unix time in seconds, such as $(git log -1 --format=%%ct)", o.epoch)
-		}
-		return time.Unix(n, 0).UTC(), nil
+// sourceDateEpoch is --source-date-epoch; nil leaves the date to the
+// library: the context's git HEAD commit time, else 0.
+func (o *buildOptions) sourceDateEpoch() (*time.Time, error) {
+	if o.epoch == "" {
+		return nil, nil
 	}
-	if out, ok := git(ctx, o.contextDir, "log", "-1", "--format=%ct"); ok {
-		if n, err := strconv.ParseInt(out, 10, 64); err == nil {
-			return time.Unix(n, 0).UTC(), nil
-		}
+	n, err := strconv.ParseInt(o.epoch, 10, 64)
+	if err != nil || n < 0 {
+		return nil, usagef("--source-date-epoch %q: want a Unix time in seconds, such as $(git log -1 --format=%%ct)", o.epoch)
 	}
-	return time.Unix(0, 0).UTC(), nil
-}
-
-// git runs git in dir and returns its trimmed output, or false when git is
-// missing, dir is not in a work tree, or the command fails.
-func git(ctx context.Context, dir string, args ...string) (string, bool) {
-	out, err := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...).Output()
-	if err != nil {
-		return "", false
-	}
-	return strings.TrimSpace(string(out)), true
-}
-
-// Labels an image records about the source it was built from.
-const (
-	labelRevision = "org.opencontainers.image.revision"
-	labelSource   = "org.opencontainers.image.source"
-)
-
-// gitLabels returns the revision and source labels when dir is in a git
-// work tree. The source URL is stripped of any credentials.
-func gitLabels(ctx context.Context, dir string) map[string]string {
-	labels := map[string]string{}
-	if rev, ok := git(ctx, dir, "rev-parse", "HEAD"); ok {
-		labels[labelRevision] = rev
-	}
-	if src, ok := git(ctx, dir, "remote", "get-url", "origin"); ok {
-		if u, err := url.Parse(src); err == nil && u.Scheme != "" {
-			u.User = nil
-			src = u.String()
-		} else if at := strings.Index(src, "@"); at >= 0 && strings.Contains(src[at:], ":") {
-			src = src[at+1:] // scp-like user@host:path
-		}
-		labels[labelSource] = src
-	}
-	return labels
+	t := time.Unix(n, 0).UTC()
+	return &t, nil
 }
 
 // solveOpt validates the options, for n platforms, and turns them into the library's.
 func (o *buildOptions) solveOpt(stderr io.Writer, n int) (builder.SolveOpt, error) {
-	so := builder.SolveOpt{ContextDir: o.contextDir, NoCache: o.noCache, CheckReproducible: o.checkRepro}
+	so := builder.SolveOpt{NoCache: o.noCache, CheckReproducible: o.checkRepro}
 	for _, spec := range o.outputs {
 		out, err := parseOutput(spec)
 		if err != nil {
@@ -292,11 +250,9 @@ func (a *app) runBuild(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	epoch, err := o.sourceDateEpoch(ctx)
-	if err != nil {
+	if so.SourceDateEpoch, err = o.sourceDateEpoch(); err != nil {
 		return err
 	}
-	so.SourceDateEpoch = &epoch
 	// The context's files do not depend on the platform: checked now,
 	// before a daemon is contacted.
 	probe := in
@@ -308,8 +264,8 @@ func (a *app) runBuild(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	if err := builder.CheckContext(o.contextDir, img.ContextFiles); err != nil {
-		return usageError{err}
+	if err := img.Context.Check(img.ContextFiles); err != nil {
+		return usagef("recipe %s: %w", r.Name(), err)
 	}
 	if o.verify {
 		so.Verify = func(ctx context.Context, p ocispecs.Platform, img v1.Image) error {
@@ -322,7 +278,6 @@ func (a *app) runBuild(ctx context.Context, args []string, stdout, stderr io.Wri
 		if err != nil {
 			return err
 		}
-		addGitLabels(ctx, o.contextDir, imgs)
 		res, err := buildOnBuilders(ctx, &o, addrs, imgs, so, stderr)
 		return finishBuild(&o, res, err, stdout)
 	}
@@ -342,7 +297,6 @@ func (a *app) runBuild(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	addGitLabels(ctx, o.contextDir, imgs)
 
 	var res *builder.Result
 	err = withProgress(ctx, stderr, o.progress, 1, func(ctx context.Context, status []chan *client.SolveStatus) error {
@@ -351,18 +305,6 @@ func (a *app) runBuild(ctx context.Context, args []string, stdout, stderr io.Wri
 		return err
 	})
 	return finishBuild(&o, res, err, stdout)
-}
-
-// addGitLabels adds the labels of the context's git work tree to each
-// image's, which win.
-func addGitLabels(ctx context.Context, dir string, imgs []builder.Image) {
-	if labels := gitLabels(ctx, dir); len(labels) > 0 {
-		for i := range imgs {
-			l := maps.Clone(labels)
-			maps.Copy(l, imgs[i].Config.Labels)
-			imgs[i].Config.Labels = l
-		}
-	}
 }
 
 // finishBuild prints the comparisons, writes the metadata file and prints

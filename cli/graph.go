@@ -18,12 +18,14 @@ type graphOptions struct {
 	platforms  []string
 	contextDir string
 	base       string
+	baseDistro string
 }
 
 func (o *graphOptions) addFlags(fs *pflag.FlagSet, platformUsage string) {
 	fs.StringSliceVar(&o.platforms, "platform", nil, platformUsage)
 	fs.StringVar(&o.contextDir, "context", ".", "build context directory; its .dockerignore is honoured")
 	fs.StringVar(&o.base, "base", "", "build on another base than the recipe's pin, as NAME:TAG@sha256:<digest> (a mirror, a patched or a test base)")
+	fs.StringVar(&o.baseDistro, "base-distro", "", "the distribution --base runs, alpine or debian, which decides how packages are installed; default: the recipe's")
 }
 
 // parsePlatforms parses --platform; only Linux platforms, each once.
@@ -57,9 +59,20 @@ func (o *graphOptions) recipe(a *app, name string) (recipes.Recipe, recipes.Inpu
 	if err != nil {
 		return nil, in, err
 	}
+	if err := r.Validate(); err != nil {
+		return nil, in, usagef("recipe %s: %v", r.Name(), err)
+	}
 	if o.base != "" {
-		if in.Base, err = builder.ParsePin(o.base); err != nil {
+		if in.Base.Pin, err = builder.ParsePin(o.base); err != nil {
 			return nil, in, usagef("--base: %v", err)
+		}
+	}
+	if o.baseDistro != "" {
+		if o.base == "" {
+			return nil, in, usagef("--base-distro %s: names the distribution of --base, and there is no --base", o.baseDistro)
+		}
+		if in.Base.Distro, err = recipes.ParseDistro(o.baseDistro); err != nil {
+			return nil, in, usagef("--base-distro: %v", err)
 		}
 	}
 	if in.Context, err = builder.LoadContext(o.contextDir); err != nil {
@@ -75,7 +88,7 @@ func images(r recipes.Recipe, in recipes.Inputs, ps []ocispecs.Platform) ([]buil
 		in.Platform = p
 		img, err := r.Image(in)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("recipe %s: %w", r.Name(), err)
 		}
 		out = append(out, img)
 	}

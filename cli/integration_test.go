@@ -304,7 +304,7 @@ func checkFilesystem(t *testing.T, files map[string]testenv.File) {
 
 func TestBuilderStageInstallsADRPackages(t *testing.T) {
 	env := testenv.Get(t)
-	st := recipes.PythonAlpine{}.BuilderStage(recipes.Inputs{Platform: testenv.Platform, Base: env.Base})
+	st := recipes.PythonAlpine{}.BuilderStage(recipes.Inputs{Platform: testenv.Platform, Base: recipes.Base{Pin: env.Base}})
 	got, err := env.ReadFile(context.Background(), st, appContext(t), "/var/lib/apk-standin/calls")
 	if err != nil {
 		t.Fatal(err)

@@ -34,7 +34,7 @@ func buildSlim(t *testing.T, env *testenv.Env, r recipes.PythonSlim, requirement
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := r.Image(recipes.Inputs{Platform: testenv.Platform, Base: env.Base, Context: bctx})
+	img, err := r.Image(recipes.Inputs{Platform: testenv.Platform, Base: recipes.Base{Pin: env.Base}, Context: bctx})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,9 +44,8 @@ func buildSlim(t *testing.T, env *testenv.Env, r recipes.PythonSlim, requirement
 		outputs = append(outputs, builder.Output{Type: client.ExporterImage, Attrs: map[string]string{"name": ref, "push": "true"}})
 	}
 	if _, err := builder.Build(context.Background(), env.Client, []builder.Image{img}, builder.SolveOpt{
-		ContextDir: ctxDir,
-		Outputs:    outputs,
-		Session:    []session.Attachable{secretsprovider.FromMap(map[string][]byte{recipes.PipConfSecret: pipconf})},
+		Outputs: outputs,
+		Session: []session.Attachable{secretsprovider.FromMap(map[string][]byte{recipes.PipConfSecret: pipconf})},
 	}, nil); err != nil {
 		t.Fatalf("build the example with python-slim: %v", err)
 	}
@@ -80,7 +79,7 @@ func imageSize(t *testing.T, tarball string) int64 {
 func TestPythonSlimCompilesExtension(t *testing.T) {
 	env := testenv.Get(t)
 	ref := env.Registry + "/imagebuild-test/incident-tracker:slim"
-	r := recipes.PythonSlim{Python: recipes.Python{Packages: slimTestPackages}}
+	r := recipes.PythonSlim{Packages: slimTestPackages}
 	tarball := buildSlim(t, env, r, "incident-severity==1.0\n", testenv.SeverityIndex(t, false), ref)
 
 	files := testenv.Files(t, testenv.OCIImage(t, tarball))
@@ -139,9 +138,9 @@ kill $pid`, port, port)
 		t.Fatal(err)
 	}
 	builderTar := filepath.Join(t.TempDir(), "builder.tar")
-	st := r.BuilderStage(recipes.Inputs{Platform: testenv.Platform, Base: env.Base, Context: bctx})
-	if _, err := builder.Build(context.Background(), env.Client, []builder.Image{{Platform: testenv.Platform, Root: st, Base: env.Base}},
-		builder.SolveOpt{ContextDir: ctxDir, Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: builderTar}},
+	st := r.BuilderStage(recipes.Inputs{Platform: testenv.Platform, Base: recipes.Base{Pin: env.Base}, Context: bctx})
+	if _, err := builder.Build(context.Background(), env.Client, []builder.Image{{Platform: testenv.Platform, Root: st, Base: env.Base, Context: bctx}},
+		builder.SolveOpt{Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: builderTar}},
 			Session: []session.Attachable{secretsprovider.FromMap(map[string][]byte{recipes.PipConfSecret: testenv.SeverityIndex(t, false)})}}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +158,7 @@ kill $pid`, port, port)
 func TestRuntimeLibraryClosure(t *testing.T) {
 	env := testenv.Get(t)
 	pipconf := testenv.SeverityIndex(t, true)
-	r := recipes.PythonSlim{Python: recipes.Python{Packages: slimTestPackages}}
+	r := recipes.PythonSlim{Packages: slimTestPackages}
 	report := verifyTarball(t, buildSlim(t, env, r, "incident-severity==1.1\n", pipconf, ""))
 	text := reportText(report)
 	if report.Passed() || !strings.Contains(text, "needs libpq.so.5") {

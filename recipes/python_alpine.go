@@ -6,11 +6,9 @@ import (
 )
 
 // PythonAlpine is ADR-003's image on python:3.12-alpine ([PythonAlpineBase]),
-// its build dependencies installed with apk. See [Python] for the stages and
-// fields. The zero value is ADR-003's image as written.
-type PythonAlpine struct {
-	Python
-}
+// its build dependencies installed with apk. Its fields are [Python]'s; the
+// zero value is ADR-003's image as written.
+type PythonAlpine Python
 
 // AlpineBuildPackages returns ADR-003's builder-stage apk packages, with the
 // Python packages that need them.
@@ -24,19 +22,7 @@ func AlpineBuildPackages() []string {
 	}
 }
 
-// alpine's apk keeps its indexes and packages in /etc/apk/cache when that
-// directory exists: there it is a cache mount, so nothing reaches the image,
-// and --update-cache fetches fresh indexes each time.
-var alpine = distro{
-	name: "alpine",
-	install: func(pkgs []string) []string {
-		return append([]string{"apk", "add", "--update-cache"}, pkgs...)
-	},
-	cacheDir:     "/etc/apk/cache",
-	nologin:      "/sbin/nologin",
-	packages:     AlpineBuildPackages,
-	validPackage: validPackageName,
-}
+var pythonAlpineBase = Base{Pin: PythonAlpineBase, Distro: Alpine}
 
 // Name implements [Recipe].
 func (PythonAlpine) Name() string { return "python-alpine" }
@@ -47,15 +33,15 @@ func (PythonAlpine) Description() string {
 }
 
 // Validate implements [Recipe].
-func (r PythonAlpine) Validate() error { return r.validate(alpine) }
+func (r PythonAlpine) Validate() error { return Python(r).validate(pythonAlpineBase) }
 
 // Image implements [Recipe].
 func (r PythonAlpine) Image(in Inputs) (builder.Image, error) {
-	return r.image(r.Name(), alpine, PythonAlpineBase, in)
+	return Python(r).image(pythonAlpineBase, in)
 }
 
 // BuilderStage returns the builder stage alone, for looking at what it
 // installs.
 func (r PythonAlpine) BuilderStage(in Inputs) llb.State {
-	return r.builderStage(alpine, PythonAlpineBase, in)
+	return Python(r).builderStage(pythonAlpineBase, in)
 }

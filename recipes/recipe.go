@@ -1,9 +1,6 @@
 package recipes
 
 import (
-	"fmt"
-	"strings"
-
 	"github.com/imagebuild/imagebuild/builder"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -12,47 +9,71 @@ import (
 type Inputs struct {
 	// Platform is the platform the graph is for.
 	Platform ocispecs.Platform
-	// Base, when set, replaces the recipe's pinned base in every stage: a
-	// mirror, a patched or a test base.
-	Base builder.Pin
-	// Context is the build context the graph reads.
+	// Base, when its Pin is set, replaces the recipe's pinned base in every
+	// stage: a mirror, a patched or a test base. Its Distro says how to
+	// install packages on it; the zero Distro is the recipe's own.
+	Base Base
+	// Context is the build context the graph reads; the zero Context is
+	// an empty one.
 	Context builder.Context
 }
 
-// base is in.Base when set, else the recipe's own pin.
-func (in Inputs) base(pin builder.Pin) builder.Pin {
-	if in.Base != "" {
-		return in.Base
-	}
-	return pin
+// Base is a base image and the distribution it runs, which decides how a
+// recipe installs packages on it.
+type Base struct {
+	// Pin is the image, pinned by digest.
+	Pin builder.Pin
+	// Distro is the image's distribution.
+	Distro Distro
 }
 
-// Recipe is an image recipe.
+// BaseOr returns the base a recipe whose own base is def builds on:
+// in.Base when its Pin is set (with def's distribution when it names
+// none), else def.
+func (in Inputs) BaseOr(def Base) Base {
+	if in.Base.Pin == "" {
+		return def
+	}
+	b := in.Base
+	if b.Distro.Name == "" {
+		b.Distro = def.Distro
+	}
+	return b
+}
+
+// Recipe is an image recipe: data with documented fields and safe zero
+// values, plus a pure method that returns the image's graph.
 type Recipe interface {
 	// Name is the recipe's name on the command line.
 	Name() string
 	// Description is one line on what the recipe builds.
 	Description() string
-	// Validate reports whether the recipe's fields make a buildable image.
+	// Validate reports whether the recipe's fields make a buildable image,
+	// naming the field that does not.
 	Validate() error
 	// Image returns the image's graph and config for in.Platform. It does no
 	// I/O, so a graph can be made without a daemon or network.
 	Image(in Inputs) (builder.Image, error)
 }
 
-// All returns every recipe, with its defaults.
+// All returns imagebuild's own recipes, with their defaults: the set
+// cmd/imagebuild hands the command line.
 func All() []Recipe {
 	return []Recipe{PythonAlpine{}, PythonSlim{}}
 }
 
-// Lookup returns the recipe named name.
-func Lookup(name string) (Recipe, error) {
-	var names []string
-	for _, r := range All() {
-		if r.Name() == name {
-			return r, nil
-		}
-		names = append(names, r.Name())
-	}
-	return nil, fmt.Errorf("unknown recipe %q; `imagebuild recipes` lists them: %s", name, strings.Join(names, ", "))
+// Named returns r under another name and description, as a team registers
+// a configured recipe of its own:
+//
+//	recipes.Named("tracker-api", "the tracker's API", recipes.PythonAlpine{Cmd: cmd})
+func Named(name, description string, r Recipe) Recipe {
+	return named{Recipe: r, name: name, description: description}
 }
+
+type named struct {
+	Recipe
+	name, description string
+}
+
+func (n named) Name() string        { return n.name }
+func (n named) Description() string { return n.description }

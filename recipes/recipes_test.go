@@ -142,15 +142,19 @@ func TestPythonGraphs(t *testing.T) {
 		pin     builder.Pin
 		install []string
 	}{
-		{PythonAlpine{}, PythonAlpineBase, alpine.install(AlpineBuildPackages())},
-		{PythonSlim{}, PythonSlimBase, debian.install(DebianBuildPackages())},
+		{PythonAlpine{}, PythonAlpineBase, Alpine.InstallCommand(AlpineBuildPackages())},
+		{PythonSlim{}, PythonSlimBase, Debian.InstallCommand(DebianBuildPackages())},
 	} {
 		t.Run(tt.r.Name(), func(t *testing.T) { testPythonGraph(t, tt.r, tt.pin, tt.install) })
 	}
 }
 
 func testPythonGraph(t *testing.T, r Recipe, pin builder.Pin, install []string) {
-	_, ops, root := graph(t, r, Inputs{Platform: amd64})
+	bctx, err := builder.LoadContext(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ops, root := graph(t, r, Inputs{Platform: amd64, Context: bctx})
 
 	t.Run("every image source carries the pin", func(t *testing.T) {
 		n := 0
@@ -187,8 +191,8 @@ func testPythonGraph(t *testing.T, r Recipe, pin builder.Pin, install []string) 
 		for _, l := range layers {
 			for _, cp := range copies(l) {
 				n++
-				if cp.Timestamp != fixedTime.UnixNano() {
-					t.Errorf("copy to %s sets time %d, want %d", cp.Dest, cp.Timestamp, fixedTime.UnixNano())
+				if cp.Timestamp != FixedTime().UnixNano() {
+					t.Errorf("copy to %s sets time %d, want %d", cp.Dest, cp.Timestamp, FixedTime().UnixNano())
 				}
 			}
 		}
@@ -267,7 +271,7 @@ func testPythonGraph(t *testing.T, r Recipe, pin builder.Pin, install []string) 
 }
 
 func TestRuntimePackages(t *testing.T) {
-	r := PythonSlim{Python{RuntimePackages: []string{"libpq5"}}}
+	r := PythonSlim{RuntimePackages: []string{"libpq5"}}
 	_, ops, root := graph(t, r, Inputs{Platform: amd64})
 	_, layers := runtime(t, ops, root)
 	if len(layers) != 4 {
@@ -276,7 +280,7 @@ func TestRuntimePackages(t *testing.T) {
 	// The packages' layer copies, with the fixed time, what the install
 	// changed on the base.
 	cps := copies(layers[1])
-	if len(cps) != 1 || cps[0].Timestamp != fixedTime.UnixNano() {
+	if len(cps) != 1 || cps[0].Timestamp != FixedTime().UnixNano() {
 		t.Fatalf("runtime packages layer copies %v, want one copy with the fixed time", cps)
 	}
 	var diff *pb.DiffOp
@@ -294,29 +298,70 @@ func TestRuntimePackages(t *testing.T) {
 			installs = append(installs, e.Meta.Args)
 		}
 	}
-	if diff := cmp.Diff([][]string{debian.install([]string{"libpq5"})}, installs); diff != "" {
+	if diff := cmp.Diff([][]string{Debian.InstallCommand([]string{"libpq5"})}, installs); diff != "" {
 		t.Errorf("runtime package installs (-want +got):\n%s", diff)
 	}
-	if err := (PythonSlim{Python{RuntimePackages: []string{"libpq5; rm -rf /"}}}).Validate(); err == nil {
+	if err := (PythonSlim{RuntimePackages: []string{"libpq5; rm -rf /"}}).Validate(); err == nil {
 		t.Error("a runtime package with shell in it validated")
 	}
 }
 
 func TestPythonAlpineBaseOverride(t *testing.T) {
 	base := builder.Pin("127.0.0.1:5000/test/debian:bookworm@sha256:" + strings.Repeat("ab", 32))
-	_, ops, _ := graph(t, PythonAlpine{}, Inputs{Platform: amd64, Base: base})
 	_, defaults, _ := graph(t, PythonAlpine{}, Inputs{Platform: amd64})
+	for _, tt := range []struct {
+		name    string
+		base    Base
+		install []string
+		shell   string
+	}{
+		{"the recipe's distribution", Base{Pin: base}, Alpine.InstallCommand(AlpineBuildPackages()), Alpine.NoLogin},
+		{"a Debian base", Base{Pin: base, Distro: Debian}, Debian.InstallCommand(DebianBuildPackages()), Debian.NoLogin},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, ops, _ := graph(t, PythonAlpine{}, Inputs{Platform: amd64, Base: tt.base})
+			n := 0
+			for _, o := range ops {
+				if src, ok := o.Op.(*pb.Op_Source); ok && strings.HasPrefix(src.Source.Identifier, "docker-image://") {
+					n++
+					if got, want := src.Source.Identifier, "docker-image://"+base.String(); got != want {
+						t.Errorf("image source %q, want the override %q", got, want)
+					}
+				}
+			}
+			if want := imageSources(defaults); n == 0 || n != want {
+				t.Errorf("%d image sources with the override, want %d (as many as the default graph has), at least one", n, want)
+			}
+			var installs, accounts int
+			for _, e := range execs(ops) {
+				if slices.Equal(e.Meta.Args, tt.install) {
+					installs++
+				}
+				if slices.Contains(e.Meta.Args, userFilesScript) && e.Meta.Args[len(e.Meta.Args)-1] == tt.shell {
+					accounts++
+				}
+			}
+			if installs != 1 || accounts != 1 {
+				t.Errorf("%d steps %q and %d account steps with shell %s, want one of each", installs, tt.install, accounts, tt.shell)
+			}
+		})
+	}
+}
+
+func TestRecipeBaseField(t *testing.T) {
+	own := builder.Pin("registry.example.com/platform/python:3.12-alpine@sha256:" + strings.Repeat("cd", 32))
+	_, ops, _ := graph(t, PythonAlpine{Base: own}, Inputs{Platform: amd64})
 	n := 0
 	for _, o := range ops {
 		if src, ok := o.Op.(*pb.Op_Source); ok && strings.HasPrefix(src.Source.Identifier, "docker-image://") {
 			n++
-			if got, want := src.Source.Identifier, "docker-image://"+base.String(); got != want {
-				t.Errorf("image source %q, want the override %q", got, want)
+			if got, want := src.Source.Identifier, "docker-image://"+own.String(); got != want {
+				t.Errorf("image source %q, want the recipe's Base %q", got, want)
 			}
 		}
 	}
-	if want := imageSources(defaults); n == 0 || n != want {
-		t.Errorf("%d image sources with the override, want %d (as many as the default graph has), at least one", n, want)
+	if n == 0 {
+		t.Error("no image source")
 	}
 }
 
@@ -332,25 +377,35 @@ func imageSources(ops map[digest.Digest]*pb.Op) int {
 
 func TestPythonAlpineValidate(t *testing.T) {
 	tests := []struct {
-		name string
-		r    PythonAlpine
-		ok   bool
+		name  string
+		r     PythonAlpine
+		ok    bool
+		field string
 	}{
 		{name: "zero value", ok: true},
-		{name: "numeric user", r: PythonAlpine{Python{User: "1000:1000"}}, ok: true},
-		{name: "root user", r: PythonAlpine{Python{User: "root"}}},
-		{name: "other uid", r: PythonAlpine{Python{User: "0"}}},
-		{name: "requirements outside the context", r: PythonAlpine{Python{Requirements: "../requirements.txt"}}},
-		{name: "absolute requirements", r: PythonAlpine{Python{Requirements: "/requirements.txt"}}},
-		{name: "package looks like a flag", r: PythonAlpine{Python{Packages: []string{"--allow-untrusted"}}}},
-		{name: "env sets PATH", r: PythonAlpine{Python{Env: []string{"PATH=/bin"}}}},
-		{name: "env", r: PythonAlpine{Python{Env: []string{"APP_ENV=prod"}}}, ok: true},
+		{name: "numeric user", r: PythonAlpine{User: "1000:1000"}, ok: true},
+		{name: "root user", r: PythonAlpine{User: "root"}, field: "User"},
+		{name: "other uid", r: PythonAlpine{User: "0"}, field: "User"},
+		{name: "requirements outside the context", r: PythonAlpine{Requirements: "../requirements.txt"}, field: "Requirements"},
+		{name: "absolute requirements", r: PythonAlpine{Requirements: "/requirements.txt"}, field: "Requirements"},
+		{name: "package looks like a flag", r: PythonAlpine{Packages: []string{"--allow-untrusted"}}, field: "Packages"},
+		{name: "package with a space", r: PythonAlpine{Packages: []string{"lib pq"}}, field: "Packages"},
+		{name: "runtime package with a space", r: PythonAlpine{RuntimePackages: []string{"lib pq"}}, field: "RuntimePackages"},
+		{name: "env without =", r: PythonAlpine{Env: []string{"APP_ENV"}}, field: "Env"},
+		{name: "env sets PATH", r: PythonAlpine{Env: []string{"PATH=/bin"}}, field: "Env"},
+		{name: "env", r: PythonAlpine{Env: []string{"APP_ENV=prod"}}, ok: true},
+		{name: "empty command", r: PythonAlpine{Cmd: []string{}}, field: "Cmd"},
+		{name: "base not pinned by digest", r: PythonAlpine{Base: "python:3.12-alpine"}, field: "Base"},
+		{name: "healthcheck without CMD", r: PythonAlpine{Healthcheck: &builder.Healthcheck{Test: []string{"curl"}}}, field: "Healthcheck"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.r.Validate()
 			if (err == nil) != tt.ok {
 				t.Fatalf("Validate() = %v, want ok=%v", err, tt.ok)
+			}
+			if err != nil && !strings.HasPrefix(err.Error(), tt.field) {
+				t.Errorf("Validate() = %q, want it to name the field %s first", err, tt.field)
 			}
 			if _, err := tt.r.Image(Inputs{Platform: amd64}); (err == nil) != tt.ok {
 				t.Errorf("Image() error = %v, want ok=%v", err, tt.ok)
@@ -411,18 +466,25 @@ func TestPins(t *testing.T) {
 	}
 }
 
-func TestLookup(t *testing.T) {
+func TestNamed(t *testing.T) {
+	r := Named("tracker-api", "the tracker's API", PythonAlpine{Cmd: []string{"gunicorn", "tracker.wsgi"}})
+	if r.Name() != "tracker-api" || r.Description() != "the tracker's API" {
+		t.Errorf("Named recipe is %q, %q", r.Name(), r.Description())
+	}
+	img, err := r.Image(Inputs{Platform: amd64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"gunicorn", "tracker.wsgi"}, img.Config.Cmd); diff != "" {
+		t.Errorf("named recipe's command (-want +got):\n%s", diff)
+	}
+	if err := Named("bad", "", PythonAlpine{Env: []string{"X"}}).Validate(); err == nil {
+		t.Error("Named hides the recipe's Validate")
+	}
 	for _, r := range All() {
-		got, err := Lookup(r.Name())
-		if err != nil || got.Name() != r.Name() {
-			t.Errorf("Lookup(%q) = %v, %v", r.Name(), got, err)
-		}
 		if err := r.Validate(); err != nil {
 			t.Errorf("%s's defaults do not validate: %v", r.Name(), err)
 		}
-	}
-	if _, err := Lookup("python-nonesuch"); err == nil || !strings.Contains(err.Error(), "python-alpine") {
-		t.Errorf("Lookup of an unknown recipe = %v, want an error listing the recipes", err)
 	}
 }
 
@@ -435,7 +497,7 @@ func TestVenvWithoutPip(t *testing.T) {
 	}{
 		{"default", PythonAlpine{}, []string{"/bin/sh", "-c", venvsScript, "sh", pipToolDir, venvDir},
 			[]string{pipToolDir + "/bin/python", "-m", "pip", "--python", venvDir + "/bin/python", "install"}},
-		{"KeepPip", PythonAlpine{Python{KeepPip: true}}, []string{"python3", "-m", "venv", venvDir},
+		{"KeepPip", PythonAlpine{KeepPip: true}, []string{"python3", "-m", "venv", venvDir},
 			[]string{venvDir + "/bin/python", "-m", "pip", "install"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,103 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/imagebuild/imagebuild/recipes"
+)
+
+// TestInvalidRecipe: a team's recipe that fails Validate is refused before
+// anything is built or a daemon is contacted, in one line naming the field.
+func TestInvalidRecipe(t *testing.T) {
+	rs := []recipes.Recipe{
+		recipes.Named("bad-package", "a package name with a space", recipes.PythonAlpine{Packages: []string{"lib pq"}}),
+		recipes.Named("bad-env", "an env entry without =", recipes.PythonAlpine{Env: []string{"TRACKER_ENV"}}),
+	}
+	ctxDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ctxDir, "requirements.txt"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"build, package", []string{"build", "bad-package"}, `recipe bad-package: Packages: "lib pq" is not a package name`},
+		{"llb, package", []string{"llb", "bad-package", "--platform", "linux/amd64"}, `recipe bad-package: Packages: "lib pq" is not a package name`},
+		{"build, env", []string{"build", "bad-env"}, `recipe bad-env: Env "TRACKER_ENV": want KEY=VALUE`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out := t.TempDir()
+			args := append(tt.args, "--context", ctxDir)
+			if tt.args[0] == "build" {
+				// A daemon that is not there: the refusal comes first.
+				args = append(args, "--addr", "unix://"+filepath.Join(out, "no.sock"), "-o", "type=oci,dest="+filepath.Join(out, "image.tar"))
+			}
+			var stdout, stderr bytes.Buffer
+			code := Run(t.Context(), args, &stdout, &stderr, rs...)
+			if code != 2 {
+				t.Errorf("exit code %d, want 2", code)
+			}
+			if got := stderr.String(); strings.Count(got, "\n") != 1 || got != "imagebuild: "+tt.want+"\n" {
+				t.Errorf("stderr = %q, want the one line %q", got, "imagebuild: "+tt.want)
+			}
+			if entries, _ := os.ReadDir(out); len(entries) != 0 || stdout.Len() != 0 {
+				t.Errorf("wrote %v and stdout %q, want nothing", entries, stdout.String())
+			}
+		})
+	}
+}
+
+func TestRecipeSet(t *testing.T) {
+	tracker := recipes.Named("tracker-api", "the tracker's API", recipes.PythonAlpine{})
+	var stdout, stderr bytes.Buffer
+	if code := Run(t.Context(), []string{"recipes"}, &stdout, &stderr, tracker); code != 0 || stdout.String() != "tracker-api  the tracker's API\n" {
+		t.Errorf("recipes: exit %d, %q, %q; want only tracker-api", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	code := Run(t.Context(), []string{"llb", "python-alpine"}, &stdout, &stderr, tracker)
+	if code != 2 || !strings.Contains(stderr.String(), `unknown recipe "python-alpine"; `+"`imagebuild recipes`"+` lists them: tracker-api`) {
+		t.Errorf("llb of a recipe the binary lacks: exit %d, %q", code, stderr.String())
+	}
+	stderr.Reset()
+	code = Run(t.Context(), []string{"recipes"}, &stdout, &stderr, tracker, recipes.Named("tracker-api", "again", recipes.PythonSlim{}))
+	if code != 2 || !strings.Contains(stderr.String(), `two recipes are named "tracker-api"`) {
+		t.Errorf("two recipes of one name: exit %d, %q", code, stderr.String())
+	}
+}
+
+// TestBaseDistro: --base-distro says how packages are installed on --base.
+func TestBaseDistro(t *testing.T) {
+	base := "127.0.0.1:5000/team/debian:bookworm@sha256:" + strings.Repeat("ab", 32)
+	for _, tt := range []struct {
+		distro, want, not string
+	}{
+		{"", "apk", "apt-get"},
+		{"debian", "apt-get", "apk add"},
+	} {
+		args := []string{"llb", "python-alpine", "--platform", "linux/amd64", "--context", t.TempDir(), "--base", base}
+		if tt.distro != "" {
+			args = append(args, "--base-distro", tt.distro)
+		}
+		var stdout, stderr bytes.Buffer
+		if code := Run(t.Context(), args, &stdout, &stderr, recipes.All()...); code != 0 {
+			t.Fatalf("llb --base-distro %q: exit %d, %s", tt.distro, code, stderr.String())
+		}
+		if !bytes.Contains(stdout.Bytes(), []byte(tt.want)) || bytes.Contains(stdout.Bytes(), []byte(tt.not)) {
+			t.Errorf("llb --base-distro %q: the graph does not install with %s alone", tt.distro, tt.want)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := Run(t.Context(), []string{"llb", "python-alpine", "--base-distro", "debian"}, &stdout, &stderr, recipes.All()...); code != 2 || !strings.Contains(stderr.String(), "there is no --base") {
+		t.Errorf("--base-distro without --base: exit %d, %q", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := Run(t.Context(), []string{"llb", "python-alpine", "--base", base, "--base-distro", "arch"}, &stdout, &stderr, recipes.All()...); code != 2 || !strings.Contains(stderr.String(), `distribution "arch": want alpine or debian`) {
+		t.Errorf("--base-distro arch: exit %d, %q", code, stderr.String())
+	}
+}
