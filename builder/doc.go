@@ -15,6 +15,21 @@
 // docker-container://, kube-pod://, ...), and tells in one line why a
 // daemon cannot be reached.
 //
+// The smallest use builds one recipe's image into an OCI tarball:
+//
+//	c, err := builder.Connect(ctx, builder.Daemon{Addr: "unix:///run/buildkit/buildkitd.sock"})
+//	bctx, err := builder.LoadContext(".")
+//	img, err := recipes.PythonAlpine{}.Image(recipes.Inputs{Platform: platform, Context: bctx})
+//	res, err := builder.Build(ctx, c, []builder.Image{img}, builder.SolveOpt{
+//		Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: "image.oci.tar"}},
+//	}, nil)
+//
+// Build dates the image by the build context's git HEAD commit (or
+// [SolveOpt.SourceDateEpoch]) and labels it with the work tree's revision
+// and source, so a program that uses the package gets the image imagebuild
+// builds. Comparing images, checking pins and reading OCI files live in
+// packages of their own.
+//
 // The package has no command-line concerns: it never exits, never reads
 // flags and never writes to stdout on its own.
 package builder

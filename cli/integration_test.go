@@ -304,8 +304,13 @@ func checkFilesystem(t *testing.T, files map[string]testenv.File) {
 
 func TestBuilderStageInstallsADRPackages(t *testing.T) {
 	env := testenv.Get(t)
-	st := recipes.PythonAlpine{}.BuilderStage(recipes.Inputs{Platform: testenv.Platform, Base: recipes.Base{Pin: env.Base}})
-	got, err := env.ReadFile(context.Background(), st, appContext(t), "/var/lib/apk-standin/calls")
+	dir := appContext(t)
+	bctx, err := builder.LoadContext(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := recipes.PythonAlpine{}.BuilderStage(recipes.Inputs{Platform: testenv.Platform, Base: recipes.Base{Pin: env.Base}, Context: bctx})
+	got, err := env.ReadFile(context.Background(), st, dir, "/var/lib/apk-standin/calls")
 	if err != nil {
 		t.Fatal(err)
 	}
