@@ -21,7 +21,6 @@ import (
 	"github.com/docker/cli/cli/config"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/imagebuild/imagebuild/builder"
-	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/auth/authprovider"
@@ -93,7 +92,7 @@ func (o *buildOptions) sourceDateEpoch() (*time.Time, error) {
 }
 
 // solveOpt validates the options, for n platforms, and turns them into the library's.
-func (o *buildOptions) solveOpt(stderr io.Writer, n int) (builder.SolveOpt, error) {
+func (o *buildOptions) solveOpt(stderr io.Writer, n int, secrets []string) (builder.SolveOpt, error) {
 	so := builder.SolveOpt{NoCache: o.noCache, CheckReproducible: o.checkRepro}
 	for _, spec := range o.outputs {
 		out, err := parseOutput(spec)
@@ -148,7 +147,7 @@ func (o *buildOptions) solveOpt(stderr io.Writer, n int) (builder.SolveOpt, erro
 	if len(o.secrets) > 0 {
 		var srcs []secretsprovider.Source
 		for _, spec := range o.secrets {
-			src, err := parseSecret(spec)
+			src, err := parseSecret(spec, secrets)
 			if err != nil {
 				return so, err
 			}
@@ -163,9 +162,10 @@ func (o *buildOptions) solveOpt(stderr io.Writer, n int) (builder.SolveOpt, erro
 	return so, nil
 }
 
-// parseSecret parses a --secret spec, id=ID,src=PATH, as buildctl does.
-// The file is checked now, so a wrong path is a usage error.
-func parseSecret(spec string) (secretsprovider.Source, error) {
+// parseSecret parses a --secret spec, id=ID,src=PATH, as buildctl does,
+// for a graph whose steps read the secrets ids. The file is checked now, so
+// a wrong path is a usage error.
+func parseSecret(spec string, ids []string) (secretsprovider.Source, error) {
 	fields, err := csv.NewReader(strings.NewReader(spec)).Read()
 	if err != nil {
 		return secretsprovider.Source{}, usagef("--secret %q: %v", spec, err)
@@ -185,8 +185,12 @@ func parseSecret(spec string) (secretsprovider.Source, error) {
 	if src.ID == "" || src.FilePath == "" {
 		return src, usagef("--secret %q: want id=ID,src=PATH", spec)
 	}
-	if src.ID != recipes.PipConfSecret {
-		return src, usagef("--secret id=%s: no step reads a secret of that id; the recipes read id=%s, pip's config file", src.ID, recipes.PipConfSecret)
+	if !slices.Contains(ids, src.ID) {
+		read := "none"
+		if len(ids) > 0 {
+			read = "id=" + strings.Join(ids, ", id=")
+		}
+		return src, usagef("--secret id=%s: no step of the recipe reads a secret of that id; it reads %s", src.ID, read)
 	}
 	if fi, err := os.Stat(src.FilePath); err != nil || !fi.Mode().IsRegular() {
 		return src, usagef("--secret id=%s: %s is not a readable file", src.ID, src.FilePath)
@@ -242,7 +246,22 @@ func (a *app) runBuild(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	so, err := o.solveOpt(stderr, max(len(ps), 1))
+	// The context's files and the secrets the steps read do not depend
+	// on the platform: checked now, before a daemon is contacted.
+	probe := in
+	probe.Platform = platforms.Normalize(platforms.DefaultSpec())
+	if len(ps) > 0 {
+		probe.Platform = ps[0]
+	}
+	img, err := r.Image(probe)
+	if err != nil {
+		return fmt.Errorf("recipe %s: %w", r.Name(), err)
+	}
+	secrets, err := secretIDs(ctx, img)
+	if err != nil {
+		return fmt.Errorf("recipe %s: %w", r.Name(), err)
+	}
+	so, err := o.solveOpt(stderr, max(len(ps), 1), secrets)
 	if err != nil {
 		return err
 	}
@@ -251,17 +270,6 @@ func (a *app) runBuild(ctx context.Context, args []string, stdout, stderr io.Wri
 		return err
 	}
 	if so.SourceDateEpoch, err = o.sourceDateEpoch(); err != nil {
-		return err
-	}
-	// The context's files do not depend on the platform: checked now,
-	// before a daemon is contacted.
-	probe := in
-	probe.Platform = platforms.Normalize(platforms.DefaultSpec())
-	if len(ps) > 0 {
-		probe.Platform = ps[0]
-	}
-	img, err := r.Image(probe)
-	if err != nil {
 		return err
 	}
 	if err := img.Context.Check(img.ContextFiles); err != nil {

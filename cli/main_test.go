@@ -67,7 +67,7 @@ func TestUsageErrors(t *testing.T) {
 		{name: "bad source date epoch", args: []string{"build", "python-alpine", "--context", ctxDir, "--source-date-epoch", "yesterday"}, want: `--source-date-epoch "yesterday"`},
 		{name: "secret without src", args: []string{"build", "python-alpine", "--context", ctxDir, "--secret", "id=pipconf"}, want: "want id=ID,src=PATH"},
 		{name: "secret file missing", args: []string{"build", "python-alpine", "--context", ctxDir, "--secret", "id=pipconf,src=" + filepath.Join(ctxDir, "nope")}, want: "is not a readable file"},
-		{name: "secret nothing reads", args: []string{"build", "python-alpine", "--context", ctxDir, "--secret", "id=pipconfig,src=" + notFolder}, want: "--secret id=pipconfig: no step reads a secret of that id; the recipes read id=pipconf"},
+		{name: "secret nothing reads", args: []string{"build", "python-alpine", "--context", ctxDir, "--secret", "id=pipconfig,src=" + notFolder}, want: "--secret id=pipconfig: no step of the recipe reads a secret of that id; it reads id=pipconf"},
 		{name: "bad registry mirror", args: []string{"build", "python-alpine", "--context", ctxDir, "--registry-mirror", "docker.io"}, want: "want REGISTRY=MIRROR"},
 		{name: "bad provenance", args: []string{"build", "python-alpine", "--context", ctxDir, "--provenance", "full"}, want: `--provenance "full"`},
 		{name: "addr unknown scheme", args: []string{"build", "python-alpine", "--context", app, "--addr", "docker://buildkitd"}, want: `--addr: buildkit address "docker://buildkitd": unknown scheme "docker"; BuildKit is reached by unix://, tcp://, docker-container://, podman-container://, nerdctl-container://, kube-pod:// or ssh://`},
@@ -184,7 +184,7 @@ func TestParseOutput(t *testing.T) {
 
 func TestTagAndPush(t *testing.T) {
 	o := buildOptions{tags: []string{"r/a:1", "r/a:2"}, push: true, progress: "plain"}
-	so, err := o.solveOpt(os.Stderr, 1)
+	so, err := o.solveOpt(os.Stderr, 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
