@@ -13,6 +13,8 @@ import (
 	"github.com/containerd/platforms"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/imagebuild/imagebuild/compare"
+	"github.com/imagebuild/imagebuild/oci"
 	"github.com/moby/buildkit/client"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -38,7 +40,7 @@ type Result struct {
 	Manifests map[string]digest.Digest
 	// Comparisons are, with [SolveOpt.CheckReproducible], each platform's
 	// comparison of the two builds, in the order of the images.
-	Comparisons []*Comparison
+	Comparisons []*compare.Result
 }
 
 // Build builds imgs, one image a platform, into one image (an index of
@@ -128,7 +130,7 @@ func check(ctx context.Context, c *client.Client, imgs []Image, opt SolveOpt, pr
 	}
 	if opt.Verify != nil {
 		for _, img := range imgs {
-			im, err := SingleImage(built, img.Platform)
+			im, err := oci.Image(built, img.Platform)
 			if err != nil {
 				return err
 			}
@@ -151,11 +153,11 @@ func check(ctx context.Context, c *client.Client, imgs []Image, opt SolveOpt, pr
 	for _, img := range imgs {
 		var pair [2]v1.Image
 		for i, idx := range []v1.ImageIndex{built, rebuilt} {
-			if pair[i], err = SingleImage(idx, img.Platform); err != nil {
+			if pair[i], err = oci.Image(idx, img.Platform); err != nil {
 				return err
 			}
 		}
-		cmp, err := compareImages(pair[0], pair[1])
+		cmp, err := compare.Images(pair[0], pair[1])
 		if err != nil {
 			return fmt.Errorf("compare %s: %w", platforms.Format(img.Platform), err)
 		}
@@ -183,7 +185,7 @@ func buildTarball(ctx context.Context, c *client.Client, imgs []Image, opt Solve
 	if err := st.commit(); err != nil {
 		return nil, err
 	}
-	idx, err := OpenOCIIndex(tarball, dir)
+	idx, err := oci.OpenTarball(tarball, dir)
 	os.Remove(tarball)
 	return idx, err
 }
@@ -249,7 +251,7 @@ func (res *Result) readBack(ctx context.Context, imgs []Image, opt SolveOpt, st 
 func platformManifests(idx v1.ImageIndex, imgs []Image) (map[string]digest.Digest, error) {
 	out := map[string]digest.Digest{}
 	for _, img := range imgs {
-		im, err := SingleImage(idx, img.Platform)
+		im, err := oci.Image(idx, img.Platform)
 		if err != nil {
 			return nil, err
 		}
@@ -260,19 +262,6 @@ func platformManifests(idx v1.ImageIndex, imgs []Image) (map[string]digest.Diges
 		out[PlatformID(img.Platform)] = digest.Digest(d.String())
 	}
 	return out, nil
-}
-
-// OpenOCIIndex unpacks the OCI tarball at path, as the oci exporter writes
-// it, into dir and returns its index.
-func OpenOCIIndex(path, dir string) (v1.ImageIndex, error) {
-	if err := untar(path, dir); err != nil {
-		return nil, err
-	}
-	idx, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		return nil, fmt.Errorf("read OCI tarball %s: %w", path, err)
-	}
-	return idx, nil
 }
 
 // validateImages reports whether imgs can be built as one image: at least

@@ -18,7 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/moby/go-archive"
+	"github.com/imagebuild/imagebuild/oci"
 )
 
 // pushedIndex reads what ref points at in its registry, as an index (an
@@ -83,7 +83,7 @@ func basePlatforms(ctx context.Context, pin Pin, m Mirrors) ([]string, error) {
 	}
 	var out []string
 	for _, d := range im.Manifests {
-		if d.Platform == nil || d.Annotations[attestationRef] == "attestation-manifest" || d.Platform.OS == "unknown" {
+		if d.Platform == nil || oci.IsAttestation(d) || d.Platform.OS == "unknown" {
 			continue
 		}
 		out = append(out, d.Platform.String())
@@ -91,25 +91,12 @@ func basePlatforms(ctx context.Context, pin Pin, m Mirrors) ([]string, error) {
 	return out, nil
 }
 
-// untar unpacks the tarball at path into dir.
-func untar(path, dir string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("read OCI tarball: %w", err)
-	}
-	defer f.Close()
-	if err := archive.Untar(f, dir, &archive.TarOptions{NoLchown: true}); err != nil {
-		return fmt.Errorf("read OCI tarball %s: %w", path, err)
-	}
-	return nil
-}
-
 // maxManifestBlob is the largest blob openOCIIndexManifests unpacks: far
 // above any index, manifest, config or attestation, far below a layer that
 // matters.
 const maxManifestBlob = 4 << 20
 
-// openOCIIndexManifests is OpenOCIIndex for reading manifests only: it
+// openOCIIndexManifests is oci.OpenTarball for reading manifests only: it
 // unpacks the tarball's index.json, oci-layout and blobs of up to
 // maxManifestBlob bytes, so reading back a large image does not copy its
 // layers to disk. The index it returns has no layers to read.

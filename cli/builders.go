@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/oci"
 	"github.com/imagebuild/imagebuild/publish"
 	"github.com/moby/buildkit/client"
 	digest "github.com/opencontainers/go-digest"
@@ -110,7 +111,7 @@ func buildOnBuilders(ctx context.Context, o *buildOptions, addrs map[string]stri
 				res, err := builder.Build(ctx, clients[i], []builder.Image{img}, one, status[i])
 				results[i] = res
 				if err == nil {
-					_, err = builder.OpenOCIIndex(tarball, srcs[i])
+					_, err = oci.OpenTarball(tarball, srcs[i])
 					os.Remove(tarball)
 				}
 				if err != nil {

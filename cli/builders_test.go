@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/internal/testenv"
+	"github.com/imagebuild/imagebuild/oci"
 	"github.com/moby/buildkit/client"
 )
 
@@ -39,7 +40,7 @@ func TestBuilderPerPlatform(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("build with --builder exited %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
-	got, err := builder.OpenOCIIndex(tarball, t.TempDir())
+	got, err := oci.OpenTarball(tarball, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,13 +71,13 @@ func TestBuilderPerPlatform(t *testing.T) {
 
 	// Each platform's image is the one-daemon build's, byte for byte.
 	manifests := func(idx v1.ImageIndex) map[string]string {
-		ps, err := builder.ImagePlatforms(idx)
+		ps, err := oci.Platforms(idx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		m := map[string]string{}
 		for _, p := range ps {
-			img, err := builder.SingleImage(idx, p)
+			img, err := oci.Image(idx, p)
 			if err != nil {
 				t.Fatal(err)
 			}

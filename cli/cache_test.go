@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/compare"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/moby/buildkit/client"
@@ -235,7 +235,7 @@ func TestCacheImportAfterPrune(t *testing.T) {
 				t.Errorf("the import was not found:\n%s", lastLines(stderr, 5))
 			}
 			if got, want := digestOf(t, warmTar), digestOf(t, coldTar); got != want {
-				cmp, err := builder.CompareOCI(coldTar, warmTar)
+				cmp, err := compare.Tarballs(coldTar, warmTar)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -13,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/internal/testenv"
+	"github.com/imagebuild/imagebuild/oci"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -41,7 +42,7 @@ func buildIndex(t *testing.T, env *testenv.Env, ctxDir string, extra ...string) 
 	}
 	var md map[string]any
 	readJSON(t, filepath.Join(out, "metadata.json"), &md)
-	idx, err := builder.OpenOCIIndex(tarball, t.TempDir())
+	idx, err := oci.OpenTarball(tarball, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func TestMultiPlatformBuild(t *testing.T) {
 	tarball, md, idx := buildIndex(t, env, testenv.ExampleContext(t, "# offline\n"), "--verify", "-o", "type=local,dest="+rootfs)
 
 	// The tarball's one index: two images and nothing else but attestations.
-	ps, err := builder.ImagePlatforms(idx)
+	ps, err := oci.Platforms(idx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func TestMultiPlatformBuild(t *testing.T) {
 	epoch := time.Unix(1700000000, 0).UTC()
 	for _, p := range ps {
 		t.Run(p.Architecture, func(t *testing.T) {
-			img, err := builder.SingleImage(idx, p)
+			img, err := oci.Image(idx, p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -231,7 +232,7 @@ func TestMultiPlatformPush(t *testing.T) {
 	}
 	manifests, _ := md[metadataManifests].(map[string]any)
 	for _, p := range ps {
-		img, err := builder.SingleImage(idx, p)
+		img, err := oci.Image(idx, p)
 		if err != nil {
 			t.Fatal(err)
 		}

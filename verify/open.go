@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/oci"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -62,13 +63,13 @@ func Images(ctx context.Context, target string, platform ocispecs.Platform, tmp 
 	}
 	ps := []ocispecs.Platform{platform}
 	if platform.OS == "" {
-		if ps, err = builder.ImagePlatforms(idx); err != nil {
+		if ps, err = oci.Platforms(idx); err != nil {
 			return nil, fmt.Errorf("open %s: %w", target, err)
 		}
 	}
 	var out []Platform
 	for _, p := range ps {
-		img, err := builder.SingleImage(idx, p)
+		img, err := oci.Image(idx, p)
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", target, err)
 		}
@@ -99,7 +100,7 @@ func open(ctx context.Context, target, tmp string) (v1.ImageIndex, v1.Image, err
 			}
 			return nil, img, nil
 		}
-		idx, err := builder.OpenOCIIndex(target, tmp)
+		idx, err := oci.OpenTarball(target, tmp)
 		return idx, nil, err
 	}
 	if !errors.Is(err, fs.ErrNotExist) {

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/oci"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/client/llb/sourceresolver"
@@ -31,7 +32,7 @@ import (
 // OCIImage reads the image in an OCI tarball, as the oci exporter writes it.
 func OCIImage(t testing.TB, path string) v1.Image {
 	t.Helper()
-	img, err := builder.OpenOCITarball(path, t.TempDir())
+	img, err := oci.OpenImage(path, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package builder
+package compare
 
 import (
 	"archive/tar"
@@ -15,13 +15,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/containerd/platforms"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/imagebuild/imagebuild/oci"
 )
 
-// Comparison is what differs between two builds of one image.
-type Comparison struct {
+// Result is what differs between two builds of one image.
+type Result struct {
 	// Platform is the platform ID of the image compared (linux/amd64).
 	Platform string
 	// Digests are the two images' manifest digests.
@@ -29,18 +28,18 @@ type Comparison struct {
 	// Config lists the top-level config fields that differ.
 	Config []string
 	// Layers are the layers that differ, by index.
-	Layers []LayerDiff
+	Layers []Layer
 }
 
-// LayerDiff is one layer that differs between two builds.
-type LayerDiff struct {
+// Layer is one layer that differs between two builds.
+type Layer struct {
 	Index   int
 	DiffIDs [2]string
-	Files   []FileDiff
+	Files   []File
 }
 
-// FileDiff is one way a path differs between two layers.
-type FileDiff struct {
+// File is one way a path differs between two layers.
+type File struct {
 	Path string
 	// Kind is content, mtime, mode, owner, type, added or removed.
 	Kind string
@@ -49,10 +48,10 @@ type FileDiff struct {
 }
 
 // Same reports whether the two builds gave one image.
-func (c *Comparison) Same() bool { return c.Digests[0] == c.Digests[1] }
+func (c *Result) Same() bool { return c.Digests[0] == c.Digests[1] }
 
 // WriteText writes the comparison for people: the digests, then what differs.
-func (c *Comparison) WriteText(w io.Writer) error {
+func (c *Result) WriteText(w io.Writer) error {
 	var b strings.Builder
 	if c.Platform != "" {
 		fmt.Fprintf(&b, "%s: ", c.Platform)
@@ -76,10 +75,9 @@ func (c *Comparison) WriteText(w io.Writer) error {
 	return err
 }
 
-// CompareOCI compares the single images of two OCI tarballs, as the oci
-// exporter writes them, layer by layer and, within a layer, file by file.
-// Layers are read as streams; only file metadata and content hashes are held.
-func CompareOCI(a, b string) (*Comparison, error) {
+// Tarballs compares the single images of two OCI tarballs, as the oci
+// exporter writes them (see [oci.OpenImage]).
+func Tarballs(a, b string) (*Result, error) {
 	var imgs [2]v1.Image
 	for i, path := range []string{a, b} {
 		dir, err := os.MkdirTemp("", "imagebuild-compare-")
@@ -87,115 +85,17 @@ func CompareOCI(a, b string) (*Comparison, error) {
 			return nil, err
 		}
 		defer os.RemoveAll(dir)
-		if imgs[i], err = OpenOCITarball(path, dir); err != nil {
+		if imgs[i], err = oci.OpenImage(path, dir); err != nil {
 			return nil, err
 		}
 	}
-	return compareImages(imgs[0], imgs[1])
+	return Images(imgs[0], imgs[1])
 }
 
-// OpenOCITarball unpacks the OCI tarball at path into dir and returns its
-// image: the single image of the layout, or, where the layout holds an
-// index (as with attestations), that index's one image that is not an
-// attestation.
-func OpenOCITarball(path, dir string) (v1.Image, error) {
-	idx, err := OpenOCIIndex(path, dir)
-	if err != nil {
-		return nil, err
-	}
-	img, err := SingleImage(idx, ocispecs.Platform{})
-	if err != nil {
-		return nil, fmt.Errorf("read OCI tarball %s: %w", path, err)
-	}
-	return img, nil
-}
-
-// attestationRef is the annotation BuildKit puts on attestation manifests.
-const attestationRef = "vnd.docker.reference.type"
-
-// SingleImage returns idx's image: its one image that is not an
-// attestation, looking into nested indexes, or where it has several, the
-// one for platform (when platform is not the zero value).
-func SingleImage(idx v1.ImageIndex, platform ocispecs.Platform) (v1.Image, error) {
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return nil, err
-	}
-	var images []v1.Descriptor
-	for _, d := range im.Manifests {
-		if d.Annotations[attestationRef] == "attestation-manifest" {
-			continue
-		}
-		if platform.OS != "" && d.Platform != nil &&
-			(d.Platform.OS != platform.OS || d.Platform.Architecture != platform.Architecture ||
-				(platform.Variant != "" && d.Platform.Variant != platform.Variant)) {
-			continue
-		}
-		images = append(images, d)
-	}
-	if len(images) != 1 {
-		return nil, fmt.Errorf("%d images for %s, want 1", len(images), platformString(platform))
-	}
-	if images[0].MediaType.IsIndex() {
-		child, err := idx.ImageIndex(images[0].Digest)
-		if err != nil {
-			return nil, err
-		}
-		return SingleImage(child, platform)
-	}
-	return idx.Image(images[0].Digest)
-}
-
-// ImagePlatforms lists the platforms of idx's images, attestations left
-// out, looking into nested indexes; an image the index gives no platform
-// is asked its config.
-func ImagePlatforms(idx v1.ImageIndex) ([]ocispecs.Platform, error) {
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return nil, err
-	}
-	var out []ocispecs.Platform
-	for _, d := range im.Manifests {
-		if d.Annotations[attestationRef] == "attestation-manifest" {
-			continue
-		}
-		switch {
-		case d.MediaType.IsIndex():
-			child, err := idx.ImageIndex(d.Digest)
-			if err != nil {
-				return nil, err
-			}
-			ps, err := ImagePlatforms(child)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, ps...)
-		case d.Platform != nil:
-			out = append(out, ocispecs.Platform{OS: d.Platform.OS, Architecture: d.Platform.Architecture, Variant: d.Platform.Variant})
-		default:
-			img, err := idx.Image(d.Digest)
-			if err != nil {
-				return nil, err
-			}
-			cfg, err := img.ConfigFile()
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, ocispecs.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant})
-		}
-	}
-	return out, nil
-}
-
-func platformString(p ocispecs.Platform) string {
-	if p.OS == "" {
-		return "any platform"
-	}
-	return platforms.Format(p)
-}
-
-func compareImages(a, b v1.Image) (*Comparison, error) {
-	var c Comparison
+// Images compares two images: layer by layer and, within a layer that
+// differs, file by file.
+func Images(a, b v1.Image) (*Result, error) {
+	var c Result
 	imgs := [2]v1.Image{a, b}
 	var layers [2][]v1.Layer
 	var configs [2]map[string]any
@@ -225,7 +125,7 @@ func compareImages(a, b v1.Image) (*Comparison, error) {
 		}
 	}
 	for i := range max(len(layers[0]), len(layers[1])) {
-		var ld LayerDiff
+		var ld Layer
 		ld.Index = i
 		var entries [2]map[string]entry
 		for j := range 2 {
@@ -308,36 +208,36 @@ func layerEntries(l v1.Layer) (map[string]entry, error) {
 	}
 }
 
-func diffEntries(a, b map[string]entry) []FileDiff {
-	var out []FileDiff
+func diffEntries(a, b map[string]entry) []File {
+	var out []File
 	for _, p := range slices.Sorted(maps.Keys(a)) {
 		ea := a[p]
 		eb, ok := b[p]
 		if !ok {
-			out = append(out, FileDiff{Path: p, Kind: "removed", A: describe(ea), B: "absent"})
+			out = append(out, File{Path: p, Kind: "removed", A: describe(ea), B: "absent"})
 			continue
 		}
 		switch {
 		case ea.typ != eb.typ:
-			out = append(out, FileDiff{Path: p, Kind: "type", A: describe(ea), B: describe(eb)})
+			out = append(out, File{Path: p, Kind: "type", A: describe(ea), B: describe(eb)})
 			continue
 		case ea.sum != eb.sum || ea.size != eb.size || ea.link != eb.link:
-			out = append(out, FileDiff{Path: p, Kind: "content",
+			out = append(out, File{Path: p, Kind: "content",
 				A: fmt.Sprintf("%d bytes sha256:%.12s", ea.size, ea.sum), B: fmt.Sprintf("%d bytes sha256:%.12s", eb.size, eb.sum)})
 		}
 		if !ea.mtime.Equal(eb.mtime) {
-			out = append(out, FileDiff{Path: p, Kind: "mtime", A: ea.mtime.UTC().Format(time.RFC3339Nano), B: eb.mtime.UTC().Format(time.RFC3339Nano)})
+			out = append(out, File{Path: p, Kind: "mtime", A: ea.mtime.UTC().Format(time.RFC3339Nano), B: eb.mtime.UTC().Format(time.RFC3339Nano)})
 		}
 		if ea.mode != eb.mode {
-			out = append(out, FileDiff{Path: p, Kind: "mode", A: fmt.Sprintf("%04o", ea.mode), B: fmt.Sprintf("%04o", eb.mode)})
+			out = append(out, File{Path: p, Kind: "mode", A: fmt.Sprintf("%04o", ea.mode), B: fmt.Sprintf("%04o", eb.mode)})
 		}
 		if ea.uid != eb.uid || ea.gid != eb.gid {
-			out = append(out, FileDiff{Path: p, Kind: "owner", A: fmt.Sprintf("%d:%d", ea.uid, ea.gid), B: fmt.Sprintf("%d:%d", eb.uid, eb.gid)})
+			out = append(out, File{Path: p, Kind: "owner", A: fmt.Sprintf("%d:%d", ea.uid, ea.gid), B: fmt.Sprintf("%d:%d", eb.uid, eb.gid)})
 		}
 	}
 	for _, p := range slices.Sorted(maps.Keys(b)) {
 		if _, ok := a[p]; !ok {
-			out = append(out, FileDiff{Path: p, Kind: "added", A: "absent", B: describe(b[p])})
+			out = append(out, File{Path: p, Kind: "added", A: "absent", B: describe(b[p])})
 		}
 	}
 	return out
