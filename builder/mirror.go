@@ -100,7 +100,15 @@ func (m Mirrors) sourcePolicy(refs []string) (*spb.Policy, error) {
 
 // imageRefs lists the refs of def's image sources, and base's.
 func imageRefs(def *llb.Definition, base Pin) ([]string, error) {
-	refs := []string{base.String()}
+	refs, err := ImageRefs(def)
+	return append([]string{base.String()}, refs...), err
+}
+
+// ImageRefs lists the references of def's image sources, in the order of
+// the definition, as the graph names them: llb normalizes
+// python:3.12-alpine@sha256:... to docker.io/library/python:3.12-alpine@sha256:....
+func ImageRefs(def *llb.Definition) ([]string, error) {
+	var refs []string
 	for _, dt := range def.Def {
 		var op pb.Op
 		if err := op.UnmarshalVT(dt); err != nil {

@@ -3,15 +3,20 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/imagebuild/imagebuild/builder"
-	"github.com/imagebuild/imagebuild/internal/pinsrc"
+	"github.com/imagebuild/imagebuild/pins"
 	"github.com/imagebuild/imagebuild/recipes"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/pflag"
 )
 
@@ -45,7 +50,7 @@ type pinsOptions struct {
 func (a *app) runPins(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 || (args[0] != "check" && args[0] != "bump") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			_, err := io.WriteString(stdout, "Usage: imagebuild pins check|bump [flags]\n\n  check  compare every recipe pin with what its tag points at now; exit 1 when any is stale or missing\n  bump   rewrite stale pins in the Go source (--file) in place\n")
+			_, err := io.WriteString(stdout, "Usage: imagebuild pins check|bump [flags]\n\n  check  compare the pins of every recipe with what their tags point at now; exit 1 when any is stale or missing\n  bump   rewrite stale pins where the module's Go files declare them (or in --file)\n")
 			return err
 		}
 		return usagef("usage: imagebuild pins check|bump [flags]")
@@ -56,7 +61,7 @@ func (a *app) runPins(ctx context.Context, args []string, stdout io.Writer) erro
 	o.mirrorOptions.addFlags(fs)
 	fs.StringVar(&o.format, "format", "text", "output format: text or json")
 	if verb == "bump" {
-		fs.StringVar(&o.file, "file", "recipes/pins.go", "the Go file that declares the pins")
+		fs.StringVar(&o.file, "file", "", "rewrite pins declared in this Go file only (default: the Go files of the module containing the current directory)")
 	}
 	if _, help, err := parseFlags(fs, args[1:], stdout, "pins "+verb+" [flags]", 0); help || err != nil {
 		return err
@@ -69,128 +74,304 @@ func (a *app) runPins(ctx context.Context, args []string, stdout io.Writer) erro
 		return err
 	}
 	if verb == "check" {
-		return pinsCheck(ctx, recipes.Pins(), m, o.format, stdout)
+		return a.pinsCheck(ctx, m, o.format, stdout)
 	}
-	return pinsBump(ctx, o.file, m, o.format, stdout)
+	return a.pinsBump(ctx, o.file, m, o.format, stdout)
 }
 
-// checkAll resolves every pin; an unreachable registry is an error.
-func checkAll(ctx context.Context, pins []builder.Pin, m builder.Mirrors) ([]builder.PinStatus, error) {
-	var out []builder.PinStatus
-	for _, p := range pins {
-		st, err := builder.CheckPin(ctx, p, m, authn.DefaultKeychain)
+// pinsPlatform is the platform a recipe's graph is made for to find its
+// pins; a recipe's pins are of multi-arch indexes, the same for every
+// platform.
+var pinsPlatform = ocispecs.Platform{OS: "linux", Architecture: "amd64"}
+
+// recipePins are the images one recipe's graph pulls.
+type recipePins struct {
+	recipe string
+	// pins are the references pinned as NAME:TAG@sha256:<64 hex>, sorted.
+	pins []builder.Pin
+	// unpinned are the references that are not.
+	unpinned []string
+}
+
+// recipesPins finds the pins of each recipe of the app in its graph.
+func (a *app) recipesPins(ctx context.Context) ([]recipePins, error) {
+	var out []recipePins
+	for _, r := range a.recipes {
+		img, err := r.Image(recipes.Inputs{Platform: pinsPlatform})
 		if err != nil {
-			return nil, fmt.Errorf("check pin %s: %w", p, err)
+			return nil, fmt.Errorf("recipe %s: %w", r.Name(), err)
 		}
-		out = append(out, st)
+		refs, err := pins.Refs(ctx, img)
+		if err != nil {
+			return nil, fmt.Errorf("recipe %s: %w", r.Name(), err)
+		}
+		rp := recipePins{recipe: r.Name()}
+		for _, ref := range refs {
+			p := builder.Pin(ref)
+			if p.Validate() != nil {
+				rp.unpinned = append(rp.unpinned, ref)
+				continue
+			}
+			rp.pins = append(rp.pins, p)
+		}
+		out = append(out, rp)
 	}
 	return out, nil
 }
 
-func pinsCheck(ctx context.Context, pins []builder.Pin, m builder.Mirrors, format string, stdout io.Writer) error {
-	sts, err := checkAll(ctx, pins, m)
-	if err != nil {
-		return err
-	}
-	if err := writeStatuses(stdout, format, sts); err != nil {
-		return err
-	}
-	bad := 0
-	for _, st := range sts {
-		if st.Status != builder.PinCurrent {
-			bad++
+// checkAll resolves each pin of rps once, in the order first found; an
+// unreachable registry is an error.
+func checkAll(ctx context.Context, rps []recipePins, m builder.Mirrors) (map[builder.Pin]pins.Status, []builder.Pin, error) {
+	sts := map[builder.Pin]pins.Status{}
+	var order []builder.Pin
+	for _, rp := range rps {
+		for _, p := range rp.pins {
+			if _, ok := sts[p]; ok {
+				continue
+			}
+			st, err := pins.Check(ctx, p, m, authn.DefaultKeychain)
+			if err != nil {
+				return nil, nil, fmt.Errorf("check pin %s (recipe %s): %w", p, rp.recipe, err)
+			}
+			sts[p] = st
+			order = append(order, p)
 		}
 	}
-	if bad > 0 {
-		return fmt.Errorf("%d of %d pins are stale or missing; 'imagebuild pins bump' rewrites stale ones, a missing digest needs a person", bad, len(sts))
-	}
-	return nil
+	return sts, order, nil
 }
+
+// unpinned is the status of an image reference not pinned by digest.
+const unpinned = "unpinned"
 
 type statusRow struct {
-	Name    string `json:"name"`
-	Tag     string `json:"tag"`
-	Pinned  string `json:"pinned"`
-	Current string `json:"current"`
-	Status  string `json:"status"`
+	Recipe  string   `json:"recipe"`
+	Name    string   `json:"name"`
+	Tag     string   `json:"tag"`
+	Pinned  string   `json:"pinned"`
+	Current string   `json:"current"`
+	Status  string   `json:"status"`
+	Files   []string `json:"files,omitempty"`
 }
 
-func writeStatuses(w io.Writer, format string, sts []builder.PinStatus) error {
-	rows := make([]statusRow, 0, len(sts))
-	for _, st := range sts {
-		rows = append(rows, statusRow{st.Pin.Name(), st.Pin.Tag(), st.Pin.Digest().String(), st.Current, st.Status})
+// statusRows lists each recipe's pins with their statuses and the files
+// they were bumped in, a pin used by several recipes once for each, then
+// its unpinned references.
+func statusRows(rps []recipePins, sts map[builder.Pin]pins.Status, files map[builder.Pin][]string) []statusRow {
+	rows := []statusRow{}
+	for _, rp := range rps {
+		for _, p := range rp.pins {
+			st := sts[p]
+			rows = append(rows, statusRow{Recipe: rp.recipe, Name: p.Name(), Tag: p.Tag(), Pinned: p.Digest().String(), Current: st.Current, Status: st.Status, Files: relPaths(files[p])})
+		}
+		for _, ref := range rp.unpinned {
+			p := builder.Pin(ref)
+			rows = append(rows, statusRow{Recipe: rp.recipe, Name: p.Name(), Tag: p.Tag(), Pinned: p.Digest().String(), Status: unpinned})
+		}
 	}
+	return rows
+}
+
+func writeRows(w io.Writer, format string, rows []statusRow) error {
 	if format == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rows)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tTAG\tPINNED\tCURRENT\tSTATUS")
+	fmt.Fprintln(tw, "RECIPE\tNAME\tTAG\tPINNED\tCURRENT\tSTATUS")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Tag, r.Pinned, r.Current, r.Status)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Recipe, r.Name, orDash(r.Tag), orDash(r.Pinned), orDash(r.Current), r.Status)
 	}
 	return tw.Flush()
 }
 
-func pinsBump(ctx context.Context, file string, m builder.Mirrors, format string, stdout io.Writer) error {
-	src, err := os.ReadFile(file)
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// unpinnedError names the first reference of rps not pinned by digest,
+// or is nil where there is none.
+func unpinnedError(rps []recipePins) error {
+	var refs []string
+	for _, rp := range rps {
+		for _, ref := range rp.unpinned {
+			refs = append(refs, fmt.Sprintf("%s (recipe %s)", ref, rp.recipe))
+		}
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s not pinned as NAME:TAG@sha256:<64 hex>; pin each by its multi-arch index digest", strings.Join(refs, ", "))
+}
+
+func (a *app) pinsCheck(ctx context.Context, m builder.Mirrors, format string, stdout io.Writer) error {
+	rps, err := a.recipesPins(ctx)
 	if err != nil {
-		return usagef("--file: %v; run pins bump in the module's root or point --file at recipes/pins.go", err)
+		return err
 	}
-	lits, err := pinsrc.Read(file, src)
+	sts, order, err := checkAll(ctx, rps, m)
 	if err != nil {
-		return fmt.Errorf("read pins: %w", err)
+		return err
 	}
-	pins := make([]builder.Pin, 0, len(lits))
-	for _, l := range lits {
-		pins = append(pins, l.Value)
+	if err := writeRows(stdout, format, statusRows(rps, sts, nil)); err != nil {
+		return err
 	}
-	sts, err := checkAll(ctx, pins, m)
+	var errs []string
+	bad := 0
+	for _, st := range sts {
+		if st.Status != pins.Current {
+			bad++
+		}
+	}
+	if bad > 0 {
+		errs = append(errs, fmt.Sprintf("%d of %d pins are stale or missing; 'imagebuild pins bump' rewrites stale ones, a missing digest needs a person", bad, len(order)))
+	}
+	if err := unpinnedError(rps); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// declarations finds the pin declarations bump may rewrite: those of file
+// when it is given, else those of the module containing the current
+// directory. where says where they were looked for.
+func declarations(file string) (decls []pins.Decl, where string, err error) {
+	if file != "" {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			return nil, "", usagef("--file: %v", err)
+		}
+		decls, err := pins.Read(file, src)
+		if err != nil {
+			return nil, "", fmt.Errorf("read pins: %w", err)
+		}
+		return decls, file + " (--file)", nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, "", err
+	}
+	root, err := pins.ModuleRoot(wd)
+	if err != nil {
+		return nil, "", usagef("pins bump: %v; run it in the Go module that declares the pins, or name their file with --file", err)
+	}
+	decls, err = pins.Find(root)
+	if err != nil {
+		return nil, "", fmt.Errorf("read pins: %w", err)
+	}
+	return decls, "any Go file of the module at " + root, nil
+}
+
+func (a *app) pinsBump(ctx context.Context, file string, m builder.Mirrors, format string, stdout io.Writer) error {
+	decls, where, err := declarations(file)
+	if err != nil {
+		return err
+	}
+	rps, err := a.recipesPins(ctx)
+	if err != nil {
+		return err
+	}
+	sts, order, err := checkAll(ctx, rps, m)
 	if err != nil {
 		return err
 	}
 	updates := map[builder.Pin]builder.Pin{}
+	files := map[builder.Pin][]string{}
+	var rewrite []string
+	var undeclared []string
 	missing := 0
-	for _, st := range sts {
+	for _, p := range order {
+		st := sts[p]
 		switch st.Status {
-		case builder.PinStale:
-			to, err := builder.ParsePin(st.Pin.Tagged() + "@" + st.Current)
+		case pins.Stale:
+			to, err := builder.ParsePin(p.Tagged() + "@" + st.Current)
 			if err != nil {
 				return err
 			}
-			updates[st.Pin] = to
-		case builder.PinMissing:
+			for _, d := range decls {
+				if d.Is(p) && !slices.Contains(files[p], d.File) {
+					files[p] = append(files[p], d.File)
+				}
+			}
+			if len(files[p]) == 0 {
+				undeclared = append(undeclared, fmt.Sprintf("stale pin %s (recipe %s) is not declared as a builder.Pin constant in %s; bump it by hand where the recipe takes it from, to %s",
+					p, strings.Join(usedBy(rps, p), ", "), where, to))
+				continue
+			}
+			updates[p] = to
+			rewrite = append(rewrite, files[p]...)
+		case pins.Missing:
 			missing++
 		}
 	}
 	if len(updates) > 0 {
-		out, err := pinsrc.Replace(file, src, updates)
-		if err != nil {
-			return err
-		}
-		if err := writeFileAtomic(file, out); err != nil {
-			return err
+		if _, err := pins.Rewrite(rewrite, updates); err != nil {
+			return fmt.Errorf("bump pins: %w; no file was changed", err)
 		}
 	}
 	if format == "json" {
-		if err := writeStatuses(stdout, format, sts); err != nil {
+		if err := writeRows(stdout, format, statusRows(rps, sts, files)); err != nil {
 			return err
 		}
 	} else {
-		for _, st := range sts {
-			switch st.Status {
-			case builder.PinStale:
-				fmt.Fprintf(stdout, "bumped %s: %s -> %s\n", st.Pin.Tagged(), st.Pin.Digest(), st.Current)
-			case builder.PinMissing:
-				fmt.Fprintf(stdout, "missing %s: the registry does not have %s (tag now at %s); not bumped\n", st.Pin.Tagged(), st.Pin.Digest(), st.Current)
+		for _, p := range order {
+			st := sts[p]
+			who := strings.Join(usedBy(rps, p), ", ")
+			switch {
+			case st.Status == pins.Stale && len(files[p]) > 0:
+				fmt.Fprintf(stdout, "bumped %s (%s): %s -> %s in %s\n", p.Tagged(), who, p.Digest(), st.Current, strings.Join(relPaths(files[p]), ", "))
+			case st.Status == pins.Stale:
+				fmt.Fprintf(stdout, "stale %s (%s): %s -> %s; not declared in %s, not bumped\n", p.Tagged(), who, p.Digest(), st.Current, where)
+			case st.Status == pins.Missing:
+				fmt.Fprintf(stdout, "missing %s (%s): the registry does not have %s (tag now at %s); not bumped\n", p.Tagged(), who, p.Digest(), st.Current)
 			default:
-				fmt.Fprintf(stdout, "current %s: %s\n", st.Pin.Tagged(), st.Pin.Digest())
+				fmt.Fprintf(stdout, "current %s (%s): %s\n", p.Tagged(), who, p.Digest())
 			}
 		}
 	}
+	var errs []string
+	errs = append(errs, undeclared...)
 	if missing > 0 {
-		return fmt.Errorf("%d pinned digests are missing from their registry; check where they came from before pinning anew", missing)
+		errs = append(errs, fmt.Sprintf("%d pinned digests are missing from their registry; check where they came from before pinning anew", missing))
+	}
+	if err := unpinnedError(rps); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// usedBy names the recipes of rps that use p.
+func usedBy(rps []recipePins, p builder.Pin) []string {
+	var out []string
+	for _, rp := range rps {
+		if slices.Contains(rp.pins, p) {
+			out = append(out, rp.recipe)
+		}
+	}
+	return out
+}
+
+// relPaths returns paths relative to the current directory.
+func relPaths(paths []string) []string {
+	if len(paths) == 0 {
+		return nil
+	}
+	wd, _ := os.Getwd()
+	out := make([]string, 0, len(paths))
+	for _, p := range paths {
+		if rel, err := filepath.Rel(wd, p); err == nil {
+			p = rel
+		}
+		out = append(out, p)
+	}
+	return out
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/internal/testenv"
+	"github.com/imagebuild/imagebuild/pins"
 	"github.com/imagebuild/imagebuild/recipes"
 )
 
@@ -122,8 +123,13 @@ func TestPinsCheckAndBump(t *testing.T) {
 	}
 	// Pin every base of the copy to an image seeded in the test registry;
 	// python:3.12-alpine's is the one whose tag then moves.
+	decls, err := pins.Read(pinsFile, src)
+	if err != nil {
+		t.Fatal(err)
+	}
 	seeded := string(src)
-	for _, p := range recipes.Pins() {
+	for _, d := range decls {
+		p := d.Value
 		tag := env.Registry + "/library/python:" + p.Tag()
 		d := pinned
 		if tag != ref {
@@ -167,8 +173,8 @@ func TestPinsCheckAndBump(t *testing.T) {
 			}
 		}
 	}
-	if len(rows) != len(recipes.Pins()) || stale != 1 {
-		t.Errorf("json rows = %v, want one stale row among %d", rows, len(recipes.Pins()))
+	if len(rows) != len(recipes.All()) || stale != 1 || rows[0]["recipe"] != "python-alpine" {
+		t.Errorf("json rows = %v, want a row for each of the %d recipes (one pin each), python-alpine's first, one stale", rows, len(recipes.All()))
 	}
 
 	out, code = runCopy(t, dir, "pins", "bump")
@@ -211,12 +217,12 @@ func TestPinFabricatedDigestIsMissing(t *testing.T) {
 	env := testenv.Get(t)
 	seedPython(t, env)
 	fake := builder.Pin("docker.io/library/python:3.12-alpine@sha256:" + strings.Repeat("0", 64))
-	st, err := builder.CheckPin(context.Background(), fake, builder.Mirrors{"docker.io": env.Registry}, authn.DefaultKeychain)
+	st, err := pins.Check(context.Background(), fake, builder.Mirrors{"docker.io": env.Registry}, authn.DefaultKeychain)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Status != builder.PinMissing {
-		t.Errorf("fabricated digest: status %q, want %q", st.Status, builder.PinMissing)
+	if st.Status != pins.Missing {
+		t.Errorf("fabricated digest: status %q, want %q", st.Status, pins.Missing)
 	}
 }
 

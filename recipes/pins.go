@@ -3,8 +3,8 @@ package recipes
 import "github.com/imagebuild/imagebuild/builder"
 
 // The base images recipes build on, each pinned by the digest of its
-// multi-arch index. TestPins checks every pin listed in [Pins] is written as
-// NAME:TAG@sha256:<64 hex>.
+// multi-arch index. TestPins checks every pin declared here is written as
+// NAME:TAG@sha256:<64 hex> and is the base of a recipe of [All].
 const (
 	// PythonAlpineBase is python:3.12-alpine as ADR-003 pins it, for both of
 	// its stages.
@@ -17,8 +17,3 @@ const (
 	// wherever Docker Hub answers.
 	PythonSlimBase builder.Pin = "docker.io/library/python:3.12-slim@sha256:78387bc3881b8273120a12ebe6c1ab22b018ccc2c9adf565ae1ac9b536e184ea"
 )
-
-// Pins lists every base image pin of the recipes.
-func Pins() []builder.Pin {
-	return []builder.Pin{PythonAlpineBase, PythonSlimBase}
-}

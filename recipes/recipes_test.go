@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/imagebuild/imagebuild/builder"
-	"github.com/imagebuild/imagebuild/internal/pinsrc"
+	"github.com/imagebuild/imagebuild/pins"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -443,25 +443,43 @@ func TestPythonAlpineGraphIsPlatformExplicit(t *testing.T) {
 }
 
 // TestPins checks every builder.Pin constant declared in pins.go is a valid
-// pin and is listed by Pins, so a malformed or forgotten pin fails here.
+// pin and is pulled by a recipe of All, and every image a recipe pulls is
+// pinned, so a malformed, forgotten or unpinned base fails here.
 func TestPins(t *testing.T) {
 	src, err := os.ReadFile("pins.go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	lits, err := pinsrc.Read("pins.go", src)
+	decls, err := pins.Read("pins.go", src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(lits) == 0 {
+	if len(decls) == 0 {
 		t.Fatal("no builder.Pin constants found in pins.go")
 	}
-	for _, l := range lits {
-		if err := l.Value.Validate(); err != nil {
-			t.Errorf("pin %s: %v", l.Name, err)
+	var pulled []string
+	for _, r := range All() {
+		img, err := r.Image(Inputs{Platform: ocispecs.Platform{OS: "linux", Architecture: "amd64"}})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if !slices.Contains(Pins(), l.Value) {
-			t.Errorf("pin %s is not listed by Pins()", l.Name)
+		refs, err := pins.Refs(context.Background(), img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ref := range refs {
+			if err := builder.Pin(ref).Validate(); err != nil {
+				t.Errorf("recipe %s pulls %s: %v", r.Name(), ref, err)
+			}
+		}
+		pulled = append(pulled, refs...)
+	}
+	for _, d := range decls {
+		if err := d.Value.Validate(); err != nil {
+			t.Errorf("pin %s: %v", d.Name, err)
+		}
+		if !slices.Contains(pulled, d.Value.String()) {
+			t.Errorf("pin %s is pulled by no recipe of All()", d.Name)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package builder
+package pins
 
 import (
 	"context"
@@ -9,31 +9,32 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/imagebuild/imagebuild/builder"
 )
 
 // A pin's standing in its registry.
 const (
-	PinCurrent = "current" // the tag still points at the pinned digest
-	PinStale   = "stale"   // the tag has moved on; the pinned digest still exists
-	PinMissing = "missing" // the registry does not have the pinned digest
+	Current = "current" // the tag still points at the pinned digest
+	Stale   = "stale"   // the tag has moved on; the pinned digest still exists
+	Missing = "missing" // the registry does not have the pinned digest
 )
 
-// PinStatus is what the registry says of a pin.
-type PinStatus struct {
-	Pin Pin `json:"pin"`
+// Status is what the registry says of a pin.
+type Status struct {
+	Pin builder.Pin `json:"pin"`
 	// Current is the digest the pin's tag points at now: the multi-arch
 	// index's digest where the tag is an index.
 	Current string `json:"current"`
-	// Status is PinCurrent, PinStale or PinMissing.
+	// Status is Current, Stale or Missing.
 	Status string `json:"status"`
 }
 
-// CheckPin asks pin's registry, through its mirror in m when there is one,
+// Check asks pin's registry, through its mirror in m when there is one,
 // what its tag points at now and whether it still has the pinned digest.
 // Registry credentials come from keychain. An unreachable registry is an
 // error, never a status.
-func CheckPin(ctx context.Context, pin Pin, m Mirrors, keychain authn.Keychain) (PinStatus, error) {
-	st := PinStatus{Pin: pin}
+func Check(ctx context.Context, pin builder.Pin, m builder.Mirrors, keychain authn.Keychain) (Status, error) {
+	st := Status{Pin: pin}
 	if err := pin.Validate(); err != nil {
 		return st, err
 	}
@@ -47,7 +48,7 @@ func CheckPin(ctx context.Context, pin Pin, m Mirrors, keychain authn.Keychain) 
 	}
 	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(keychain)}
 	head := func(ref string) (string, error) {
-		r, err := ParseReference(ref)
+		r, err := builder.ParseReference(ref)
 		if err != nil {
 			return "", err
 		}
@@ -66,12 +67,12 @@ func CheckPin(ctx context.Context, pin Pin, m Mirrors, keychain authn.Keychain) 
 		if !notFound(err) {
 			return st, fmt.Errorf("look up %s: %w", byDigest, err)
 		}
-		st.Status = PinMissing
+		st.Status = Missing
 		return st, nil
 	}
-	st.Status = PinStale
+	st.Status = Stale
 	if current == pin.Digest().String() {
-		st.Status = PinCurrent
+		st.Status = Current
 	}
 	return st, nil
 }

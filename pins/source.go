@@ -1,0 +1,260 @@
+package pins
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/format"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/imagebuild/imagebuild/builder"
+)
+
+// Decl is one pin constant declared in Go source, written
+// `X builder.Pin = "NAME:TAG@sha256:..."` (with any package qualifier).
+type Decl struct {
+	// File is the file that declares it, as it was given.
+	File string
+	// Line is the line of its string literal.
+	Line int
+	// Name is the constant's name.
+	Name string
+	// Value is the pin as written.
+	Value builder.Pin
+	// start and end are the literal's byte offsets, quotes included.
+	start, end int
+}
+
+// Is reports whether d declares pin: its value, normalized as
+// [builder.ParsePin] does, is pin.
+func (d Decl) Is(pin builder.Pin) bool {
+	p, err := builder.ParsePin(string(d.Value))
+	return err == nil && p == pin
+}
+
+// Read returns the pin constants declared in src, the content of the Go
+// file filename. A pin constant whose value is not a string literal is an
+// error: it cannot be rewritten.
+func Read(filename string, src []byte) ([]Decl, error) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, filename, src, parser.SkipObjectResolution)
+	if err != nil {
+		return nil, err
+	}
+	var out []Decl
+	for _, d := range f.Decls {
+		gd, ok := d.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range gd.Specs {
+			vs := spec.(*ast.ValueSpec)
+			if sel, ok := vs.Type.(*ast.SelectorExpr); !ok || sel.Sel.Name != "Pin" {
+				continue
+			}
+			for i, v := range vs.Values {
+				lit, ok := v.(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					return nil, fmt.Errorf("%s: pin %s is not a string literal", fset.Position(v.Pos()), vs.Names[i].Name)
+				}
+				s, err := strconv.Unquote(lit.Value)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", fset.Position(v.Pos()), err)
+				}
+				out = append(out, Decl{
+					File:  filename,
+					Line:  fset.Position(lit.Pos()).Line,
+					Name:  vs.Names[i].Name,
+					Value: builder.Pin(s),
+					start: fset.Position(lit.Pos()).Offset,
+					end:   fset.Position(lit.End()).Offset,
+				})
+			}
+		}
+	}
+	return out, nil
+}
+
+// Replace returns src with each pin literal that declares a key of updates
+// (see [Decl.Is]) given the digest of that key's value. Only the digests
+// change, so a pin written short (python:3.12-alpine@sha256:...) stays
+// short; the result is checked to be gofmt-clean.
+func Replace(filename string, src []byte, updates map[builder.Pin]builder.Pin) ([]byte, error) {
+	decls, err := Read(filename, src)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	last := 0
+	for _, d := range decls {
+		from, to, ok := update(d, updates)
+		if !ok {
+			continue
+		}
+		out.Write(src[last:d.start])
+		out.WriteString(strconv.Quote(strings.Replace(string(d.Value), from.Digest().String(), to.Digest().String(), 1)))
+		last = d.end
+	}
+	out.Write(src[last:])
+	formatted, err := format.Source(out.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("%s after rewriting: %w", filename, err)
+	}
+	if !bytes.Equal(formatted, out.Bytes()) {
+		return nil, fmt.Errorf("%s after rewriting is not gofmt-clean", filename)
+	}
+	return out.Bytes(), nil
+}
+
+// update returns the update of updates that d declares.
+func update(d Decl, updates map[builder.Pin]builder.Pin) (from, to builder.Pin, ok bool) {
+	for from, to := range updates {
+		if d.Is(from) {
+			return from, to, true
+		}
+	}
+	return "", "", false
+}
+
+// ModuleRoot returns the directory of the Go module that contains dir: the
+// first directory, from dir upward, that holds a go.mod.
+func ModuleRoot(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no go.mod in %s or above", dir)
+		}
+	}
+}
+
+// Find returns the pin constants declared in the Go files of the module
+// whose root is root, as [Read] reads them. It leaves out what the go
+// command leaves out of the module: testdata and vendor folders, folders
+// whose name starts with . or _, and nested modules.
+func Find(root string) ([]Decl, error) {
+	var out []Decl
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path == root {
+				return nil
+			}
+			name := d.Name()
+			if name == "testdata" || name == "vendor" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
+				return filepath.SkipDir
+			}
+			if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || !strings.HasSuffix(d.Name(), ".go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if !bytes.Contains(src, []byte("Pin")) {
+			return nil
+		}
+		decls, err := Read(path, src)
+		if err != nil {
+			return err
+		}
+		out = append(out, decls...)
+		return nil
+	})
+	return out, err
+}
+
+// Rewrite rewrites the pins of updates in files, as [Replace] does, and
+// returns the files it changed, sorted. Every file appears whole or not at all:
+// each new content is first written beside its file, and the files are
+// replaced only when all are written.
+func Rewrite(files []string, updates map[builder.Pin]builder.Pin) ([]string, error) {
+	type staged struct{ file, tmp string }
+	var done []staged
+	files = slices.Compact(slices.Sorted(slices.Values(files)))
+	clean := func() {
+		for _, s := range done {
+			os.Remove(s.tmp)
+		}
+	}
+	for _, file := range files {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			clean()
+			return nil, err
+		}
+		out, err := Replace(file, src, updates)
+		if err != nil {
+			clean()
+			return nil, err
+		}
+		if bytes.Equal(out, src) {
+			continue
+		}
+		tmp, err := stage(file, out)
+		if err != nil {
+			clean()
+			return nil, err
+		}
+		done = append(done, staged{file, tmp})
+	}
+	var changed []string
+	var errs []error
+	for _, s := range done {
+		if err := os.Rename(s.tmp, s.file); err != nil {
+			os.Remove(s.tmp)
+			errs = append(errs, err)
+			continue
+		}
+		changed = append(changed, s.file)
+	}
+	return changed, errors.Join(errs...)
+}
+
+// stage writes dt to a new file beside file, with file's mode, and returns
+// its name.
+func stage(file string, dt []byte) (string, error) {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.Write(dt); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", err
+	}
+	if err := f.Chmod(fi.Mode().Perm()); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
