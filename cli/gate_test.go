@@ -216,7 +216,7 @@ func TestGatePinsComeFirst(t *testing.T) {
 	image := env.Registry + "/imagebuild-test/gate:pins"
 	// The test registry, as docker.io's mirror, has none of the recipes' pins.
 	r := g.run(t, gateContext(t, ""), image, []string{"PINS_FLAGS=--registry-mirror docker.io=" + env.Registry}, "--base", env.Base.String())
-	if r.code != 1 || !strings.Contains(r.stderr, "gate: a base image pin is stale or missing") {
+	if r.code != 1 || !strings.Contains(r.stderr, "gate: a base image pin is stale, missing or unpinned") {
 		t.Fatalf("gate with pins missing from the mirror: exit %d, want 1 naming the pins\n%s", r.code, r.stderr)
 	}
 	if strings.Contains(r.stderr, "gate: building") {

@@ -56,7 +56,7 @@ read -ra pinsflags <<<"${PINS_FLAGS:-}"
 if [ "${CHECK_PINS:-true}" = true ]; then
 	echo "gate: checking the base image pins" >&2
 	"${imagebuild[@]}" pins check "${pinsflags[@]}" >&2 || {
-		echo "gate: a base image pin is stale or missing (above); run imagebuild pins bump, or fix the pin" >&2
+		echo "gate: a base image pin is stale, missing or unpinned (above); run imagebuild pins bump, or fix the pin" >&2
 		exit 1
 	}
 fi
