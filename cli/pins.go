@@ -311,8 +311,11 @@ func (a *app) pinsBump(ctx context.Context, file string, m builder.Mirrors, form
 		}
 	}
 	if len(updates) > 0 {
-		if _, err := pins.Rewrite(rewrite, updates); err != nil {
-			return fmt.Errorf("bump pins: %w; no file was changed", err)
+		if changed, err := pins.Rewrite(rewrite, updates); err != nil {
+			if len(changed) == 0 {
+				return fmt.Errorf("bump pins: %w; no file was changed", err)
+			}
+			return fmt.Errorf("bump pins: %w; only %s were changed", err, strings.Join(relPaths(changed), ", "))
 		}
 	}
 	if format == "json" {
