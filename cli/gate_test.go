@@ -91,7 +91,7 @@ type gateRun struct {
 func (g *gate) run(t *testing.T, dir, image string, env []string, buildFlags ...string) gateRun {
 	t.Helper()
 	r := gateRun{out: filepath.Join(t.TempDir(), "gate")}
-	script, err := filepath.Abs(filepath.Join("..", "..", "examples", "ci", "gate.sh"))
+	script, err := filepath.Abs(filepath.Join("..", "examples", "ci", "gate.sh"))
 	if err != nil {
 		t.Fatal(err)
 	}
