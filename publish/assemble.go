@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/imagebuild/imagebuild/oci"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -64,7 +65,7 @@ func Assemble(dst string, srcs []string) (digest.Digest, error) {
 			if err != nil {
 				return "", err
 			}
-			if _, ok := d.Annotations["vnd.docker.reference.type"]; ok {
+			if _, ok := d.Annotations[oci.AttestationAnnotation]; ok {
 				attestations = append(attestations, od)
 			} else {
 				images = append(images, od)
