@@ -27,8 +27,8 @@
 // Build dates the image by the build context's git HEAD commit (or
 // [SolveOpt.SourceDateEpoch]) and labels it with the work tree's revision
 // and source, so a program that uses the package gets the image imagebuild
-// builds. Comparing images, checking pins and reading OCI files live in
-// packages of their own.
+// builds. Comparing images (package compare), checking pins (package pins)
+// and reading OCI files (package oci) live in packages of their own.
 //
 // The package has no command-line concerns: it never exits, never reads
 // flags and never writes to stdout on its own.

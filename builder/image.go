@@ -3,6 +3,7 @@ package builder
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -75,23 +76,34 @@ type Healthcheck struct {
 	Retries     int
 }
 
-// Validate reports whether the config can be applied.
+// FieldError is a field of a config or a recipe that makes an image
+// unbuildable, named as it is written in Go: "Env: "X" is not KEY=VALUE".
+type FieldError struct {
+	// Field is the field's Go name, such as Env or Healthcheck.Test.
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Validate reports whether the config can be applied, as a [*FieldError].
 func (c Config) Validate() error {
 	for _, kv := range c.Env {
 		k, _, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return fmt.Errorf("Env %q: want KEY=VALUE", kv)
+			return &FieldError{Field: "Env", Err: fmt.Errorf("%q is not KEY=VALUE", kv)}
 		}
 		if k == "PATH" {
-			return fmt.Errorf("Env %q: PATH is set by Path, not Env", kv)
+			return &FieldError{Field: "Env", Err: fmt.Errorf("%q: PATH is set by Path, not Env", kv)}
 		}
 	}
 	if h := c.Healthcheck; h != nil {
 		if len(h.Test) == 0 || (h.Test[0] != "CMD" && h.Test[0] != "CMD-SHELL" && h.Test[0] != "NONE") {
-			return fmt.Errorf("Healthcheck.Test %q: want CMD, CMD-SHELL or NONE first", h.Test)
+			return &FieldError{Field: "Healthcheck.Test", Err: fmt.Errorf("%q: want CMD, CMD-SHELL or NONE first", h.Test)}
 		}
 		if h.Retries < 0 || h.Interval < 0 || h.Timeout < 0 || h.StartPeriod < 0 {
-			return fmt.Errorf("Healthcheck: a negative Interval, Timeout, StartPeriod or Retries")
+			return &FieldError{Field: "Healthcheck", Err: errors.New("a negative Interval, Timeout, StartPeriod or Retries")}
 		}
 	}
 	return nil

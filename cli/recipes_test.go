@@ -28,7 +28,7 @@ func TestInvalidRecipe(t *testing.T) {
 	}{
 		{"build, package", []string{"build", "bad-package"}, `recipe bad-package: Packages: "lib pq" is not a package name`},
 		{"llb, package", []string{"llb", "bad-package", "--platform", "linux/amd64"}, `recipe bad-package: Packages: "lib pq" is not a package name`},
-		{"build, env", []string{"build", "bad-env"}, `recipe bad-env: Env "TRACKER_ENV": want KEY=VALUE`},
+		{"build, env", []string{"build", "bad-env"}, `recipe bad-env: Env: "TRACKER_ENV" is not KEY=VALUE`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			out := t.TempDir()

@@ -34,7 +34,7 @@ func ExamplePythonAlpine_Validate() {
 	err := recipes.PythonAlpine{Env: []string{"TRACKER_SETTINGS"}}.Validate()
 	fmt.Println(err)
 	// Output:
-	// Env "TRACKER_SETTINGS": want KEY=VALUE
+	// Env: "TRACKER_SETTINGS" is not KEY=VALUE
 }
 
 // docs is a recipe of a new kind: a documentation site generated in a

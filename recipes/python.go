@@ -106,30 +106,30 @@ func (p Python) withDefaults(def, b Base) Python {
 func (p Python) validate(def Base) error {
 	p = p.withDefaults(def, def)
 	if err := p.Base.Validate(); err != nil {
-		return fmt.Errorf("Base: %w", err)
+		return &builder.FieldError{Field: "Base", Err: err}
 	}
 	for _, pkg := range p.Packages {
 		if err := ValidPackage(pkg); err != nil {
-			return fmt.Errorf("Packages: %w", err)
+			return &builder.FieldError{Field: "Packages", Err: err}
 		}
 	}
 	for _, pkg := range p.RuntimePackages {
 		if err := ValidPackage(pkg); err != nil {
-			return fmt.Errorf("RuntimePackages: %w", err)
+			return &builder.FieldError{Field: "RuntimePackages", Err: err}
 		}
 	}
 	if err := builder.ValidContextPath(p.Requirements); err != nil {
-		return fmt.Errorf("Requirements: %w", err)
+		return &builder.FieldError{Field: "Requirements", Err: err}
 	}
 	if p.Cmd != nil && len(p.Cmd) == 0 {
-		return errors.New("Cmd: empty; leave it nil for the default, python -m app")
+		return &builder.FieldError{Field: "Cmd", Err: errors.New("empty; leave it nil for the default, python -m app")}
 	}
 	if !slices.Contains(AppUser.ConfigUsers(), p.User) {
-		return fmt.Errorf("User %q: want one of %s", p.User, strings.Join(AppUser.ConfigUsers(), ", "))
+		return &builder.FieldError{Field: "User", Err: fmt.Errorf("%q: want one of %s", p.User, strings.Join(AppUser.ConfigUsers(), ", "))}
 	}
 	for k := range p.Labels {
 		if k == "" {
-			return errors.New("Labels: a label with an empty key")
+			return &builder.FieldError{Field: "Labels", Err: errors.New("a label with an empty key")}
 		}
 	}
 	return p.config().Validate()
