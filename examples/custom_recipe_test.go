@@ -66,9 +66,13 @@ func TestCustomRecipe(t *testing.T) {
 		return string(out), 0
 	}
 
-	t.Run("recipes", func(t *testing.T) {
+	t.Run("recipes and version", func(t *testing.T) {
 		if out, code := run(t, "recipes"); code != 0 || !strings.HasPrefix(out, "tracker-api ") {
 			t.Errorf("recipes: exit %d:\n%s", code, out)
+		}
+		out, code := run(t, "version")
+		if code != 0 || !strings.HasPrefix(out, "example.com/tracker-build ") || !strings.Contains(out, "\nimagebuild v0.0.0 (replaced by ") || !strings.Contains(out, "buildkit client v0.34.2") {
+			t.Errorf("version: exit %d, want the program's module, then imagebuild's and BuildKit's versions:\n%s", code, out)
 		}
 	})
 
