@@ -240,15 +240,41 @@ func (s *staged) commit() error {
 			if err := os.RemoveAll(m.to); err != nil {
 				return fmt.Errorf("output %s: replace: %w", m.to, err)
 			}
-		} else if err := os.Chmod(m.from, 0o644); err != nil {
+			if err := os.Rename(m.from, m.to); err != nil {
+				return fmt.Errorf("output %s: %w", m.to, err)
+			}
+			continue
+		}
+		if err := os.Chmod(m.from, 0o644); err != nil {
 			return fmt.Errorf("output %s: %w", m.to, err)
 		}
-		if err := os.Rename(m.from, m.to); err != nil {
+		if err := replaceFile(m.from, m.to); err != nil {
 			return fmt.Errorf("output %s: %w", m.to, err)
 		}
 	}
 	s.moves = nil
 	return nil
+}
+
+// replaceFile renames the file from to to. A regular file already at to is
+// moved aside first and removed after: renaming a file over another makes
+// ext4 (auto_da_alloc) write the new file's data out before the rename
+// returns, for an image tarball of a few hundred MB about a quarter of a
+// second of a no-op rebuild. to is briefly absent, never partly written.
+func replaceFile(from, to string) error {
+	fi, err := os.Lstat(to)
+	if err != nil || !fi.Mode().IsRegular() {
+		return os.Rename(from, to)
+	}
+	old := from + ".replaced"
+	if err := os.Rename(to, old); err != nil {
+		return err
+	}
+	if err := os.Rename(from, to); err != nil {
+		os.Rename(old, to)
+		return err
+	}
+	return os.Remove(old)
 }
 
 // discard removes whatever was staged and not committed.

@@ -1,11 +1,22 @@
 package builder
 
 import (
+	"archive/tar"
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/moby/buildkit/client"
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 func TestLayoutOutputIsStagedBesideItsDestination(t *testing.T) {
@@ -58,4 +69,92 @@ func TestLayoutOutputIsStagedBesideItsDestination(t *testing.T) {
 	if dt, err := os.ReadFile(filepath.Join(dest, "index.json")); err != nil || string(dt) != "{}" {
 		t.Errorf("earlier layout's index.json: %q, %v", dt, err)
 	}
+}
+
+// TestTarballIsReadBackAndReplaced: an oci tarball output's manifests are
+// read back from the file written, which must hold the image checked, and
+// the file then replaces an earlier one at its destination, whole.
+func TestTarballIsReadBackAndReplaced(t *testing.T) {
+	img, err := random.Image(5<<20, 2) // layers above maxManifestBlob
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := ociTarball(t, img, amd64)
+
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "image.tar")
+	if err := os.WriteFile(dest, []byte("an earlier build"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := Output{Type: client.ExporterOCI, Dest: dest}
+	var st staged
+	defer st.discard()
+	e, err := st.entry(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := e.Output(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(stream); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	imgs := []Image{testImage(amd64)}
+	opt := SolveOpt{Outputs: []Output{out}}
+	checked := &Result{Manifests: map[string]digest.Digest{"linux/amd64": digest.Digest(d.String())}}
+	if err := checked.readBack(context.Background(), imgs, opt, &st); err != nil {
+		t.Errorf("read back the image checked: %v", err)
+	}
+	unchecked := &Result{}
+	if err := unchecked.readBack(context.Background(), imgs, opt, &st); err != nil {
+		t.Errorf("read back with nothing checked: %v", err)
+	} else if diff := cmp.Diff(checked.Manifests, unchecked.Manifests); diff != "" {
+		t.Errorf("manifests read back (-want +got):\n%s", diff)
+	}
+	other := &Result{Manifests: map[string]digest.Digest{"linux/amd64": digest.FromString("another image")}}
+	if err := other.readBack(context.Background(), imgs, opt, &st); err == nil || !strings.Contains(err.Error(), "not "+digest.FromString("another image").String()) {
+		t.Errorf("read back an image other than the one checked: %v, want an error naming both", err)
+	}
+
+	if err := st.commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(dest); err != nil || !bytes.Equal(got, stream) {
+		t.Fatalf("%s: %d bytes (%v), want the %d bytes sent", dest, len(got), err, len(stream))
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("after commit %s holds %d entries, want the tarball alone", dir, len(entries))
+	}
+}
+
+// ociTarball returns img as the oci exporter writes it: an OCI layout, with
+// img for p in its index, as a tarball.
+func ociTarball(t *testing.T, img v1.Image, p ocispecs.Platform) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	lp, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lp.AppendImage(img, layout.WithPlatform(v1.Platform{OS: p.OS, Architecture: p.Architecture})); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.AddFS(os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
