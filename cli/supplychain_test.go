@@ -301,6 +301,20 @@ func TestPipConfSecretStaysSecret(t *testing.T) {
 	if !found {
 		t.Fatal("the probe package from the private index is not in /opt/venv: the secret did not reach pip")
 	}
+	// Its byte code, compiled after pip, checked by hash (PEP 552 flags 0b11)
+	// rather than by the source's time.
+	pyc := 0
+	for p, f := range files {
+		if strings.Contains(p, "site-packages/imagebuild_probe/__pycache__/__init__.") && strings.HasSuffix(p, ".pyc") {
+			pyc++
+			if len(f.Data) < 8 || f.Data[4] != 3 {
+				t.Errorf("%s is not a checked-hash pyc (header % x)", p, f.Data[:min(len(f.Data), 8)])
+			}
+		}
+	}
+	if pyc != 1 {
+		t.Errorf("%d compiled imagebuild_probe/__init__ files in /opt/venv, want 1", pyc)
+	}
 	if strings.Contains(stdout+stderr, token) {
 		t.Error("the token is in the build's output")
 	}

@@ -198,9 +198,9 @@ python3 -m venv --without-pip "$2"`
 // (pipToolDir, see venvsScript), which stays behind. The pip step mounts only the
 // requirements file from the context, read-only, so its cache key depends on
 // that file's content alone; pip's cache is a cache mount per distribution
-// and platform. Byte code is compiled last, for what the venv holds, with
-// hash-based invalidation and a fixed hash seed, so .pyc files do not depend
-// on when the sources were unpacked.
+// and platform. Byte code is compiled in the same step, after pip, for what
+// the venv holds, with hash-based invalidation and a fixed hash seed, so
+// .pyc files do not depend on when the sources were unpacked.
 func (p Python) builder(base llb.State, d Distro, context llb.State, platform ocispecs.Platform) llb.State {
 	st := base.AddEnv("PATH", venvDir+"/bin:"+builder.DefaultPath).AddEnv("PYTHONHASHSEED", "0")
 	if len(p.Packages) > 0 {
@@ -219,19 +219,23 @@ func (p Python) builder(base llb.State, d Distro, context llb.State, platform oc
 		).Root()
 		pip = []string{pipToolDir + "/bin/python", "-m", "pip", "--python", venvDir + "/bin/python"}
 	}
-	st = st.Run(
-		llb.Args(append(pip, "install", "--disable-pip-version-check", "--no-input", "--no-compile",
-			"--requirement", requirementsMount)),
+	install := append(pip, "install", "--disable-pip-version-check", "--no-input", "--no-compile",
+		"--requirement", requirementsMount)
+	return st.Run(
+		llb.Args(append([]string{"/bin/sh", "-c", pipScript, "sh"}, install...)),
 		llb.AddMount(requirementsMount, context, llb.SourcePath(p.Requirements), llb.Readonly),
 		d.CacheMount("pip", "/root/.cache/pip", platform, llb.CacheMountShared),
 		llb.AddSecret(pipConfPath, llb.SecretID(PipConfSecret), llb.SecretOptional),
 		llb.WithCustomName("builder: pip install -r "+p.Requirements),
 	).Root()
-	return st.Run(
-		llb.Args([]string{"python3", "-m", "compileall", "-f", "-q", "--invalidation-mode", "checked-hash", venvDir}),
-		llb.WithCustomName("builder: compile byte code in "+venvDir),
-	).Root()
 }
+
+// pipScript runs the pip command it is given, then compiles byte code for
+// what /opt/venv holds: in one step, since each step costs a container's
+// start and a snapshot, and both depend on the requirements alone.
+const pipScript = `set -eu
+"$@"
+exec python3 -m compileall -f -q --invalidation-mode checked-hash ` + venvDir
 
 // runtime is the runtime stage: the base with layers merged over it,
 // each made on an empty tree by copies that fix every file's time, so a

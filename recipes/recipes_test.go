@@ -514,9 +514,9 @@ func TestVenvWithoutPip(t *testing.T) {
 		pipArgs  []string
 	}{
 		{"default", PythonAlpine{}, []string{"/bin/sh", "-c", venvsScript, "sh", pipToolDir, venvDir},
-			[]string{pipToolDir + "/bin/python", "-m", "pip", "--python", venvDir + "/bin/python", "install"}},
+			[]string{"/bin/sh", "-c", pipScript, "sh", pipToolDir + "/bin/python", "-m", "pip", "--python", venvDir + "/bin/python", "install"}},
 		{"KeepPip", PythonAlpine{KeepPip: true}, []string{"python3", "-m", "venv", venvDir},
-			[]string{venvDir + "/bin/python", "-m", "pip", "install"}},
+			[]string{"/bin/sh", "-c", pipScript, "sh", venvDir + "/bin/python", "-m", "pip", "install"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, ops, _ := graph(t, tt.r, Inputs{Platform: amd64})
