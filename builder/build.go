@@ -79,8 +79,11 @@ func Build(ctx context.Context, c *client.Client, imgs []Image, opt SolveOpt, st
 			return nil, err
 		}
 	}
+	// git's answers and the daemon's do not depend on each other.
+	workers := make(chan error, 1)
+	go func() { workers <- checkWorkers(ctx, c, imgs) }()
 	imgs, opt = withSource(ctx, imgs, opt)
-	if err := checkWorkers(ctx, c, imgs); err != nil {
+	if err := <-workers; err != nil {
 		return nil, err
 	}
 	res := &Result{}
