@@ -157,18 +157,13 @@ func testPythonGraph(t *testing.T, r Recipe, pin builder.Pin, install []string) 
 	_, ops, root := graph(t, r, Inputs{Platform: amd64, Context: bctx})
 
 	t.Run("every image source carries the pin", func(t *testing.T) {
-		n := 0
-		for _, o := range ops {
-			src, ok := o.Op.(*pb.Op_Source)
-			if !ok || !strings.HasPrefix(src.Source.Identifier, "docker-image://") {
-				continue
-			}
-			n++
-			if got, want := src.Source.Identifier, "docker-image://"+pin.String(); got != want {
+		srcs := imageSources(ops)
+		for _, got := range srcs {
+			if want := "docker-image://" + pin.String(); got != want {
 				t.Errorf("image source %q, want %q", got, want)
 			}
 		}
-		if n == 0 {
+		if len(srcs) == 0 {
 			t.Error("no image source in the graph")
 		}
 	})
@@ -320,16 +315,13 @@ func TestPythonAlpineBaseOverride(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, ops, _ := graph(t, PythonAlpine{}, Inputs{Platform: amd64, Base: tt.base})
-			n := 0
-			for _, o := range ops {
-				if src, ok := o.Op.(*pb.Op_Source); ok && strings.HasPrefix(src.Source.Identifier, "docker-image://") {
-					n++
-					if got, want := src.Source.Identifier, "docker-image://"+base.String(); got != want {
-						t.Errorf("image source %q, want the override %q", got, want)
-					}
+			srcs := imageSources(ops)
+			for _, got := range srcs {
+				if want := "docker-image://" + base.String(); got != want {
+					t.Errorf("image source %q, want the override %q", got, want)
 				}
 			}
-			if want := imageSources(defaults); n == 0 || n != want {
+			if n, want := len(srcs), len(imageSources(defaults)); n == 0 || n != want {
 				t.Errorf("%d image sources with the override, want %d (as many as the default graph has), at least one", n, want)
 			}
 			var installs, accounts int
@@ -351,28 +343,26 @@ func TestPythonAlpineBaseOverride(t *testing.T) {
 func TestRecipeBaseField(t *testing.T) {
 	own := builder.Pin("registry.example.com/platform/python:3.12-alpine@sha256:" + strings.Repeat("cd", 32))
 	_, ops, _ := graph(t, PythonAlpine{Base: own}, Inputs{Platform: amd64})
-	n := 0
-	for _, o := range ops {
-		if src, ok := o.Op.(*pb.Op_Source); ok && strings.HasPrefix(src.Source.Identifier, "docker-image://") {
-			n++
-			if got, want := src.Source.Identifier, "docker-image://"+own.String(); got != want {
-				t.Errorf("image source %q, want the recipe's Base %q", got, want)
-			}
+	srcs := imageSources(ops)
+	for _, got := range srcs {
+		if want := "docker-image://" + own.String(); got != want {
+			t.Errorf("image source %q, want the recipe's Base %q", got, want)
 		}
 	}
-	if n == 0 {
+	if len(srcs) == 0 {
 		t.Error("no image source")
 	}
 }
 
-func imageSources(ops map[digest.Digest]*pb.Op) int {
-	n := 0
+// imageSources returns the identifiers of the graph's image sources.
+func imageSources(ops map[digest.Digest]*pb.Op) []string {
+	var out []string
 	for _, o := range ops {
 		if src, ok := o.Op.(*pb.Op_Source); ok && strings.HasPrefix(src.Source.Identifier, "docker-image://") {
-			n++
+			out = append(out, src.Source.Identifier)
 		}
 	}
-	return n
+	return out
 }
 
 func TestPythonAlpineValidate(t *testing.T) {
