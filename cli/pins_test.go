@@ -15,11 +15,10 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/moby/buildkit/client/llb"
 )
@@ -71,18 +70,8 @@ func (r *pinsRegistry) push(repoTag string) builder.Pin {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	ref, err := name.ParseReference(r.host+"/"+repoTag, name.Insecure)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	if err := remote.Write(ref, img); err != nil {
-		r.t.Fatal(err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return builder.Pin("docker.io/" + repoTag + "@" + d.String())
+	d := testenv.PushImage(r.t, r.host+"/"+repoTag, img)
+	return builder.Pin("docker.io/" + repoTag + "@" + d)
 }
 
 func runPinsCLI(t *testing.T, rs []recipes.Recipe, args ...string) (string, string, int) {

@@ -14,10 +14,8 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/pins"
@@ -29,23 +27,7 @@ import (
 func seedPython(t *testing.T, env *testenv.Env) (string, string) {
 	t.Helper()
 	ref := env.Registry + "/library/python:3.12-alpine"
-	return ref, pushImage(t, ref, testenv.RegistryImage(t, env.Base.String()))
-}
-
-func pushImage(t *testing.T, ref string, img v1.Image) string {
-	t.Helper()
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		t.Fatalf("push %s: %v", ref, err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String()
+	return ref, testenv.PushImage(t, ref, testenv.RegistryImage(t, env.Base.String()))
 }
 
 // copyModule copies the module's source to a temporary directory.
@@ -133,7 +115,7 @@ func TestPinsCheckAndBump(t *testing.T) {
 		tag := env.Registry + "/library/python:" + p.Tag()
 		d := pinned
 		if tag != ref {
-			d = pushImage(t, tag, testenv.RegistryImage(t, env.Base.String()))
+			d = testenv.PushImage(t, tag, testenv.RegistryImage(t, env.Base.String()))
 		}
 		if !strings.Contains(seeded, `"`+p.String()+`"`) {
 			t.Fatalf("pins.go does not hold %s", p)
@@ -151,7 +133,7 @@ func TestPinsCheckAndBump(t *testing.T) {
 		t.Errorf("pins check output lacks the current status:\n%s", out)
 	}
 
-	current := pushImage(t, ref, moved)
+	current := testenv.PushImage(t, ref, moved)
 	out, code = runCopy(t, dir, "pins", "check")
 	if code != 1 {
 		t.Errorf("pins check on a stale pin exited %d, want 1", code)

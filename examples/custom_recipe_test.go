@@ -11,10 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 )
 
@@ -34,7 +32,7 @@ func TestCustomRecipe(t *testing.T) {
 	// The module's pin, pointed at an image of the test registry, so that
 	// pins check and bump can reach it.
 	ref := env.Registry + "/team/python:3.12-alpine"
-	pinned := push(t, ref, testenv.RegistryImage(t, env.Base.String()))
+	pinned := testenv.PushImage(t, ref, testenv.RegistryImage(t, env.Base.String()))
 	pinsFile := filepath.Join(mod, "pins.go")
 	src, err := os.ReadFile(pinsFile)
 	if err != nil {
@@ -116,7 +114,7 @@ func TestCustomRecipe(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		current := push(t, ref, moved)
+		current := testenv.PushImage(t, ref, moved)
 		if out, code := run(t, "pins", "check"); code != 1 || !strings.Contains(out, "stale") {
 			t.Errorf("pins check after the tag moved: exit %d, want 1 and stale:\n%s", code, out)
 		}
@@ -173,20 +171,4 @@ func write(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func push(t *testing.T, ref string, img v1.Image) string {
-	t.Helper()
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		t.Fatalf("push %s: %v", ref, err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String()
 }

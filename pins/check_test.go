@@ -9,12 +9,10 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/internal/testenv"
 )
 
 // TestCheck: a pin is current while its tag points at it, stale once the
@@ -25,26 +23,15 @@ func TestCheck(t *testing.T) {
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
-	push := func() v1.Hash {
+	push := func() string {
 		img, err := random.Image(64, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ref, err := name.ParseReference(host+"/library/python:3.12-alpine", name.Insecure)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := remote.Write(ref, img); err != nil {
-			t.Fatal(err)
-		}
-		d, err := img.Digest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
+		return testenv.PushImage(t, host+"/library/python:3.12-alpine", img)
 	}
 	first := push()
-	pin := builder.Pin("docker.io/library/python:3.12-alpine@" + first.String())
+	pin := builder.Pin("docker.io/library/python:3.12-alpine@" + first)
 	m := builder.Mirrors{"docker.io": host}
 	ctx := context.Background()
 
@@ -58,10 +45,10 @@ func TestCheck(t *testing.T) {
 			t.Errorf("Check(%s) = %+v, want status %s, current %s", p, st, want, current)
 		}
 	}
-	check(pin, Current, first.String())
+	check(pin, Current, first)
 	moved := push()
-	check(pin, Stale, moved.String())
-	check(builder.Pin("docker.io/library/python:3.12-alpine@sha256:"+hex1), Missing, moved.String())
+	check(pin, Stale, moved)
+	check(builder.Pin("docker.io/library/python:3.12-alpine@sha256:"+hex1), Missing, moved)
 
 	srv.Close()
 	if _, err := Check(ctx, pin, m, authn.DefaultKeychain); err == nil {

@@ -135,6 +135,24 @@ func RegistryImage(t testing.TB, ref string) v1.Image {
 	return img
 }
 
+// PushImage pushes img to ref, a registry on loopback spoken to in plain
+// HTTP, and returns img's digest.
+func PushImage(t testing.TB, ref string, img v1.Image) string {
+	t.Helper()
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatalf("push %s: %v", ref, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
+}
+
 // RegistryPlatformImage reads p's image of ref from the test registry.
 func RegistryPlatformImage(t testing.TB, ref string, p ocispecs.Platform) v1.Image {
 	t.Helper()
