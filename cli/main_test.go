@@ -200,25 +200,38 @@ func TestLLBCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
+	if diff := cmp.Diff(alpineGraph(t, dir, ocispecs.Platform{OS: "linux", Architecture: "arm64"}), readLLB(t, stdout)); diff != "" {
+		t.Errorf("llb output is not the recipe's arm64 graph (-want +got):\n%s", diff)
+	}
+}
+
+// readLLB reads the ops of a definition `imagebuild llb` wrote.
+func readLLB(t *testing.T, stdout string) [][]byte {
+	t.Helper()
 	def, err := llb.ReadFrom(strings.NewReader(stdout))
 	if err != nil {
 		t.Fatalf("llb output does not read back: %v", err)
 	}
+	return def.Def
+}
+
+// alpineGraph is the ops of python-alpine's graph for p, with dir as the
+// build context.
+func alpineGraph(t *testing.T, dir string, p ocispecs.Platform) [][]byte {
+	t.Helper()
 	bctx, err := builder.LoadContext(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := recipes.PythonAlpine{}.Image(recipes.Inputs{Platform: ocispecs.Platform{OS: "linux", Architecture: "arm64"}, Context: bctx})
+	img, err := recipes.PythonAlpine{}.Image(recipes.Inputs{Platform: p, Context: bctx})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := img.Marshal(t.Context())
+	def, err := img.Marshal(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(want.Def, def.Def); diff != "" {
-		t.Errorf("llb output is not the recipe's arm64 graph (-want +got):\n%s", diff)
-	}
+	return def.Def
 }
 
 func TestRecipesAndVersion(t *testing.T) {
@@ -340,23 +353,7 @@ func TestLLBDefaultPlatform(t *testing.T) {
 	if !strings.Contains(stderr, "no --platform") || !strings.Contains(stderr, platforms.Format(host)) {
 		t.Errorf("stderr = %q, want it to name %s as the platform chosen", stderr, platforms.Format(host))
 	}
-	def, err := llb.ReadFrom(strings.NewReader(stdout))
-	if err != nil {
-		t.Fatalf("llb output does not read back: %v", err)
-	}
-	bctx, err := builder.LoadContext(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := recipes.PythonAlpine{}.Image(recipes.Inputs{Platform: host, Context: bctx})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := img.Marshal(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want.Def, def.Def); diff != "" {
+	if diff := cmp.Diff(alpineGraph(t, dir, host), readLLB(t, stdout)); diff != "" {
 		t.Errorf("llb output is not the recipe's graph for %s (-want +got):\n%s", platforms.Format(host), diff)
 	}
 }
