@@ -229,18 +229,11 @@ func PlatformID(p ocispecs.Platform) string {
 	return platforms.FormatAll(platforms.Normalize(p))
 }
 
-// prepare validates imgs and opt and turns them into one definition a
-// platform and the client's solve options, staging outputs in st.
+// prepare turns imgs, which [Build] has validated and whose context it has
+// checked, and opt into one definition a platform and the client's solve
+// options, staging outputs in st.
 func prepare(ctx context.Context, imgs []Image, opt SolveOpt, outputs []Output, st *staged) ([]*llb.Definition, client.SolveOpt, error) {
 	var so client.SolveOpt
-	if err := validateImages(imgs); err != nil {
-		return nil, so, err
-	}
-	for _, img := range imgs {
-		if err := img.Context.Check(img.ContextFiles); err != nil {
-			return nil, so, err
-		}
-	}
 	var marshalOpts []llb.ConstraintsOpt
 	if opt.NoCache {
 		marshalOpts = append(marshalOpts, llb.IgnoreCache)
