@@ -68,7 +68,7 @@ func ParseDistro(name string) (Distro, error) {
 		}
 		names = append(names, d.Name)
 	}
-	return Distro{}, fmt.Errorf("distribution %q: want %s", name, strings.Join(names, " or "))
+	return Distro{}, fmt.Errorf("distribution %q: want %s (debian for Debian and its derivatives, Ubuntu among them)", name, strings.Join(names, " or "))
 }
 
 // aptCache is the cache mount that holds apt's package lists and
