@@ -1,5 +1,6 @@
 # imagebuild: `make image` builds the example service with the python-alpine
-# recipe; `make test` runs every test, starting buildkitd and a registry.
+# recipe; `make test` runs every test, starting buildkitd and a registry, and
+# fails when the integration tests cannot run.
 
 SHELL := /bin/bash
 comma := ,
@@ -41,13 +42,12 @@ trivy: ## build Trivy at the version the CI gate pins (cached); prints its path
 deps: ## install with apt what the tests need: runc, docker-registry, debootstrap, openssh-server, mmdebstrap, qemu-user-static
 	@bash scripts/deps.sh
 
-test: deps ## all tests, integration tests included (starts buildkitd, left running, and a registry)
-	@addr="$${BUILDKIT_HOST:-}"; \
-	if [ -z "$$addr" ]; then addr=$$(bash scripts/buildkitd.sh) || addr=; fi; \
-	echo "$(GO) test -count=1 -timeout 45m ./..."; \
-	BUILDKIT_HOST="$$addr" $(GO) test -count=1 -timeout 45m ./...
+test: deps ## every test, integration tests included: sets up buildkitd (left running), the test bases and Trivy first; fails, naming what is missing, when they cannot run
+	@addr=$$(bash scripts/test-setup.sh) || exit 1; \
+	echo "IMAGEBUILD_INTEGRATION=1 BUILDKIT_HOST=$$addr $(GO) test -count=1 -timeout 60m ./..."; \
+	IMAGEBUILD_INTEGRATION=1 BUILDKIT_HOST="$$addr" $(GO) test -count=1 -timeout 60m ./...
 
-unit: ## unit tests only (no daemon)
+unit: ## unit tests only (no daemon; integration tests skip with -short)
 	$(GO) test -count=1 -short ./...
 
 lint: ## gofmt, go vet, staticcheck, go mod tidy

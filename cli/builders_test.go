@@ -134,7 +134,7 @@ func TestBuilderPerPlatform(t *testing.T) {
 }
 
 // TestBuilderUsage checks --builder's usage errors: exit 2, one line, before
-// any daemon is contacted (--addr names none).
+// any daemon is contacted (--addr and the builders' addresses are tripwires).
 func TestBuilderUsage(t *testing.T) {
 	dest := filepath.Join(t.TempDir(), "image.oci.tar")
 	for _, tc := range []struct {
@@ -142,19 +142,19 @@ func TestBuilderUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"platform not named", []string{"--platform", "linux/amd64", "--builder", "linux/arm64=tcp://127.0.0.1:1"}, "--platform does not name linux/arm64"},
-		{"no platform", []string{"--builder", "linux/arm64=tcp://127.0.0.1:1"}, "--platform does not name linux/arm64"},
+		{"platform not named", []string{"--platform", "linux/amd64", "--builder", "linux/arm64={addr}"}, "--platform does not name linux/arm64"},
+		{"no platform", []string{"--builder", "linux/arm64={addr}"}, "--platform does not name linux/arm64"},
 		{"not PLATFORM=ADDR", []string{"--platform", "linux/arm64", "--builder", "linux/arm64"}, "want PLATFORM=ADDR"},
 		{"unknown scheme", []string{"--platform", "linux/arm64", "--builder", "linux/arm64=http://host"}, "--builder"},
-		{"twice", []string{"--platform", "linux/arm64", "--builder", "linux/arm64=tcp://a:1", "--builder", "linux/arm64=tcp://b:1"}, "linux/arm64 named twice"},
-		{"docker output", []string{"--platform", "linux/arm64", "--builder", "linux/arm64=tcp://a:1", "-o", "type=docker,dest=" + dest}, "type=oci"},
+		{"twice", []string{"--platform", "linux/arm64", "--builder", "linux/arm64={addr}", "--builder", "linux/arm64={addr}"}, "linux/arm64 named twice"},
+		{"docker output", []string{"--platform", "linux/arm64", "--builder", "linux/arm64={addr}", "-o", "type=docker,dest=" + dest}, "type=oci"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"build", "python-alpine", "--addr", "unix:///nonexistent/buildkitd.sock", "--context", appContext(t)}, tc.args...)
+			args := append([]string{"build", "python-alpine", "--addr", "{addr}", "--context", appContext(t)}, tc.args...)
 			if !slices.Contains(tc.args, "-o") {
 				args = append(args, "-o", "type=oci,dest="+dest)
 			}
-			stdout, stderr, code := cli(t, args...)
+			stdout, stderr, code := cliNoDaemon(t, args...)
 			if code != 2 {
 				t.Errorf("exit code %d, want 2\nstderr:\n%s", code, stderr)
 			}

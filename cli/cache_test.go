@@ -94,7 +94,7 @@ func TestCacheUsageErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			stdout, stderr, code := cli(t, "build", "python-alpine", "--context", ctxDir, tt.flag, tt.spec)
+			stdout, stderr, code := cliNoDaemon(t, "build", "python-alpine", "--context", ctxDir, tt.flag, tt.spec)
 			if code != 2 {
 				t.Errorf("exit code %d, want 2", code)
 			}

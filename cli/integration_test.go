@@ -38,6 +38,20 @@ func cli(t *testing.T, args ...string) (string, string, int) {
 	return stdout.String(), stderr.String(), code
 }
 
+// cliNoDaemon runs the command line where no daemon may be contacted:
+// BUILDKIT_HOST and every "{addr}" in args name a tripwire, an address
+// whose listener fails the test if anything connects to it.
+func cliNoDaemon(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	wire := testenv.Tripwire(t)
+	t.Setenv("BUILDKIT_HOST", wire)
+	args = slices.Clone(args)
+	for i := range args {
+		args[i] = strings.ReplaceAll(args[i], "{addr}", wire)
+	}
+	return cli(t, args...)
+}
+
 // appContext writes a small build context: an app package, an empty
 // requirements file, and a file .dockerignore excludes.
 func appContext(t *testing.T) string {

@@ -20,8 +20,8 @@ import (
 
 func TestUsageErrors(t *testing.T) {
 	ctxDir := t.TempDir()
-	// Usage errors are found before a daemon is contacted: none answers here.
-	noDaemon := "unix://" + filepath.Join(t.TempDir(), "none.sock")
+	// Usage errors are found before a daemon is contacted: the default
+	// address and {addr} are a tripwire (cliNoDaemon).
 	hex := strings.Repeat("ab", 32)
 	// ignored has a requirements file its .dockerignore leaves out.
 	ignored := t.TempDir()
@@ -58,9 +58,9 @@ func TestUsageErrors(t *testing.T) {
 		{name: "push without tag", args: []string{"build", "python-alpine", "--context", ctxDir, "--push"}, want: "--push needs --tag"},
 		{name: "bad progress", args: []string{"build", "python-alpine", "--context", ctxDir, "--progress", "loud"}, want: `--progress "loud"`},
 		{name: "llb bad platform", args: []string{"llb", "python-alpine", "--platform", "plan9//"}, want: "--platform"},
-		{name: "windows platform", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", noDaemon, "--platform", "linux/amd64,windows/amd64"}, want: `--platform "windows/amd64": only linux platforms`},
-		{name: "platform named twice", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", noDaemon, "--platform", "linux/arm64", "--platform", "linux/aarch64"}, want: "linux/arm64 named twice"},
-		{name: "docker output of two platforms", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", noDaemon, "--platform", "linux/amd64,linux/arm64", "-o", "type=docker,dest={out}/x.tar"}, want: "a docker tarball holds one platform's image"},
+		{name: "windows platform", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", "{addr}", "--platform", "linux/amd64,windows/amd64"}, want: `--platform "windows/amd64": only linux platforms`},
+		{name: "platform named twice", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", "{addr}", "--platform", "linux/arm64", "--platform", "linux/aarch64"}, want: "linux/arm64 named twice"},
+		{name: "docker output of two platforms", args: []string{"build", "python-alpine", "--context", ctxDir, "--addr", "{addr}", "--platform", "linux/amd64,linux/arm64", "-o", "type=docker,dest={out}/x.tar"}, want: "a docker tarball holds one platform's image"},
 		{name: "llb two platforms", args: []string{"llb", "python-alpine", "--context", ctxDir, "--platform", "linux/amd64,linux/arm64"}, want: "llb writes one platform's graph"},
 		{name: "llb windows", args: []string{"llb", "python-alpine", "--context", ctxDir, "--platform", "windows/amd64"}, want: "only linux platforms"},
 		{name: "recipes takes no args", args: []string{"recipes", "x"}, want: "usage: imagebuild recipes"},
@@ -119,7 +119,7 @@ func TestUsageErrors(t *testing.T) {
 				args[i] = strings.ReplaceAll(args[i], "{out}", out)
 			}
 			want := strings.ReplaceAll(tt.want, "{out}", out)
-			stdout, stderr, code := cli(t, args...)
+			stdout, stderr, code := cliNoDaemon(t, args...)
 			if entries, _ := os.ReadDir(out); len(entries) != 0 {
 				t.Errorf("output folder has %v, want nothing", entries)
 			}

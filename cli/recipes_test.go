@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/recipes"
 )
 
@@ -34,8 +35,8 @@ func TestInvalidRecipe(t *testing.T) {
 			out := t.TempDir()
 			args := append(tt.args, "--context", ctxDir)
 			if tt.args[0] == "build" {
-				// A daemon that is not there: the refusal comes first.
-				args = append(args, "--addr", "unix://"+filepath.Join(out, "no.sock"), "-o", "type=oci,dest="+filepath.Join(out, "image.tar"))
+				// A daemon address nothing may connect to: the refusal comes first.
+				args = append(args, "--addr", testenv.Tripwire(t), "-o", "type=oci,dest="+filepath.Join(out, "image.tar"))
 			}
 			var stdout, stderr bytes.Buffer
 			code := Run(t.Context(), args, &stdout, &stderr, rs...)

@@ -38,10 +38,15 @@ fi
 
 answers() { [ -S "$state/buildkitd.sock" ] && "$bin/buildctl" --addr "$addr" debug workers >/dev/null 2>&1; }
 
+# One process builds or starts the daemon while others wait, then reuse it.
+. "$root/scripts/lock.sh"
+lock buildkitd
 if [ ! -x "$bin/buildkitd" ] || [ ! -x "$bin/buildctl" ]; then
 	echo "buildkitd: building buildkitd and buildctl $version into $bin" >&2
 	mkdir -p "$bin"
-	(cd "$root/tools/buildkitd" && go build -o "$bin/" github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl)
+	(cd "$root/tools/buildkitd" && go build -o "$bin.partial/" github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl)
+	mv "$bin.partial/buildkitd" "$bin.partial/buildctl" "$bin/"
+	rmdir "$bin.partial"
 fi
 
 if [ "${1:-}" = --bin ]; then
@@ -76,7 +81,7 @@ bash "$root/scripts/binfmt.sh"
 mkdir -p "$state"
 rm -f "$state/buildkitd.sock"
 nohup "$bin/buildkitd" --root "$state/root" --addr "$addr" \
-	--oci-worker=true --containerd-worker=false >"$state/log" 2>&1 </dev/null &
+	--oci-worker=true --containerd-worker=false >"$state/log" 2>&1 </dev/null 9>&- &
 echo $! >"$state/pid"
 for _ in $(seq 1 60); do
 	if answers; then

@@ -39,8 +39,13 @@ install() {
 	}
 }
 
+# One process makes the tree while others wait for it; a tree is taken as
+# made only once its .complete file names what it includes, written last,
+# so a tree left half-made (.partial, or without .complete) is made again.
+. "$(dirname "$0")/lock.sh"
+lock "testbase-$suite-$arch"
 if [ "$(cat "$dir.complete" 2>/dev/null)" != "$include" ]; then
-	rm -rf "$dir.partial"
+	rm -rf "$dir.partial" "$dir.complete"
 	mkdir -p "$(dirname "$dir")"
 	if [ "$arch" = "$native" ]; then
 		install debootstrap debootstrap
@@ -67,6 +72,7 @@ APK
 	chmod 0755 "$dir.partial/sbin/apk"
 	rm -rf "$dir"
 	mv "$dir.partial" "$dir"
-	echo "$include" >"$dir.complete"
+	echo "$include" >"$dir.complete.partial"
+	mv "$dir.complete.partial" "$dir.complete"
 fi
 echo "$dir"

@@ -20,13 +20,17 @@ if [ -z "$want" ] || [ "$want" != "$have" ]; then
 	exit 1
 fi
 
+. "$root/scripts/lock.sh"
+lock "trivy-$version"
 if [ ! -x "$bin/trivy" ]; then
 	echo "trivy: building Trivy $version into $bin (a few minutes)" >&2
 	mkdir -p "$bin"
 	# Trivy $version needs Go's encoding/json/v2, still an experiment in Go
 	# 1.26; the version is stamped as Trivy's releases do (else it says "dev").
-	GOEXPERIMENT=jsonv2 GOBIN="$bin" go install \
+	GOEXPERIMENT=jsonv2 GOBIN="$bin.partial" go install \
 		-ldflags "-X github.com/aquasecurity/trivy/pkg/version/app.ver=${version#v}" \
 		"github.com/aquasecurity/trivy/cmd/trivy@$version"
+	mv "$bin.partial/trivy" "$bin/trivy"
+	rmdir "$bin.partial"
 fi
 echo "$bin/trivy"

@@ -18,6 +18,10 @@
 // BUILDKIT_HOST and IMAGEBUILD_TEST_REGISTRY (host:port) point the tests at
 // a daemon and a registry already running instead.
 //
-// When a part cannot be had, tests skip and say why; under CI (CI set) they
-// fail instead.
+// When a part cannot be had, tests skip and say why; where integration tests
+// are required (IMAGEBUILD_INTEGRATION set, as `make test` sets it, or CI
+// set) they fail instead. Set-up that several test processes share (the
+// daemon, the test base trees, Trivy) is made once per machine: the scripts
+// that make it take a file lock, and a tree is taken as made only once it is
+// complete.
 package testenv

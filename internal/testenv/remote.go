@@ -22,16 +22,6 @@ import (
 	"github.com/moby/buildkit/client"
 )
 
-// unavailable skips the test with the reason, or fails it under CI, where
-// integration tests must run.
-func unavailable(t testing.TB, format string, a ...any) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf(format+" (CI must run integration tests)", a...)
-	}
-	t.Skipf(format, a...)
-}
-
 // FreePort returns a TCP port on 127.0.0.1 that nothing listens on.
 func FreePort(t testing.TB) int {
 	t.Helper()
@@ -41,6 +31,39 @@ func FreePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Tripwire returns a daemon address, tcp://127.0.0.1:PORT, whose listener
+// fails the test when anything connects to it: for checks that are made
+// before a daemon is contacted. A connection is closed at once, so a client
+// that connects fails fast instead of waiting for an answer.
+func Tripwire(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "tcp://" + l.Addr().String()
+	conns := make(chan int)
+	go func() {
+		n := 0
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				conns <- n
+				return
+			}
+			n++
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		if n := <-conns; n > 0 {
+			t.Errorf("%d connection(s) reached the daemon address %s, where nothing may connect", n, addr)
+		}
+	})
+	return addr
 }
 
 // TLSDaemon is a second buildkitd, started by a test, that listens on
@@ -68,7 +91,7 @@ type TLSDaemon struct {
 func StartTLSDaemon(t testing.TB) *TLSDaemon {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		unavailable(t, "starting buildkitd needs root")
+		Unavailable(t, "starting buildkitd needs root")
 	}
 	bin := filepath.Join(filepath.Dir(Buildctl(t)), "buildkitd")
 	dir := t.TempDir()
@@ -249,17 +272,17 @@ type SSHServer struct {
 func StartSSHD(t testing.TB) *SSHServer {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		unavailable(t, "starting sshd needs root")
+		Unavailable(t, "starting sshd needs root")
 	}
 	sshd, err := exec.LookPath("sshd")
 	if err != nil {
 		if sshd, err = exec.LookPath("/usr/sbin/sshd"); err != nil {
-			unavailable(t, "sshd not found; install Debian's openssh-server (apt-get install openssh-server)")
+			Unavailable(t, "sshd not found; install Debian's openssh-server (apt-get install openssh-server)")
 		}
 	}
 	sshBin, err := exec.LookPath("ssh")
 	if err != nil {
-		unavailable(t, "ssh not found; install Debian's openssh-client")
+		Unavailable(t, "ssh not found; install Debian's openssh-client")
 	}
 	buildctl := Buildctl(t)
 	// sshd refuses to start without its privilege separation folder.

@@ -60,19 +60,39 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
+// Switch is the environment variable that makes the integration tests
+// required: set (to anything but empty), as `make test` and CI set it, a
+// test whose real parts cannot be had fails, naming what is missing,
+// instead of skipping. CI set does the same.
+const Switch = "IMAGEBUILD_INTEGRATION"
+
+// Required reports whether integration tests must run here: [Switch] or
+// CI is set.
+func Required() bool {
+	return os.Getenv(Switch) != "" || os.Getenv("CI") != ""
+}
+
+// Unavailable ends a test whose real parts cannot be had: it is skipped
+// with the reason, or failed where integration tests are [Required].
+func Unavailable(t testing.TB, format string, a ...any) {
+	t.Helper()
+	if Required() {
+		t.Fatalf(format+" (integration tests are required here: "+Switch+" or CI is set)", a...)
+	}
+	t.Skipf(format+" (set "+Switch+"=1, as make test does, to fail instead)", a...)
+}
+
 // Get returns the environment, setting it up on first use. When it cannot be
-// set up the test is skipped with the reason, or failed under CI.
+// set up the test is skipped with the reason, or failed where integration
+// tests are [Required]. With -short it is skipped (make unit).
 func Get(t testing.TB) *Env {
 	t.Helper()
-	if testing.Short() && os.Getenv("CI") == "" {
-		t.Skip("integration test: skipped with -short")
+	if testing.Short() {
+		t.Skip("integration test: skipped with -short (make unit)")
 	}
 	once.Do(func() { env, setupErr = setup() })
 	if setupErr != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("integration environment: %v (CI must run integration tests)", setupErr)
-		}
-		t.Skipf("integration environment not available: %v", setupErr)
+		Unavailable(t, "integration environment not available: %v", setupErr)
 	}
 	return env
 }
@@ -138,10 +158,7 @@ func (e *Env) NeedArm64(t testing.TB) []ocispecs.Platform {
 	if len(e.Platforms) > 1 {
 		return e.Platforms
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("no arm64 test base: %v (CI must run multi-platform tests)", arm64Err)
-	}
-	t.Skipf("no arm64 test base: %v", arm64Err)
+	Unavailable(t, "no arm64 test base: %v", arm64Err)
 	return nil
 }
 
