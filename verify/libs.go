@@ -121,6 +121,12 @@ func checkLibraries(fs fsys, dirs []string, env []string) Result {
 			}
 		}
 	}
+	if files == 0 {
+		// Nothing compiled: the check does not apply, which is not a pass.
+		res.Status = Skip
+		res.Evidence = []string{fmt.Sprintf("no ELF file under %s: no compiled code to check", strings.Join(dirs, ", "))}
+		return res
+	}
 	return res.findings(missing, fmt.Sprintf("%d ELF files, %d needed libraries, all found", files, libs))
 }
 

@@ -291,6 +291,9 @@ func checkOwnership(fs fsys, dirs []string, uid int) Result {
 	res.Status = Pass
 	for _, d := range dirs {
 		if _, ok := fs[d]; !ok {
+			// What is not there is not owned: an image without its venv
+			// or app is not the image the checks are for.
+			res.Status = Fail
 			res.Evidence = append(res.Evidence, d+" is not in the image")
 			continue
 		}

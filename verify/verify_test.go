@@ -185,6 +185,9 @@ func TestVerify(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := run(t, image(t, tt.user, baseLayer(t), appLayer(t, tt.extra...)))
+			if libs := result(r, "shared libraries"); len(tt.extra) == 0 && (libs.Status != Skip || !strings.Contains(strings.Join(libs.Evidence, "\n"), "no ELF file")) {
+				t.Errorf("shared-library check on an image without ELF files: %s %q, want skip, saying there is no ELF file", libs.Status, libs.Evidence)
+			}
 			var text strings.Builder
 			r.WriteText(&text)
 			if tt.failCheck == "" {
@@ -202,6 +205,32 @@ func TestVerify(t *testing.T) {
 			}
 			if f := r.Failures(); len(f) != 1 {
 				t.Errorf("failed checks %q, want only %q", f, tt.failCheck)
+			}
+		})
+	}
+}
+
+// TestVerifyMissingDirs: an image without its venv or its app fails the
+// ownership check, naming what is missing, rather than pass it for want of
+// files to check.
+func TestVerifyMissingDirs(t *testing.T) {
+	owned := func(f file) file { f.uid, f.gid = 1000, 1000; return f }
+	for _, tc := range []struct {
+		name    string
+		files   []file
+		missing string
+	}{
+		{"no venv", []file{owned(file{path: "/app", dir: true}), owned(file{path: "/app/main.py", body: []byte("x")})}, "/opt/venv is not in the image"},
+		{"no app", []file{{path: "/opt", dir: true}, owned(file{path: "/opt/venv", dir: true})}, "/app is not in the image"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, image(t, "appuser", baseLayer(t), layer(t, tc.files...)))
+			res := result(r, "venv and app owned")
+			if res.Status != Fail || !strings.Contains(strings.Join(res.Evidence, "\n"), tc.missing) {
+				t.Errorf("ownership check: %s %q, want fail saying %q", res.Status, res.Evidence, tc.missing)
+			}
+			if f := r.Failures(); len(f) != 1 {
+				t.Errorf("failed checks %q, want the ownership check alone", f)
 			}
 		})
 	}
