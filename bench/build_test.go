@@ -11,6 +11,17 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
+// benchEnv returns the test environment, with the commands the benchmarks
+// run (imagebuild, and the test command with the test base's recipes)
+// built before anything is timed.
+func benchEnv(b *testing.B) *testenv.Env {
+	b.Helper()
+	env := testenv.Get(b)
+	testenv.BuildCLI(b)
+	testenv.BuildCommand(b, testenv.TestCommand)
+	return env
+}
+
 // build builds the example's code in dir with `imagebuild build
 // python-alpine` on the test base into the OCI tarball dest: the CLI, built
 // once, with its defaults, as a user runs it.
@@ -30,7 +41,7 @@ func buildWith(b *testing.B, env *testenv.Env, base builder.Pin, dir, dest strin
 }
 
 func BenchmarkBuild(b *testing.B) {
-	env := testenv.Get(b)
+	env := benchEnv(b)
 	// PyPI cannot be reached here: the example's code with no requirements.
 	dir := testenv.ExampleContext(b, "# offline\n")
 	dest := filepath.Join(b.TempDir(), "image.tar")

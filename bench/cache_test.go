@@ -25,7 +25,7 @@ import (
 //
 //	go test ./bench -run '^$' -bench CacheImport -benchtime 2x -v
 func BenchmarkCacheImport(b *testing.B) {
-	env := testenv.Get(b)
+	env := benchEnv(b)
 	b.Run("small", func(b *testing.B) {
 		dir := testenv.ExampleContext(b, "# offline\n")
 		benchCacheImport(b, env, env.Base, dir)

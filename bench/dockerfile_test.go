@@ -37,7 +37,7 @@ import (
 //
 //	go test ./bench -run '^$' -bench AgainstDockerfile -benchtime 3x -timeout 60m
 func BenchmarkAgainstDockerfile(b *testing.B) {
-	env := testenv.Get(b)
+	env := benchEnv(b)
 	base := env.CompilerBase(b)
 	cli := testenv.BuildCLI(b)
 	buildctl := testenv.Buildctl(b)

@@ -16,7 +16,7 @@ import (
 // daemon's whole cache pruned first) and no-op (nothing changed since the
 // last build).
 func BenchmarkPlatforms(b *testing.B) {
-	env := testenv.Get(b)
+	env := benchEnv(b)
 	ps := env.NeedArm64(b)
 	dir := testenv.ExampleContext(b, "# offline\n")
 	dest := filepath.Join(b.TempDir(), "image.tar")

@@ -17,7 +17,7 @@ import (
 // differences are what the transport costs: the connection, and the
 // context and the image's bytes going through it.
 func BenchmarkRemoteWarmBuild(b *testing.B) {
-	env := testenv.Get(b)
+	env := benchEnv(b)
 	dir := testenv.ExampleContext(b, "# offline\n")
 	dest := filepath.Join(b.TempDir(), "image.tar")
 	s := testenv.StartSSHD(b)

@@ -2,6 +2,8 @@ package builder
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -92,7 +94,7 @@ func Build(ctx context.Context, c *client.Client, imgs []Image, opt SolveOpt, st
 			return res, err
 		}
 		if len(opt.Outputs) == 0 {
-			return res, nil
+			return res, res.commit(&staged{}, opt)
 		}
 	}
 	resp, st, err := solve(ctx, c, imgs, opt, opt.Outputs, prog.next())
@@ -104,10 +106,57 @@ func Build(ctx context.Context, c *client.Client, imgs []Image, opt SolveOpt, st
 	if err := res.readBack(ctx, imgs, opt, st); err != nil {
 		return nil, err
 	}
-	if err := st.commit(); err != nil {
+	if err := res.commit(st, opt); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// commit stages the metadata file, when opt asks for one, beside the
+// outputs st holds, and moves them all into place; on an error it leaves
+// none of them.
+func (res *Result) commit(st *staged, opt SolveOpt) error {
+	defer st.discard()
+	if opt.MetadataFile != "" {
+		dt, err := res.Metadata()
+		if err != nil {
+			return err
+		}
+		if err := st.file(opt.MetadataFile, dt); err != nil {
+			return fmt.Errorf("metadata file: %w", err)
+		}
+	}
+	return st.commit()
+}
+
+// MetadataManifests is the metadata file's key for each platform's image
+// manifest digest, by platform ID.
+const MetadataManifests = "imagebuild.manifests"
+
+// Metadata is the build's metadata as [SolveOpt.MetadataFile] holds it:
+// the exporters' response as buildctl's --metadata-file writes it (values
+// that are base64-encoded JSON written as that JSON), and each platform's
+// manifest digest under [MetadataManifests].
+func (res *Result) Metadata() ([]byte, error) {
+	out := map[string]any{}
+	if len(res.Manifests) > 0 {
+		out[MetadataManifests] = res.Manifests
+	}
+	for k, v := range res.ExporterResponse {
+		if dt, err := base64.StdEncoding.DecodeString(v); err == nil {
+			var raw json.RawMessage
+			if json.Unmarshal(dt, &raw) == nil {
+				out[k] = raw
+				continue
+			}
+		}
+		out[k] = v
+	}
+	dt, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	return append(dt, '\n'), nil
 }
 
 // check builds imgs into a temporary OCI tarball and runs opt's checks on

@@ -18,6 +18,8 @@ import (
 
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/connhelper"
+	"github.com/moby/buildkit/util/grpcerrors"
+	"google.golang.org/grpc/codes"
 
 	// BuildKit's connection helpers, registered for their schemes: each runs
 	// `buildctl dial-stdio` on the far side.
@@ -128,6 +130,21 @@ const answerTimeout = 10 * time.Second
 
 // ErrNoDaemon is returned by [Connect] when no daemon answers at the address.
 var ErrNoDaemon = errors.New("no BuildKit daemon answers")
+
+// ErrDaemonLost is returned (wrapped) when the daemon stops answering
+// during a build: it stopped, crashed or became unreachable. Nothing was
+// written.
+var ErrDaemonLost = errors.New("the BuildKit daemon went away during the build")
+
+// lost wraps err, from a call to the daemon, in [ErrDaemonLost] when the
+// connection broke, with the reason and without gRPC's wrapping; else it
+// returns err.
+func lost(err error) error {
+	if err == nil || grpcerrors.Code(err) != codes.Unavailable {
+		return err
+	}
+	return fmt.Errorf("%w (%s)", ErrDaemonLost, dialReason(err))
+}
 
 // ErrTLSRequired is returned by [Connect] when the daemon was reached
 // without TLS and speaks only TLS.

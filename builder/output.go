@@ -210,6 +210,29 @@ func (s *staged) entry(o Output) (client.ExportEntry, error) {
 	return e, nil
 }
 
+// file stages a file of content dt to be moved to path on commit: written
+// whole now, beside path.
+func (s *staged) file(path string, dt []byte) error {
+	dest, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".partial-*")
+	if err != nil {
+		return err
+	}
+	s.cleanup = append(s.cleanup, f.Name())
+	if _, err := f.Write(dt); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	s.moves = append(s.moves, move{f.Name(), dest})
+	return nil
+}
+
 // path is where o is being written until it is committed: the temporary
 // file of an oci or docker output.
 func (s *staged) path(o Output) string {

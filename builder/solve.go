@@ -67,6 +67,12 @@ type SolveOpt struct {
 	// Keychain holds the registry credentials used to read back what was
 	// pushed; nil is Docker's config, as the daemon's pushes use.
 	Keychain authn.Keychain
+	// MetadataFile, when set, is a file the build's metadata is written
+	// to as JSON, as buildctl's --metadata-file: the exporters' response
+	// and each platform's manifest digest ([Result.Metadata]). It is
+	// written beside its place before any output is moved into place, and
+	// moved in with them, so a failure to write it leaves no output.
+	MetadataFile string
 }
 
 // LabelCreated is the label that records [SolveOpt.SourceDateEpoch].
@@ -194,6 +200,11 @@ func solve(ctx context.Context, c *client.Client, imgs []Image, opt SolveOpt, ou
 	resp, err := c.Build(ctx, so, "imagebuild", build, status)
 	if err != nil {
 		st.discard()
+		if ctx.Err() == nil {
+			if err := lost(err); errors.Is(err, ErrDaemonLost) {
+				return nil, nil, err
+			}
+		}
 		return nil, nil, solveErrorOf(err, defs, imgs)
 	}
 	return resp, st, nil

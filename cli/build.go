@@ -2,9 +2,7 @@ package cli
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,7 +24,6 @@ import (
 	"github.com/moby/buildkit/session/auth/authprovider"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/util/progress/progressui"
-	"github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/pflag"
 	"golang.org/x/sync/errgroup"
@@ -93,7 +90,7 @@ func (o *buildOptions) sourceDateEpoch() (*time.Time, error) {
 
 // solveOpt validates the options, for n platforms, and turns them into the library's.
 func (o *buildOptions) solveOpt(stderr io.Writer, n int, secrets []string) (builder.SolveOpt, error) {
-	so := builder.SolveOpt{NoCache: o.noCache, CheckReproducible: o.checkRepro}
+	so := builder.SolveOpt{NoCache: o.noCache, CheckReproducible: o.checkRepro, MetadataFile: o.metadataFile}
 	for _, spec := range o.outputs {
 		out, err := parseOutput(spec)
 		if err != nil {
@@ -310,13 +307,12 @@ func (a *app) runBuild(ctx context.Context, args []string, stdout, stderr io.Wri
 	err = withProgress(ctx, stderr, o.progress, 1, func(ctx context.Context, status []chan *client.SolveStatus) error {
 		var err error
 		res, err = builder.Build(ctx, c, imgs, so, status[0])
-		return err
+		return daemonLost(err, o.addr)
 	})
 	return finishBuild(&o, res, err, stdout)
 }
 
-// finishBuild prints the comparisons, writes the metadata file and prints
-// the digest of what was built.
+// finishBuild prints the comparisons and the digest of what was built.
 func finishBuild(o *buildOptions, res *builder.Result, err error, stdout io.Writer) error {
 	if res != nil {
 		for _, cmp := range res.Comparisons {
@@ -327,11 +323,6 @@ func finishBuild(o *buildOptions, res *builder.Result, err error, stdout io.Writ
 	}
 	if err != nil {
 		return err
-	}
-	if o.metadataFile != "" {
-		if err := writeMetadata(o.metadataFile, res.ExporterResponse, res.Manifests); err != nil {
-			return err
-		}
 	}
 	if d := res.ExporterResponse["containerimage.digest"]; d != "" {
 		fmt.Fprintln(stdout, d)
@@ -389,34 +380,13 @@ func explainBuildError(err error, mode string) error {
 	return err
 }
 
-// metadataManifests is the metadata file's key for each platform's image
-// manifest digest, by platform ID.
-const metadataManifests = "imagebuild.manifests"
-
-// writeMetadata writes the exporter response as buildctl's --metadata-file
-// does: values that are base64-encoded JSON are written as that JSON. Each
-// platform's manifest digest is added under imagebuild.manifests. The file
-// appears whole or not at all.
-func writeMetadata(path string, resp map[string]string, manifests map[string]digest.Digest) error {
-	out := map[string]any{}
-	if len(manifests) > 0 {
-		out[metadataManifests] = manifests
+// daemonLost names the daemon at addr in err when it went away during the
+// build.
+func daemonLost(err error, addr string) error {
+	if errors.Is(err, builder.ErrDaemonLost) {
+		return fmt.Errorf("buildkit at %s: %w; nothing was written", addr, err)
 	}
-	for k, v := range resp {
-		if dt, err := base64.StdEncoding.DecodeString(v); err == nil {
-			var raw json.RawMessage
-			if json.Unmarshal(dt, &raw) == nil {
-				out[k] = raw
-				continue
-			}
-		}
-		out[k] = v
-	}
-	dt, err := json.MarshalIndent(out, "", "  ")
-	if err != nil {
-		return fmt.Errorf("metadata file: %w", err)
-	}
-	return writeFileAtomic(path, append(dt, '\n'))
+	return err
 }
 
 // checkFileDest reports whether a file can be written at path: its folder

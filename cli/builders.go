@@ -88,11 +88,13 @@ func buildOnBuilders(ctx context.Context, o *buildOptions, addrs map[string]stri
 		}
 	}()
 	srcs := make([]string, len(imgs))
+	daemons := make([]string, len(imgs))
 	for i, img := range imgs {
 		d := o.daemonOptions
 		if a, ok := addrs[builder.PlatformID(img.Platform)]; ok {
 			d.addr = a
 		}
+		daemons[i] = d.addr
 		if clients[i], err = d.connect(ctx); err != nil {
 			return nil, err
 		}
@@ -103,6 +105,7 @@ func buildOnBuilders(ctx context.Context, o *buildOptions, addrs map[string]stri
 		done := make(chan error, len(imgs))
 		for i, img := range imgs {
 			one := so
+			one.MetadataFile = "" // of the index, written below
 			// A tarball, unpacked here: the client's writer of layout
 			// directories logs to stderr on file systems without fs-verity.
 			tarball := srcs[i] + ".oci.tar"
@@ -115,7 +118,7 @@ func buildOnBuilders(ctx context.Context, o *buildOptions, addrs map[string]stri
 					os.Remove(tarball)
 				}
 				if err != nil {
-					err = fmt.Errorf("%s: %w", builder.PlatformID(img.Platform), err)
+					err = fmt.Errorf("%s: %w", builder.PlatformID(img.Platform), daemonLost(err, daemons[i]))
 				}
 				done <- err
 			}()
@@ -142,6 +145,24 @@ func buildOnBuilders(ctx context.Context, o *buildOptions, addrs map[string]stri
 	d, err := publish.Assemble(assembled, srcs)
 	if err != nil {
 		return nil, err
+	}
+	res.ExporterResponse = map[string]string{"containerimage.digest": d.String()}
+	// The metadata file is written before any output is placed, and
+	// removed when placing one fails.
+	placed := false
+	if so.MetadataFile != "" {
+		dt, err := res.Metadata()
+		if err != nil {
+			return nil, err
+		}
+		if err := writeFileAtomic(so.MetadataFile, dt); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if !placed {
+				os.Remove(so.MetadataFile)
+			}
+		}()
 	}
 	for _, out := range so.Outputs {
 		switch {
@@ -173,7 +194,7 @@ func buildOnBuilders(ctx context.Context, o *buildOptions, addrs map[string]stri
 			}
 		}
 	}
-	res.ExporterResponse = map[string]string{"containerimage.digest": d.String()}
+	placed = true
 	return res, nil
 }
 

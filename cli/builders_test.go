@@ -32,6 +32,7 @@ func TestBuilderPerPlatform(t *testing.T) {
 	out := t.TempDir()
 	tarball := filepath.Join(out, "image.oci.tar")
 	ref := env.Registry + "/imagebuild-test/builders:split"
+	started := time.Now()
 	stdout, stderr, code := cli(t, "build", "python-alpine", "--addr", env.Addr, "--context", ctxDir,
 		"--base", env.Base.String(), "--progress", "quiet", "--source-date-epoch", "1700000000",
 		"--platform", "linux/amd64,linux/arm64", "--builder", "linux/arm64=unix://"+second.Socket,
@@ -113,20 +114,29 @@ func TestBuilderPerPlatform(t *testing.T) {
 		t.Errorf("pushed platform manifests (-want +got):\n%s", diff)
 	}
 
-	// The second daemon did build: it holds the arm64 build's cache.
+	// Each daemon's own build history shows which platform it built: the
+	// test daemon exported the amd64 image and not the arm64 one, the
+	// second daemon the arm64 image and not the amd64 one.
 	c, err := client.New(context.Background(), "unix://"+second.Socket)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	du, err := c.DiskUsage(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(du) == 0 {
-		t.Error("the arm64 builder holds no cache: it built nothing")
+	for _, d := range []struct {
+		name          string
+		c             *client.Client
+		built, didnot string
+	}{
+		{"the test daemon", env.Client, "linux/amd64", "linux/arm64"},
+		{"the arm64 builder", c, "linux/arm64", "linux/amd64"},
+	} {
+		exported := testenv.ExportedDigests(t, d.c, started)
+		if !slices.Contains(exported, gotM[d.built]) {
+			t.Errorf("%s exported %v since the build started, want the %s image %s among them", d.name, exported, d.built, gotM[d.built])
+		}
+		if slices.Contains(exported, gotM[d.didnot]) {
+			t.Errorf("%s exported the %s image %s, which the other daemon was to build", d.name, d.didnot, gotM[d.didnot])
+		}
 	}
 
 	// imagebuild verify passes on both platforms of the index.

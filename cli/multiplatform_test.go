@@ -75,9 +75,9 @@ func TestMultiPlatformBuild(t *testing.T) {
 	if got := md["containerimage.digest"]; got != im.Manifests[0].Digest.String() {
 		t.Errorf("metadata containerimage.digest = %v, want the index's %s", got, im.Manifests[0].Digest)
 	}
-	manifests, _ := md[metadataManifests].(map[string]any)
+	manifests, _ := md[builder.MetadataManifests].(map[string]any)
 	if len(manifests) != 2 {
-		t.Errorf("metadata %s = %v, want a digest for each of two platforms", metadataManifests, md[metadataManifests])
+		t.Errorf("metadata %s = %v, want a digest for each of two platforms", builder.MetadataManifests, md[builder.MetadataManifests])
 	}
 
 	epoch := time.Unix(1700000000, 0).UTC()
@@ -230,7 +230,7 @@ func TestMultiPlatformPush(t *testing.T) {
 	if last := lines[len(lines)-1]; last != d.String() || md["containerimage.digest"] != d.String() {
 		t.Errorf("registry has index %s; build printed %q, metadata says %v", d, last, md["containerimage.digest"])
 	}
-	manifests, _ := md[metadataManifests].(map[string]any)
+	manifests, _ := md[builder.MetadataManifests].(map[string]any)
 	for _, p := range ps {
 		img, err := oci.Image(idx, p)
 		if err != nil {

@@ -1,13 +1,18 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/internal/testenv"
+	"github.com/imagebuild/imagebuild/recipes"
+	"github.com/moby/buildkit/client/llb"
 )
 
 // These tests reach BuildKit daemons the way a team's shared builders are
@@ -177,4 +182,66 @@ func TestRemoteDaemonOverSSH(t *testing.T) {
 		stdout, stderr, code := remoteBuild(t, env, out, "--addr", addr)
 		checkFailure(t, out, stdout, stderr, code, "no BuildKit daemon answers at "+addr, "buildctl --addr unix://")
 	})
+}
+
+// sleepRecipe runs one step that sleeps for ten minutes on the base it is
+// given: a build that is still running when a test ends its daemon.
+type sleepRecipe struct{}
+
+func (sleepRecipe) Name() string        { return "sleeps" }
+func (sleepRecipe) Description() string { return "sleeps in a step" }
+func (sleepRecipe) Validate() error     { return nil }
+func (sleepRecipe) Image(in recipes.Inputs) (builder.Image, error) {
+	root := llb.Image(in.Base.Pin.String(), llb.Platform(in.Platform)).
+		Run(llb.Args([]string{"sleep", "600"}), llb.WithCustomName("sleep: waits for the daemon to go")).Root()
+	return builder.Image{Platform: in.Platform, Root: root, Base: in.Base.Pin, Context: in.Context}, nil
+}
+
+// TestDaemonGoneMidBuild kills a daemon of the test's own (SIGKILL, as a
+// crash or an OOM kill would) while a step runs: the build fails in one
+// line that names the daemon's address, exit 1, and writes nothing.
+func TestDaemonGoneMidBuild(t *testing.T) {
+	env := testenv.Get(t)
+	d := testenv.StartTLSDaemon(t)
+	addr := "unix://" + d.Socket
+	out := t.TempDir()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(context.Background(), []string{"build", "sleeps", "--addr", addr, "--base", env.Base.String(),
+			"--progress", "plain", "--context", t.TempDir(),
+			"-o", "type=oci,dest=" + filepath.Join(out, "image.oci.tar"),
+			"--metadata-file", filepath.Join(out, "metadata.json")}, &stdout, &stderr, sleepRecipe{})
+	}()
+	for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(stderr.String(), "sleep: waits for the daemon to go"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the step never started:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // the step's container is running
+	d.Kill()
+	var code int
+	select {
+	case code = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("the build did not end within a minute of its daemon's end")
+	}
+	if code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	var errLines []string
+	for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		if strings.HasPrefix(l, "imagebuild: ") {
+			errLines = append(errLines, l)
+		}
+	}
+	want := "imagebuild: buildkit at " + addr + ": the BuildKit daemon went away during the build ("
+	if len(errLines) != 1 || !strings.HasPrefix(errLines[0], want) || !strings.HasSuffix(errLines[0], "); nothing was written") {
+		t.Errorf("error lines %q, want one starting %q", errLines, want)
+	}
+	if stdout.String() != "" {
+		t.Errorf("stdout = %q, want nothing", stdout.String())
+	}
+	assertNoOutputs(t, out)
 }

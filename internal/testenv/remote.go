@@ -82,6 +82,9 @@ type TLSDaemon struct {
 	// ServerName is a DNS name the daemon's certificate is valid for,
 	// besides 127.0.0.1.
 	ServerName string
+	// Kill kills the daemon at once (SIGKILL), as a crash or an OOM kill
+	// would, and waits for it to exit.
+	Kill func()
 }
 
 // StartTLSDaemon makes a CA and certificates for a daemon and a client,
@@ -135,6 +138,10 @@ func StartTLSDaemon(t testing.TB) *TLSDaemon {
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); logf.Close(); close(exited) }()
+	d.Kill = func() {
+		cmd.Process.Kill()
+		<-exited
+	}
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/containerd/platforms"
 	"github.com/imagebuild/imagebuild/builder"
+	controlapi "github.com/moby/buildkit/api/services/control"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/client/llb/sourceresolver"
@@ -364,33 +366,45 @@ func Buildctl(t testing.TB) string {
 }
 
 var (
-	cliOnce sync.Once
-	cliPath string
-	cliErr  error
+	commandsMu sync.Mutex
+	commands   = map[string]string{}
 )
 
 // BuildCLI builds imagebuild's command once per test binary and returns
 // its path, so a test or benchmark runs it as a user does.
 func BuildCLI(t testing.TB) string {
 	t.Helper()
-	cliOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "imagebuild-cli-")
-		if err != nil {
-			cliErr = err
-			return
-		}
-		stops = append(stops, func() { os.RemoveAll(dir) })
-		cliPath = filepath.Join(dir, "imagebuild")
-		cmd := exec.Command("go", "build", "-o", cliPath, "./cmd/imagebuild")
-		cmd.Dir = repoRoot()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			cliErr = fmt.Errorf("go build ./cmd/imagebuild: %v: %s", err, out)
-		}
-	})
-	if cliErr != nil {
-		t.Fatal(cliErr)
+	return BuildCommand(t, "./cmd/imagebuild")
+}
+
+// TestCommand is the main package of the command line with the recipes the
+// tests and benchmarks build on the Debian test base, registered as a team
+// registers its own (see internal/testcmd).
+const TestCommand = "./internal/testcmd"
+
+// BuildCommand builds the main package pkg (a path from the repository's
+// root, such as ./cmd/imagebuild) once per test binary and returns the
+// program's path.
+func BuildCommand(t testing.TB, pkg string) string {
+	t.Helper()
+	commandsMu.Lock()
+	defer commandsMu.Unlock()
+	if p, ok := commands[pkg]; ok {
+		return p
 	}
-	return cliPath
+	dir, err := os.MkdirTemp("", "imagebuild-cmd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stops = append(stops, func() { os.RemoveAll(dir) })
+	p := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", p, pkg)
+	cmd.Dir = repoRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v: %s", pkg, err, out)
+	}
+	commands[pkg] = p
+	return p
 }
 
 // CompilerBase returns the test base with a C compiler and Python's headers
@@ -432,4 +446,35 @@ func (e *Env) CompilerBase(t testing.TB) builder.Pin {
 		t.Fatal(err)
 	}
 	return pin
+}
+
+// ExportedDigests returns the image digests (containerimage.digest) that
+// the daemon c is connected to exported in the builds it recorded as
+// started at or after since, from its own build history.
+func ExportedDigests(t testing.TB, c *client.Client, since time.Time) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	stream, err := c.ControlClient().ListenBuildHistory(ctx, &controlapi.BuildHistoryRequest{EarlyExit: true})
+	if err != nil {
+		t.Fatalf("read the daemon's build history: %v", err)
+	}
+	var out []string
+	for {
+		ev, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("read the daemon's build history: %v", err)
+		}
+		r := ev.Record
+		if r == nil || r.CreatedAt == nil || r.CreatedAt.AsTime().Before(since) {
+			continue
+		}
+		if d := r.ExporterResponse[exptypes.ExporterImageDigestKey]; d != "" {
+			out = append(out, d)
+		}
+	}
+	return out
 }
