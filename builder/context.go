@@ -158,6 +158,21 @@ func (c Context) Check(files []ContextFile) error {
 	return nil
 }
 
+// ReadFile returns the content of f, a file the context sends, for a
+// graph made from what the file says (a recipe reading its requirements).
+// A file the context would not send is a [*ContextFileError], as [Check]
+// reports it.
+func (c Context) ReadFile(f ContextFile) ([]byte, error) {
+	if err := c.Check([]ContextFile{f}); err != nil {
+		return nil, err
+	}
+	dt, err := os.ReadFile(filepath.Join(c.dir, filepath.FromSlash(f.Path)))
+	if err != nil {
+		return nil, &ContextFileError{Dir: c.dir, File: f, Err: err}
+	}
+	return dt, nil
+}
+
 // excludedBy returns the pattern of exclude that keeps name out of the
 // context, or "" when the context sends it. Later patterns override earlier
 // ones, and a "!" pattern takes a path back in, as in BuildKit's file sync.

@@ -45,6 +45,24 @@ type Image struct {
 	// ContextFiles are the files Root reads from Context by name; [Build]
 	// checks each is there before it contacts the daemon.
 	ContextFiles []ContextFile
+	// Expand, when set, makes the image's graph during the build from what
+	// a step of it finds: see [Expansion]. Root is then the graph before
+	// that step has run, which is what [Image.Marshal] and `imagebuild llb`
+	// show.
+	Expand *Expansion
+}
+
+// Expansion is the part of an image's graph that is made from files a step
+// writes: a requirements file resolved to the exact distributions, say,
+// each of which then gets steps of its own. The build solves Step, reads
+// Files from its result, and calls Root with their contents, by path; the
+// graph Root returns is the image's filesystem, which may (and, so that a
+// cache export holds the step, should) depend on Step. Root must be a pure
+// function of the files.
+type Expansion struct {
+	Step  llb.State
+	Files []string
+	Root  func(files map[string][]byte) (llb.State, error)
 }
 
 // Config is what an image sets on top of its base image's config. Empty

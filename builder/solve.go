@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/platforms"
@@ -131,6 +133,12 @@ func solve(ctx context.Context, c *client.Client, imgs []Image, opt SolveOpt, ou
 		policies = append(policies, so.SourcePolicy)
 	}
 	status = reportCacheImports(&so, status)
+	var marshalOpts []llb.ConstraintsOpt
+	if opt.NoCache {
+		marshalOpts = append(marshalOpts, llb.IgnoreCache)
+	}
+	// The graphs expansions make during the build, for naming a failed step.
+	var expanded definitions
 
 	build := func(ctx context.Context, gw gateway.Client) (*gateway.Result, error) {
 		imports, err := buildCacheImports(gw)
@@ -139,7 +147,7 @@ func solve(ctx context.Context, c *client.Client, imgs []Image, opt SolveOpt, ou
 		}
 		// Every platform's base config first, so a platform the base
 		// lacks is refused before any step runs.
-		configs := make([][2][]byte, len(imgs))
+		baseConfigs := make([][]byte, len(imgs))
 		for i, img := range imgs {
 			_, _, baseConfig, err := gw.ResolveImageConfig(ctx, img.Base.String(), sourceresolver.Opt{
 				LogName:        fmt.Sprintf("resolve image config for %s (%s)", img.Base, platforms.Format(img.Platform)),
@@ -152,17 +160,30 @@ func solve(ctx context.Context, c *client.Client, imgs []Image, opt SolveOpt, ou
 			if err != nil {
 				return nil, baseError(ctx, img, opt.Mirrors, err)
 			}
-			config, err := img.ImageConfig(baseConfig, opt.SourceDateEpoch)
-			if err != nil {
-				return nil, err
-			}
-			configs[i] = [2][]byte{config, baseConfig}
+			baseConfigs[i] = baseConfig
 		}
 		refs := make([]gateway.Reference, len(imgs))
+		configs := make([][2][]byte, len(imgs))
 		eg, ectx := errgroup.WithContext(ctx)
 		for i := range imgs {
 			eg.Go(func() error {
-				res, err := gw.Solve(ectx, gateway.SolveRequest{Definition: defs[i].ToPB(), Evaluate: true, CacheImports: imports})
+				img, def := imgs[i], defs[i]
+				if img.Expand != nil {
+					var err error
+					if img, err = expand(ectx, gw, img, imports, marshalOpts); err != nil {
+						return err
+					}
+					if def, err = img.Marshal(ectx, marshalOpts...); err != nil {
+						return err
+					}
+					expanded.add(def)
+				}
+				config, err := img.ImageConfig(baseConfigs[i], opt.SourceDateEpoch)
+				if err != nil {
+					return err
+				}
+				configs[i] = [2][]byte{config, baseConfigs[i]}
+				res, err := gw.Solve(ectx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true, CacheImports: imports})
 				if err != nil {
 					return err
 				}
@@ -205,9 +226,78 @@ func solve(ctx context.Context, c *client.Client, imgs []Image, opt SolveOpt, ou
 				return nil, nil, err
 			}
 		}
-		return nil, nil, solveErrorOf(err, defs, imgs)
+		return nil, nil, solveErrorOf(err, append(defs, expanded.all()...), imgs)
 	}
 	return resp, st, nil
+}
+
+// definitions collects the definitions a build makes as it goes.
+type definitions struct {
+	mu   sync.Mutex
+	defs []*llb.Definition
+}
+
+func (d *definitions) add(def *llb.Definition) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.defs = append(d.defs, def)
+}
+
+func (d *definitions) all() []*llb.Definition {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.defs)
+}
+
+// expand solves img's expansion step, reads its files and returns img with
+// the Root its expansion makes of them.
+func expand(ctx context.Context, gw gateway.Client, img Image, imports []gateway.CacheOptionsEntry, opts []llb.ConstraintsOpt) (Image, error) {
+	x := img.Expand
+	def, err := x.Step.Marshal(ctx, append([]llb.ConstraintsOpt{llb.Platform(img.Platform)}, opts...)...)
+	if err != nil {
+		return img, fmt.Errorf("marshal the expansion step for %s: %w", platforms.Format(img.Platform), err)
+	}
+	res, err := gw.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true, CacheImports: imports})
+	if err != nil {
+		return img, err
+	}
+	ref, err := res.SingleRef()
+	if err != nil {
+		return img, err
+	}
+	files := map[string][]byte{}
+	for _, f := range x.Files {
+		if files[f], err = readAll(ctx, ref, f); err != nil {
+			return img, fmt.Errorf("read %s from the expansion step: %w", f, err)
+		}
+	}
+	if img.Root, err = x.Root(files); err != nil {
+		return img, err
+	}
+	img.Expand = nil
+	return img, nil
+}
+
+// readAll reads the whole file path from ref, past the daemon's cap on one
+// read.
+func readAll(ctx context.Context, ref gateway.Reference, path string) ([]byte, error) {
+	st, err := ref.StatFile(ctx, gateway.StatRequest{Path: path})
+	if err != nil {
+		return nil, err
+	}
+	const chunk = 8 << 20
+	var out []byte
+	for off := int64(0); off < st.Size || off == 0; off += chunk {
+		dt, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: path, Range: &gateway.FileRange{Offset: int(off), Length: chunk}})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, dt...)
+		if len(dt) < chunk {
+			break
+		}
+	}
+	return out, nil
 }
 
 // solveErrorOf is [solveError] for the definition, of defs, that holds the

@@ -400,7 +400,7 @@ func TestFailedBuildWritesNothing(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit code %d, want 1", code)
 	}
-	want := `imagebuild: step "builder: pip install -r requirements.txt" failed with exit code 1; run again with --progress plain to see its output`
+	want := `imagebuild: step "builder: pip resolve -r requirements.txt" failed with exit code 1; run again with --progress plain to see its output`
 	if strings.TrimSpace(stderr) != want {
 		t.Errorf("stderr = %q, want %q", stderr, want)
 	}
@@ -418,7 +418,7 @@ func TestFailedStepNamed(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
 	last := lines[len(lines)-1]
-	want := `imagebuild: step "builder: pip install -r requirements.txt" failed with exit code 1; its output is in the progress above`
+	want := `imagebuild: step "builder: pip resolve -r requirements.txt" failed with exit code 1; its output is in the progress above`
 	if last != want {
 		t.Errorf("last stderr line %q, want %q", last, want)
 	}

@@ -3,6 +3,7 @@ package recipes
 import (
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
@@ -63,7 +64,9 @@ type Python struct {
 
 const (
 	venvDir = "/opt/venv"
-	appDir  = "/app"
+	// venvWildcard matches venvDir, and nothing where it is not there.
+	venvWildcard = "/opt/ven[v]"
+	appDir       = "/app"
 	// pipToolDir is a venv in the builder stage that holds the pip that
 	// fills /opt/venv, so the runtime's venv need not carry pip itself.
 	pipToolDir = "/opt/imagebuild-pip"
@@ -147,7 +150,10 @@ func (p Python) config() builder.Config {
 	}
 }
 
-// image is the image of p, a recipe whose own base is def.
+// image is the image of p, a recipe whose own base is def. Its venv is
+// made from the requirements file: a locked file (every requirement pinned
+// with hashes) gives the whole graph now; any other is resolved in the
+// build first, and the graph made from what pip chose (see [venv]).
 func (p Python) image(def Base, in Inputs) (builder.Image, error) {
 	if err := p.validate(def); err != nil {
 		return builder.Image{}, err
@@ -159,17 +165,55 @@ func (p Python) image(def Base, in Inputs) (builder.Image, error) {
 	p = p.withDefaults(def, b)
 	base := llb.Image(b.Pin.String(), llb.Platform(in.Platform))
 	context := in.Context.All()
-	build := p.builder(base, b.Distro, context, in.Platform)
-	return builder.Image{
-		Platform: in.Platform,
-		Root:     p.runtime(base, b.Distro, build, context, in.Platform),
-		Base:     b.Pin,
-		Config:   p.config(),
-		Context:  in.Context,
-		ContextFiles: []builder.ContextFile{
-			{Path: p.Requirements, NamedBy: "the recipe's Requirements field"},
+	reqFile := builder.ContextFile{Path: p.Requirements, NamedBy: "the recipe's Requirements field"}
+	img := builder.Image{
+		Platform:     in.Platform,
+		Base:         b.Pin,
+		Config:       p.config(),
+		Context:      in.Context,
+		ContextFiles: []builder.ContextFile{reqFile},
+	}
+	var reqs Requirements
+	dt, err := in.Context.ReadFile(reqFile)
+	switch {
+	case err == nil:
+		if reqs, err = ParseRequirements(dt); err != nil {
+			return builder.Image{}, &builder.FieldError{Field: "Requirements", Err: fmt.Errorf("%s: %w", p.Requirements, err)}
+		}
+	case !unreadableHere(err):
+		return builder.Image{}, err
+	}
+	v := p.venv(base, b.Distro, in.Platform, reqs.Options)
+	if reqs.Locked {
+		img.Root = p.runtime(base, b.Distro, v, reqs.Distributions, context, in.Platform)
+		return img, nil
+	}
+	// Resolved in the build: the graph holds the resolve step until then,
+	// which is what `imagebuild llb` shows.
+	resolve := v.resolve(context, p.Requirements)
+	img.Root = resolve
+	img.Expand = &builder.Expansion{
+		Step:  resolve,
+		Files: []string{"/" + lockFileName},
+		Root: func(files map[string][]byte) (llb.State, error) {
+			dists, err := parseLock(files["/"+lockFileName])
+			if err != nil {
+				return llb.State{}, err
+			}
+			return p.runtime(base, b.Distro, v, dists, context, in.Platform), nil
 		},
-	}, nil
+	}
+	return img, nil
+}
+
+// unreadableHere tells a requirements file that the context does not send
+// (missing, excluded, or the context empty, as for `imagebuild llb` without
+// one) from one that is read and wrong: the graph then resolves the file in
+// the build, and [builder.Build] refuses such a context, naming the file,
+// before the daemon is contacted.
+func unreadableHere(err error) bool {
+	var cf *builder.ContextFileError
+	return errors.As(err, &cf)
 }
 
 // builderStage is the builder stage alone, for looking at what it installs.
@@ -177,7 +221,7 @@ func (p Python) builderStage(def Base, in Inputs) llb.State {
 	b := in.BaseOr(Base{Pin: p.withDefaults(def, def).Base, Distro: def.Distro})
 	p = p.withDefaults(def, b)
 	base := llb.Image(b.Pin.String(), llb.Platform(in.Platform))
-	return p.builder(base, b.Distro, in.Context.All(), in.Platform)
+	return p.venv(base, b.Distro, in.Platform, nil).stage
 }
 
 // venvsScript makes the venv $2 without pip, and the venv $1 that holds the
@@ -192,21 +236,17 @@ else
 fi
 python3 -m venv --without-pip "$2"`
 
-// builder is the builder stage: build dependencies, then a venv at
-// /opt/venv with the requirements installed. Unless KeepPip is set, the
-// venv is made without pip and filled by a pip in a venv of its own
-// (pipToolDir, see venvsScript), which stays behind. The pip step mounts only the
-// requirements file from the context, read-only, so its cache key depends on
-// that file's content alone; pip's cache is a cache mount per distribution
-// and platform. Byte code is compiled in the same step, after pip, for what
-// the venv holds, with hash-based invalidation and a fixed hash seed, so
-// .pyc files do not depend on when the sources were unpacked.
-func (p Python) builder(base llb.State, d Distro, context llb.State, platform ocispecs.Platform) llb.State {
+// venv is the builder stage and the steps that fill /opt/venv: build
+// dependencies, then the venv at /opt/venv, empty. Unless KeepPip is set,
+// the venv is made without pip and filled by a pip in a venv of its own
+// (pipToolDir, see venvsScript), which stays behind.
+func (p Python) venv(base llb.State, d Distro, platform ocispecs.Platform, options []string) venv {
 	st := base.AddEnv("PATH", venvDir+"/bin:"+builder.DefaultPath).AddEnv("PYTHONHASHSEED", "0")
 	if len(p.Packages) > 0 {
 		st = st.With(d.Install("builder: install build dependencies", p.Packages, platform))
 	}
 	pip := []string{venvDir + "/bin/python", "-m", "pip"}
+	install := pip
 	if p.KeepPip {
 		st = st.Run(
 			llb.Args([]string{"python3", "-m", "venv", venvDir}),
@@ -217,35 +257,22 @@ func (p Python) builder(base llb.State, d Distro, context llb.State, platform oc
 			llb.Args([]string{"/bin/sh", "-c", venvsScript, "sh", pipToolDir, venvDir}),
 			llb.WithCustomName("builder: python3 -m venv --without-pip "+venvDir+", filled by the pip in "+pipToolDir),
 		).Root()
-		pip = []string{pipToolDir + "/bin/python", "-m", "pip", "--python", venvDir + "/bin/python"}
+		pip = []string{pipToolDir + "/bin/python", "-m", "pip"}
+		install = append(pip, "--python", venvDir+"/bin/python")
 	}
-	install := append(pip, "install", "--disable-pip-version-check", "--no-input", "--no-compile",
-		"--requirement", requirementsMount)
-	return st.Run(
-		llb.Args(append([]string{"/bin/sh", "-c", pipScript, "sh"}, install...)),
-		llb.AddMount(requirementsMount, context, llb.SourcePath(p.Requirements), llb.Readonly),
-		d.CacheMount("pip", "/root/.cache/pip", platform, llb.CacheMountShared),
-		llb.AddSecret(pipConfPath, llb.SecretID(PipConfSecret), llb.SecretOptional),
-		llb.WithCustomName("builder: pip install -r "+p.Requirements),
-	).Root()
+	return venv{stage: st, distro: d, platform: platform, pip: pip, install: install, options: options}
 }
-
-// pipScript runs the pip command it is given, then compiles byte code for
-// what /opt/venv holds: in one step, since each step costs a container's
-// start and a snapshot, and both depend on the requirements alone.
-const pipScript = `set -eu
-"$@"
-exec python3 -m compileall -f -q --invalidation-mode checked-hash ` + venvDir
 
 // runtime is the runtime stage: the base with layers merged over it,
 // each made on an empty tree by copies that fix every file's time, so a
 // layer does not depend on the day it was built nor on the layers below it
 // (a new base reuses the app layer as it is): the account's files, the
-// runtime packages when there are any, the venv from the builder and the
-// context at /app, both owned by the account. Only the runtime packages run
-// a process, on the base, and their layer is a fixed-time copy of what that
+// runtime packages when there are any, the empty venv, a layer for each
+// distribution of dists (see [venv.layers]), and the context at /app, the
+// venv and the app owned by the account. Only the runtime packages run a
+// process, on the base, and their layer is a fixed-time copy of what that
 // process changed.
-func (p Python) runtime(base llb.State, d Distro, build, app llb.State, platform ocispecs.Platform) llb.State {
+func (p Python) runtime(base llb.State, d Distro, v venv, dists []Distribution, app llb.State, platform ocispecs.Platform) llb.State {
 	layers := []llb.State{
 		base,
 		AppUser.FilesLayer("runtime: add "+AppUser.Name+" and "+AppUser.Group, base, d),
@@ -253,9 +280,12 @@ func (p Python) runtime(base llb.State, d Distro, build, app llb.State, platform
 	if len(p.RuntimePackages) > 0 {
 		layers = append(layers, d.PackagesLayer("runtime: install runtime libraries "+strings.Join(p.RuntimePackages, " "), base, p.RuntimePackages, platform))
 	}
-	layers = append(layers,
-		AppUser.CopyLayer("runtime: copy "+venvDir+" from builder", build, venvDir, venvDir),
-		AppUser.CopyLayer("runtime: copy build context to "+appDir, app, "/", appDir),
-	)
+	layers = append(layers, AppUser.CopyLayer("runtime: copy the empty "+venvDir+" from builder", v.stage, venvDir, venvDir))
+	for _, l := range v.layers(dists) {
+		// A distribution whose marker excludes this platform adds nothing:
+		// the wildcard then copies nothing.
+		layers = append(layers, Layer(l.name, llb.Copy(l.files, venvWildcard, venvDir, optional(AppUser.Owns())), path.Dir(venvDir)))
+	}
+	layers = append(layers, AppUser.CopyLayer("runtime: copy build context to "+appDir, app, "/", appDir))
 	return llb.Merge(layers, llb.WithCustomName("runtime: merge layers over the base"))
 }

@@ -29,7 +29,51 @@ type op struct {
 	Metadata *pb.OpMetadata `json:"metadata"`
 }
 
-// graph marshals r's image for the platform and returns its ops in order,
+// testDists are the distributions the tests' requirements resolve to.
+var testDists = []Distribution{
+	{Name: "asyncpg", Version: "0.30.0", Hashes: []string{strings.Repeat("a1", 32)}},
+	{Name: "hiredis", Version: "2.3.2", Hashes: []string{strings.Repeat("b2", 32)}},
+}
+
+// lockJSON is what the resolve step writes for dists.
+func lockJSON(t *testing.T, dists []Distribution) []byte {
+	t.Helper()
+	var lf lockFile
+	for _, d := range dists {
+		lf = append(lf, struct {
+			Name    string `json:"name"`
+			Version string `json:"version"`
+			SHA256  string `json:"sha256"`
+		}{d.Name, d.Version, d.Hashes[0]})
+	}
+	dt, err := json.Marshal(lf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dt
+}
+
+// expanded returns img with its expansion made as the build makes it,
+// from the resolve step's output for testDists.
+func expanded(t *testing.T, img builder.Image) builder.Image {
+	t.Helper()
+	if img.Expand == nil {
+		return img
+	}
+	files := map[string][]byte{}
+	for _, f := range img.Expand.Files {
+		files[f] = lockJSON(t, testDists)
+	}
+	root, err := img.Expand.Root(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img.Root, img.Expand = root, nil
+	return img
+}
+
+// graph marshals r's image for the platform, its expansion made as for
+// requirements that resolve to testDists, and returns its ops in order,
 // and the ops by digest.
 func graph(t *testing.T, r Recipe, in Inputs) ([]op, map[digest.Digest]*pb.Op, digest.Digest) {
 	t.Helper()
@@ -37,6 +81,12 @@ func graph(t *testing.T, r Recipe, in Inputs) ([]op, map[digest.Digest]*pb.Op, d
 	if err != nil {
 		t.Fatal(err)
 	}
+	return marshal(t, expanded(t, img))
+}
+
+// marshal is graph for an image.
+func marshal(t *testing.T, img builder.Image) ([]op, map[digest.Digest]*pb.Op, digest.Digest) {
+	t.Helper()
 	def, err := img.Marshal(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -57,29 +107,48 @@ func graph(t *testing.T, r Recipe, in Inputs) ([]op, map[digest.Digest]*pb.Op, d
 	return ops, byDigest, digest.Digest(last.Inputs[0].Digest)
 }
 
+// TestGolden compares each recipe's graph with its golden: before the
+// build resolves the requirements (what `imagebuild llb` shows for a file
+// that is not locked: the resolve step), and after, for requirements that
+// resolve to testDists.
 func TestGolden(t *testing.T) {
 	for _, r := range All() {
-		t.Run(r.Name(), func(t *testing.T) {
-			ops, _, _ := graph(t, r, Inputs{Platform: amd64})
-			got, err := json.MarshalIndent(ops, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
-			path := filepath.Join("testdata", r.Name()+".linux-amd64.llb.json")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
+		for _, stage := range []string{"resolve", "resolved"} {
+			t.Run(r.Name()+"/"+stage, func(t *testing.T) {
+				img, err := r.Image(Inputs{Platform: amd64})
+				if err != nil {
 					t.Fatal(err)
 				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./recipes -update to write it)", err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("graph differs from %s; if the change is meant, run `make golden` (-want +got):\n%s", path, diff)
-			}
-		})
+				name := r.Name() + ".resolve.linux-amd64.llb.json"
+				if stage == "resolved" {
+					img, name = expanded(t, img), r.Name()+".linux-amd64.llb.json"
+				}
+				ops, _, _ := marshal(t, img)
+				golden(t, ops, filepath.Join("testdata", name))
+			})
+		}
+	}
+}
+
+// golden compares ops with the golden file path, or with -update writes it.
+func golden(t *testing.T, ops []op, path string) {
+	t.Helper()
+	got, err := json.MarshalIndent(ops, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./recipes -update to write it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("graph differs from %s; if the change is meant, run `make golden` (-want +got):\n%s", path, diff)
 	}
 }
 
@@ -175,8 +244,8 @@ func testPythonGraph(t *testing.T, r Recipe, pin builder.Pin, install []string) 
 			t.Errorf("runtime does not start from the pinned base: %v", base)
 		}
 		// runtime fails the test for a layer made by anything but file ops.
-		if len(layers) != 3 {
-			t.Errorf("%d layers over the base, want 3 (account, venv, app)", len(layers))
+		if len(layers) != 5 {
+			t.Errorf("%d layers over the base, want 5 (account, empty venv, asyncpg, hiredis, app)", len(layers))
 		}
 	})
 
@@ -191,9 +260,10 @@ func testPythonGraph(t *testing.T, r Recipe, pin builder.Pin, install []string) 
 				}
 			}
 		}
-		// passwd, group, shadow and /etc; the venv and /opt; the app.
-		if n != 7 {
-			t.Errorf("%d copies in the runtime layers, want 7", n)
+		// passwd, group, shadow and /etc; the venv and /opt, for the empty
+		// venv and each distribution; the app.
+		if n != 11 {
+			t.Errorf("%d copies in the runtime layers, want 11", n)
 		}
 	})
 
@@ -212,36 +282,25 @@ func testPythonGraph(t *testing.T, r Recipe, pin builder.Pin, install []string) 
 		}
 	})
 
-	t.Run("pip reads only the requirements file from the context", func(t *testing.T) {
-		var pip *pb.Op
+	t.Run("no builder step reads the context", func(t *testing.T) {
 		for _, o := range ops {
-			if e, ok := o.Op.(*pb.Op_Exec); ok && slices.Contains(e.Exec.Meta.Args, "pip") && slices.Contains(e.Exec.Meta.Args, "install") {
-				if pip != nil {
-					t.Fatal("two pip install steps")
+			e := o.GetExec()
+			if e == nil {
+				continue
+			}
+			for _, m := range e.Mounts {
+				if m.Input < 0 {
+					continue
 				}
-				pip = o
+				if src, ok := ops[digest.Digest(o.Inputs[m.Input].Digest)].Op.(*pb.Op_Source); ok && strings.HasPrefix(src.Source.Identifier, "local://") {
+					t.Errorf("step %q mounts the context at %s", e.Meta.Args, m.Dest)
+				}
 			}
 		}
-		if pip == nil {
-			t.Fatal("no pip step")
-		}
-		locals := 0
-		for _, m := range pip.GetExec().Mounts {
-			if m.Input < 0 {
-				continue
-			}
-			src, ok := ops[digest.Digest(pip.Inputs[m.Input].Digest)].Op.(*pb.Op_Source)
-			if !ok || !strings.HasPrefix(src.Source.Identifier, "local://") {
-				continue
-			}
-			locals++
-			if m.Selector != "requirements.txt" || !m.Readonly {
-				t.Errorf("pip mounts %q of the context (readonly %v), want only requirements.txt, read-only", m.Selector, m.Readonly)
-			}
-		}
-		if locals != 1 {
-			t.Errorf("pip step mounts the context %d times, want 1", locals)
-		}
+	})
+
+	t.Run("one wheel step and one install step per distribution, each on the builder stage alone", func(t *testing.T) {
+		checkDistributionSteps(t, ops, testDists)
 	})
 
 	t.Run("copies into the runtime are owned by appuser", func(t *testing.T) {
@@ -259,18 +318,107 @@ func testPythonGraph(t *testing.T, r Recipe, pin builder.Pin, install []string) 
 				}
 			}
 		}
-		if diff := cmp.Diff(map[string]int{venvDir: 1, appDir: 1}, n); diff != "" {
+		if diff := cmp.Diff(map[string]int{venvDir: 3, appDir: 1}, n); diff != "" {
 			t.Errorf("copies into the runtime by destination (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// distributionStep is a wheel or install step of a distribution.
+type distributionStep struct {
+	op   *pb.Op
+	exec *pb.ExecOp
+}
+
+// checkDistributionSteps checks the graph has, for each of dists, one step
+// that fetches or builds its wheel, given its name, version and every hash
+// and nothing of another distribution's, and one that installs that wheel
+// alone; that no such step depends on another distribution's; and that the
+// pip config secret is mounted, never named in a command line.
+func checkDistributionSteps(t *testing.T, ops map[digest.Digest]*pb.Op, dists []Distribution) {
+	t.Helper()
+	wheels := map[string]digest.Digest{}
+	installs := map[string]*pb.Op{}
+	for d, o := range ops {
+		e := o.GetExec()
+		if e == nil {
+			continue
+		}
+		for _, a := range e.Meta.Args {
+			if strings.Contains(a, PipConfSecret) || strings.Contains(a, pipConfPath) {
+				t.Errorf("step %q names the pip config in its command line", e.Meta.Args)
+			}
+		}
+		for _, dist := range dists {
+			switch {
+			case slices.Contains(e.Meta.Args, "fetch") && slices.Contains(e.Meta.Args, dist.requirement()+"\n"):
+				if _, dup := wheels[dist.Key()]; dup {
+					t.Errorf("two wheel steps for %s", dist.Name)
+				}
+				wheels[dist.Key()] = d
+				secret := false
+				for _, m := range e.Mounts {
+					secret = secret || (m.MountType == pb.MountType_SECRET && m.SecretOpt.GetID() == PipConfSecret && m.Dest == pipConfPath)
+				}
+				if !secret {
+					t.Errorf("the wheel step of %s does not mount the %s secret at %s", dist.Name, PipConfSecret, pipConfPath)
+				}
+			case slices.Contains(e.Meta.Args, dist.Name+"=="+dist.Version) && slices.Contains(e.Meta.Args, installScript):
+				if installs[dist.Key()] != nil {
+					t.Errorf("two install steps for %s", dist.Name)
+				}
+				installs[dist.Key()] = o
+			}
+		}
+	}
+	for _, dist := range dists {
+		w, ok := wheels[dist.Key()]
+		if !ok {
+			t.Errorf("no wheel step for %s %s with its hashes", dist.Name, dist.Version)
+			continue
+		}
+		in := installs[dist.Key()]
+		if in == nil {
+			t.Errorf("no install step for %s", dist.Name)
+			continue
+		}
+		var mounted []digest.Digest
+		for _, m := range in.GetExec().Mounts {
+			if m.Dest == wheelDir {
+				mounted = append(mounted, digest.Digest(in.Inputs[m.Input].Digest))
+			}
+		}
+		if len(mounted) != 1 || mounted[0] != w {
+			t.Errorf("the install step of %s mounts %v at %s, want its wheel step %s alone", dist.Name, mounted, wheelDir, w)
+		}
+		// No step of one distribution is an input of another's.
+		for _, other := range dists {
+			if other.Key() == dist.Key() {
+				continue
+			}
+			if dependsOn(ops, digest.Digest(w), wheels[other.Key()]) {
+				t.Errorf("the wheel step of %s depends on %s's", dist.Name, other.Name)
+			}
+		}
+	}
+}
+
+// dependsOn tells whether the op d has the op on among its inputs, at any depth.
+func dependsOn(ops map[digest.Digest]*pb.Op, d, on digest.Digest) bool {
+	for _, in := range ops[d].Inputs {
+		if digest.Digest(in.Digest) == on || dependsOn(ops, digest.Digest(in.Digest), on) {
+			return true
+		}
+	}
+	return false
 }
 
 func TestRuntimePackages(t *testing.T) {
 	r := PythonSlim{RuntimePackages: []string{"libpq5"}}
 	_, ops, root := graph(t, r, Inputs{Platform: amd64})
 	_, layers := runtime(t, ops, root)
-	if len(layers) != 4 {
-		t.Fatalf("%d layers over the base, want 4 (account, runtime packages, venv, app)", len(layers))
+	if len(layers) != 6 {
+		t.Fatalf("%d layers over the base, want 6 (account, runtime packages, empty venv, asyncpg, hiredis, app)", len(layers))
 	}
 	// The packages' layer copies, with the fixed time, what the install
 	// changed on the base.
@@ -501,27 +649,32 @@ func TestVenvWithoutPip(t *testing.T) {
 		name     string
 		r        Recipe
 		venvArgs []string
-		pipArgs  []string
+		pip      []string // fetches
+		install  []string // installs into the venv
 	}{
 		{"default", PythonAlpine{}, []string{"/bin/sh", "-c", venvsScript, "sh", pipToolDir, venvDir},
-			[]string{"/bin/sh", "-c", pipScript, "sh", pipToolDir + "/bin/python", "-m", "pip", "--python", venvDir + "/bin/python", "install"}},
+			[]string{pipToolDir + "/bin/python", "-m", "pip"},
+			[]string{pipToolDir + "/bin/python", "-m", "pip", "--python", venvDir + "/bin/python"}},
 		{"KeepPip", PythonAlpine{KeepPip: true}, []string{"python3", "-m", "venv", venvDir},
-			[]string{"/bin/sh", "-c", pipScript, "sh", venvDir + "/bin/python", "-m", "pip", "install"}},
+			[]string{venvDir + "/bin/python", "-m", "pip"},
+			[]string{venvDir + "/bin/python", "-m", "pip"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, ops, _ := graph(t, tt.r, Inputs{Platform: amd64})
-			var venvs, pips int
+			var venvs, fetches, installs int
 			for _, e := range execs(ops) {
 				args := e.Meta.Args
-				if slices.Equal(args, tt.venvArgs) {
+				switch {
+				case slices.Equal(args, tt.venvArgs):
 					venvs++
-				}
-				if len(args) >= len(tt.pipArgs) && slices.Equal(args[:len(tt.pipArgs)], tt.pipArgs) {
-					pips++
+				case len(args) > 4 && args[2] == "fetch" && slices.Equal(args[5:], tt.pip) && args[0] == tt.pip[0]:
+					fetches++
+				case slices.Contains(args, installScript) && slices.Equal(args[5:], tt.install):
+					installs++
 				}
 			}
-			if venvs != 1 || pips != 1 {
-				t.Errorf("%d steps %q and %d steps %q..., want one of each", venvs, tt.venvArgs, pips, tt.pipArgs)
+			if venvs != 1 || fetches != len(testDists) || installs != len(testDists) {
+				t.Errorf("%d steps %q, %d fetches with %q and %d installs with %q; want one venv step, and a fetch and an install per distribution", venvs, tt.venvArgs, fetches, tt.pip, installs, tt.install)
 			}
 		})
 	}
@@ -539,7 +692,7 @@ func TestCachesKeyedByDistroAndPlatform(t *testing.T) {
 			}
 		}
 		slices.Sort(out)
-		return out
+		return slices.Compact(out)
 	}
 	arm := ocispecs.Platform{OS: "linux", Architecture: "arm64"}
 	want := []string{"imagebuild-packages-alpine-linux-amd64", "imagebuild-pip-alpine-linux-amd64"}

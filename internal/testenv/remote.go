@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,6 +23,39 @@ import (
 
 	"github.com/moby/buildkit/client"
 )
+
+// reap kills the processes whose root is under dir (the containers of a
+// daemon killed there) and unmounts what is mounted under dir, deepest
+// first.
+func reap(t testing.TB, dir string) {
+	t.Helper()
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, p := range procs {
+		root, err := os.Readlink(filepath.Join(p, "root"))
+		if err != nil || !strings.HasPrefix(root, dir+"/") {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(p)); err == nil {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	info, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mounts []string
+	for line := range strings.SplitSeq(string(info), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			mounts = append(mounts, f[4])
+		}
+	}
+	slices.SortFunc(mounts, func(a, b string) int { return len(b) - len(a) })
+	for _, m := range mounts {
+		if err := syscall.Unmount(m, syscall.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", m, err)
+		}
+	}
+}
 
 // FreePort returns a TCP port on 127.0.0.1 that nothing listens on.
 func FreePort(t testing.TB) int {
@@ -141,6 +176,9 @@ func StartTLSDaemon(t testing.TB) *TLSDaemon {
 	d.Kill = func() {
 		cmd.Process.Kill()
 		<-exited
+		// What the daemon ran goes on without it: end the processes of its
+		// containers and take away its mounts, so its folder can go.
+		reap(t, dir)
 	}
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -448,8 +449,8 @@ func (e *Env) CompilerBase(t testing.TB) builder.Pin {
 	return pin
 }
 
-// ExportedDigests returns the image digests (containerimage.digest) that
-// the daemon c is connected to exported in the builds it recorded as
+// ExportedDigests returns the digests of the images (manifests or indexes)
+// that the daemon c is connected to exported in the builds it recorded as
 // started at or after since, from its own build history.
 func ExportedDigests(t testing.TB, c *client.Client, since time.Time) []string {
 	t.Helper()
@@ -472,8 +473,23 @@ func ExportedDigests(t testing.TB, c *client.Client, since time.Time) []string {
 		if r == nil || r.CreatedAt == nil || r.CreatedAt.AsTime().Before(since) {
 			continue
 		}
-		if d := r.ExporterResponse[exptypes.ExporterImageDigestKey]; d != "" {
-			out = append(out, d)
+		results := []*controlapi.BuildResultInfo{r.Result}
+		for _, res := range r.Results {
+			results = append(results, res)
+		}
+		for _, res := range results {
+			if res == nil {
+				continue
+			}
+			descs := []*controlapi.Descriptor{res.ResultDeprecated}
+			for _, d := range res.Results {
+				descs = append(descs, d)
+			}
+			for _, d := range descs {
+				if d != nil && d.Digest != "" && !slices.Contains(out, d.Digest) {
+					out = append(out, d.Digest)
+				}
+			}
 		}
 	}
 	return out

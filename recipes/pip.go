@@ -1,0 +1,159 @@
+package recipes
+
+import (
+	_ "embed"
+	"hash/fnv"
+	"strings"
+
+	"github.com/moby/buildkit/client/llb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// pipTool is the script the pip steps run (pip/imagebuild-pip.py): it
+// resolves a requirements file, and fetches or builds one distribution's
+// wheel at fixed paths.
+//
+//go:embed pip/imagebuild-pip.py
+var pipTool []byte
+
+const (
+	// toolDir is where the pip steps see pipTool, in a folder of its own
+	// (the script's folder is not searched for imports).
+	toolDir  = "/run/imagebuild/tool"
+	toolPath = toolDir + "/imagebuild-pip.py"
+	// wheelDir is where an install step sees the wheel it installs.
+	wheelDir = "/run/imagebuild/wheel"
+	// lockFileName is the file the resolve step writes in its output.
+	lockFileName = "lock.json"
+	// MaxVenvLayers is the most layers a Python recipe gives the venv's
+	// distributions. With more distributions than that, each goes to one
+	// of MaxVenvLayers layers by a hash of its name, so that a bump of one
+	// distribution still changes one layer, and the image stays well under
+	// the 127 layers overlay file systems can stack.
+	MaxVenvLayers = 64
+)
+
+// venv makes the steps that fill /opt/venv: one step per distribution that
+// fetches its wheel or builds it from its sdist, one that installs that
+// wheel alone into the empty venv, and the layer of exactly what the
+// install added. Each step depends on the builder stage and its own
+// distribution alone, so BuildKit runs them side by side and caches each by
+// the distribution's name, version and hashes.
+type venv struct {
+	// stage is the builder stage, with the empty venv at /opt/venv and the
+	// pip that fills it.
+	stage    llb.State
+	distro   Distro
+	platform ocispecs.Platform
+	// pip is the pip command that reads the index; install is the one
+	// that installs into /opt/venv.
+	pip, install []string
+	// options are the requirements file's global options.
+	options []string
+}
+
+// tool is the folder holding pipTool.
+func tool() llb.State {
+	return llb.Scratch().File(
+		llb.Mkfile("/imagebuild-pip.py", 0o644, pipTool, llb.WithCreatedTime(FixedTime())),
+		llb.WithCustomName("imagebuild's pip steps (imagebuild-pip.py)"),
+	)
+}
+
+// reads are the mounts of a step that reads the index: the tool, pip's
+// download cache (per distribution and platform; it holds downloads only:
+// wheels are built at fixed paths, never taken from pip's cache) and the
+// private index's config, a secret.
+func (v venv) reads() []llb.RunOption {
+	return []llb.RunOption{
+		llb.AddMount(toolDir, tool(), llb.Readonly),
+		v.distro.CacheMount("pip", "/root/.cache/pip", v.platform, llb.CacheMountShared),
+		llb.AddSecret(pipConfPath, llb.SecretID(PipConfSecret), llb.SecretOptional),
+	}
+}
+
+// resolve is the step that resolves the requirements file at path in
+// context to exact distributions, writing lockFileName in its output.
+func (v venv) resolve(context llb.State, path string) llb.State {
+	args := append([]string{v.pip[0], toolPath, "resolve", requirementsMount, "/out/" + lockFileName}, v.install...)
+	opts := append(v.reads(),
+		llb.Args(args),
+		llb.AddMount(requirementsMount, context, llb.SourcePath(path), llb.Readonly),
+		llb.WithCustomName("builder: pip resolve -r "+path),
+	)
+	return v.stage.Run(opts...).AddMount("/out", llb.Scratch())
+}
+
+// wheel is the step that puts d's wheel in its output: fetched as the
+// index serves it, or built from its sdist.
+func (v venv) wheel(d Distribution) llb.State {
+	req := strings.Join(append(append([]string{}, v.options...), d.requirement()), "\n") + "\n"
+	opts := append(v.reads(),
+		llb.Args(append([]string{v.pip[0], toolPath, "fetch", "/out", req}, v.pip...)),
+		llb.WithCustomName("builder: pip wheel "+d.Name+" "+d.Version),
+	)
+	return v.stage.Run(opts...).AddMount("/out", llb.Scratch())
+}
+
+// installScript installs the one wheel in wheelDir, if the fetch step put
+// one there ($1 is NAME==VERSION, the rest the pip command), then compiles
+// the byte code of what it installed: with hash-based invalidation, so
+// .pyc files do not depend on when the sources were unpacked. pip installs
+// from a folder by name, not from the file's path, so it records no
+// direct_url.json naming the builder's path.
+const installScript = `set -eu
+req=$1; shift
+[ -n "$(ls ` + wheelDir + `)" ] || exit 0
+"$@" install --no-deps --no-index --no-compile --no-cache-dir --disable-pip-version-check --no-input --find-links ` + wheelDir + ` "$req"
+exec python3 -m compileall -q --invalidation-mode checked-hash ` + venvDir
+
+// installed is what installing d's wheel adds to the empty venv.
+func (v venv) installed(d Distribution) llb.State {
+	after := v.stage.Run(
+		llb.Args(append([]string{"/bin/sh", "-c", installScript, "sh", d.Name + "==" + d.Version}, v.install...)),
+		llb.AddMount(wheelDir, v.wheel(d), llb.Readonly),
+		llb.WithCustomName("builder: pip install "+d.Name+" "+d.Version),
+	).Root()
+	return llb.Diff(v.stage, after, llb.WithCustomName("builder: what "+d.Name+" "+d.Version+" adds to "+venvDir))
+}
+
+// venvLayer is a layer's worth of the venv: what some distributions add,
+// and the name of the step that copies it into the image.
+type venvLayer struct {
+	name  string
+	files llb.State
+}
+
+// layers returns the venv's layers for dists: one per distribution, in the
+// order of their names, or with more than MaxVenvLayers distributions, the
+// distributions grouped into MaxVenvLayers layers by a hash of their names.
+func (v venv) layers(dists []Distribution) []venvLayer {
+	if len(dists) <= MaxVenvLayers {
+		out := make([]venvLayer, len(dists))
+		for i, d := range dists {
+			out[i] = venvLayer{name: "pip: " + d.Name + " " + d.Version, files: v.installed(d)}
+		}
+		return out
+	}
+	groups := make([][]Distribution, MaxVenvLayers)
+	for _, d := range dists {
+		h := fnv.New32a()
+		h.Write([]byte(d.Key()))
+		i := h.Sum32() % MaxVenvLayers
+		groups[i] = append(groups[i], d)
+	}
+	var out []venvLayer
+	for _, g := range groups {
+		if len(g) == 0 {
+			continue
+		}
+		var names []string
+		var files []llb.State
+		for _, d := range g {
+			names = append(names, d.Name+" "+d.Version)
+			files = append(files, v.installed(d))
+		}
+		out = append(out, venvLayer{name: "pip: " + strings.Join(names, ", "), files: llb.Merge(files)})
+	}
+	return out
+}

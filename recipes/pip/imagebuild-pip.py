@@ -1,0 +1,202 @@
+"""imagebuild's pip steps: resolve a requirements file to exact
+distributions, and fetch or build one distribution's wheel so that a build
+of the same inputs gives the same bytes on any machine.
+
+    python3 imagebuild-pip.py resolve REQUIREMENTS OUT PIP...
+    python3 imagebuild-pip.py fetch OUTDIR REQUIREMENT PIP...
+
+PIP is the pip command that runs (python -m pip, with --python naming the
+venv the image gets). Its index comes from pip's own configuration (the
+pipconf build secret, mounted as pip's config file), never from here.
+
+resolve writes OUT: the distributions pip would install for REQUIREMENTS,
+as JSON [{"name", "version", "sha256"}] sorted by name, with no index URL
+(a URL may hold a token, and OUT stays in the build cache).
+
+fetch downloads the one distribution REQUIREMENT names (a requirements
+file's text: name==version with its hashes, checked, and the file's global
+options), and puts its wheel in OUTDIR: a wheel is taken as it is;
+a source distribution is built at fixed paths (see build), so that the
+paths a compiler records (debug info, __FILE__) are the same in every
+build. A requirement whose environment markers exclude this platform leaves
+OUTDIR empty.
+"""
+
+import importlib
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+
+# Everything a build makes is under ROOT, at the same paths every time.
+ROOT = "/tmp/imagebuild-pip"
+
+# Tools that honour it date what they make by it (the wheel's zip entries,
+# __DATE__): a constant, so that a build step's result and cache key do not
+# depend on the image's date. 1980-01-01, the earliest a zip file holds.
+SOURCE_DATE_EPOCH = "315532800"
+
+
+def run(cmd, **kw):
+    sys.stdout.flush()
+    subprocess.run(cmd, check=True, **kw)
+
+
+def resolve(requirements, out, *pip):
+    report = os.path.join(ROOT, "report.json")
+    os.makedirs(ROOT, exist_ok=True)
+    run([*pip, "install", "--dry-run", "--ignore-installed", "--quiet", "--disable-pip-version-check",
+         "--no-input", "--report", report, "--requirement", requirements])
+    with open(report) as f:
+        items = json.load(f)["install"]
+    dists = []
+    for item in items:
+        info = item.get("download_info", {})
+        if item.get("is_direct") or "archive_info" not in info:
+            sys.exit("imagebuild: %s is a direct reference (%s), not a distribution from the index; "
+                     "imagebuild builds what the index serves: publish it there"
+                     % (item["metadata"]["name"], "a path or URL"))
+        archive = info["archive_info"]
+        sha256 = archive.get("hashes", {}).get("sha256")
+        if not sha256 and archive.get("hash", "").startswith("sha256="):
+            sha256 = archive["hash"][len("sha256="):]
+        if not sha256:
+            sys.exit("imagebuild: the index gives no sha256 for %s" % item["metadata"]["name"])
+        dists.append({"name": item["metadata"]["name"], "version": item["metadata"]["version"], "sha256": sha256})
+    dists.sort(key=lambda d: d["name"].lower())
+    with open(out, "w") as f:
+        json.dump(dists, f, indent=1)
+        f.write("\n")
+    os.remove(report)
+
+
+def build_system(src):
+    path = os.path.join(src, "pyproject.toml")
+    if not os.path.exists(path):
+        return {}
+    try:
+        import tomllib
+    except ImportError:  # Python before 3.11
+        from pip._vendor import tomli as tomllib
+    with open(path, "rb") as f:
+        return tomllib.load(f).get("build-system", {})
+
+
+def hook(name, out, *args):
+    """Runs a PEP 517 hook of the source tree in the current directory, in
+    the build environment, and writes its result to out as JSON."""
+    cfg = build_system(".")
+    for p in reversed(cfg.get("backend-path", [])):
+        sys.path.insert(0, os.path.abspath(p))
+    mod, _, obj = cfg.get("build-backend", "setuptools.build_meta:__legacy__").partition(":")
+    backend = importlib.import_module(mod)
+    for a in filter(None, obj.split(".")):
+        backend = getattr(backend, a)
+    if name == "get_requires_for_build_wheel":
+        f = getattr(backend, name, None)
+        result = f({}) if f else []
+    else:
+        # Backends build in temporary folders of their own (meson-python,
+        # scikit-build-core): names drawn from a seeded sequence are the
+        # same in every build.
+        names = tempfile._RandomNameSequence()
+        names._rng, names._rng_pid = random.Random(0), os.getpid()
+        tempfile._name_sequence = names
+        result = backend.build_wheel(args[0], {})
+    with open(out, "w") as f:
+        json.dump(result, f)
+
+
+def unpack(archive, dest):
+    """Unpacks an sdist into dest and returns its top folder."""
+    os.makedirs(dest)
+    if archive.endswith(".zip"):
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(dest)
+    else:
+        with tarfile.open(archive) as t:
+            if hasattr(tarfile, "data_filter"):
+                t.extractall(dest, filter="data")
+            else:
+                t.extractall(dest)
+    entries = os.listdir(dest)
+    if len(entries) == 1 and os.path.isdir(os.path.join(dest, entries[0])):
+        return os.path.join(dest, entries[0])
+    return dest
+
+
+def build(sdist, outdir, pip):
+    """Builds sdist's wheel into outdir: the source at ROOT/src/tree, the
+    build requirements (as pip's isolated builds take them: pyproject.toml's
+    build-system, then the backend's get_requires_for_build_wheel) in a venv
+    at ROOT/env, temporary files in ROOT/tmp."""
+    tmp = os.path.join(ROOT, "tmp")
+    os.makedirs(tmp)
+    top = unpack(sdist, os.path.join(ROOT, "unpacked"))
+    src = os.path.join(ROOT, "src", "tree")
+    os.makedirs(os.path.dirname(src))
+    os.rename(top, src)
+    env = os.path.join(ROOT, "env")
+    run([sys.executable, "-m", "venv", "--without-pip", env])
+    python = os.path.join(env, "bin", "python")
+    environ = dict(os.environ, TMPDIR=tmp, SOURCE_DATE_EPOCH=SOURCE_DATE_EPOCH, PYTHONHASHSEED="0")
+
+    def install(reqs):
+        if reqs:
+            run([*pip, "--python", python, "install", "--disable-pip-version-check", "--no-input", "--quiet", *reqs], env=environ)
+
+    def call(name, *args):
+        out = os.path.join(ROOT, name + ".json")
+        run([python, os.path.abspath(__file__), "hook", name, out, *args], cwd=src, env=environ)
+        with open(out) as f:
+            return json.load(f)
+
+    install(build_system(src).get("requires", ["setuptools>=40.8.0", "wheel"]))
+    install(call("get_requires_for_build_wheel"))
+    wheels = os.path.join(ROOT, "wheel")
+    os.makedirs(wheels)
+    name = call("build_wheel", wheels)
+    shutil.copy(os.path.join(wheels, name), outdir)
+    print("imagebuild: built %s" % name)
+
+
+def fetch(outdir, requirement, *pip):
+    dl = os.path.join(ROOT, "download")
+    os.makedirs(dl)
+    os.makedirs(outdir, exist_ok=True)
+    reqfile = os.path.join(ROOT, "requirement.txt")
+    with open(reqfile, "w") as f:
+        f.write(requirement)
+    run([*pip, "download", "--no-deps", "--require-hashes", "--disable-pip-version-check", "--no-input",
+         "--dest", dl, "--requirement", reqfile])
+    files = os.listdir(dl)
+    if not files:
+        print("imagebuild: nothing to fetch for this platform (environment markers)")
+        return
+    if len(files) != 1:
+        sys.exit("imagebuild: pip downloaded %s, want one file" % ", ".join(sorted(files)))
+    path = os.path.join(dl, files[0])
+    if path.endswith(".whl"):
+        shutil.copy(path, outdir)
+        print("imagebuild: fetched %s" % files[0])
+        return
+    build(path, outdir, pip)
+
+
+if __name__ == "__main__":
+    # The folder this file is in is not for imports (sys.path[0]).
+    del sys.path[0]
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "resolve":
+        resolve(*args)
+    elif cmd == "fetch":
+        fetch(*args)
+    elif cmd == "hook":
+        hook(*args)
+    else:
+        sys.exit("imagebuild-pip: unknown command %r" % cmd)

@@ -1,0 +1,116 @@
+package recipes
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/imagebuild/imagebuild/builder"
+)
+
+func TestParseRequirements(t *testing.T) {
+	a, b := strings.Repeat("ab", 32), strings.Repeat("CD", 32)
+	tests := []struct {
+		name    string
+		file    string
+		want    Requirements
+		wantErr string
+	}{
+		{name: "empty", file: "# nothing\n\n", want: Requirements{Locked: true}},
+		{name: "pip-compile --generate-hashes", file: "#\n# generated\n#\n--index-url https://pypi.example.com/simple\n\n" +
+			"hiredis==2.3.2 \\\n    --hash=sha256:" + a + "\n    # via -r requirements.in\n" +
+			"Async_PG[extra]==0.30.0 ; python_version >= \"3.8\" \\\n    --hash=sha256:" + a + " \\\n    --hash=sha256:" + b + "\n",
+			want: Requirements{Locked: true, Options: []string{"--index-url https://pypi.example.com/simple"}, Distributions: []Distribution{
+				{Name: "Async_PG", Version: "0.30.0", Hashes: []string{a, strings.ToLower(b)}, Marker: `python_version >= "3.8"`},
+				{Name: "hiredis", Version: "2.3.2", Hashes: []string{a}},
+			}}},
+		{name: "no hashes", file: "hiredis==2.3.2\n", want: Requirements{}},
+		{name: "one without hashes", file: "hiredis==2.3.2 --hash=sha256:" + a + "\nasyncpg==0.30.0\n", want: Requirements{}},
+		{name: "a range", file: "hiredis>=2 --hash=sha256:" + a + "\n", want: Requirements{}},
+		{name: "a name alone", file: "flask\n", want: Requirements{}},
+		{name: "included file", file: "-r base.txt\nhiredis==2.3.2 --hash=sha256:" + a + "\n", want: Requirements{}},
+		{name: "md5 hash", file: "hiredis==2.3.2 --hash=md5:" + a[:32] + "\n", want: Requirements{}},
+		{name: "named twice", file: "hiredis==2.3.2 --hash=sha256:" + a + "\nHiredis==2.3.1 --hash=sha256:" + a + "\n", want: Requirements{}},
+		{name: "options kept unlocked", file: "--extra-index-url=https://extra.example.com/simple\n--pre\nflask\n",
+			want: Requirements{Options: []string{"--extra-index-url https://extra.example.com/simple", "--pre"}}},
+		{name: "index with a password", file: "--index-url https://ci:s3cr3t@pypi.example.com/simple\nflask\n",
+			wantErr: "line 1: --index-url https://ci:xxxxx@pypi.example.com/simple holds a password"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseRequirements([]byte(tt.file))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "s3cr3t") {
+					t.Fatalf("ParseRequirements = %v, want an error with %q and no password", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDistributionKey(t *testing.T) {
+	for in, want := range map[string]string{"Async_PG": "async-pg", "zope.interface": "zope-interface", "a--b__c": "a-b-c"} {
+		if got := (Distribution{Name: in}).Key(); got != want {
+			t.Errorf("Key(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestLockedGraph: a locked requirements file gives the whole graph when
+// the recipe is asked for it, no resolve step, and a wheel step per
+// distribution with every hash the file gives it.
+func TestLockedGraph(t *testing.T) {
+	a, b := strings.Repeat("ab", 32), strings.Repeat("cd", 32)
+	ctx := contextWith(t, "requirements.txt", "hiredis==2.3.2 --hash=sha256:"+a+"\nasyncpg==0.30.0 --hash=sha256:"+a+" --hash=sha256:"+b+"\n")
+	img, err := PythonSlim{}.Image(Inputs{Platform: amd64, Context: ctx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Expand != nil {
+		t.Fatal("a locked requirements file is resolved in the build")
+	}
+	_, ops, _ := marshal(t, img)
+	for _, e := range execs(ops) {
+		if slices.Contains(e.Meta.Args, "resolve") {
+			t.Errorf("a resolve step %q in a locked graph", e.Meta.Args)
+		}
+	}
+	checkDistributionSteps(t, ops, []Distribution{
+		{Name: "asyncpg", Version: "0.30.0", Hashes: []string{a, b}},
+		{Name: "hiredis", Version: "2.3.2", Hashes: []string{a}},
+	})
+}
+
+// TestRequirementsWithAPassword: the recipe refuses, naming its field, a
+// requirements file whose index option would put a password in the graph.
+func TestRequirementsWithAPassword(t *testing.T) {
+	ctx := contextWith(t, "requirements.txt", "--extra-index-url https://ci:tok@example.com/simple\nflask\n")
+	_, err := PythonAlpine{}.Image(Inputs{Platform: amd64, Context: ctx})
+	if err == nil || !strings.HasPrefix(err.Error(), "Requirements: requirements.txt: line 1: --extra-index-url") || strings.Contains(err.Error(), "tok@") {
+		t.Errorf("Image = %v, want a Requirements error naming the line, without the password", err)
+	}
+}
+
+// contextWith is a build context holding one file.
+func contextWith(t *testing.T, name, content string) builder.Context {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := builder.LoadContext(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
