@@ -45,7 +45,7 @@ func TestVerifyGoodImage(t *testing.T) {
 			t.Errorf("verify %s exited %d\n%s%s", target, code, stdout, stderr)
 			continue
 		}
-		for _, line := range []string{"pass non-root user", "pass no compilers", "skip shared libraries of the venv and app resolve\n               no ELF file", "pass venv and app owned", "pass base layers first", "pass no package-manager"} {
+		for _, line := range []string{"pass non-root user", "pass no compilers", "skip shared libraries of the venv and app resolve\n       no ELF file", "pass venv and app owned", "pass base layers first", "pass no package-manager"} {
 			if !strings.Contains(stdout, line) {
 				t.Errorf("verify %s: no %q in\n%s", target, line, stdout)
 			}

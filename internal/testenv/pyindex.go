@@ -159,3 +159,35 @@ func BuildBackend(t testing.TB) map[string][]byte {
 	}
 	return out
 }
+
+// RealSdistsDir is where the upstream source distributions the tests
+// compile are kept: shared/real-sdists beside the repository (asyncpg's and
+// hiredis's sdists, and the setuptools, wheel and Cython wheels pip needs
+// to build them in isolation; its README says where each came from).
+func RealSdistsDir() string {
+	return filepath.Join(repoRoot(), "..", "shared", "real-sdists")
+}
+
+// RealIndex serves every file of [RealSdistsDir] from a private index on
+// loopback, as PyPI would serve them, and returns the pip.conf that reaches
+// it (the token in the index URL). Without the folder the test ends as
+// [Unavailable] says.
+func RealIndex(t testing.TB) []byte {
+	t.Helper()
+	dir := RealSdistsDir()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		Unavailable(t, "real sdists: %v (the folder shared/real-sdists beside the repository holds them)", err)
+	}
+	files := map[string][]byte{}
+	for _, e := range entries {
+		if n := e.Name(); strings.HasSuffix(n, ".tar.gz") || strings.HasSuffix(n, ".whl") {
+			if files[n], err = os.ReadFile(filepath.Join(dir, n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	const token = "real-index-token"
+	addr := PrivateIndex(t, token, files)
+	return []byte("[global]\nindex-url = http://ci:" + token + "@" + addr + "/simple/\n")
+}
