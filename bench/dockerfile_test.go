@@ -26,14 +26,16 @@ import (
 //   - noop: the same build again;
 //   - app-edit: after editing a file of the app;
 //   - req-edit: after adding a package to requirements.txt, which already
-//     holds incident-severity, a C extension pip builds from its sdist;
+//     holds a C extension pip builds from its sdist;
 //   - bytes: the compressed bytes the image adds over the base.
 //
 // Each round runs every case for one tool, then for the other, the first
 // tool alternating between rounds; each round's ratio is printed beside
 // the medians, to show the spread. The base is the Debian test base with a
 // C compiler; the requirements come from a private index on loopback. small
-// has incident-severity alone; large adds a 100 MB wheel. Run with
+// has incident-severity alone (the probe wheel added); large adds a 100 MB
+// wheel; real compiles asyncpg from its upstream sdist, then adds hiredis,
+// compiled from its own. Run with
 //
 //	go test ./bench -run '^$' -bench AgainstDockerfile -benchtime 3x -timeout 60m
 func BenchmarkAgainstDockerfile(b *testing.B) {
@@ -54,22 +56,31 @@ func BenchmarkAgainstDockerfile(b *testing.B) {
 		b.Fatal(err)
 	}
 
-	tools := []tool{
-		{name: "imagebuild", build: func(dir, dest string) []string {
-			return []string{cli, "build", "python-alpine", "--addr", env.Addr, "--context", dir, "--base", base.String(),
-				"--secret", "id=pipconf,src=" + pipconf, "--progress", "plain", "--output", "type=oci,dest=" + dest}
-		}},
-		{name: "dockerfile", build: func(dir, dest string) []string {
-			return []string{buildctl, "--addr", env.Addr, "build", "--frontend", "dockerfile.v0",
-				"--local", "context=" + dir, "--local", "dockerfile=" + dockerfileDir, "--opt", "build-arg:BASE=" + base.String(),
-				"--secret", "id=pipconf,src=" + pipconf, "--progress", "plain", "--output", "type=oci,dest=" + dest}
-		}},
+	realconf := filepath.Join(b.TempDir(), "pip.conf")
+	if err := os.WriteFile(realconf, testenv.RealIndex(b), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	tools := func(pipconf string) []tool {
+		return []tool{
+			{name: "imagebuild", build: func(dir, dest string) []string {
+				return []string{cli, "build", "python-alpine", "--addr", env.Addr, "--context", dir, "--base", base.String(),
+					"--secret", "id=pipconf,src=" + pipconf, "--progress", "plain", "--output", "type=oci,dest=" + dest}
+			}},
+			{name: "dockerfile", build: func(dir, dest string) []string {
+				return []string{buildctl, "--addr", env.Addr, "build", "--frontend", "dockerfile.v0",
+					"--local", "context=" + dir, "--local", "dockerfile=" + dockerfileDir, "--opt", "build-arg:BASE=" + base.String(),
+					"--secret", "id=pipconf,src=" + pipconf, "--progress", "plain", "--output", "type=oci,dest=" + dest}
+			}},
+		}
 	}
 	baseLayers := len(testenv.LayerSizes(b, testenv.RegistryImage(b, base.String())))
-	for _, sc := range []struct{ name, requirements string }{
-		{"small", "incident-severity==1.0\n"},
-		{"large", "incident-severity==1.0\nimagebuild-bigdep==1.0\n"},
+	for _, sc := range []struct{ name, requirements, added, pipconf string }{
+		{"small", "incident-severity==1.0\n", "imagebuild-probe==1.0\n", pipconf},
+		{"large", "incident-severity==1.0\nimagebuild-bigdep==1.0\n", "imagebuild-probe==1.0\n", pipconf},
+		// Upstream sdists: asyncpg compiled, then hiredis added.
+		{"real", "asyncpg==0.30.0\n", "hiredis==2.3.2\n", realconf},
 	} {
+		tools := tools(sc.pipconf)
 		b.Run(sc.name, func(b *testing.B) {
 			times := map[string]map[string][]time.Duration{}
 			bytesAdded := map[string]int64{}
@@ -99,7 +110,7 @@ func BenchmarkAgainstDockerfile(b *testing.B) {
 					run("noop")
 					appendTo(b, filepath.Join(dir, "app", "__main__.py"), fmt.Sprintf("# edit %d\n", round))
 					run("app-edit")
-					appendTo(b, filepath.Join(dir, "requirements.txt"), "imagebuild-probe==1.0\n")
+					appendTo(b, filepath.Join(dir, "requirements.txt"), sc.added)
 					run("req-edit")
 				}
 			}
