@@ -13,6 +13,7 @@ import (
 	"github.com/moby/go-archive"
 	"golang.org/x/sys/unix"
 
+	"github.com/imagebuild/imagebuild/internal/stage"
 	"github.com/moby/buildkit/client"
 )
 
@@ -110,11 +111,11 @@ func writableDir(dir string, create bool) error {
 	return nil
 }
 
-// staged holds outputs while a build writes them, beside where they go, and
-// moves them into place only when the build succeeds.
+// staged holds outputs while a build writes them, beside where they go
+// (see internal/stage), and moves them into place only when the build
+// succeeds.
 type staged struct {
-	moves   []move
-	cleanup []string
+	set stage.Set
 	// extracts are the local outputs' tar streams being unpacked.
 	extracts []*extract
 }
@@ -154,8 +155,6 @@ func (x *extract) wait() error {
 	return <-x.done
 }
 
-type move struct{ from, to string }
-
 // entry turns o into an export entry that writes to a temporary path.
 func (s *staged) entry(o Output) (client.ExportEntry, error) {
 	e := client.ExportEntry{Type: o.Type, Attrs: o.Attrs}
@@ -164,28 +163,20 @@ func (s *staged) entry(o Output) (client.ExportEntry, error) {
 	}
 	switch o.Type {
 	case client.ExporterOCI, client.ExporterDocker:
-		dest, err := filepath.Abs(o.Dest)
-		if err != nil {
-			return e, fmt.Errorf("output %s: %w", o.Dest, err)
-		}
 		if o.Attrs["tar"] == "false" {
 			// An OCI layout directory: the client writes the blobs and
 			// index.json into it as a content store.
-			dir, err := os.MkdirTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".partial-*")
+			dir, err := s.set.Dir(o.Dest)
 			if err != nil {
 				return e, fmt.Errorf("output %s: %w", o.Dest, err)
 			}
-			s.cleanup = append(s.cleanup, dir)
-			s.moves = append(s.moves, move{dir, dest})
 			e.OutputDir = dir
 			break
 		}
-		f, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".partial-*")
+		f, err := s.set.File(o.Dest, 0o644)
 		if err != nil {
 			return e, fmt.Errorf("output %s: %w", o.Dest, err)
 		}
-		s.cleanup = append(s.cleanup, f.Name())
-		s.moves = append(s.moves, move{f.Name(), dest})
 		e.Output = func(map[string]string) (io.WriteCloser, error) { return f, nil }
 	case client.ExporterLocal:
 		dest, err := filepath.Abs(o.Dest)
@@ -195,12 +186,10 @@ func (s *staged) entry(o Output) (client.ExportEntry, error) {
 		if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 			return e, fmt.Errorf("output %s: %w", o.Dest, err)
 		}
-		dir, err := os.MkdirTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".partial-*")
+		dir, err := s.set.Dir(dest)
 		if err != nil {
 			return e, fmt.Errorf("output %s: %w", o.Dest, err)
 		}
-		s.cleanup = append(s.cleanup, dir)
-		s.moves = append(s.moves, move{dir, dest})
 		pr, pw := io.Pipe()
 		x := &extract{dest: dest, pr: pr, pw: pw, done: make(chan error, 1)}
 		s.extracts = append(s.extracts, x)
@@ -213,40 +202,16 @@ func (s *staged) entry(o Output) (client.ExportEntry, error) {
 // file stages a file of content dt to be moved to path on commit: written
 // whole now, beside path.
 func (s *staged) file(path string, dt []byte) error {
-	dest, err := filepath.Abs(path)
-	if err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".partial-*")
-	if err != nil {
-		return err
-	}
-	s.cleanup = append(s.cleanup, f.Name())
-	if _, err := f.Write(dt); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	s.moves = append(s.moves, move{f.Name(), dest})
-	return nil
+	return s.set.Bytes(path, dt, 0o644)
 }
 
 // path is where o is being written until it is committed: the temporary
 // file of an oci or docker output.
-func (s *staged) path(o Output) string {
-	dest, _ := filepath.Abs(o.Dest)
-	for _, m := range s.moves {
-		if m.to == dest {
-			return m.from
-		}
-	}
-	return ""
-}
+func (s *staged) path(o Output) string { return s.set.Path(o.Dest) }
 
-// commit moves every staged output into place. A directory already at a
-// directory output's destination is replaced.
+// commit moves every staged output into place, once local outputs are
+// unpacked. A directory already at a directory output's destination is
+// replaced.
 func (s *staged) commit() error {
 	extracts := s.extracts
 	s.extracts = nil
@@ -255,49 +220,10 @@ func (s *staged) commit() error {
 			return fmt.Errorf("output %s: unpack: %w", x.dest, err)
 		}
 	}
-	for _, m := range s.moves {
-		if fi, err := os.Stat(m.from); err == nil && fi.IsDir() {
-			if err := os.Chmod(m.from, 0o755); err != nil {
-				return fmt.Errorf("output %s: %w", m.to, err)
-			}
-			if err := os.RemoveAll(m.to); err != nil {
-				return fmt.Errorf("output %s: replace: %w", m.to, err)
-			}
-			if err := os.Rename(m.from, m.to); err != nil {
-				return fmt.Errorf("output %s: %w", m.to, err)
-			}
-			continue
-		}
-		if err := os.Chmod(m.from, 0o644); err != nil {
-			return fmt.Errorf("output %s: %w", m.to, err)
-		}
-		if err := replaceFile(m.from, m.to); err != nil {
-			return fmt.Errorf("output %s: %w", m.to, err)
-		}
+	if err := s.set.Commit(); err != nil {
+		return fmt.Errorf("output %w", err)
 	}
-	s.moves = nil
 	return nil
-}
-
-// replaceFile renames the file from to to. A regular file already at to is
-// moved aside first and removed after: renaming a file over another makes
-// ext4 (auto_da_alloc) write the new file's data out before the rename
-// returns, for an image tarball of a few hundred MB about a quarter of a
-// second of a no-op rebuild. to is briefly absent, never partly written.
-func replaceFile(from, to string) error {
-	fi, err := os.Lstat(to)
-	if err != nil || !fi.Mode().IsRegular() {
-		return os.Rename(from, to)
-	}
-	old := from + ".replaced"
-	if err := os.Rename(to, old); err != nil {
-		return err
-	}
-	if err := os.Rename(from, to); err != nil {
-		os.Rename(old, to)
-		return err
-	}
-	return os.Remove(old)
 }
 
 // discard removes whatever was staged and not committed.
@@ -309,7 +235,5 @@ func (s *staged) discard() {
 		}
 	}
 	s.extracts = nil
-	for _, p := range s.cleanup {
-		os.RemoveAll(p)
-	}
+	s.set.Discard()
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/internal/stage"
 	"github.com/imagebuild/imagebuild/oci"
 	"github.com/imagebuild/imagebuild/publish"
 	"github.com/moby/buildkit/client"
@@ -155,7 +156,7 @@ func buildOnBuilders(ctx context.Context, o *buildOptions, addrs map[string]stri
 		if err != nil {
 			return nil, err
 		}
-		if err := writeFileAtomic(so.MetadataFile, dt); err != nil {
+		if err := stage.WriteFile(so.MetadataFile, dt, 0o644); err != nil {
 			return nil, err
 		}
 		defer func() {
@@ -201,22 +202,17 @@ func buildOnBuilders(ctx context.Context, o *buildOptions, addrs map[string]stri
 // placeLayout copies the layout dir to dest, replacing what is there, whole
 // or not at all.
 func placeLayout(dir, dest string) error {
-	part, err := os.MkdirTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".partial-")
+	var s stage.Set
+	defer s.Discard()
+	part, err := s.Dir(dest)
 	if err != nil {
 		return fmt.Errorf("output %s: %w", dest, err)
 	}
-	defer os.RemoveAll(part)
 	if err := os.CopyFS(part, os.DirFS(dir)); err != nil {
 		return fmt.Errorf("output %s: %w", dest, err)
 	}
-	if err := os.Chmod(part, 0o755); err != nil {
-		return fmt.Errorf("output %s: %w", dest, err)
-	}
-	if err := os.RemoveAll(dest); err != nil {
-		return fmt.Errorf("output %s: %w", dest, err)
-	}
-	if err := os.Rename(part, dest); err != nil {
-		return fmt.Errorf("output %s: %w", dest, err)
+	if err := s.Commit(); err != nil {
+		return fmt.Errorf("output %w", err)
 	}
 	return nil
 }

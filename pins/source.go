@@ -2,7 +2,6 @@ package pins
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"go/ast"
 	"go/format"
@@ -16,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/internal/stage"
 )
 
 // Decl is one pin constant declared in Go source, written
@@ -189,72 +189,28 @@ func Find(root string) ([]Decl, error) {
 // each new content is first written beside its file, and the files are
 // replaced only when all are written.
 func Rewrite(files []string, updates map[builder.Pin]builder.Pin) ([]string, error) {
-	type staged struct{ file, tmp string }
-	var done []staged
-	files = slices.Compact(slices.Sorted(slices.Values(files)))
-	clean := func() {
-		for _, s := range done {
-			os.Remove(s.tmp)
-		}
-	}
-	for _, file := range files {
+	var s stage.Set
+	defer s.Discard()
+	for _, file := range slices.Compact(slices.Sorted(slices.Values(files))) {
 		src, err := os.ReadFile(file)
 		if err != nil {
-			clean()
 			return nil, err
 		}
 		out, err := Replace(file, src, updates)
 		if err != nil {
-			clean()
 			return nil, err
 		}
 		if bytes.Equal(out, src) {
 			continue
 		}
-		tmp, err := stage(file, out)
+		fi, err := os.Stat(file)
 		if err != nil {
-			clean()
 			return nil, err
 		}
-		done = append(done, staged{file, tmp})
-	}
-	var changed []string
-	var errs []error
-	for _, s := range done {
-		if err := os.Rename(s.tmp, s.file); err != nil {
-			os.Remove(s.tmp)
-			errs = append(errs, err)
-			continue
+		if err := s.Bytes(file, out, fi.Mode().Perm()); err != nil {
+			return nil, err
 		}
-		changed = append(changed, s.file)
 	}
-	return changed, errors.Join(errs...)
-}
-
-// stage writes dt to a new file beside file, with file's mode, and returns
-// its name.
-func stage(file string, dt []byte) (string, error) {
-	fi, err := os.Stat(file)
-	if err != nil {
-		return "", err
-	}
-	f, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
-	if err != nil {
-		return "", err
-	}
-	if _, err := f.Write(dt); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return "", err
-	}
-	if err := f.Chmod(fi.Mode().Perm()); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return "", err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return "", err
-	}
-	return f.Name(), nil
+	err := s.Commit()
+	return s.Committed(), err
 }

@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/imagebuild/imagebuild/internal/stage"
 	"github.com/imagebuild/imagebuild/oci"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go"
@@ -171,11 +172,12 @@ func copyFile(from, to string) error {
 // BuildKit's oci exporter writes one. The tarball appears whole or not at
 // all.
 func Tar(dir, path string) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-*")
+	var s stage.Set
+	defer s.Discard()
+	f, err := s.File(path, 0o644)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	defer os.Remove(f.Name())
 	tw := tar.NewWriter(f)
 	err = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
 		if err != nil || p == dir {
@@ -209,14 +211,11 @@ func Tar(dir, path string) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := s.Commit(); err != nil {
+		return fmt.Errorf("write %w", err)
 	}
 	return nil
 }
