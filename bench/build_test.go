@@ -5,8 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/internal/testenv"
+	"github.com/imagebuild/imagebuild/ref"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -31,7 +31,7 @@ func build(b *testing.B, env *testenv.Env, dir, dest string) {
 }
 
 // buildWith is build on base, with more flags for `imagebuild build`.
-func buildWith(b *testing.B, env *testenv.Env, base builder.Pin, dir, dest string, flags ...string) {
+func buildWith(b *testing.B, env *testenv.Env, base ref.Pin, dir, dest string, flags ...string) {
 	b.Helper()
 	args := append([]string{"build", "python-alpine", "--addr", env.Addr, "--context", dir,
 		"--base", base.String(), "--progress", "quiet", "--output", "type=oci,dest=" + dest}, flags...)

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/internal/testenv"
+	"github.com/imagebuild/imagebuild/ref"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -44,7 +44,7 @@ func BenchmarkCacheImport(b *testing.B) {
 }
 
 // benchCacheImport builds dir through the CLI with flags, as a user runs it.
-func benchCacheImport(b *testing.B, env *testenv.Env, base builder.Pin, dir string, flags ...string) {
+func benchCacheImport(b *testing.B, env *testenv.Env, base ref.Pin, dir string, flags ...string) {
 	ref := env.Registry + "/imagebuild-bench/cache:" + b.Name()[strings.LastIndex(b.Name(), "/")+1:]
 	dest := filepath.Join(b.TempDir(), "image.tar")
 	solve := func(cache ...string) {
@@ -83,29 +83,29 @@ func benchCacheImport(b *testing.B, env *testenv.Env, base builder.Pin, dir stri
 // cacheSize is the bytes of the blobs a registry cache lists: its layers
 // and its cache config, in an image manifest (image-manifest=true, BuildKit's
 // default) or an index.
-func cacheSize(b *testing.B, ref string) int64 {
+func cacheSize(b *testing.B, cacheRef string) int64 {
 	b.Helper()
-	r, err := builder.ParseReference(ref)
+	r, err := ref.Parse(cacheRef)
 	if err != nil {
 		b.Fatal(err)
 	}
 	desc, err := remote.Get(r)
 	if err != nil {
-		b.Fatalf("read cache %s: %v", ref, err)
+		b.Fatalf("read cache %s: %v", cacheRef, err)
 	}
 	var m struct {
 		ocispecs.Manifest
 		Manifests []ocispecs.Descriptor `json:"manifests"`
 	}
 	if err := json.Unmarshal(desc.Manifest, &m); err != nil {
-		b.Fatalf("cache %s: %v", ref, err)
+		b.Fatalf("cache %s: %v", cacheRef, err)
 	}
 	n := m.Config.Size
 	for _, d := range append(m.Layers, m.Manifests...) {
 		n += d.Size
 	}
 	if n == 0 {
-		b.Fatalf("cache %s lists no blobs: %s", ref, desc.Manifest)
+		b.Fatalf("cache %s lists no blobs: %s", cacheRef, desc.Manifest)
 	}
 	return n
 }

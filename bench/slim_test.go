@@ -61,7 +61,7 @@ func BenchmarkSlimExample(b *testing.B) {
 	r := recipes.PythonSlim{Packages: []string{"gcc", "libc6-dev", "python3-dev"}}
 	in := recipes.Inputs{Platform: testenv.Platform, Base: recipes.Base{Pin: env.Base}, Context: bctx}
 	builderTar := filepath.Join(out, "builder.tar")
-	if _, err := builder.Build(b.Context(), env.Client, []builder.Image{{Platform: testenv.Platform, Root: r.BuilderStage(in), Base: env.Base, Context: bctx}}, builder.SolveOpt{
+	if _, err := builder.Build(b.Context(), env.Client, []builder.Image{{Platform: testenv.Platform, Root: r.BuilderStage(in), Base: env.Base, Context: bctx}}, builder.Options{
 		Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: builderTar}},
 		Session: []session.Attachable{secretsprovider.FromMap(map[string][]byte{recipes.PipConfSecret: pipconf})},
 	}, nil); err != nil {

@@ -40,7 +40,7 @@ type Result struct {
 	// (linux/amd64): of the image that was checked, and of every image or
 	// tarball written, which [Build] reads back to make sure.
 	Manifests map[string]digest.Digest
-	// Comparisons are, with [SolveOpt.CheckReproducible], each platform's
+	// Comparisons are, with [Options.CheckReproducible], each platform's
 	// comparison of the two builds, in the order of the images.
 	Comparisons []*compare.Result
 }
@@ -65,7 +65,7 @@ type Result struct {
 // Progress goes to status when it is not nil; Build closes it. On a failed
 // reproducibility check Build returns the Result, with its Comparisons,
 // and an error wrapping [ErrCheck].
-func Build(ctx context.Context, c *client.Client, imgs []Image, opt SolveOpt, status chan *client.SolveStatus) (*Result, error) {
+func Build(ctx context.Context, c *client.Client, imgs []Image, opt Options, status chan *client.SolveStatus) (*Result, error) {
 	prog := progress{out: status}
 	defer prog.close()
 	if err := validateImages(imgs); err != nil {
@@ -115,7 +115,7 @@ func Build(ctx context.Context, c *client.Client, imgs []Image, opt SolveOpt, st
 // commit stages the metadata file, when opt asks for one, beside the
 // outputs st holds, and moves them all into place; on an error it leaves
 // none of them.
-func (res *Result) commit(st *staged, opt SolveOpt) error {
+func (res *Result) commit(st *staged, opt Options) error {
 	defer st.discard()
 	if opt.MetadataFile != "" {
 		dt, err := res.Metadata()
@@ -133,7 +133,7 @@ func (res *Result) commit(st *staged, opt SolveOpt) error {
 // manifest digest, by platform ID.
 const MetadataManifests = "imagebuild.manifests"
 
-// Metadata is the build's metadata as [SolveOpt.MetadataFile] holds it:
+// Metadata is the build's metadata as [Options.MetadataFile] holds it:
 // the exporters' response as buildctl's --metadata-file writes it (values
 // that are base64-encoded JSON written as that JSON), and each platform's
 // manifest digest under [MetadataManifests].
@@ -161,7 +161,7 @@ func (res *Result) Metadata() ([]byte, error) {
 
 // check builds imgs into a temporary OCI tarball and runs opt's checks on
 // it, recording the manifests checked in res.
-func check(ctx context.Context, c *client.Client, imgs []Image, opt SolveOpt, prog *progress, res *Result) error {
+func check(ctx context.Context, c *client.Client, imgs []Image, opt Options, prog *progress, res *Result) error {
 	dir, err := os.MkdirTemp("", "imagebuild-check-")
 	if err != nil {
 		return err
@@ -227,7 +227,7 @@ func check(ctx context.Context, c *client.Client, imgs []Image, opt SolveOpt, pr
 
 // buildTarball builds imgs into an OCI tarball, unpacks it into the
 // directory dir and returns its index.
-func buildTarball(ctx context.Context, c *client.Client, imgs []Image, opt SolveOpt, dir string, prog *progress) (v1.ImageIndex, error) {
+func buildTarball(ctx context.Context, c *client.Client, imgs []Image, opt Options, dir string, prog *progress) (v1.ImageIndex, error) {
 	tarball := dir + ".oci.tar"
 	_, st, err := solve(ctx, c, imgs, opt, []Output{{Type: client.ExporterOCI, Dest: tarball}}, prog.next())
 	if err != nil {
@@ -245,7 +245,7 @@ func buildTarball(ctx context.Context, c *client.Client, imgs []Image, opt Solve
 // readBack reads each written image and tarball's platform manifests and
 // compares them with those checked, or where nothing was checked, with
 // each other; res.Manifests are the first read where nothing was checked.
-func (res *Result) readBack(ctx context.Context, imgs []Image, opt SolveOpt, st *staged) error {
+func (res *Result) readBack(ctx context.Context, imgs []Image, opt Options, st *staged) error {
 	for _, o := range opt.Outputs {
 		var idxs []v1.ImageIndex
 		var names []string

@@ -12,13 +12,14 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/imagebuild/imagebuild/oci"
+	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-const testPin = Pin("registry.example/python:3.12@sha256:236173eb74001afe2f60862de935b74fcbd00adfca247b2c27051a70a6a39a2d")
+const testPin = ref.Pin("registry.example/python:3.12@sha256:236173eb74001afe2f60862de935b74fcbd00adfca247b2c27051a70a6a39a2d")
 
 func testImage(p ocispecs.Platform) Image {
 	return Image{Platform: p, Root: llb.Image(testPin.String()), Base: testPin}
@@ -57,7 +58,7 @@ func TestBuildRefusesBeforeTheDaemon(t *testing.T) {
 				for range status {
 				}
 			}()
-			_, err := Build(context.Background(), c, tt.imgs, SolveOpt{Outputs: tt.outputs}, status)
+			_, err := Build(context.Background(), c, tt.imgs, Options{Outputs: tt.outputs}, status)
 			if !errors.Is(err, tt.want) {
 				t.Errorf("Build: %v, want %v", err, tt.want)
 			}

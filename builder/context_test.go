@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -118,7 +119,7 @@ func TestCheckContext(t *testing.T) {
 // TestBuildChecksContextFiles: a library caller gets the same check as the
 // CLI, before the daemon is contacted (the client here is nil).
 func TestBuildChecksContextFiles(t *testing.T) {
-	pin := Pin("docker.io/library/python:3.12-alpine@sha256:" + strings.Repeat("ab", 32))
+	pin := ref.Pin("docker.io/library/python:3.12-alpine@sha256:" + strings.Repeat("ab", 32))
 	img := Image{
 		Platform:     ocispecs.Platform{OS: "linux", Architecture: "amd64"},
 		Root:         llb.Image(pin.String()),
@@ -131,7 +132,7 @@ func TestBuildChecksContextFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	img.Context = bctx
-	_, err = Build(t.Context(), nil, []Image{img}, SolveOpt{}, status)
+	_, err = Build(t.Context(), nil, []Image{img}, Options{}, status)
 	var cfe *ContextFileError
 	if !errors.As(err, &cfe) || cfe.File.Path != "requirements.txt" {
 		t.Fatalf("Build = %v, want a ContextFileError for requirements.txt", err)

@@ -10,22 +10,20 @@
 // builds once, runs the checks asked for on that build, then writes the
 // outputs and reads back what it wrote.
 //
-// [Connect] makes the client for a [Daemon]: a local socket, a TCP address
-// with mutual TLS, or one of BuildKit's connection helpers (ssh://,
-// docker-container://, kube-pod://, ...), and tells in one line why a
-// daemon cannot be reached.
+// The client comes from package daemon ([daemon.Connect]); pins and
+// references from package ref.
 //
 // The smallest use builds one recipe's image into an OCI tarball:
 //
-//	c, err := builder.Connect(ctx, builder.Daemon{Addr: "unix:///run/buildkit/buildkitd.sock"})
+//	c, err := daemon.Connect(ctx, daemon.Config{Addr: "unix:///run/buildkit/buildkitd.sock"})
 //	bctx, err := builder.LoadContext(".")
 //	img, err := recipes.PythonAlpine{}.Image(recipes.Inputs{Platform: platform, Context: bctx})
-//	res, err := builder.Build(ctx, c, []builder.Image{img}, builder.SolveOpt{
+//	res, err := builder.Build(ctx, c, []builder.Image{img}, builder.Options{
 //		Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: "image.oci.tar"}},
 //	}, nil)
 //
 // Build dates the image by the build context's git HEAD commit (or
-// [SolveOpt.SourceDateEpoch]) and labels it with the work tree's revision
+// [Options.SourceDateEpoch]) and labels it with the work tree's revision
 // and source, so a program that uses the package gets the image imagebuild
 // builds. Comparing images (package compare), checking pins (package pins)
 // and reading OCI files (package oci) live in packages of their own.

@@ -6,7 +6,9 @@ import (
 	"log"
 
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/daemon"
 	"github.com/imagebuild/imagebuild/recipes"
+	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -15,7 +17,7 @@ import (
 // daemon at BUILDKIT_HOST's usual socket. (Not run: it needs a daemon.)
 func ExampleBuild() {
 	ctx := context.Background()
-	c, err := builder.Connect(ctx, builder.Daemon{Addr: "unix:///run/buildkit/buildkitd.sock"})
+	c, err := daemon.Connect(ctx, daemon.Config{Addr: "unix:///run/buildkit/buildkitd.sock"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -31,7 +33,7 @@ func ExampleBuild() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	res, err := builder.Build(ctx, c, []builder.Image{img}, builder.SolveOpt{
+	res, err := builder.Build(ctx, c, []builder.Image{img}, builder.Options{
 		Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: "image.oci.tar"}},
 	}, nil)
 	if err != nil {
@@ -43,7 +45,7 @@ func ExampleBuild() {
 // A pin is a reference by tag and digest; its parts are what pins check
 // compares.
 func ExamplePin() {
-	p, err := builder.ParsePin("python:3.12-alpine@sha256:236173eb74001afe2f60862de935b74fcbd00adfca247b2c27051a70a6a39a2d")
+	p, err := ref.ParsePin("python:3.12-alpine@sha256:236173eb74001afe2f60862de935b74fcbd00adfca247b2c27051a70a6a39a2d")
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -21,7 +21,7 @@ const (
 // of their build context's git work tree, as [Build] makes every image:
 // opt's epoch when set, else the commit time of HEAD, else the Unix epoch;
 // the revision and source labels unless an image sets them itself.
-func withSource(ctx context.Context, imgs []Image, opt SolveOpt) ([]Image, SolveOpt) {
+func withSource(ctx context.Context, imgs []Image, opt Options) ([]Image, Options) {
 	dir := imgs[0].Context.dir
 	if opt.SourceDateEpoch == nil {
 		t := time.Unix(0, 0).UTC()

@@ -33,7 +33,7 @@ func TestWithSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	imgs := []Image{{Context: bctx, Config: Config{Labels: map[string]string{LabelSource: "set by the recipe"}}}}
-	got, opt := withSource(t.Context(), imgs, SolveOpt{})
+	got, opt := withSource(t.Context(), imgs, Options{})
 	if opt.SourceDateEpoch == nil || !opt.SourceDateEpoch.Equal(time.Unix(1700000000, 0)) {
 		t.Errorf("epoch = %v, want the commit time 1700000000", opt.SourceDateEpoch)
 	}
@@ -47,7 +47,7 @@ func TestWithSource(t *testing.T) {
 
 	imgs[0].Config.Labels = nil
 	given := time.Unix(42, 0)
-	got, opt = withSource(t.Context(), imgs, SolveOpt{SourceDateEpoch: &given})
+	got, opt = withSource(t.Context(), imgs, Options{SourceDateEpoch: &given})
 	if !opt.SourceDateEpoch.Equal(given) || got[0].Config.Labels[LabelSource] != "https://git.example.com/team/app.git" {
 		t.Errorf("epoch %v, labels %v: want the given epoch and the remote without credentials", opt.SourceDateEpoch, got[0].Config.Labels)
 	}
@@ -56,7 +56,7 @@ func TestWithSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, opt = withSource(t.Context(), []Image{{Context: outside}}, SolveOpt{})
+	got, opt = withSource(t.Context(), []Image{{Context: outside}}, Options{})
 	if !opt.SourceDateEpoch.Equal(time.Unix(0, 0)) || len(got[0].Config.Labels) != 0 {
 		t.Errorf("outside git: epoch %v, labels %v; want the Unix epoch and none", opt.SourceDateEpoch, got[0].Config.Labels)
 	}

@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client/llb"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 func TestImageConfigHistory(t *testing.T) {
-	pin := Pin("docker.io/library/python:3.12-alpine@sha256:236173eb74001afe2f60862de935b74fcbd00adfca247b2c27051a70a6a39a2d")
+	pin := ref.Pin("docker.io/library/python:3.12-alpine@sha256:236173eb74001afe2f60862de935b74fcbd00adfca247b2c27051a70a6a39a2d")
 	base := llb.Image(pin.String())
 	users := llb.Scratch().File(llb.Mkfile("/etc/passwd", 0o644, []byte("root:x:0:0::/root:/bin/sh\n")), llb.WithCustomName("users"))
 	app := llb.Scratch().File(llb.Mkdir("/app", 0o755).Mkfile("/app/main.py", 0o644, nil)) // unnamed, two actions: one layer

@@ -11,16 +11,10 @@ import (
 	"time"
 
 	"github.com/containerd/platforms"
+	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client/llb"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
-)
-
-// Labels an image records about its base, as BuildKit's Dockerfile frontend
-// and the OCI annotations spec name them.
-const (
-	LabelBaseName   = "org.opencontainers.image.base.name"
-	LabelBaseDigest = "org.opencontainers.image.base.digest"
 )
 
 // DefaultPath is the PATH a container gets when its image sets none.
@@ -35,7 +29,7 @@ type Image struct {
 	// Root is the image's filesystem. It must start from Base.
 	Root llb.State
 	// Base is the pinned base image whose config the image config starts from.
-	Base Pin
+	Base ref.Pin
 	// Config is applied on top of the base's config.
 	Config Config
 	// Context is the build context Root reads, sent to the daemon with
@@ -191,8 +185,8 @@ func (img Image) ImageConfig(base []byte, created *time.Time) ([]byte, error) {
 		labels = map[string]string{}
 	}
 	maps.Copy(labels, c.Labels)
-	labels[LabelBaseName] = img.Base.Tagged()
-	labels[LabelBaseDigest] = img.Base.Digest().String()
+	labels[ref.LabelBaseName] = img.Base.Tagged()
+	labels[ref.LabelBaseDigest] = img.Base.Digest().String()
 	if created != nil {
 		t := created.UTC()
 		cfg.Created = &t

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/imagebuild/imagebuild/ref"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -14,7 +15,7 @@ func TestImageConfig(t *testing.T) {
 	base := `{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/bin:/usr/bin","LANG=C.UTF-8","GPG_KEY=abc"],"Cmd":["python3"],"Labels":{"maintainer":"upstream"}},"history":[{"created_by":"base layer"}],"rootfs":{"type":"layers","diff_ids":["sha256:aaaa"]}}`
 	img := Image{
 		Platform: ocispecs.Platform{OS: "linux", Architecture: "amd64"},
-		Base:     Pin("docker.io/library/python:3.12-alpine@sha256:236173eb74001afe2f60862de935b74fcbd00adfca247b2c27051a70a6a39a2d"),
+		Base:     ref.Pin("docker.io/library/python:3.12-alpine@sha256:236173eb74001afe2f60862de935b74fcbd00adfca247b2c27051a70a6a39a2d"),
 		Config: Config{
 			Path:       []string{"/opt/venv/bin"},
 			Env:        []string{"LANG=en_US.UTF-8", "APP_ENV=prod"},
@@ -44,8 +45,8 @@ func TestImageConfig(t *testing.T) {
 	wantLabels := map[string]string{
 		"maintainer":                     "upstream",
 		"org.opencontainers.image.title": "app",
-		LabelBaseName:                    "docker.io/library/python:3.12-alpine",
-		LabelBaseDigest:                  "sha256:236173eb74001afe2f60862de935b74fcbd00adfca247b2c27051a70a6a39a2d",
+		ref.LabelBaseName:                "docker.io/library/python:3.12-alpine",
+		ref.LabelBaseDigest:              "sha256:236173eb74001afe2f60862de935b74fcbd00adfca247b2c27051a70a6a39a2d",
 	}
 	if diff := cmp.Diff(wantLabels, got.Config.Labels); diff != "" {
 		t.Errorf("labels (-want +got):\n%s", diff)

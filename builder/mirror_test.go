@@ -1,31 +1,19 @@
 package builder
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/imagebuild/imagebuild/ref"
+	"github.com/moby/buildkit/client/llb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
-
-func TestMirrorsRewrite(t *testing.T) {
-	m := Mirrors{"docker.io": "mirror.example.com:5000"}
-	d := "sha256:" + strings.Repeat("ab", 32)
-	tests := []struct{ in, want string }{
-		{"docker.io/library/python:3.12-alpine@" + d, "mirror.example.com:5000/library/python:3.12-alpine@" + d},
-		{"python:3.12-alpine", "mirror.example.com:5000/library/python:3.12-alpine"},
-		{"ghcr.io/org/app:1@" + d, "ghcr.io/org/app:1@" + d},
-	}
-	for _, tt := range tests {
-		got, err := m.Rewrite(tt.in)
-		if err != nil || got != tt.want {
-			t.Errorf("Rewrite(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
-		}
-	}
-}
 
 func TestMirrorsSourcePolicy(t *testing.T) {
 	d := "sha256:" + strings.Repeat("ab", 32)
-	p, err := Mirrors{"docker.io": "127.0.0.1:5000"}.sourcePolicy([]string{
+	p, err := sourcePolicy(ref.Mirrors{"docker.io": "127.0.0.1:5000"}, []string{
 		"docker.io/library/python:3.12-slim@" + d,
 		"docker.io/library/python:3.12-slim@" + d, // twice: one rule
 		"docker.io/library/debian:bookworm",       // no digest: not mirrored
@@ -44,21 +32,22 @@ func TestMirrorsSourcePolicy(t *testing.T) {
 	}
 }
 
-func TestParseMirror(t *testing.T) {
-	if r, m, err := ParseMirror("docker.io=mirror:5000"); err != nil || r != "docker.io" || m != "mirror:5000" {
-		t.Errorf("ParseMirror = %q, %q, %v", r, m, err)
+// TestRefs: every image source of the graph and the base, normalized, once.
+func TestRefs(t *testing.T) {
+	hex1 := strings.Repeat("ab", 32)
+	base := ref.Pin("docker.io/library/python:3.12-alpine@sha256:" + hex1)
+	builderStage := llb.Image("python:3.12-alpine@sha256:" + hex1).Run(llb.Shlex("true")).Root()
+	tool := llb.Image("ghcr.io/team/tool:1")
+	root := llb.Image(base.String()).
+		File(llb.Copy(builderStage, "/out", "/out")).
+		File(llb.Copy(tool, "/bin/tool", "/bin/tool"))
+	img := Image{Platform: ocispecs.Platform{OS: "linux", Architecture: "amd64"}, Root: root, Base: base}
+	got, err := img.Refs(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, bad := range []string{"docker.io", "=m", "docker.io=", "docker.io=m/path"} {
-		if _, _, err := ParseMirror(bad); err == nil {
-			t.Errorf("ParseMirror(%q) accepted", bad)
-		}
-	}
-}
-
-func TestInsecure(t *testing.T) {
-	for host, want := range map[string]bool{"127.0.0.1:5000": true, "localhost": true, "[::1]:80": true, "registry.example.com": false, "10.0.0.1:5000": false} {
-		if got := Insecure(host); got != want {
-			t.Errorf("Insecure(%q) = %v, want %v", host, got, want)
-		}
+	want := []string{base.String(), "ghcr.io/team/tool:1"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Refs (-want +got):\n%s", diff)
 	}
 }

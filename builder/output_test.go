@@ -109,7 +109,7 @@ func TestTarballIsReadBackAndReplaced(t *testing.T) {
 	}
 
 	imgs := []Image{testImage(amd64)}
-	opt := SolveOpt{Outputs: []Output{out}}
+	opt := Options{Outputs: []Output{out}}
 	checked := &Result{Manifests: map[string]digest.Digest{"linux/amd64": digest.Digest(d.String())}}
 	if err := checked.readBack(context.Background(), imgs, opt, &st); err != nil {
 		t.Errorf("read back the image checked: %v", err)

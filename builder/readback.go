@@ -19,14 +19,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/oci"
+	"github.com/imagebuild/imagebuild/ref"
 )
 
-// pushedIndex reads what ref points at in its registry, as an index (an
-// image alone is put in one).
-func pushedIndex(ctx context.Context, ref string, insecure bool, keychain authn.Keychain) (v1.ImageIndex, error) {
-	r, err := ParseReference(ref)
+// pushedIndex reads what the reference s points at in its registry, as an
+// index (an image alone is put in one).
+func pushedIndex(ctx context.Context, s string, insecure bool, keychain authn.Keychain) (v1.ImageIndex, error) {
+	r, err := ref.Parse(s)
 	if insecure {
-		r, err = name.ParseReference(ref, name.Insecure)
+		r, err = name.ParseReference(s, name.Insecure)
 	}
 	if err != nil {
 		return nil, err
@@ -51,7 +52,7 @@ func pushedIndex(ctx context.Context, ref string, insecure bool, keychain authn.
 // baseError explains err, the daemon's answer when asked for img's base
 // config: a platform the base's index lacks is named with the platforms it
 // has, as its registry lists them.
-func baseError(ctx context.Context, img Image, m Mirrors, err error) error {
+func baseError(ctx context.Context, img Image, m ref.Mirrors, err error) error {
 	if !strings.Contains(err.Error(), "no match for platform") {
 		return err // named by the client, which gets only its message
 	}
@@ -64,12 +65,12 @@ func baseError(ctx context.Context, img Image, m Mirrors, err error) error {
 
 // basePlatforms lists the platforms of pin's index, through its mirror in m
 // when there is one.
-func basePlatforms(ctx context.Context, pin Pin, m Mirrors) ([]string, error) {
-	ref, err := m.Rewrite(pin.Name() + "@" + pin.Digest().String())
+func basePlatforms(ctx context.Context, pin ref.Pin, m ref.Mirrors) ([]string, error) {
+	from, err := m.Rewrite(pin.Name() + "@" + pin.Digest().String())
 	if err != nil {
 		return nil, err
 	}
-	r, err := ParseReference(ref)
+	r, err := ref.Parse(from)
 	if err != nil {
 		return nil, err
 	}

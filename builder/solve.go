@@ -15,6 +15,8 @@ import (
 	"github.com/containerd/platforms"
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/imagebuild/imagebuild/daemon"
+	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/client/llb/sourceresolver"
@@ -30,9 +32,9 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// SolveOpt says where a build reads its context from, what is checked and
+// Options says where a build reads its context from, what is checked and
 // where its result goes.
-type SolveOpt struct {
+type Options struct {
 	// Outputs are the exports of the result; none builds and keeps nothing.
 	Outputs []Output
 	// NoCache runs every step again, ignoring the daemon's cache.
@@ -46,7 +48,7 @@ type SolveOpt struct {
 	// depend on the day it is built.
 	SourceDateEpoch *time.Time
 	// Mirrors pulls pinned images from mirrors by the same digest.
-	Mirrors Mirrors
+	Mirrors ref.Mirrors
 	// Provenance, when set, attaches BuildKit's SLSA provenance
 	// attestation to the image: "mode=min" or "mode=max".
 	Provenance string
@@ -77,7 +79,7 @@ type SolveOpt struct {
 	MetadataFile string
 }
 
-// LabelCreated is the label that records [SolveOpt.SourceDateEpoch].
+// LabelCreated is the label that records [Options.SourceDateEpoch].
 const LabelCreated = "org.opencontainers.image.created"
 
 // CompatibilityVersion pins the daemon's exporter behaviour (BuildKit's
@@ -118,7 +120,7 @@ func imageOutputAttrs(o Output, epoch *time.Time) map[string]string {
 // and the outputs staged, written but not yet moved into place; the caller
 // commits or discards them. Progress goes to status when it is not nil;
 // solve closes it.
-func solve(ctx context.Context, c *client.Client, imgs []Image, opt SolveOpt, outputs []Output, status chan *client.SolveStatus) (*client.SolveResponse, *staged, error) {
+func solve(ctx context.Context, c *client.Client, imgs []Image, opt Options, outputs []Output, status chan *client.SolveStatus) (*client.SolveResponse, *staged, error) {
 	st := &staged{}
 	defs, so, err := prepare(ctx, imgs, opt, outputs, st)
 	if err != nil {
@@ -222,7 +224,7 @@ func solve(ctx context.Context, c *client.Client, imgs []Image, opt SolveOpt, ou
 	if err != nil {
 		st.discard()
 		if ctx.Err() == nil {
-			if err := lost(err); errors.Is(err, ErrDaemonLost) {
+			if err := daemon.Lost(err); errors.Is(err, daemon.ErrLost) {
 				return nil, nil, err
 			}
 		}
@@ -333,7 +335,7 @@ func PlatformID(p ocispecs.Platform) string {
 // prepare turns imgs, which [Build] has validated and whose context it has
 // checked, and opt into one definition a platform and the client's solve
 // options, staging outputs in st.
-func prepare(ctx context.Context, imgs []Image, opt SolveOpt, outputs []Output, st *staged) ([]*llb.Definition, client.SolveOpt, error) {
+func prepare(ctx context.Context, imgs []Image, opt Options, outputs []Output, st *staged) ([]*llb.Definition, client.SolveOpt, error) {
 	var so client.SolveOpt
 	var marshalOpts []llb.ConstraintsOpt
 	if opt.NoCache {
@@ -368,7 +370,7 @@ func prepare(ctx context.Context, imgs []Image, opt SolveOpt, outputs []Output, 
 	if so.CacheImports, err = cacheImports(opt.CacheImports); err != nil {
 		return nil, so, err
 	}
-	if so.SourcePolicy, err = opt.Mirrors.sourcePolicy(refs); err != nil {
+	if so.SourcePolicy, err = sourcePolicy(opt.Mirrors, refs); err != nil {
 		return nil, so, fmt.Errorf("registry mirrors: %w", err)
 	}
 	if c := imgs[0].Context; c.dir != "" {

@@ -19,6 +19,7 @@ import (
 	"github.com/docker/cli/cli/config"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/daemon"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/auth/authprovider"
@@ -89,8 +90,8 @@ func (o *buildOptions) sourceDateEpoch() (*time.Time, error) {
 }
 
 // solveOpt validates the options, for n platforms, and turns them into the library's.
-func (o *buildOptions) solveOpt(stderr io.Writer, n int, secrets []string) (builder.SolveOpt, error) {
-	so := builder.SolveOpt{NoCache: o.noCache, CheckReproducible: o.checkRepro, MetadataFile: o.metadataFile}
+func (o *buildOptions) solveOpt(stderr io.Writer, n int, secrets []string) (builder.Options, error) {
+	so := builder.Options{NoCache: o.noCache, CheckReproducible: o.checkRepro, MetadataFile: o.metadataFile}
 	for _, spec := range o.outputs {
 		out, err := parseOutput(spec)
 		if err != nil {
@@ -383,7 +384,7 @@ func explainBuildError(err error, mode string) error {
 // daemonLost names the daemon at addr in err when it went away during the
 // build.
 func daemonLost(err error, addr string) error {
-	if errors.Is(err, builder.ErrDaemonLost) {
+	if errors.Is(err, daemon.ErrLost) {
 		return fmt.Errorf("buildkit at %s: %w; nothing was written", addr, err)
 	}
 	return err

@@ -17,6 +17,7 @@ import (
 	"github.com/imagebuild/imagebuild/internal/stage"
 	"github.com/imagebuild/imagebuild/oci"
 	"github.com/imagebuild/imagebuild/publish"
+	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -74,7 +75,7 @@ func (o *buildOptions) parseBuilders(ps []ocispecs.Platform) (map[string]string,
 // buildOnBuilders builds each of imgs on its platform's daemon (addrs, else
 // --addr's), each into an OCI tarball unpacked into a layout, checked as so asks, and assembles
 // them into one index written to so's outputs.
-func buildOnBuilders(ctx context.Context, o *buildOptions, addrs map[string]string, imgs []builder.Image, so builder.SolveOpt, stderr io.Writer) (*builder.Result, error) {
+func buildOnBuilders(ctx context.Context, o *buildOptions, addrs map[string]string, imgs []builder.Image, so builder.Options, stderr io.Writer) (*builder.Result, error) {
 	tmp, err := os.MkdirTemp("", "imagebuild-builders-")
 	if err != nil {
 		return nil, err
@@ -177,7 +178,7 @@ func buildOnBuilders(ctx context.Context, o *buildOptions, addrs map[string]stri
 			}
 		case out.Type == client.ExporterImage:
 			for _, n := range strings.Split(out.Attrs["name"], ",") {
-				ref, err := builder.ParseReference(n)
+				ref, err := ref.Parse(n)
 				if err == nil && out.Attrs["registry.insecure"] == "true" {
 					ref, err = name.ParseReference(n, name.Insecure)
 				}

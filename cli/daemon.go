@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/daemon"
 	"github.com/moby/buildkit/client"
 	"github.com/spf13/pflag"
 )
@@ -31,7 +31,7 @@ func (o *daemonOptions) addFlags(fs *pflag.FlagSet) {
 	if addr == "" {
 		addr = defaultAddr
 	}
-	fs.StringVar(&o.addr, "addr", addr, "BuildKit daemon address ($BUILDKIT_HOST): "+strings.Join(builder.Schemes, "://, ")+"://")
+	fs.StringVar(&o.addr, "addr", addr, "BuildKit daemon address ($BUILDKIT_HOST): "+strings.Join(daemon.Schemes, "://, ")+"://")
 	fs.StringVar(&o.caCert, "tlscacert", "", "CA certificate that signed the daemon's (PEM); connects with TLS")
 	fs.StringVar(&o.cert, "tlscert", "", "client certificate (PEM), for a daemon that asks for one")
 	fs.StringVar(&o.key, "tlskey", "", "client key (PEM)")
@@ -40,8 +40,8 @@ func (o *daemonOptions) addFlags(fs *pflag.FlagSet) {
 }
 
 // daemon validates the flags and returns the daemon they name.
-func (o *daemonOptions) daemon() (builder.Daemon, error) {
-	d := builder.Daemon{Addr: o.addr, CACert: o.caCert, Cert: o.cert, Key: o.key, ServerName: o.serverName}
+func (o *daemonOptions) daemon() (daemon.Config, error) {
+	d := daemon.Config{Addr: o.addr, CACert: o.caCert, Cert: o.cert, Key: o.key, ServerName: o.serverName}
 	if o.tlsDir != "" {
 		if o.caCert != "" || o.cert != "" || o.key != "" {
 			return d, usagef("--tlsdir and --tlscacert/--tlscert/--tlskey: give the folder or the files, not both")
@@ -52,7 +52,7 @@ func (o *daemonOptions) daemon() (builder.Daemon, error) {
 		}
 	}
 	if err := d.Validate(); err != nil {
-		if errors.Is(err, builder.ErrUnknownScheme) {
+		if errors.Is(err, daemon.ErrUnknownScheme) {
 			return d, usagef("--addr: %v", err)
 		}
 		return d, usagef("%v", err)
@@ -89,14 +89,14 @@ func (o *daemonOptions) connect(ctx context.Context) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := builder.Connect(ctx, d)
-	if errors.Is(err, builder.ErrNoDaemon) {
+	c, err := daemon.Connect(ctx, d)
+	if errors.Is(err, daemon.ErrNoDaemon) {
 		if strings.HasPrefix(d.Addr, "unix://") {
 			return nil, fmt.Errorf("%w; start one with 'make buildkitd' or point --addr or BUILDKIT_HOST at a running daemon", err)
 		}
 		return nil, fmt.Errorf("%w; check that a daemon runs there and that --addr or BUILDKIT_HOST names it", err)
 	}
-	if errors.Is(err, builder.ErrTLSRequired) {
+	if errors.Is(err, daemon.ErrTLSRequired) {
 		return nil, fmt.Errorf("%w (--tlsdir DIR, or --tlscacert, --tlscert and --tlskey)", err)
 	}
 	return c, err

@@ -9,6 +9,7 @@ import (
 	"github.com/containerd/platforms"
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/recipes"
+	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -65,7 +66,7 @@ func (o *graphOptions) recipe(a *app, name string) (recipes.Recipe, recipes.Inpu
 		return nil, in, usagef("recipe %s: %v", r.Name(), err)
 	}
 	if o.base != "" {
-		if in.Base.Pin, err = builder.ParsePin(o.base); err != nil {
+		if in.Base.Pin, err = ref.ParsePin(o.base); err != nil {
 			return nil, in, usagef("--base: %v", err)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/recipes"
+	"github.com/imagebuild/imagebuild/ref"
 	"golang.org/x/sys/unix"
 )
 
@@ -175,9 +176,9 @@ func checkPlatformConfig(t *testing.T, env *testenv.Env, img v1.Image, created t
 		t.Errorf("env: the base's, PATH with /opt/venv/bin first (-want +got):\n%s", diff)
 	}
 	wantLabels := map[string]string{
-		builder.LabelBaseName:   env.Base.Tagged(),
-		builder.LabelBaseDigest: env.Base.Digest().String(),
-		builder.LabelCreated:    created.Format(time.RFC3339),
+		ref.LabelBaseName:    env.Base.Tagged(),
+		ref.LabelBaseDigest:  env.Base.Digest().String(),
+		builder.LabelCreated: created.Format(time.RFC3339),
 	}
 	if diff := cmp.Diff(wantLabels, c.Labels); diff != "" {
 		t.Errorf("labels (-want +got):\n%s", diff)

@@ -13,9 +13,9 @@ import (
 	"text/tabwriter"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/pins"
 	"github.com/imagebuild/imagebuild/recipes"
+	"github.com/imagebuild/imagebuild/ref"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/pflag"
 )
@@ -29,10 +29,10 @@ func (o *mirrorOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.specs, "registry-mirror", nil, "pull REGISTRY's images from MIRROR by the same digest, as REGISTRY=MIRROR (repeatable)")
 }
 
-func (o *mirrorOptions) mirrors() (builder.Mirrors, error) {
-	m := builder.Mirrors{}
+func (o *mirrorOptions) mirrors() (ref.Mirrors, error) {
+	m := ref.Mirrors{}
 	for _, s := range o.specs {
-		reg, mirror, err := builder.ParseMirror(s)
+		reg, mirror, err := ref.ParseMirror(s)
 		if err != nil {
 			return nil, usagef("--registry-mirror: %v", err)
 		}
@@ -88,7 +88,7 @@ var pinsPlatform = ocispecs.Platform{OS: "linux", Architecture: "amd64"}
 type recipePins struct {
 	recipe string
 	// pins are the references pinned as NAME:TAG@sha256:<64 hex>, sorted.
-	pins []builder.Pin
+	pins []ref.Pin
 	// unpinned are the references that are not.
 	unpinned []string
 }
@@ -101,15 +101,15 @@ func (a *app) recipesPins(ctx context.Context) ([]recipePins, error) {
 		if err != nil {
 			return nil, fmt.Errorf("recipe %s: %w", r.Name(), err)
 		}
-		refs, err := pins.Refs(ctx, img)
+		refs, err := img.Refs(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("recipe %s: %w", r.Name(), err)
 		}
 		rp := recipePins{recipe: r.Name()}
-		for _, ref := range refs {
-			p := builder.Pin(ref)
+		for _, r := range refs {
+			p := ref.Pin(r)
 			if p.Validate() != nil {
-				rp.unpinned = append(rp.unpinned, ref)
+				rp.unpinned = append(rp.unpinned, r)
 				continue
 			}
 			rp.pins = append(rp.pins, p)
@@ -121,9 +121,9 @@ func (a *app) recipesPins(ctx context.Context) ([]recipePins, error) {
 
 // checkAll resolves each pin of rps once, in the order first found; an
 // unreachable registry is an error.
-func checkAll(ctx context.Context, rps []recipePins, m builder.Mirrors) (map[builder.Pin]pins.Status, []builder.Pin, error) {
-	sts := map[builder.Pin]pins.Status{}
-	var order []builder.Pin
+func checkAll(ctx context.Context, rps []recipePins, m ref.Mirrors) (map[ref.Pin]pins.Status, []ref.Pin, error) {
+	sts := map[ref.Pin]pins.Status{}
+	var order []ref.Pin
 	for _, rp := range rps {
 		for _, p := range rp.pins {
 			if _, ok := sts[p]; ok {
@@ -156,15 +156,15 @@ type statusRow struct {
 // statusRows lists each recipe's pins with their statuses and the files
 // they were bumped in, a pin used by several recipes once for each, then
 // its unpinned references.
-func statusRows(rps []recipePins, sts map[builder.Pin]pins.Status, files map[builder.Pin][]string) []statusRow {
+func statusRows(rps []recipePins, sts map[ref.Pin]pins.Status, files map[ref.Pin][]string) []statusRow {
 	rows := []statusRow{}
 	for _, rp := range rps {
 		for _, p := range rp.pins {
 			st := sts[p]
-			rows = append(rows, statusRow{Recipe: rp.recipe, Name: p.Name(), Tag: p.Tag(), Pinned: p.Digest().String(), Current: st.Current, Status: st.Status, Files: relPaths(files[p])})
+			rows = append(rows, statusRow{Recipe: rp.recipe, Name: p.Name(), Tag: p.Tag(), Pinned: p.Digest().String(), Current: st.Current, Status: st.State, Files: relPaths(files[p])})
 		}
-		for _, ref := range rp.unpinned {
-			p := builder.Pin(ref)
+		for _, r := range rp.unpinned {
+			p := ref.Pin(r)
 			rows = append(rows, statusRow{Recipe: rp.recipe, Name: p.Name(), Tag: p.Tag(), Pinned: p.Digest().String(), Status: unpinned})
 		}
 	}
@@ -207,7 +207,7 @@ func unpinnedError(rps []recipePins) error {
 	return fmt.Errorf("%s not pinned as NAME:TAG@sha256:<64 hex>; pin each by its multi-arch index digest", strings.Join(refs, ", "))
 }
 
-func (a *app) pinsCheck(ctx context.Context, m builder.Mirrors, format string, stdout io.Writer) error {
+func (a *app) pinsCheck(ctx context.Context, m ref.Mirrors, format string, stdout io.Writer) error {
 	rps, err := a.recipesPins(ctx)
 	if err != nil {
 		return err
@@ -222,7 +222,7 @@ func (a *app) pinsCheck(ctx context.Context, m builder.Mirrors, format string, s
 	var errs []string
 	bad := 0
 	for _, st := range sts {
-		if st.Status != pins.Current {
+		if st.State != pins.Current {
 			bad++
 		}
 	}
@@ -268,7 +268,7 @@ func declarations(file string) (decls []pins.Decl, where string, err error) {
 	return decls, "any Go file of the module at " + root, nil
 }
 
-func (a *app) pinsBump(ctx context.Context, file string, m builder.Mirrors, format string, stdout io.Writer) error {
+func (a *app) pinsBump(ctx context.Context, file string, m ref.Mirrors, format string, stdout io.Writer) error {
 	decls, where, err := declarations(file)
 	if err != nil {
 		return err
@@ -281,16 +281,16 @@ func (a *app) pinsBump(ctx context.Context, file string, m builder.Mirrors, form
 	if err != nil {
 		return err
 	}
-	updates := map[builder.Pin]builder.Pin{}
-	files := map[builder.Pin][]string{}
+	updates := map[ref.Pin]ref.Pin{}
+	files := map[ref.Pin][]string{}
 	var rewrite []string
 	var undeclared []string
 	missing := 0
 	for _, p := range order {
 		st := sts[p]
-		switch st.Status {
+		switch st.State {
 		case pins.Stale:
-			to, err := builder.ParsePin(p.Tagged() + "@" + st.Current)
+			to, err := ref.ParsePin(p.Tagged() + "@" + st.Current)
 			if err != nil {
 				return err
 			}
@@ -300,7 +300,7 @@ func (a *app) pinsBump(ctx context.Context, file string, m builder.Mirrors, form
 				}
 			}
 			if len(files[p]) == 0 {
-				undeclared = append(undeclared, fmt.Sprintf("stale pin %s (recipe %s) is not declared as a builder.Pin constant in %s; bump it by hand where the recipe takes it from, to %s",
+				undeclared = append(undeclared, fmt.Sprintf("stale pin %s (recipe %s) is not declared as a ref.Pin constant in %s; bump it by hand where the recipe takes it from, to %s",
 					p, strings.Join(usedBy(rps, p), ", "), where, to))
 				continue
 			}
@@ -327,11 +327,11 @@ func (a *app) pinsBump(ctx context.Context, file string, m builder.Mirrors, form
 			st := sts[p]
 			who := strings.Join(usedBy(rps, p), ", ")
 			switch {
-			case st.Status == pins.Stale && len(files[p]) > 0:
+			case st.State == pins.Stale && len(files[p]) > 0:
 				fmt.Fprintf(stdout, "bumped %s (%s): %s -> %s in %s\n", p.Tagged(), who, p.Digest(), st.Current, strings.Join(relPaths(files[p]), ", "))
-			case st.Status == pins.Stale:
+			case st.State == pins.Stale:
 				fmt.Fprintf(stdout, "stale %s (%s): %s -> %s; not declared in %s, not bumped\n", p.Tagged(), who, p.Digest(), st.Current, where)
-			case st.Status == pins.Missing:
+			case st.State == pins.Missing:
 				fmt.Fprintf(stdout, "missing %s (%s): the registry does not have %s (tag now at %s); not bumped\n", p.Tagged(), who, p.Digest(), st.Current)
 			default:
 				fmt.Fprintf(stdout, "current %s (%s): %s\n", p.Tagged(), who, p.Digest())
@@ -353,7 +353,7 @@ func (a *app) pinsBump(ctx context.Context, file string, m builder.Mirrors, form
 }
 
 // usedBy names the recipes of rps that use p.
-func usedBy(rps []recipePins, p builder.Pin) []string {
+func usedBy(rps []recipePins, p ref.Pin) []string {
 	var out []string
 	for _, rp := range rps {
 		if slices.Contains(rp.pins, p) {

@@ -20,6 +20,7 @@ import (
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/recipes"
+	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client/llb"
 )
 
@@ -64,14 +65,14 @@ func newPinsRegistry(t *testing.T) *pinsRegistry {
 }
 
 // push puts a new image at repo:tag and returns its pin as docker.io's.
-func (r *pinsRegistry) push(repoTag string) builder.Pin {
+func (r *pinsRegistry) push(repoTag string) ref.Pin {
 	r.t.Helper()
 	img, err := random.Image(64, 1)
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	d := testenv.PushImage(r.t, r.host+"/"+repoTag, img)
-	return builder.Pin("docker.io/" + repoTag + "@" + d)
+	return ref.Pin("docker.io/" + repoTag + "@" + d)
 }
 
 func runPinsCLI(t *testing.T, rs []recipes.Recipe, args ...string) (string, string, int) {
@@ -177,7 +178,7 @@ func bumpModule(t *testing.T, files map[string]string) string {
 }
 
 func pinDecl(pkg, constName string, pin string) string {
-	return "package " + pkg + "\n\nimport \"github.com/imagebuild/imagebuild/builder\"\n\n// " + constName + " is a base.\nconst " + constName + " builder.Pin = \"" + pin + "\"\n"
+	return "package " + pkg + "\n\nimport \"github.com/imagebuild/imagebuild/builder\"\n\n// " + constName + " is a base.\nconst " + constName + " ref.Pin = \"" + pin + "\"\n"
 }
 
 // checkFiles fails unless each file of root has the content want gives.

@@ -8,8 +8,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/publish"
+	"github.com/imagebuild/imagebuild/ref"
 	"github.com/spf13/pflag"
 )
 
@@ -21,7 +21,7 @@ func runPush(ctx context.Context, args []string, stdout io.Writer) error {
 	if help || err != nil {
 		return err
 	}
-	ref, err := builder.ParseReference(pos[1])
+	ref, err := ref.Parse(pos[1])
 	if err != nil {
 		return usagef("push: reference %q: %v", pos[1], err)
 	}

@@ -143,7 +143,7 @@ func TestCheckReproducibleFindsInjectedDifference(t *testing.T) {
 	img := builder.Image{Platform: testenv.Platform, Root: root, Base: env.Base}
 	epoch := time.Unix(1700000000, 0)
 	dest := filepath.Join(t.TempDir(), "image.tar")
-	res, err := builder.Build(context.Background(), env.Client, []builder.Image{img}, builder.SolveOpt{
+	res, err := builder.Build(context.Background(), env.Client, []builder.Image{img}, builder.Options{
 		SourceDateEpoch: &epoch, CheckReproducible: true,
 		Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: dest}},
 	}, nil)

@@ -43,7 +43,7 @@ func buildSlim(t *testing.T, env *testenv.Env, r recipes.PythonSlim, requirement
 	if ref != "" {
 		outputs = append(outputs, builder.Output{Type: client.ExporterImage, Attrs: map[string]string{"name": ref, "push": "true"}})
 	}
-	if _, err := builder.Build(context.Background(), env.Client, []builder.Image{img}, builder.SolveOpt{
+	if _, err := builder.Build(context.Background(), env.Client, []builder.Image{img}, builder.Options{
 		Outputs: outputs,
 		Session: []session.Attachable{secretsprovider.FromMap(map[string][]byte{recipes.PipConfSecret: pipconf})},
 	}, nil); err != nil {
@@ -140,7 +140,7 @@ kill $pid`, port, port)
 	builderTar := filepath.Join(t.TempDir(), "builder.tar")
 	st := r.BuilderStage(recipes.Inputs{Platform: testenv.Platform, Base: recipes.Base{Pin: env.Base}, Context: bctx})
 	if _, err := builder.Build(context.Background(), env.Client, []builder.Image{{Platform: testenv.Platform, Root: st, Base: env.Base, Context: bctx}},
-		builder.SolveOpt{Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: builderTar}},
+		builder.Options{Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: builderTar}},
 			Session: []session.Attachable{secretsprovider.FromMap(map[string][]byte{recipes.PipConfSecret: testenv.SeverityIndex(t, false)})}}, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -16,10 +16,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/pins"
 	"github.com/imagebuild/imagebuild/recipes"
+	"github.com/imagebuild/imagebuild/ref"
 )
 
 // seedPython puts the test base in the test registry as
@@ -198,13 +198,13 @@ func TestPinsCheckAndBump(t *testing.T) {
 func TestPinFabricatedDigestIsMissing(t *testing.T) {
 	env := testenv.Get(t)
 	seedPython(t, env)
-	fake := builder.Pin("docker.io/library/python:3.12-alpine@sha256:" + strings.Repeat("0", 64))
-	st, err := pins.Check(context.Background(), fake, builder.Mirrors{"docker.io": env.Registry}, authn.DefaultKeychain)
+	fake := ref.Pin("docker.io/library/python:3.12-alpine@sha256:" + strings.Repeat("0", 64))
+	st, err := pins.Check(context.Background(), fake, ref.Mirrors{"docker.io": env.Registry}, authn.DefaultKeychain)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Status != pins.Missing {
-		t.Errorf("fabricated digest: status %q, want %q", st.Status, pins.Missing)
+	if st.State != pins.Missing {
+		t.Errorf("fabricated digest: status %q, want %q", st.State, pins.Missing)
 	}
 }
 
@@ -242,10 +242,10 @@ func TestBuildThroughMirror(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := cf.Config.Labels[builder.LabelBaseName]; got != "docker.io/library/python:3.12-alpine" {
+	if got := cf.Config.Labels[ref.LabelBaseName]; got != "docker.io/library/python:3.12-alpine" {
 		t.Errorf("base name label %q, want the canonical name", got)
 	}
-	if got := cf.Config.Labels[builder.LabelBaseDigest]; got != pinned {
+	if got := cf.Config.Labels[ref.LabelBaseDigest]; got != pinned {
 		t.Errorf("base digest label %q, want %s", got, pinned)
 	}
 }

@@ -60,7 +60,7 @@ func badImage(t *testing.T, env *testenv.Env, user string, root func(llb.State) 
 	base := llb.Image(env.Base.String(), llb.Platform(testenv.Platform))
 	img := builder.Image{Platform: testenv.Platform, Root: root(base), Base: env.Base, Config: builder.Config{User: user}}
 	dest := filepath.Join(t.TempDir(), "image.tar")
-	if _, err := builder.Build(context.Background(), env.Client, []builder.Image{img}, builder.SolveOpt{
+	if _, err := builder.Build(context.Background(), env.Client, []builder.Image{img}, builder.Options{
 		Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: dest}},
 	}, nil); err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/ref"
 )
 
 // A pin's standing in its registry.
@@ -21,19 +21,19 @@ const (
 
 // Status is what the registry says of a pin.
 type Status struct {
-	Pin builder.Pin `json:"pin"`
+	Pin ref.Pin `json:"pin"`
 	// Current is the digest the pin's tag points at now: the multi-arch
 	// index's digest where the tag is an index.
 	Current string `json:"current"`
-	// Status is Current, Stale or Missing.
-	Status string `json:"status"`
+	// State is Current, Stale or Missing.
+	State string `json:"status"`
 }
 
 // Check asks pin's registry, through its mirror in m when there is one,
 // what its tag points at now and whether it still has the pinned digest.
 // Registry credentials come from keychain. An unreachable registry is an
 // error, never a status.
-func Check(ctx context.Context, pin builder.Pin, m builder.Mirrors, keychain authn.Keychain) (Status, error) {
+func Check(ctx context.Context, pin ref.Pin, m ref.Mirrors, keychain authn.Keychain) (Status, error) {
 	st := Status{Pin: pin}
 	if err := pin.Validate(); err != nil {
 		return st, err
@@ -47,8 +47,8 @@ func Check(ctx context.Context, pin builder.Pin, m builder.Mirrors, keychain aut
 		return st, err
 	}
 	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(keychain)}
-	head := func(ref string) (string, error) {
-		r, err := builder.ParseReference(ref)
+	head := func(s string) (string, error) {
+		r, err := ref.Parse(s)
 		if err != nil {
 			return "", err
 		}
@@ -67,12 +67,12 @@ func Check(ctx context.Context, pin builder.Pin, m builder.Mirrors, keychain aut
 		if !notFound(err) {
 			return st, fmt.Errorf("look up %s: %w", byDigest, err)
 		}
-		st.Status = Missing
+		st.State = Missing
 		return st, nil
 	}
-	st.Status = Stale
+	st.State = Stale
 	if current == pin.Digest().String() {
-		st.Status = Current
+		st.State = Current
 	}
 	return st, nil
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/internal/testenv"
+	"github.com/imagebuild/imagebuild/ref"
 )
 
 // TestCheck: a pin is current while its tag points at it, stale once the
@@ -31,24 +31,24 @@ func TestCheck(t *testing.T) {
 		return testenv.PushImage(t, host+"/library/python:3.12-alpine", img)
 	}
 	first := push()
-	pin := builder.Pin("docker.io/library/python:3.12-alpine@" + first)
-	m := builder.Mirrors{"docker.io": host}
+	pin := ref.Pin("docker.io/library/python:3.12-alpine@" + first)
+	m := ref.Mirrors{"docker.io": host}
 	ctx := context.Background()
 
-	check := func(p builder.Pin, want, current string) {
+	check := func(p ref.Pin, want, current string) {
 		t.Helper()
 		st, err := Check(ctx, p, m, authn.DefaultKeychain)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Status != want || st.Current != current || st.Pin != p {
+		if st.State != want || st.Current != current || st.Pin != p {
 			t.Errorf("Check(%s) = %+v, want status %s, current %s", p, st, want, current)
 		}
 	}
 	check(pin, Current, first)
 	moved := push()
 	check(pin, Stale, moved)
-	check(builder.Pin("docker.io/library/python:3.12-alpine@sha256:"+hex1), Missing, moved)
+	check(ref.Pin("docker.io/library/python:3.12-alpine@sha256:"+hex1), Missing, moved)
 
 	srv.Close()
 	if _, err := Check(ctx, pin, m, authn.DefaultKeychain); err == nil {

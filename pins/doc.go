@@ -1,12 +1,12 @@
 // Package pins keeps base image pins honest: it asks a pin's registry
 // whether its tag still points at the pinned digest, finds which images a
 // recipe's graph pulls, and reads and rewrites the pin constants a team
-// declares in its Go source (`X builder.Pin = "NAME:TAG@sha256:..."`).
+// declares in its Go source (`X ref.Pin = "NAME:TAG@sha256:..."`).
 //
 // The smallest use checks one pin:
 //
 //	st, err := pins.Check(ctx, recipes.PythonAlpineBase, nil, authn.DefaultKeychain)
-//	if err == nil && st.Status == pins.Stale {
+//	if err == nil && st.State == pins.Stale {
 //		fmt.Println("the tag now points at", st.Current)
 //	}
 //
@@ -21,7 +21,7 @@
 //			files = append(files, d.File)
 //		}
 //	}
-//	changed, err := pins.Rewrite(files, map[builder.Pin]builder.Pin{old: updated})
+//	changed, err := pins.Rewrite(files, map[ref.Pin]ref.Pin{old: updated})
 //
 // `imagebuild pins check` and `imagebuild pins bump` are these steps for
 // every pin of the recipes the binary has.

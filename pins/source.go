@@ -14,12 +14,12 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/internal/stage"
+	"github.com/imagebuild/imagebuild/ref"
 )
 
 // Decl is one pin constant declared in Go source, written
-// `X builder.Pin = "NAME:TAG@sha256:..."` (with any package qualifier).
+// `X ref.Pin = "NAME:TAG@sha256:..."` (with any package qualifier).
 type Decl struct {
 	// File is the file that declares it, as it was given.
 	File string
@@ -28,15 +28,15 @@ type Decl struct {
 	// Name is the constant's name.
 	Name string
 	// Value is the pin as written.
-	Value builder.Pin
+	Value ref.Pin
 	// start and end are the literal's byte offsets, quotes included.
 	start, end int
 }
 
 // Is reports whether d declares pin: its value, normalized as
-// [builder.ParsePin] does, is pin.
-func (d Decl) Is(pin builder.Pin) bool {
-	p, err := builder.ParsePin(string(d.Value))
+// [ref.ParsePin] does, is pin.
+func (d Decl) Is(pin ref.Pin) bool {
+	p, err := ref.ParsePin(string(d.Value))
 	return err == nil && p == pin
 }
 
@@ -73,7 +73,7 @@ func Read(filename string, src []byte) ([]Decl, error) {
 					File:  filename,
 					Line:  fset.Position(lit.Pos()).Line,
 					Name:  vs.Names[i].Name,
-					Value: builder.Pin(s),
+					Value: ref.Pin(s),
 					start: fset.Position(lit.Pos()).Offset,
 					end:   fset.Position(lit.End()).Offset,
 				})
@@ -87,7 +87,7 @@ func Read(filename string, src []byte) ([]Decl, error) {
 // (see [Decl.Is]) given the digest of that key's value. Only the digests
 // change, so a pin written short (python:3.12-alpine@sha256:...) stays
 // short; the result is checked to be gofmt-clean.
-func Replace(filename string, src []byte, updates map[builder.Pin]builder.Pin) ([]byte, error) {
+func Replace(filename string, src []byte, updates map[ref.Pin]ref.Pin) ([]byte, error) {
 	decls, err := Read(filename, src)
 	if err != nil {
 		return nil, err
@@ -115,7 +115,7 @@ func Replace(filename string, src []byte, updates map[builder.Pin]builder.Pin) (
 }
 
 // update returns the update of updates that d declares.
-func update(d Decl, updates map[builder.Pin]builder.Pin) (from, to builder.Pin, ok bool) {
+func update(d Decl, updates map[ref.Pin]ref.Pin) (from, to ref.Pin, ok bool) {
 	for from, to := range updates {
 		if d.Is(from) {
 			return from, to, true
@@ -188,7 +188,7 @@ func Find(root string) ([]Decl, error) {
 // returns the files it changed, sorted. Every file appears whole or not at all:
 // each new content is first written beside its file, and the files are
 // replaced only when all are written.
-func Rewrite(files []string, updates map[builder.Pin]builder.Pin) ([]string, error) {
+func Rewrite(files []string, updates map[ref.Pin]ref.Pin) ([]string, error) {
 	var s stage.Set
 	defer s.Discard()
 	for _, file := range slices.Compact(slices.Sorted(slices.Values(files))) {

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/ref"
 )
 
 var (
@@ -19,17 +19,17 @@ var (
 
 const src = `package recipes
 
-import "github.com/imagebuild/imagebuild/builder"
+import "github.com/imagebuild/imagebuild/ref"
 
 const (
 	// A is one pin.
-	A builder.Pin = "docker.io/library/python:3.12-alpine@sha256:1111111111111111111111111111111111111111111111111111111111111111"
+	A ref.Pin = "docker.io/library/python:3.12-alpine@sha256:1111111111111111111111111111111111111111111111111111111111111111"
 	// B is another.
-	B builder.Pin = "docker.io/library/python:3.12-slim@sha256:2222222222222222222222222222222222222222222222222222222222222222"
+	B ref.Pin = "docker.io/library/python:3.12-slim@sha256:2222222222222222222222222222222222222222222222222222222222222222"
 	other = "docker.io/library/python:3.12-alpine@sha256:1111111111111111111111111111111111111111111111111111111111111111"
 )
 
-var V builder.Pin = "docker.io/library/python:3.12-alpine@sha256:1111111111111111111111111111111111111111111111111111111111111111"
+var V ref.Pin = "docker.io/library/python:3.12-alpine@sha256:1111111111111111111111111111111111111111111111111111111111111111"
 `
 
 func TestReadAndReplace(t *testing.T) {
@@ -53,8 +53,8 @@ func TestReadAndReplace(t *testing.T) {
 		t.Errorf("A read at %s:%d, want pins.go:7", decls[0].File, decls[0].Line)
 	}
 	old := decls[0].Value
-	to := builder.Pin(strings.Replace(string(old), hex1, hex3, 1))
-	out, err := Replace("pins.go", []byte(src), map[builder.Pin]builder.Pin{old: to})
+	to := ref.Pin(strings.Replace(string(old), hex1, hex3, 1))
+	out, err := Replace("pins.go", []byte(src), map[ref.Pin]ref.Pin{old: to})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,10 +69,10 @@ func TestReadAndReplace(t *testing.T) {
 // TestReplaceKeepsShortForm: a pin written short is found by its
 // normalized value and keeps its form; only the digest changes.
 func TestReplaceKeepsShortForm(t *testing.T) {
-	short := "package p\n\nimport ib \"github.com/imagebuild/imagebuild/builder\"\n\nconst Base ib.Pin = \"python:3.12-alpine@sha256:" + hex1 + "\"\n"
-	from := builder.Pin("docker.io/library/python:3.12-alpine@sha256:" + hex1)
-	to := builder.Pin("docker.io/library/python:3.12-alpine@sha256:" + hex2)
-	out, err := Replace("p.go", []byte(short), map[builder.Pin]builder.Pin{from: to})
+	short := "package p\n\nimport ib \"github.com/imagebuild/imagebuild/ref\"\n\nconst Base ib.Pin = \"python:3.12-alpine@sha256:" + hex1 + "\"\n"
+	from := ref.Pin("docker.io/library/python:3.12-alpine@sha256:" + hex1)
+	to := ref.Pin("docker.io/library/python:3.12-alpine@sha256:" + hex2)
+	out, err := Replace("p.go", []byte(short), map[ref.Pin]ref.Pin{from: to})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestReplaceKeepsShortForm(t *testing.T) {
 }
 
 func TestReadRejectsNonLiteralPins(t *testing.T) {
-	bad := "package recipes\n\nimport \"github.com/imagebuild/imagebuild/builder\"\n\nconst x = \"a\"\n\nconst A builder.Pin = x\n"
+	bad := "package recipes\n\nimport \"github.com/imagebuild/imagebuild/ref\"\n\nconst x = \"a\"\n\nconst A ref.Pin = x\n"
 	if _, err := Read("pins.go", []byte(bad)); err == nil {
 		t.Error("Read accepted a pin that is not a string literal")
 	}
@@ -102,7 +102,7 @@ func writeFiles(t *testing.T, root string, files map[string]string) {
 }
 
 func pinFile(pkg, name, pin string) string {
-	return "package " + pkg + "\n\nimport \"github.com/imagebuild/imagebuild/builder\"\n\n// " + name + " is a pin.\nconst " + name + " builder.Pin = \"" + pin + "\"\n"
+	return "package " + pkg + "\n\nimport \"github.com/imagebuild/imagebuild/ref\"\n\n// " + name + " is a pin.\nconst " + name + " ref.Pin = \"" + pin + "\"\n"
 }
 
 // TestFind: the module's pin declarations, from its root down, without
@@ -114,7 +114,7 @@ func TestFind(t *testing.T) {
 		"go.mod":                  "module example.com/team\n",
 		"pins.go":                 pinFile("team", "Base", pin),
 		"deploy/images/images.go": pinFile("images", "Other", "docker.io/library/alpine:3.20@sha256:"+hex2),
-		"deploy/README.md":        "const X builder.Pin = \"not go\"\n",
+		"deploy/README.md":        "const X ref.Pin = \"not go\"\n",
 		"testdata/pins.go":        pinFile("testdata", "T", pin),
 		"vendor/x/pins.go":        pinFile("x", "V", pin),
 		".hidden/pins.go":         pinFile("hidden", "H", pin),
@@ -149,8 +149,8 @@ func TestFind(t *testing.T) {
 // it was.
 func TestRewrite(t *testing.T) {
 	root := t.TempDir()
-	from := builder.Pin("docker.io/library/python:3.12-alpine@sha256:" + hex1)
-	to := builder.Pin("docker.io/library/python:3.12-alpine@sha256:" + hex3)
+	from := ref.Pin("docker.io/library/python:3.12-alpine@sha256:" + hex1)
+	to := ref.Pin("docker.io/library/python:3.12-alpine@sha256:" + hex3)
 	files := map[string]string{
 		"a.go": pinFile("p", "A", string(from)),
 		"b.go": pinFile("p", "B", "python:3.12-alpine@sha256:"+hex1),
@@ -161,7 +161,7 @@ func TestRewrite(t *testing.T) {
 	for _, f := range []string{"a.go", "b.go", "c.go"} {
 		paths = append(paths, filepath.Join(root, f))
 	}
-	changed, err := Rewrite(paths, map[builder.Pin]builder.Pin{from: to})
+	changed, err := Rewrite(paths, map[ref.Pin]ref.Pin{from: to})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,8 +183,8 @@ func TestRewrite(t *testing.T) {
 	}
 
 	// A file that does not parse: nothing is rewritten, nothing is left beside.
-	writeFiles(t, root, map[string]string{"a.go": pinFile("p", "A", string(to)), "z.go": "package p\n\nconst Z builder.Pin = \n"})
-	back := map[builder.Pin]builder.Pin{to: from}
+	writeFiles(t, root, map[string]string{"a.go": pinFile("p", "A", string(to)), "z.go": "package p\n\nconst Z ref.Pin = \n"})
+	back := map[ref.Pin]ref.Pin{to: from}
 	if _, err := Rewrite([]string{filepath.Join(root, "a.go"), filepath.Join(root, "z.go")}, back); err == nil {
 		t.Fatal("Rewrite of a file that does not parse succeeded")
 	}

@@ -7,7 +7,7 @@
 // alternative. A literal names only what it changes:
 //
 //	tracker := recipes.Named("tracker-api", "the tracker's API", recipes.PythonAlpine{
-//		Base: TrackerBase, // a builder.Pin constant of your own
+//		Base: TrackerBase, // a ref.Pin constant of your own
 //		Cmd:  []string{"gunicorn", "--bind", "0.0.0.0:8000", "tracker.wsgi"},
 //		Env:  []string{"TRACKER_SETTINGS=tracker.settings.production"},
 //	})

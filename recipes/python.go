@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client/llb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -26,9 +27,9 @@ type Python struct {
 	// Base is the base image of both stages, pinned by digest, running the
 	// recipe's distribution. Default: the recipe's pin ([PythonAlpineBase],
 	// [PythonSlimBase]). Declare a pin of your own as a typed constant
-	// (const MyBase builder.Pin = "NAME:TAG@sha256:..."), so that
+	// (const MyBase ref.Pin = "NAME:TAG@sha256:..."), so that
 	// `pins check` and `pins bump` find it.
-	Base builder.Pin
+	Base ref.Pin
 	// Packages are the build dependencies installed in the builder stage.
 	// Default: the distribution's list of ADR-003's build dependencies.
 	Packages []string

@@ -2,6 +2,7 @@ package recipes
 
 import (
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/ref"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -22,7 +23,7 @@ type Inputs struct {
 // recipe installs packages on it.
 type Base struct {
 	// Pin is the image, pinned by digest.
-	Pin builder.Pin
+	Pin ref.Pin
 	// Distro is the image's distribution.
 	Distro Distro
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/pins"
+	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -208,7 +209,7 @@ func execs(ops map[digest.Digest]*pb.Op) []*pb.ExecOp {
 func TestPythonGraphs(t *testing.T) {
 	for _, tt := range []struct {
 		r       Recipe
-		pin     builder.Pin
+		pin     ref.Pin
 		install []string
 	}{
 		{PythonAlpine{}, PythonAlpineBase, Alpine.InstallCommand(AlpineBuildPackages())},
@@ -218,7 +219,7 @@ func TestPythonGraphs(t *testing.T) {
 	}
 }
 
-func testPythonGraph(t *testing.T, r Recipe, pin builder.Pin, install []string) {
+func testPythonGraph(t *testing.T, r Recipe, pin ref.Pin, install []string) {
 	bctx, err := builder.LoadContext(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -450,7 +451,7 @@ func TestRuntimePackages(t *testing.T) {
 }
 
 func TestPythonAlpineBaseOverride(t *testing.T) {
-	base := builder.Pin("127.0.0.1:5000/test/debian:bookworm@sha256:" + strings.Repeat("ab", 32))
+	base := ref.Pin("127.0.0.1:5000/test/debian:bookworm@sha256:" + strings.Repeat("ab", 32))
 	_, defaults, _ := graph(t, PythonAlpine{}, Inputs{Platform: amd64})
 	for _, tt := range []struct {
 		name    string
@@ -489,7 +490,7 @@ func TestPythonAlpineBaseOverride(t *testing.T) {
 }
 
 func TestRecipeBaseField(t *testing.T) {
-	own := builder.Pin("registry.example.com/platform/python:3.12-alpine@sha256:" + strings.Repeat("cd", 32))
+	own := ref.Pin("registry.example.com/platform/python:3.12-alpine@sha256:" + strings.Repeat("cd", 32))
 	_, ops, _ := graph(t, PythonAlpine{Base: own}, Inputs{Platform: amd64})
 	srcs := imageSources(ops)
 	for _, got := range srcs {
@@ -580,7 +581,7 @@ func TestPythonAlpineGraphIsPlatformExplicit(t *testing.T) {
 	}
 }
 
-// TestPins checks every builder.Pin constant declared in pins.go is a valid
+// TestPins checks every ref.Pin constant declared in pins.go is a valid
 // pin and is pulled by a recipe of All, and every image a recipe pulls is
 // pinned, so a malformed, forgotten or unpinned base fails here.
 func TestPins(t *testing.T) {
@@ -593,7 +594,7 @@ func TestPins(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(decls) == 0 {
-		t.Fatal("no builder.Pin constants found in pins.go")
+		t.Fatal("no ref.Pin constants found in pins.go")
 	}
 	var pulled []string
 	for _, r := range All() {
@@ -601,13 +602,13 @@ func TestPins(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		refs, err := pins.Refs(context.Background(), img)
+		refs, err := img.Refs(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, ref := range refs {
-			if err := builder.Pin(ref).Validate(); err != nil {
-				t.Errorf("recipe %s pulls %s: %v", r.Name(), ref, err)
+		for _, s := range refs {
+			if err := ref.Pin(s).Validate(); err != nil {
+				t.Errorf("recipe %s pulls %s: %v", r.Name(), s, err)
 			}
 		}
 		pulled = append(pulled, refs...)

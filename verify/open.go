@@ -16,8 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/oci"
+	"github.com/imagebuild/imagebuild/ref"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -25,8 +25,8 @@ import (
 // directory nor a registry reference.
 var ErrNoTarget = errors.New("no such file or directory")
 
-// Platform is one platform's image of a target.
-type Platform struct {
+// PlatformImage is one platform's image of a target.
+type PlatformImage struct {
 	Platform ocispecs.Platform
 	Image    v1.Image
 }
@@ -49,7 +49,7 @@ func Open(ctx context.Context, target string, platform ocispecs.Platform, tmp st
 
 // Images opens target as [Open] does and returns each platform's image,
 // or where platform is not the zero value, that platform's only.
-func Images(ctx context.Context, target string, platform ocispecs.Platform, tmp string) ([]Platform, error) {
+func Images(ctx context.Context, target string, platform ocispecs.Platform, tmp string) ([]PlatformImage, error) {
 	idx, img, err := open(ctx, target, tmp)
 	if err != nil {
 		return nil, err
@@ -59,7 +59,7 @@ func Images(ctx context.Context, target string, platform ocispecs.Platform, tmp 
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", target, err)
 		}
-		return []Platform{{Platform: ocispecs.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}, Image: img}}, nil
+		return []PlatformImage{{Platform: ocispecs.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}, Image: img}}, nil
 	}
 	ps := []ocispecs.Platform{platform}
 	if platform.OS == "" {
@@ -67,13 +67,13 @@ func Images(ctx context.Context, target string, platform ocispecs.Platform, tmp 
 			return nil, fmt.Errorf("open %s: %w", target, err)
 		}
 	}
-	var out []Platform
+	var out []PlatformImage
 	for _, p := range ps {
 		img, err := oci.Image(idx, p)
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", target, err)
 		}
-		out = append(out, Platform{Platform: p, Image: img})
+		out = append(out, PlatformImage{Platform: p, Image: img})
 	}
 	return out, nil
 }
@@ -109,7 +109,7 @@ func open(ctx context.Context, target, tmp string) (v1.ImageIndex, v1.Image, err
 	if !IsReference(target) {
 		return nil, nil, fmt.Errorf("%s: %w, and not a registry reference (written NAME:TAG or NAME@sha256:<digest>)", target, ErrNoTarget)
 	}
-	ref, err := builder.ParseReference(target)
+	ref, err := ref.Parse(target)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w, and not a registry reference: %v", target, ErrNoTarget, err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/ref"
 )
 
 // Check results.
@@ -322,43 +322,43 @@ func checkOwnership(fs fsys, dirs []string, uid int) Result {
 // checkBase compares the image's first layers with the base its labels name.
 func checkBase(ctx context.Context, img v1.Image, cf *v1.ConfigFile, keychain authn.Keychain) Result {
 	res := Result{Check: "base layers first"}
-	baseName, baseDigest := cf.Config.Labels[builder.LabelBaseName], cf.Config.Labels[builder.LabelBaseDigest]
+	baseName, baseDigest := cf.Config.Labels[ref.LabelBaseName], cf.Config.Labels[ref.LabelBaseDigest]
 	if baseName == "" || baseDigest == "" {
 		res.Status = Skip
 		res.Evidence = []string{"the image has no base name and digest labels"}
 		return res
 	}
-	ref := baseName + "@" + baseDigest
+	baseRef := baseName + "@" + baseDigest
 	if keychain == nil {
 		keychain = authn.DefaultKeychain
 	}
-	r, err := builder.ParseReference(ref)
+	r, err := ref.Parse(baseRef)
 	if err != nil {
 		res.Status = Fail
-		res.Evidence = []string{fmt.Sprintf("base label %s is not a reference: %v", ref, err)}
+		res.Evidence = []string{fmt.Sprintf("base label %s is not a reference: %v", baseRef, err)}
 		return res
 	}
 	base, err := remote.Image(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(keychain),
 		remote.WithPlatform(v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}))
 	if err != nil {
 		res.Status = Skip
-		res.Evidence = []string{fmt.Sprintf("the base %s cannot be read: %v", ref, err)}
+		res.Evidence = []string{fmt.Sprintf("the base %s cannot be read: %v", baseRef, err)}
 		return res
 	}
 	bcf, err := base.ConfigFile()
 	if err != nil {
 		res.Status = Skip
-		res.Evidence = []string{fmt.Sprintf("the base %s's config cannot be read: %v", ref, err)}
+		res.Evidence = []string{fmt.Sprintf("the base %s's config cannot be read: %v", baseRef, err)}
 		return res
 	}
 	want, got := bcf.RootFS.DiffIDs, cf.RootFS.DiffIDs
 	if len(got) < len(want) || !slices.Equal(want, got[:len(want)]) {
 		res.Status = Fail
-		res.Evidence = []string{fmt.Sprintf("the first %d layers are not %s's", len(want), ref)}
+		res.Evidence = []string{fmt.Sprintf("the first %d layers are not %s's", len(want), baseRef)}
 		return res
 	}
 	res.Status = Pass
-	res.Evidence = []string{fmt.Sprintf("the first %d of %d layers are %s's", len(want), len(got), ref)}
+	res.Evidence = []string{fmt.Sprintf("the first %d of %d layers are %s's", len(want), len(got), baseRef)}
 	return res
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/containerd/platforms"
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/ref"
 	controlapi "github.com/moby/buildkit/api/services/control"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
@@ -39,7 +40,7 @@ type Env struct {
 	Registry string
 	// Base is the test base image, pushed to Registry and pinned by its
 	// index's digest: an image for each of Platforms.
-	Base builder.Pin
+	Base ref.Pin
 	// Platforms are the platforms Base has: Platform, and Arm64 where the
 	// daemon can run it (always under CI).
 	Platforms []ocispecs.Platform
@@ -267,7 +268,7 @@ var Arm64 = ocispecs.Platform{OS: "linux", Architecture: "arm64"}
 // pushRootfs imports each platform's rootfs directory, by platform ID, as
 // a one-layer image, and pushes them as one index (one image alone where
 // there is one platform).
-func (e *Env) pushRootfs(ctx context.Context, rootfses map[string]string) (builder.Pin, error) {
+func (e *Env) pushRootfs(ctx context.Context, rootfses map[string]string) (ref.Pin, error) {
 	name := e.Registry + "/imagebuild-test/debian:bookworm"
 	locals := map[string]fsutil.FS{}
 	var ps []ocispecs.Platform
@@ -337,7 +338,7 @@ func (e *Env) pushRootfs(ctx context.Context, rootfses map[string]string) (build
 	if dgst == "" {
 		return "", errors.New("exporter returned no digest")
 	}
-	return builder.ParsePin(name + "@" + dgst)
+	return ref.ParsePin(name + "@" + dgst)
 }
 
 // Prune empties the daemon's whole build cache, so the next build is cold.
@@ -412,7 +413,7 @@ func BuildCommand(t testing.TB, pkg string) string {
 // (gcc, libc6-dev and python3-dev from Debian's mirror), pushed to the test
 // registry and pinned by digest: a base on which the python-alpine recipe,
 // whose stand-in apk installs nothing, compiles source distributions.
-func (e *Env) CompilerBase(t testing.TB) builder.Pin {
+func (e *Env) CompilerBase(t testing.TB) ref.Pin {
 	t.Helper()
 	ctx := context.Background()
 	name := e.Registry + "/imagebuild-test/debian-gcc:bookworm"
@@ -442,7 +443,7 @@ func (e *Env) CompilerBase(t testing.TB) builder.Pin {
 	if err != nil {
 		t.Fatalf("make the compiler base: %v", err)
 	}
-	pin, err := builder.ParsePin(name + "@" + resp.ExporterResponse[exptypes.ExporterImageDigestKey])
+	pin, err := ref.ParsePin(name + "@" + resp.ExporterResponse[exptypes.ExporterImageDigestKey])
 	if err != nil {
 		t.Fatal(err)
 	}

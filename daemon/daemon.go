@@ -1,4 +1,4 @@
-package builder
+package daemon
 
 import (
 	"context"
@@ -31,14 +31,14 @@ import (
 )
 
 // Schemes are the address schemes [Connect] reaches a daemon by: a unix
-// socket, plain TCP (with TLS when the [Daemon] names files for it), and
+// socket, plain TCP (with TLS when the [Config] names files for it), and
 // BuildKit's connection helpers.
 var Schemes = []string{"unix", "tcp", "docker-container", "podman-container", "nerdctl-container", "kube-pod", "ssh"}
 
-// Daemon says how to reach a BuildKit daemon: its address and, for a daemon
+// Config says how to reach a BuildKit daemon: its address and, for a daemon
 // behind TLS, the files that verify it and prove who the client is. The
 // files are PEM, named as buildctl's --tlscacert, --tlscert and --tlskey.
-type Daemon struct {
+type Config struct {
 	// Addr is the daemon's address: unix:///PATH, tcp://HOST:PORT,
 	// docker-container://NAME, podman-container://NAME,
 	// nerdctl-container://NAME, kube-pod://POD?namespace=NS&context=CTX or
@@ -57,7 +57,7 @@ type Daemon struct {
 }
 
 // TLS reports whether the connection uses TLS.
-func (d Daemon) TLS() bool { return d.CACert != "" || d.Cert != "" || d.Key != "" }
+func (d Config) TLS() bool { return d.CACert != "" || d.Cert != "" || d.Key != "" }
 
 // ErrUnknownScheme is returned for an address whose scheme no daemon is
 // reached by.
@@ -66,7 +66,7 @@ var ErrUnknownScheme = errors.New("unknown scheme")
 // Validate reports whether the address is one [Connect] can reach (a scheme
 // in [Schemes], the parts that scheme needs, no password) and the TLS files
 // exist, with a certificate and a key given together. It dials nothing.
-func (d Daemon) Validate() error {
+func (d Config) Validate() error {
 	u, err := url.Parse(d.Addr)
 	scheme := ""
 	if err == nil {
@@ -115,7 +115,7 @@ func schemeList() string {
 
 // serverName is ServerName, else the host in Addr, else (a unix socket)
 // localhost.
-func (d Daemon) serverName() string {
+func (d Config) serverName() string {
 	if d.ServerName != "" {
 		return d.ServerName
 	}
@@ -131,19 +131,19 @@ const answerTimeout = 10 * time.Second
 // ErrNoDaemon is returned by [Connect] when no daemon answers at the address.
 var ErrNoDaemon = errors.New("no BuildKit daemon answers")
 
-// ErrDaemonLost is returned (wrapped) when the daemon stops answering
+// ErrLost is returned (wrapped) when the daemon stops answering
 // during a build: it stopped, crashed or became unreachable. Nothing was
 // written.
-var ErrDaemonLost = errors.New("the BuildKit daemon went away during the build")
+var ErrLost = errors.New("the BuildKit daemon went away during the build")
 
-// lost wraps err, from a call to the daemon, in [ErrDaemonLost] when the
+// Lost wraps err, from a call to the daemon, in [ErrLost] when the
 // connection broke, with the reason and without gRPC's wrapping; else it
 // returns err.
-func lost(err error) error {
+func Lost(err error) error {
 	if err == nil || grpcerrors.Code(err) != codes.Unavailable {
 		return err
 	}
-	return fmt.Errorf("%w (%s)", ErrDaemonLost, dialReason(err))
+	return fmt.Errorf("%w (%s)", ErrLost, dialReason(err))
 }
 
 // ErrTLSRequired is returned by [Connect] when the daemon was reached
@@ -154,7 +154,7 @@ var ErrTLSRequired = errors.New("the daemon speaks TLS")
 // within a few seconds. A TLS handshake that fails is told apart: a daemon
 // whose certificate the CA did not sign, a daemon that asks for a client
 // certificate none was given for, a client certificate the daemon refuses.
-func Connect(ctx context.Context, d Daemon) (*client.Client, error) {
+func Connect(ctx context.Context, d Config) (*client.Client, error) {
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
@@ -222,7 +222,7 @@ func dialReason(err error) string {
 // handshake dials the daemon as the client does and runs the TLS handshake
 // alone, to tell why a TLS connection failed. It returns nil when the
 // handshake succeeds or the daemon cannot be reached at all.
-func (d Daemon) handshake(ctx context.Context) error {
+func (d Config) handshake(ctx context.Context) error {
 	cfg, err := d.tlsConfig()
 	if err != nil {
 		return fmt.Errorf("buildkit at %s: %w", d.Addr, err)
@@ -276,7 +276,7 @@ func (d Daemon) handshake(ctx context.Context) error {
 // speaksTLS reports whether the daemon answers a TLS handshake. The
 // daemon's certificate is not checked: nothing is sent over the
 // connection, which only tells a daemon behind TLS from one that is not.
-func (d Daemon) speaksTLS(ctx context.Context) bool {
+func (d Config) speaksTLS(ctx context.Context) bool {
 	if !strings.HasPrefix(d.Addr, "tcp://") {
 		return false
 	}
@@ -294,7 +294,7 @@ func (d Daemon) speaksTLS(ctx context.Context) bool {
 
 // tlsConfig is the client's TLS configuration, as BuildKit's client makes
 // it from the same files.
-func (d Daemon) tlsConfig() (*tls.Config, error) {
+func (d Config) tlsConfig() (*tls.Config, error) {
 	cfg := &tls.Config{ServerName: d.serverName(), NextProtos: []string{"h2"}}
 	if d.CACert != "" {
 		pem, err := os.ReadFile(d.CACert)
@@ -318,7 +318,7 @@ func (d Daemon) tlsConfig() (*tls.Config, error) {
 
 // dial opens a connection to the daemon as BuildKit's client does: through
 // the scheme's connection helper, else to the socket or TCP address.
-func (d Daemon) dial(ctx context.Context) (net.Conn, error) {
+func (d Config) dial(ctx context.Context) (net.Conn, error) {
 	ch, err := connhelper.GetConnectionHelper(d.Addr)
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package builder
+package daemon
 
 import (
 	"context"
@@ -38,24 +38,24 @@ func TestDaemonValidate(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		d      Daemon
+		d      Config
 		want   string // in the error; empty for none
 		scheme bool   // the error is ErrUnknownScheme
 	}{
-		{name: "unix", d: Daemon{Addr: "unix:///run/buildkit/buildkitd.sock"}},
-		{name: "tcp with TLS", d: Daemon{Addr: "tcp://10.0.0.1:1234", CACert: pem, Cert: pem, Key: pem}},
-		{name: "ssh", d: Daemon{Addr: "ssh://root@host:2222/run/buildkit/buildkitd.sock"}},
-		{name: "kube-pod", d: Daemon{Addr: "kube-pod://buildkitd-0?namespace=ci&context=prod"}},
-		{name: "unknown scheme", d: Daemon{Addr: "docker://buildkitd"}, want: `buildkit address "docker://buildkitd": unknown scheme "docker"; BuildKit is reached by unix://, tcp://, docker-container://, podman-container://, nerdctl-container://, kube-pod:// or ssh://`, scheme: true},
-		{name: "no scheme", d: Daemon{Addr: "localhost:1234"}, want: `unknown scheme "localhost"`, scheme: true},
-		{name: "host and port", d: Daemon{Addr: "10.0.0.1:1234"}, want: `unknown scheme ""`, scheme: true},
-		{name: "tcp without port", d: Daemon{Addr: "tcp://buildkit.example.com"}, want: `buildkit address "tcp://buildkit.example.com": want tcp://HOST:PORT`},
-		{name: "unix without path", d: Daemon{Addr: "unix://buildkitd.sock"}, want: "want unix:///PATH/TO/buildkitd.sock"},
-		{name: "ssh with password", d: Daemon{Addr: "ssh://ci:hunter2@host/run/buildkit/buildkitd.sock"}, want: `buildkit address "ssh://ci:xxxxx@host/run/buildkit/buildkitd.sock": a password in the address is not supported`},
-		{name: "kube-pod bad name", d: Daemon{Addr: "kube-pod://Buildkitd_0"}, want: `unsupported pod name: "Buildkitd_0"`},
-		{name: "cert without key", d: Daemon{Addr: "tcp://h:1", Cert: pem}, want: "a client certificate and its key go together"},
-		{name: "missing CA", d: Daemon{Addr: "tcp://h:1", CACert: filepath.Join(dir, "nope.pem")}, want: "CA certificate " + filepath.Join(dir, "nope.pem") + " is not a readable file"},
-		{name: "key is a folder", d: Daemon{Addr: "tcp://h:1", Cert: pem, Key: dir}, want: "client key " + dir + " is not a readable file"},
+		{name: "unix", d: Config{Addr: "unix:///run/buildkit/buildkitd.sock"}},
+		{name: "tcp with TLS", d: Config{Addr: "tcp://10.0.0.1:1234", CACert: pem, Cert: pem, Key: pem}},
+		{name: "ssh", d: Config{Addr: "ssh://root@host:2222/run/buildkit/buildkitd.sock"}},
+		{name: "kube-pod", d: Config{Addr: "kube-pod://buildkitd-0?namespace=ci&context=prod"}},
+		{name: "unknown scheme", d: Config{Addr: "docker://buildkitd"}, want: `buildkit address "docker://buildkitd": unknown scheme "docker"; BuildKit is reached by unix://, tcp://, docker-container://, podman-container://, nerdctl-container://, kube-pod:// or ssh://`, scheme: true},
+		{name: "no scheme", d: Config{Addr: "localhost:1234"}, want: `unknown scheme "localhost"`, scheme: true},
+		{name: "host and port", d: Config{Addr: "10.0.0.1:1234"}, want: `unknown scheme ""`, scheme: true},
+		{name: "tcp without port", d: Config{Addr: "tcp://buildkit.example.com"}, want: `buildkit address "tcp://buildkit.example.com": want tcp://HOST:PORT`},
+		{name: "unix without path", d: Config{Addr: "unix://buildkitd.sock"}, want: "want unix:///PATH/TO/buildkitd.sock"},
+		{name: "ssh with password", d: Config{Addr: "ssh://ci:hunter2@host/run/buildkit/buildkitd.sock"}, want: `buildkit address "ssh://ci:xxxxx@host/run/buildkit/buildkitd.sock": a password in the address is not supported`},
+		{name: "kube-pod bad name", d: Config{Addr: "kube-pod://Buildkitd_0"}, want: `unsupported pod name: "Buildkitd_0"`},
+		{name: "cert without key", d: Config{Addr: "tcp://h:1", Cert: pem}, want: "a client certificate and its key go together"},
+		{name: "missing CA", d: Config{Addr: "tcp://h:1", CACert: filepath.Join(dir, "nope.pem")}, want: "CA certificate " + filepath.Join(dir, "nope.pem") + " is not a readable file"},
+		{name: "key is a folder", d: Config{Addr: "tcp://h:1", Cert: pem, Key: dir}, want: "client key " + dir + " is not a readable file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,7 +88,7 @@ func TestConnectNoDaemon(t *testing.T) {
 	l.Close()
 	for _, addr := range []string{"unix://" + filepath.Join(t.TempDir(), "none.sock"), closed} {
 		t.Run(addr, func(t *testing.T) {
-			c, err := Connect(context.Background(), Daemon{Addr: addr})
+			c, err := Connect(context.Background(), Config{Addr: addr})
 			if err == nil {
 				c.Close()
 				t.Fatal("Connect succeeded with no daemon")

@@ -1,0 +1,9 @@
+// Package daemon reaches a BuildKit daemon: [Config] says where it is and
+// with what TLS files, [Config.Validate] checks that without dialing, and
+// [Connect] makes a client and checks the daemon answers, telling the ways
+// a connection fails apart (nothing listening, a TLS handshake refused, a
+// daemon that speaks only TLS). [Lost] tells a daemon that went away during
+// a build.
+//
+//	c, err := daemon.Connect(ctx, daemon.Config{Addr: "tcp://builder:1234", CACert: "ca.pem"})
+package daemon
