@@ -8,7 +8,6 @@ import (
 	"github.com/moby/buildkit/client/llb"
 	gwpb "github.com/moby/buildkit/frontend/gateway/pb"
 	"github.com/moby/buildkit/solver/errdefs"
-	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -76,15 +75,8 @@ func solveError(err error, def *llb.Definition) error {
 		}
 		return &StepError{Name: name, ExitCode: int(exit.ExitCode), Err: err}
 	}
-	for _, dt := range def.Def {
-		if digest.FromBytes(dt) != dgst {
-			continue
-		}
-		var op pb.Op
-		if op.UnmarshalVT(dt) != nil {
-			break
-		}
-		if ref, ok := strings.CutPrefix(op.GetSource().GetIdentifier(), "docker-image://"); ok {
+	if g, derr := decode(def); derr == nil && g.ops[dgst] != nil {
+		if ref, ok := strings.CutPrefix(g.ops[dgst].GetSource().GetIdentifier(), "docker-image://"); ok {
 			return &PullError{Ref: ref, Err: err}
 		}
 	}

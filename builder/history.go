@@ -28,29 +28,19 @@ var errUnknownLayers = errors.New("layers not known from the graph")
 // digest. A graph whose layers cannot be told from it alone (a diff, a root
 // on another image) is left to BuildKit.
 func (img Image) addHistory(cfg *dockerspec.DockerOCIImage) error {
-	def, err := img.Marshal(context.Background())
+	g, err := img.decode(context.Background())
 	if err != nil {
 		return err
 	}
-	g := graph{ops: map[digest.Digest]*pb.Op{}, names: map[digest.Digest]string{}}
-	var last *pb.Op
-	for _, dt := range def.Def {
-		var op pb.Op
-		if err := op.UnmarshalVT(dt); err != nil {
-			return fmt.Errorf("read graph: %w", err)
-		}
-		d := digest.FromBytes(dt)
-		g.ops[d] = &op
-		g.names[d] = def.Metadata[d].Description["llb.customname"]
-		last = &op
-	}
+	last := g.terminal()
 	if last == nil || len(last.Inputs) != 1 {
 		return nil // an empty image: no layers
 	}
-	if g.base, err = reference.ParseNormalizedNamed(img.Base.String()); err != nil {
+	base, err := reference.ParseNormalizedNamed(img.Base.String())
+	if err != nil {
 		return nil // no base to tell its layers by
 	}
-	names, err := g.layers(last.Inputs[0])
+	names, err := g.layers(last.Inputs[0], base)
 	if errors.Is(err, errUnknownLayers) {
 		return nil
 	}
@@ -73,18 +63,11 @@ func (img Image) addHistory(cfg *dockerspec.DockerOCIImage) error {
 	return nil
 }
 
-// graph is a marshaled LLB definition, by op digest.
-type graph struct {
-	ops   map[digest.Digest]*pb.Op
-	names map[digest.Digest]string
-	base  reference.Named
-}
-
 // layers returns the names of the layers in, an op's output, has on top of
-// the base image, bottom first, as BuildKit stacks them: a process or a file
+// the base image base, bottom first, as BuildKit stacks them: a process or a file
 // operation adds one layer to the output it changes, and a merge stacks its
 // inputs' layers in order.
-func (g graph) layers(in *pb.Input) ([]string, error) {
+func (g *graph) layers(in *pb.Input, base reference.Named) ([]string, error) {
 	d := digest.Digest(in.Digest)
 	op, ok := g.ops[d]
 	if !ok {
@@ -97,7 +80,7 @@ func (g graph) layers(in *pb.Input) ([]string, error) {
 		if i >= int64(len(op.Inputs)) {
 			return nil, fmt.Errorf("op %s: no input %d", d, i)
 		}
-		return g.layers(op.Inputs[i])
+		return g.layers(op.Inputs[i], base)
 	}
 	name := g.names[d]
 	switch o := op.Op.(type) {
@@ -107,7 +90,7 @@ func (g graph) layers(in *pb.Input) ([]string, error) {
 			return nil, fmt.Errorf("%w: source %s", errUnknownLayers, o.Source.Identifier)
 		}
 		ref, err := reference.ParseNormalizedNamed(id)
-		if err != nil || ref.String() != g.base.String() {
+		if err != nil || ref.String() != base.String() {
 			return nil, fmt.Errorf("%w: image %s is not the base", errUnknownLayers, id)
 		}
 		return nil, nil // the base's own layers, in its own history

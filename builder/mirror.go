@@ -3,12 +3,10 @@ package builder
 import (
 	"context"
 	"slices"
-	"strings"
 
 	"github.com/distribution/reference"
 	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client/llb"
-	"github.com/moby/buildkit/solver/pb"
 	spb "github.com/moby/buildkit/sourcepolicy/pb"
 )
 
@@ -46,8 +44,11 @@ func sourcePolicy(m ref.Mirrors, refs []string) (*spb.Policy, error) {
 
 // imageRefs lists the refs of def's image sources, and base's.
 func imageRefs(def *llb.Definition, base ref.Pin) ([]string, error) {
-	refs, err := sourceRefs(def)
-	return append([]string{base.String()}, refs...), err
+	g, err := decode(def)
+	if err != nil {
+		return nil, err
+	}
+	return append([]string{base.String()}, g.images()...), nil
 }
 
 // Refs returns the image references img pulls: those of its graph's image
@@ -56,14 +57,11 @@ func imageRefs(def *llb.Definition, base ref.Pin) ([]string, error) {
 // valid [ref.Pin] is returned as it is; [ref.Pin.Validate] tells what is
 // wrong with it.
 func (img Image) Refs(ctx context.Context) ([]string, error) {
-	def, err := img.Marshal(ctx)
+	g, err := img.decode(ctx)
 	if err != nil {
 		return nil, err
 	}
-	refs, err := sourceRefs(def)
-	if err != nil {
-		return nil, err
-	}
+	refs := g.images()
 	if img.Base != "" {
 		base := img.Base.String()
 		if p, err := ref.ParsePin(base); err == nil {
@@ -75,21 +73,21 @@ func (img Image) Refs(ctx context.Context) ([]string, error) {
 	return slices.Compact(refs), nil
 }
 
-// sourceRefs lists the references of def's image sources, in the order of
-// the definition, as the graph names them: llb normalizes
-// python:3.12-alpine@sha256:... to docker.io/library/python:3.12-alpine@sha256:....
-func sourceRefs(def *llb.Definition) ([]string, error) {
-	var refs []string
-	for _, dt := range def.Def {
-		var op pb.Op
-		if err := op.UnmarshalVT(dt); err != nil {
-			return nil, err
-		}
-		if src := op.GetSource(); src != nil {
-			if r, ok := strings.CutPrefix(src.Identifier, "docker-image://"); ok {
-				refs = append(refs, r)
-			}
-		}
+// Secrets returns the IDs of the build secrets img's steps mount, sorted:
+// those a build of it can be given.
+func (img Image) Secrets(ctx context.Context) ([]string, error) {
+	g, err := img.decode(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return refs, nil
+	return g.secrets(), nil
+}
+
+// decode marshals img's graph and decodes it.
+func (img Image) decode(ctx context.Context) (*graph, error) {
+	def, err := img.Marshal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return decode(def)
 }

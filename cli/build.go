@@ -255,7 +255,7 @@ func (a *app) runBuild(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return fmt.Errorf("recipe %s: %w", r.Name(), err)
 	}
-	secrets, err := secretIDs(ctx, img)
+	secrets, err := img.Secrets(ctx)
 	if err != nil {
 		return fmt.Errorf("recipe %s: %w", r.Name(), err)
 	}

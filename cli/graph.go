@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/containerd/platforms"
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client/llb"
-	"github.com/moby/buildkit/solver/pb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/pflag"
 )
@@ -130,26 +128,4 @@ func (a *app) runLLB(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	return llb.WriteTo(def, stdout)
-}
-
-// secretIDs returns the IDs of the secrets img's steps mount, sorted.
-func secretIDs(ctx context.Context, img builder.Image) ([]string, error) {
-	def, err := img.Marshal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for _, dt := range def.Def {
-		var op pb.Op
-		if err := op.UnmarshalVT(dt); err != nil {
-			return nil, err
-		}
-		for _, m := range op.GetExec().GetMounts() {
-			if m.MountType == pb.MountType_SECRET && !slices.Contains(ids, m.SecretOpt.GetID()) {
-				ids = append(ids, m.SecretOpt.GetID())
-			}
-		}
-	}
-	slices.Sort(ids)
-	return ids, nil
 }

@@ -1,0 +1,73 @@
+package builder
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/pb"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// graph is a marshaled LLB definition decoded once: its ops by digest, in
+// the definition's order, and the names its steps were given. Every reader
+// of a definition in imagebuild walks one: the history, the image
+// references, the secrets the steps mount, a failed step's name.
+type graph struct {
+	ops   map[digest.Digest]*pb.Op
+	order []digest.Digest
+	names map[digest.Digest]string
+}
+
+// decode decodes def.
+func decode(def *llb.Definition) (*graph, error) {
+	g := &graph{ops: map[digest.Digest]*pb.Op{}, names: map[digest.Digest]string{}}
+	for _, dt := range def.Def {
+		var op pb.Op
+		if err := op.UnmarshalVT(dt); err != nil {
+			return nil, fmt.Errorf("read graph: %w", err)
+		}
+		d := digest.FromBytes(dt)
+		g.ops[d] = &op
+		g.order = append(g.order, d)
+		g.names[d] = def.Metadata[d].Description["llb.customname"]
+	}
+	return g, nil
+}
+
+// terminal is the definition's last op, whose input is the graph's result;
+// nil for an empty definition.
+func (g *graph) terminal() *pb.Op {
+	if len(g.order) == 0 {
+		return nil
+	}
+	return g.ops[g.order[len(g.order)-1]]
+}
+
+// images lists the references of the graph's image sources, in the order of
+// the definition, as the graph names them: llb normalizes
+// python:3.12-alpine@sha256:... to docker.io/library/python:3.12-alpine@sha256:....
+func (g *graph) images() []string {
+	var refs []string
+	for _, d := range g.order {
+		if r, ok := strings.CutPrefix(g.ops[d].GetSource().GetIdentifier(), "docker-image://"); ok {
+			refs = append(refs, r)
+		}
+	}
+	return refs
+}
+
+// secrets lists the IDs of the secrets the graph's steps mount, sorted.
+func (g *graph) secrets() []string {
+	var ids []string
+	for _, d := range g.order {
+		for _, m := range g.ops[d].GetExec().GetMounts() {
+			if m.MountType == pb.MountType_SECRET && !slices.Contains(ids, m.SecretOpt.GetID()) {
+				ids = append(ids, m.SecretOpt.GetID())
+			}
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
