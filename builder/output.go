@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/distribution/reference"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/moby/go-archive"
 	"golang.org/x/sys/unix"
 
@@ -118,6 +120,8 @@ type staged struct {
 	set stage.Set
 	// extracts are the local outputs' tar streams being unpacked.
 	extracts []*extract
+	// layouts are the OCI layout directories being written.
+	layouts []string
 }
 
 // extract unpacks a tar stream into a directory as the exporter sends it.
@@ -165,11 +169,18 @@ func (s *staged) entry(o Output) (client.ExportEntry, error) {
 	case client.ExporterOCI, client.ExporterDocker:
 		if o.Attrs["tar"] == "false" {
 			// An OCI layout directory: the client writes the blobs and
-			// index.json into it as a content store.
+			// index.json into it as a content store. It starts with the
+			// blobs of the layout already there, linked, so only new blobs
+			// are sent; those the new index does not reach go before the
+			// commit.
 			dir, err := s.set.Dir(o.Dest)
 			if err != nil {
 				return e, fmt.Errorf("output %s: %w", o.Dest, err)
 			}
+			if err := linkBlobs(o.Dest, dir); err != nil {
+				return e, fmt.Errorf("output %s: %w", o.Dest, err)
+			}
+			s.layouts = append(s.layouts, dir)
 			e.OutputDir = dir
 			break
 		}
@@ -220,8 +231,101 @@ func (s *staged) commit() error {
 			return fmt.Errorf("output %s: unpack: %w", x.dest, err)
 		}
 	}
+	for _, dir := range s.layouts {
+		if err := pruneBlobs(dir); err != nil {
+			return fmt.Errorf("output layout: %w", err)
+		}
+	}
 	if err := s.set.Commit(); err != nil {
 		return fmt.Errorf("output %w", err)
+	}
+	return nil
+}
+
+// linkBlobs links the blobs of the OCI layout at old, if there is one, into
+// the layout being made at dir.
+func linkBlobs(old, dir string) error {
+	src := filepath.Join(old, "blobs", "sha256")
+	entries, err := os.ReadDir(src)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	dst := filepath.Join(dir, "blobs", "sha256")
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		if err := os.Link(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pruneBlobs removes the blobs of the OCI layout dir that its index.json
+// does not reach.
+func pruneBlobs(dir string) error {
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	if err := reach(idx, keep); err != nil {
+		return err
+	}
+	blobs := filepath.Join(dir, "blobs", "sha256")
+	entries, err := os.ReadDir(blobs)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !keep["sha256:"+e.Name()] {
+			if err := os.Remove(filepath.Join(blobs, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// reach adds to keep every blob idx reaches: its manifests, their configs
+// and layers, the indexes it nests.
+func reach(idx v1.ImageIndex, keep map[string]bool) error {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return err
+	}
+	for _, desc := range im.Manifests {
+		keep[desc.Digest.String()] = true
+		switch {
+		case desc.MediaType.IsIndex():
+			child, err := idx.ImageIndex(desc.Digest)
+			if err != nil {
+				return err
+			}
+			if err := reach(child, keep); err != nil {
+				return err
+			}
+		case desc.MediaType.IsImage():
+			img, err := idx.Image(desc.Digest)
+			if err != nil {
+				return err
+			}
+			m, err := img.Manifest()
+			if err != nil {
+				return err
+			}
+			keep[m.Config.Digest.String()] = true
+			for _, l := range m.Layers {
+				keep[l.Digest.String()] = true
+			}
+		}
 	}
 	return nil
 }

@@ -1,0 +1,250 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/imagebuild/imagebuild/internal/testenv"
+)
+
+// These tests check the venv as a graph: a step per distribution, cached
+// across machines by a registry cache, and a layer per distribution.
+
+// TestRequirementsEditOnFreshDaemon is a CI runner's build after a one-line
+// requirements edit: a daemon exports the registry cache (mode=max) of a
+// build that compiled asyncpg from its sdist; a second, fresh daemon imports
+// it and builds with hiredis added. asyncpg is not compiled again, hiredis
+// is, and the second image's asyncpg layer is the first's.
+func TestRequirementsEditOnFreshDaemon(t *testing.T) {
+	env := testenv.Get(t)
+	pipconf := writePipConf(t, testenv.RealIndex(t))
+	cache := env.Registry + "/imagebuild-test/venv-cache:main"
+	first, second := testenv.StartTLSDaemon(t), testenv.StartTLSDaemon(t)
+
+	ctxDir := testenv.ExampleContext(t, "asyncpg==0.30.0\n")
+	dest1 := filepath.Join(t.TempDir(), "first.oci.tar")
+	_, stderr, code := buildCompiled(t, env, "unix://"+first.Socket, ctxDir, pipconf, dest1,
+		"--cache-to", "type=registry,ref="+cache+",mode=max")
+	if code != 0 {
+		t.Fatalf("first build exited %d: %s", code, stderr)
+	}
+
+	if err := os.WriteFile(filepath.Join(ctxDir, "requirements.txt"), []byte("asyncpg==0.30.0\nhiredis==2.3.2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dest2 := filepath.Join(t.TempDir(), "second.oci.tar")
+	var stdout, errout bytes.Buffer
+	code = Run(context.Background(), []string{"build", "slim-compile", "--addr", "unix://" + second.Socket, "--context", ctxDir,
+		"--base", env.Base.String(), "--secret", "id=pipconf,src=" + pipconf, "--progress", "rawjson",
+		"--source-date-epoch", "1700000000", "-o", "type=oci,dest=" + dest2, "--cache-from", "type=registry,ref=" + cache},
+		&stdout, &errout, slimCompile)
+	if code != 0 {
+		t.Fatalf("second build exited %d: %s", code, lastLines(errout.String(), 5))
+	}
+	steps := progressSteps(t, errout.String())
+	for name, cached := range map[string]bool{
+		"builder: pip wheel asyncpg 0.30.0":   true,
+		"builder: pip install asyncpg 0.30.0": true,
+		"builder: pip wheel hiredis 2.3.2":    false,
+	} {
+		v, ok := steps[name]
+		if !ok {
+			t.Errorf("no step %q in the second build's progress", name)
+			continue
+		}
+		if v.Cached != cached {
+			t.Errorf("step %q: cached %v, want %v", name, v.Cached, cached)
+		}
+	}
+
+	layers := func(path string) map[string]string {
+		img := testenv.OCIImage(t, path)
+		return layersByName(t, img)
+	}
+	l1, l2 := layers(dest1), layers(dest2)
+	if l1["pip: asyncpg 0.30.0"] == "" || l1["pip: asyncpg 0.30.0"] != l2["pip: asyncpg 0.30.0"] {
+		t.Errorf("asyncpg's layer: %q in the first image, %q in the second; want one layer, the same", l1["pip: asyncpg 0.30.0"], l2["pip: asyncpg 0.30.0"])
+	}
+	if l2["pip: hiredis 2.3.2"] == "" {
+		t.Errorf("the second image has no layer for hiredis: %v", l2)
+	}
+}
+
+// layersByName maps the history name of each layer img adds to its digest.
+func layersByName(t *testing.T, img v1.Image) map[string]string {
+	t.Helper()
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	i := 0
+	for _, h := range cf.History {
+		if h.EmptyLayer {
+			continue
+		}
+		if i >= len(ls) {
+			break
+		}
+		d, err := ls[i].Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[h.CreatedBy] = d.String()
+		i++
+	}
+	return out
+}
+
+// TestOneLayerPerDistribution bumps one of two distributions (a large
+// wheel and a small one): the image's layers are the same but for the
+// bumped distribution's, named by it in the history, and the app's, which
+// holds the edited requirements file, so a push after the bump uploads
+// those two layers alone.
+func TestOneLayerPerDistribution(t *testing.T) {
+	env := testenv.Get(t)
+	big := make([]byte, 8<<20)
+	rand.Read(big)
+	files := map[string][]byte{}
+	for _, w := range []struct {
+		name, version string
+		files         map[string][]byte
+	}{
+		{"imagebuild-bigdep", "1.0", map[string][]byte{"imagebuild_bigdep/data.bin": big, "imagebuild_bigdep/__init__.py": nil}},
+		{"imagebuild-probe", "1.0", map[string][]byte{"imagebuild_probe/__init__.py": []byte("VALUE = 1\n")}},
+		{"imagebuild-probe", "1.1", map[string][]byte{"imagebuild_probe/__init__.py": []byte("VALUE = 2\n")}},
+	} {
+		n, dt := testenv.Wheel(t, w.name, w.version, w.files)
+		files[n] = dt
+	}
+	pipconf := writePipConf(t, []byte("[global]\nindex-url = http://ci:wheels@"+testenv.PrivateIndex(t, "wheels", files)+"/simple/\n"))
+	build := func(requirements string) map[string]string {
+		ctxDir := testenv.ExampleContext(t, requirements)
+		dest := filepath.Join(t.TempDir(), "image.oci.tar")
+		_, stderr, code := cli(t, "build", "python-alpine", "--addr", env.Addr, "--context", ctxDir, "--base", env.Base.String(),
+			"--secret", "id=pipconf,src="+pipconf, "--progress", "quiet", "--source-date-epoch", "1700000000", "-o", "type=oci,dest="+dest)
+		if code != 0 {
+			t.Fatalf("build exited %d: %s", code, stderr)
+		}
+		return layersByName(t, testenv.OCIImage(t, dest))
+	}
+	before := build("imagebuild-bigdep==1.0\nimagebuild-probe==1.0\n")
+	after := build("imagebuild-bigdep==1.0\nimagebuild-probe==1.1\n")
+	var changed []string
+	for name, d := range after {
+		if before[name] != d {
+			changed = append(changed, name)
+		}
+	}
+	slices.Sort(changed)
+	// The app layer holds the build context, requirements.txt included,
+	// which the bump edits.
+	if want := []string{"pip: imagebuild-probe 1.1", "runtime: copy build context to /app"}; !slices.Equal(changed, want) {
+		t.Errorf("layers new after the bump: %q, want %q alone\nbefore: %v\nafter: %v", changed, want, before, after)
+	}
+	if before["pip: imagebuild-bigdep 1.0"] == "" {
+		t.Errorf("no layer named for imagebuild-bigdep in the history: %v", before)
+	}
+	for name := range after {
+		if strings.Contains(name, "imagebuild-probe") && strings.Contains(name, "bigdep") {
+			t.Errorf("a layer holds both distributions: %q", name)
+		}
+	}
+}
+
+// TestLayoutUpdatedInPlace writes an OCI layout, then fails a build into
+// it, then writes it again after an app edit: the failed build leaves the
+// layout as it was; the new one keeps the blobs that did not change (the
+// same files on disk, not written again), adds the new ones and drops what
+// its index no longer reaches.
+func TestLayoutUpdatedInPlace(t *testing.T) {
+	env := testenv.Get(t)
+	ctxDir := appContext(t)
+	out := t.TempDir()
+	dest := filepath.Join(out, "layout")
+	build := func(dir string) int {
+		_, stderr, code := cli(t, "build", "python-alpine", "--addr", env.Addr, "--context", dir, "--base", env.Base.String(),
+			"--progress", "quiet", "--source-date-epoch", "1700000000", "-o", "type=oci,tar=false,dest="+dest)
+		if code != 0 {
+			t.Logf("build of %s: %s", dir, stderr)
+		}
+		return code
+	}
+	blobs := func() map[string]os.FileInfo {
+		entries, err := os.ReadDir(filepath.Join(dest, "blobs", "sha256"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]os.FileInfo{}
+		for _, e := range entries {
+			fi, err := os.Stat(filepath.Join(dest, "blobs", "sha256", e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m[e.Name()] = fi
+		}
+		return m
+	}
+	index := func() string {
+		dt, err := os.ReadFile(filepath.Join(dest, "index.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(dt)
+	}
+	if build(ctxDir) != 0 {
+		t.Fatal("first build failed")
+	}
+	index1, blobs1 := index(), blobs()
+
+	if build(failingContext(t)) != 1 {
+		t.Fatal("the failing build did not fail")
+	}
+	if index() != index1 || len(blobs()) != len(blobs1) {
+		t.Errorf("a failed build changed the layout")
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 1 {
+		t.Errorf("the output folder holds %v, want the layout alone", entries)
+	}
+
+	if err := os.WriteFile(filepath.Join(ctxDir, "app", "edit.py"), []byte("EDITED = True\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if build(ctxDir) != 0 {
+		t.Fatal("build after the edit failed")
+	}
+	blobs2 := blobs()
+	if index() == index1 {
+		t.Error("the layout's index did not change after the app edit")
+	}
+	kept, added := 0, 0
+	for name, fi := range blobs2 {
+		if old, ok := blobs1[name]; ok {
+			kept++
+			if !os.SameFile(old, fi) {
+				t.Errorf("blob %s is the same but was written again", name)
+			}
+		} else {
+			added++
+		}
+	}
+	if kept == 0 || added == 0 {
+		t.Errorf("%d blobs kept and %d added, want some of each", kept, added)
+	}
+	// Every blob left is reached from the index: verify reads the layout,
+	// and no blob of the old app layer, config and manifest is left.
+	if len(blobs2) != len(blobs1) {
+		t.Errorf("%d blobs before, %d after an edit that replaces one layer, its config and manifest: want as many", len(blobs1), len(blobs2))
+	}
+}
