@@ -76,21 +76,34 @@ func Build(ctx context.Context, c *client.Client, imgs []Image, opt Options, sta
 			return nil, err
 		}
 	}
+	if len(opt.Builders) > 0 {
+		if err := validateBuilders(imgs, opt); err != nil {
+			return nil, err
+		}
+	}
 	for _, img := range imgs {
 		if err := img.Context.Check(img.ContextFiles); err != nil {
 			return nil, err
 		}
 	}
-	// git's answers and the daemon's do not depend on each other.
+	// git's answers and the daemons' do not depend on each other.
 	workers := make(chan error, 1)
-	go func() { workers <- checkWorkers(ctx, c, imgs) }()
+	go func() { workers <- checkWorkers(ctx, c, imgs, opt.Builders) }()
 	imgs, opt = withSource(ctx, imgs, opt)
 	if err := <-workers; err != nil {
 		return nil, err
 	}
+	if len(opt.Builders) > 0 {
+		return buildAcross(ctx, c, imgs, opt, &prog)
+	}
+	return build(ctx, c, imgs, opt, &prog)
+}
+
+// build is [Build] on one daemon, of images it has checked.
+func build(ctx context.Context, c *client.Client, imgs []Image, opt Options, prog *progress) (*Result, error) {
 	res := &Result{}
 	if opt.Verify != nil || opt.CheckReproducible {
-		if err := check(ctx, c, imgs, opt, &prog, res); err != nil {
+		if err := check(ctx, c, imgs, opt, prog, res); err != nil {
 			return res, err
 		}
 		if len(opt.Outputs) == 0 {
@@ -369,25 +382,29 @@ func validateOutput(o Output, n int) error {
 	return nil
 }
 
-// checkWorkers fails when the daemon has no worker that runs one of imgs'
-// platforms, natively or under emulation.
-func checkWorkers(ctx context.Context, c *client.Client, imgs []Image) error {
-	workers, err := c.ListWorkers(ctx)
-	if err != nil {
-		return fmt.Errorf("list the daemon's workers: %w", err)
-	}
-	var have []ocispecs.Platform
-	for _, w := range workers {
-		have = append(have, w.Platforms...)
-	}
-	can := platforms.Any(have...)
+// checkWorkers fails when a daemon has no worker that runs the platform of
+// an image it is to build, natively or under emulation: builders' for
+// their platforms, c's for the rest.
+func checkWorkers(ctx context.Context, c *client.Client, imgs []Image, builders map[string]*client.Client) error {
 	for _, img := range imgs {
-		if !can.Match(platforms.Normalize(img.Platform)) {
+		on := c
+		if b, ok := builders[PlatformID(img.Platform)]; ok {
+			on = b
+		}
+		workers, err := on.ListWorkers(ctx)
+		if err != nil {
+			return fmt.Errorf("list the daemon's workers: %w", err)
+		}
+		var have []ocispecs.Platform
+		for _, w := range workers {
+			have = append(have, w.Platforms...)
+		}
+		if !platforms.Any(have...).Match(platforms.Normalize(img.Platform)) {
 			var names []string
 			for _, p := range have {
 				names = append(names, platforms.Format(p))
 			}
-			return fmt.Errorf("%w: the daemon cannot run %s steps (it runs %s): register QEMU emulation before it starts (as root, 'make buildkitd' does; it needs Debian's qemu-user-static and binfmt-support), or build on a %s builder",
+			return fmt.Errorf("%w: the daemon cannot run %s steps (it runs %s): register QEMU emulation before it starts (as root; it needs Debian's qemu-user-static and binfmt-support), or build on a %s builder",
 				ErrPlatform, platforms.Format(img.Platform), strings.Join(names, ", "), platforms.Format(img.Platform))
 		}
 	}

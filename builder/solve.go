@@ -71,6 +71,14 @@ type Options struct {
 	// Keychain holds the registry credentials used to read back what was
 	// pushed; nil is Docker's config, as the daemon's pushes use.
 	Keychain authn.Keychain
+	// Builders, when set, builds the images of some platforms on daemons
+	// of their own: a client by platform ID (linux/arm64); the rest are
+	// built on the client [Build] is given. Each is built and checked as
+	// one build is; the client assembles them into one index and writes it
+	// to Outputs, which may then be OCI tarballs and layouts and pushed
+	// images (type=image,push=true), and no cache is exported (each daemon
+	// has its own).
+	Builders map[string]*client.Client
 	// MetadataFile, when set, is a file the build's metadata is written
 	// to as JSON, as buildctl's --metadata-file: the exporters' response
 	// and each platform's manifest digest ([Result.Metadata]). It is

@@ -2,24 +2,12 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"maps"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/containerd/platforms"
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/builder"
-	"github.com/imagebuild/imagebuild/internal/stage"
-	"github.com/imagebuild/imagebuild/oci"
-	"github.com/imagebuild/imagebuild/publish"
-	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client"
-	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -73,147 +61,37 @@ func (o *buildOptions) parseBuilders(ps []ocispecs.Platform) (map[string]string,
 }
 
 // buildOnBuilders builds each of imgs on its platform's daemon (addrs, else
-// --addr's), each into an OCI tarball unpacked into a layout, checked as so asks, and assembles
-// them into one index written to so's outputs.
+// --addr's) through the library, which assembles them into one index and
+// writes it to so's outputs.
 func buildOnBuilders(ctx context.Context, o *buildOptions, addrs map[string]string, imgs []builder.Image, so builder.Options, stderr io.Writer) (*builder.Result, error) {
-	tmp, err := os.MkdirTemp("", "imagebuild-builders-")
+	d := o.daemonOptions
+	c, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
-	clients := make([]*client.Client, len(imgs))
-	defer func() {
-		for _, c := range clients {
-			if c != nil {
-				c.Close()
-			}
-		}
-	}()
-	srcs := make([]string, len(imgs))
-	daemons := make([]string, len(imgs))
-	for i, img := range imgs {
-		d := o.daemonOptions
-		if a, ok := addrs[builder.PlatformID(img.Platform)]; ok {
-			d.addr = a
-		}
-		daemons[i] = d.addr
-		if clients[i], err = d.connect(ctx); err != nil {
-			return nil, err
-		}
-		srcs[i] = filepath.Join(tmp, fmt.Sprintf("platform-%d", i))
-	}
-	results := make([]*builder.Result, len(imgs))
-	err = withProgress(ctx, stderr, o.progress, len(imgs), func(ctx context.Context, status []chan *client.SolveStatus) error {
-		done := make(chan error, len(imgs))
-		for i, img := range imgs {
-			one := so
-			one.MetadataFile = "" // of the index, written below
-			// A tarball, unpacked here: the client's writer of layout
-			// directories logs to stderr on file systems without fs-verity.
-			tarball := srcs[i] + ".oci.tar"
-			one.Outputs = []builder.Output{{Type: client.ExporterOCI, Dest: tarball}}
-			go func() {
-				res, err := builder.Build(ctx, clients[i], []builder.Image{img}, one, status[i])
-				results[i] = res
-				if err == nil {
-					_, err = oci.OpenTarball(tarball, srcs[i])
-					os.Remove(tarball)
-				}
-				if err != nil {
-					err = fmt.Errorf("%s: %w", builder.PlatformID(img.Platform), daemonLost(err, daemons[i]))
-				}
-				done <- err
-			}()
-		}
-		var first error
-		for range imgs {
-			if err := <-done; err != nil && first == nil {
-				first = err
-			}
-		}
-		return first
-	})
-	res := &builder.Result{Manifests: map[string]digest.Digest{}}
-	for _, r := range results {
-		if r != nil {
-			res.Comparisons = append(res.Comparisons, r.Comparisons...)
-			maps.Copy(res.Manifests, r.Manifests)
-		}
-	}
-	if err != nil {
-		return res, err
-	}
-	assembled := filepath.Join(tmp, "index")
-	d, err := publish.Assemble(assembled, srcs)
-	if err != nil {
-		return nil, err
-	}
-	res.ExporterResponse = map[string]string{"containerimage.digest": d.String()}
-	// The metadata file is written before any output is placed, and
-	// removed when placing one fails.
-	placed := false
-	if so.MetadataFile != "" {
-		dt, err := res.Metadata()
+	defer c.Close()
+	so.Builders = map[string]*client.Client{}
+	for id, addr := range addrs {
+		d.addr = addr
+		b, err := d.connect(ctx)
 		if err != nil {
 			return nil, err
 		}
-		if err := stage.WriteFile(so.MetadataFile, dt, 0o644); err != nil {
-			return nil, err
-		}
-		defer func() {
-			if !placed {
-				os.Remove(so.MetadataFile)
-			}
-		}()
+		defer b.Close()
+		so.Builders[id] = b
 	}
-	for _, out := range so.Outputs {
-		switch {
-		case out.Type == client.ExporterOCI && out.Attrs["tar"] == "false":
-			if err := placeLayout(assembled, out.Dest); err != nil {
-				return nil, err
-			}
-		case out.Type == client.ExporterOCI:
-			if err := publish.Tar(assembled, out.Dest); err != nil {
-				return nil, err
-			}
-		case out.Type == client.ExporterImage:
-			for _, n := range strings.Split(out.Attrs["name"], ",") {
-				ref, err := ref.Parse(n)
-				if err == nil && out.Attrs["registry.insecure"] == "true" {
-					ref, err = name.ParseReference(n, name.Insecure)
-				}
-				if err != nil {
-					return nil, fmt.Errorf("push %s: %w", n, err)
-				}
-				// The platforms' images are pushed by digest, then the index.
-				pushed, err := publish.Layout(ctx, assembled, ref, remote.WithAuthFromKeychain(authn.DefaultKeychain))
-				if err != nil {
-					return nil, err
-				}
-				if pushed != d {
-					return nil, fmt.Errorf("push %s: pushed %s, not the index assembled, %s", n, pushed, d)
-				}
-			}
+	var res *builder.Result
+	err = withProgress(ctx, stderr, o.progress, 1, func(ctx context.Context, status []chan *client.SolveStatus) error {
+		var err error
+		res, err = builder.Build(ctx, c, imgs, so, status[0])
+		return err
+	})
+	// The library names the platform whose build failed first.
+	addr := o.addr
+	for id, a := range addrs {
+		if err != nil && strings.HasPrefix(err.Error(), id+": ") {
+			addr = a
 		}
 	}
-	placed = true
-	return res, nil
-}
-
-// placeLayout copies the layout dir to dest, replacing what is there, whole
-// or not at all.
-func placeLayout(dir, dest string) error {
-	var s stage.Set
-	defer s.Discard()
-	part, err := s.Dir(dest)
-	if err != nil {
-		return fmt.Errorf("output %s: %w", dest, err)
-	}
-	if err := os.CopyFS(part, os.DirFS(dir)); err != nil {
-		return fmt.Errorf("output %s: %w", dest, err)
-	}
-	if err := s.Commit(); err != nil {
-		return fmt.Errorf("output %w", err)
-	}
-	return nil
+	return res, daemonLost(err, addr)
 }

@@ -12,7 +12,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
-	"github.com/imagebuild/imagebuild/internal/stage"
 	"github.com/imagebuild/imagebuild/oci"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go"
@@ -168,18 +167,11 @@ func copyFile(from, to string) error {
 	return out.Close()
 }
 
-// Tar writes the OCI layout directory dir as the tarball path, as
-// BuildKit's oci exporter writes one. The tarball appears whole or not at
-// all.
-func Tar(dir, path string) error {
-	var s stage.Set
-	defer s.Discard()
-	f, err := s.File(path, 0o644)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tw := tar.NewWriter(f)
-	err = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+// WriteTar writes the OCI layout directory dir to w as a tarball, as
+// BuildKit's oci exporter writes one.
+func WriteTar(dir string, w io.Writer) error {
+	tw := tar.NewWriter(w)
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
 		if err != nil || p == dir {
 			return err
 		}
@@ -205,17 +197,8 @@ func Tar(dir, path string) error {
 		_, err = io.Copy(tw, in)
 		return err
 	})
-	if err == nil {
-		err = tw.Close()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return err
 	}
-	if err := s.Commit(); err != nil {
-		return fmt.Errorf("write %w", err)
-	}
-	return nil
+	return tw.Close()
 }

@@ -56,7 +56,14 @@ func TestAssembleOneIndexOfThePlatforms(t *testing.T) {
 	}
 
 	tarball := filepath.Join(t.TempDir(), "index.oci.tar")
-	if err := Tar(dst, tarball); err != nil {
+	f, err := os.Create(tarball)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteTar(dst, f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
 	unpacked := t.TempDir()

@@ -1,0 +1,165 @@
+package builder
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/imagebuild/imagebuild/oci"
+	"github.com/imagebuild/imagebuild/publish"
+	"github.com/imagebuild/imagebuild/ref"
+	"github.com/moby/buildkit/client"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// validateBuilders reports whether opt's outputs and caches can be made by
+// a build across several daemons: the platforms' images are assembled into
+// one index by the client, so it can be written as an OCI tarball or
+// layout or pushed, not kept in a daemon's store, and each daemon has its
+// own cache, so none is exported.
+func validateBuilders(imgs []Image, opt Options) error {
+	for id := range opt.Builders {
+		found := false
+		for _, img := range imgs {
+			found = found || PlatformID(img.Platform) == id
+		}
+		if !found {
+			return fmt.Errorf("%w: a builder for %s, which the build does not build", ErrPlatform, id)
+		}
+	}
+	for _, o := range opt.Outputs {
+		switch {
+		case o.Type == client.ExporterOCI:
+		case o.Type == client.ExporterImage && o.Attrs["push"] == "true":
+		default:
+			return fmt.Errorf("%w: type=%s with a builder per platform: the platforms' images are assembled into one index; write it with type=oci or push it (type=image,push=true)", ErrInvalidOutput, o.Type)
+		}
+	}
+	if len(opt.CacheExports) > 0 {
+		return fmt.Errorf("%w: a cache export with a builder per platform: each daemon has its own cache; export the cache from one-daemon builds", ErrInvalidCache)
+	}
+	return nil
+}
+
+// buildAcross builds each of imgs on its platform's daemon (opt.Builders,
+// else c), each checked as opt asks into an OCI tarball, assembles them into
+// one index and writes that to opt's outputs, staged, read back and
+// committed as a one-daemon build's are.
+func buildAcross(ctx context.Context, c *client.Client, imgs []Image, opt Options, prog *progress) (*Result, error) {
+	tmp, err := os.MkdirTemp("", "imagebuild-builders-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	srcs := make([]string, len(imgs))
+	results := make([]*Result, len(imgs))
+	errs := make(chan error, len(imgs))
+	for i, img := range imgs {
+		one := opt
+		one.Builders, one.MetadataFile = nil, ""
+		srcs[i] = filepath.Join(tmp, fmt.Sprintf("platform-%d", i))
+		tarball := srcs[i] + ".oci.tar"
+		one.Outputs = []Output{{Type: client.ExporterOCI, Dest: tarball}}
+		on := c
+		if b, ok := opt.Builders[PlatformID(img.Platform)]; ok {
+			on = b
+		}
+		sub := &progress{out: prog.next()}
+		go func() {
+			res, err := build(ctx, on, []Image{img}, one, sub)
+			sub.close()
+			results[i] = res
+			if err == nil {
+				_, err = oci.OpenTarball(tarball, srcs[i])
+				os.Remove(tarball)
+			}
+			if err != nil {
+				err = fmt.Errorf("%s: %w", PlatformID(img.Platform), err)
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range imgs {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	res := &Result{Manifests: map[string]digest.Digest{}}
+	for _, r := range results {
+		if r != nil {
+			res.Comparisons = append(res.Comparisons, r.Comparisons...)
+			maps.Copy(res.Manifests, r.Manifests)
+		}
+	}
+	if first != nil {
+		return res, first
+	}
+	assembled := filepath.Join(tmp, "index")
+	d, err := publish.Assemble(assembled, srcs)
+	if err != nil {
+		return nil, err
+	}
+	res.ExporterResponse = map[string]string{"containerimage.digest": d.String()}
+	st := &staged{}
+	defer st.discard()
+	keychain := opt.Keychain
+	if keychain == nil {
+		keychain = authn.DefaultKeychain
+	}
+	for _, o := range opt.Outputs {
+		switch {
+		case o.Type == client.ExporterOCI && o.Attrs["tar"] == "false":
+			dir, err := st.set.Dir(o.Dest)
+			if err != nil {
+				return nil, fmt.Errorf("output %s: %w", o.Dest, err)
+			}
+			if err := os.CopyFS(dir, os.DirFS(assembled)); err != nil {
+				return nil, fmt.Errorf("output %s: %w", o.Dest, err)
+			}
+		case o.Type == client.ExporterOCI:
+			f, err := st.set.File(o.Dest, 0o644)
+			if err != nil {
+				return nil, fmt.Errorf("output %s: %w", o.Dest, err)
+			}
+			err = publish.WriteTar(assembled, f)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return nil, fmt.Errorf("output %s: %w", o.Dest, err)
+			}
+		case o.Type == client.ExporterImage:
+			for _, n := range strings.Split(o.Attrs["name"], ",") {
+				r, err := ref.Parse(n)
+				if err == nil && o.Attrs["registry.insecure"] == "true" {
+					r, err = name.ParseReference(n, name.Insecure)
+				}
+				if err != nil {
+					return nil, fmt.Errorf("push %s: %w", n, err)
+				}
+				// The platforms' images are pushed by digest, then the index.
+				pushed, err := publish.Layout(ctx, assembled, r, remote.WithAuthFromKeychain(keychain))
+				if err != nil {
+					return nil, err
+				}
+				if pushed != d {
+					return nil, fmt.Errorf("push %s: pushed %s, not the index assembled, %s", n, pushed, d)
+				}
+			}
+		}
+	}
+	if err := res.readBack(ctx, imgs, opt, st); err != nil {
+		return nil, err
+	}
+	if err := res.commit(st, opt); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
