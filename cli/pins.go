@@ -281,41 +281,32 @@ func (a *app) pinsBump(ctx context.Context, file string, m ref.Mirrors, format s
 	if err != nil {
 		return err
 	}
-	updates := map[ref.Pin]ref.Pin{}
+	checked := make([]pins.Status, len(order))
+	for i, p := range order {
+		checked[i] = sts[p]
+	}
+	bumps, err := pins.BumpStale(checked, decls)
 	files := map[ref.Pin][]string{}
-	var rewrite []string
+	var changed []string
+	for _, b := range bumps {
+		files[b.Pin] = b.Files
+		changed = append(changed, b.Files...)
+	}
+	if err != nil {
+		if len(changed) == 0 {
+			return fmt.Errorf("%w; no file was changed", err)
+		}
+		return fmt.Errorf("%w; only %s were changed", err, strings.Join(relPaths(changed), ", "))
+	}
 	var undeclared []string
 	missing := 0
-	for _, p := range order {
-		st := sts[p]
-		switch st.State {
-		case pins.Stale:
-			to, err := ref.ParsePin(p.Tagged() + "@" + st.Current)
-			if err != nil {
-				return err
-			}
-			for _, d := range decls {
-				if d.Is(p) && !slices.Contains(files[p], d.File) {
-					files[p] = append(files[p], d.File)
-				}
-			}
-			if len(files[p]) == 0 {
-				undeclared = append(undeclared, fmt.Sprintf("stale pin %s (recipe %s) is not declared as a ref.Pin constant in %s; bump it by hand where the recipe takes it from, to %s",
-					p, strings.Join(usedBy(rps, p), ", "), where, to))
-				continue
-			}
-			updates[p] = to
-			rewrite = append(rewrite, files[p]...)
-		case pins.Missing:
+	for _, b := range bumps {
+		switch {
+		case b.State == pins.Stale && len(b.Files) == 0:
+			undeclared = append(undeclared, fmt.Sprintf("stale pin %s (recipe %s) is not declared as a ref.Pin constant in %s; bump it by hand where the recipe takes it from, to %s",
+				b.Pin, strings.Join(usedBy(rps, b.Pin), ", "), where, b.To))
+		case b.State == pins.Missing:
 			missing++
-		}
-	}
-	if len(updates) > 0 {
-		if changed, err := pins.Rewrite(rewrite, updates); err != nil {
-			if len(changed) == 0 {
-				return fmt.Errorf("bump pins: %w; no file was changed", err)
-			}
-			return fmt.Errorf("bump pins: %w; only %s were changed", err, strings.Join(relPaths(changed), ", "))
 		}
 	}
 	if format == "json" {

@@ -214,3 +214,56 @@ func Rewrite(files []string, updates map[ref.Pin]ref.Pin) ([]string, error) {
 	err := s.Commit()
 	return s.Committed(), err
 }
+
+// Bump is what [BumpStale] did with one pin.
+type Bump struct {
+	Status
+	// To is the pin a stale one is bumped to: its tag at the digest the
+	// tag now points at.
+	To ref.Pin
+	// Files are the files the pin was rewritten in; none for a stale pin
+	// no declaration holds.
+	Files []string
+}
+
+// BumpStale rewrites each pin of sts that is [Stale] to the digest its tag
+// now points at, in the files of decls that declare it ([Rewrite]: every
+// file whole or not at all), and returns what it did with each pin of sts,
+// in order. A stale pin no declaration holds is returned with no Files.
+// On an error, the files changed before it are those of the Bumps returned.
+func BumpStale(sts []Status, decls []Decl) ([]Bump, error) {
+	bumps := make([]Bump, len(sts))
+	updates := map[ref.Pin]ref.Pin{}
+	var files []string
+	for i, st := range sts {
+		bumps[i] = Bump{Status: st}
+		if st.State != Stale {
+			continue
+		}
+		to, err := ref.ParsePin(st.Pin.Tagged() + "@" + st.Current)
+		if err != nil {
+			return nil, err
+		}
+		bumps[i].To = to
+		for _, d := range decls {
+			if d.Is(st.Pin) && !slices.Contains(bumps[i].Files, d.File) {
+				bumps[i].Files = append(bumps[i].Files, d.File)
+			}
+		}
+		if len(bumps[i].Files) > 0 {
+			updates[st.Pin] = to
+			files = append(files, bumps[i].Files...)
+		}
+	}
+	if len(updates) == 0 {
+		return bumps, nil
+	}
+	changed, err := Rewrite(files, updates)
+	if err != nil {
+		for i := range bumps {
+			bumps[i].Files = slices.DeleteFunc(bumps[i].Files, func(f string) bool { return !slices.Contains(changed, f) })
+		}
+		return bumps, fmt.Errorf("bump pins: %w", err)
+	}
+	return bumps, nil
+}

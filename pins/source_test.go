@@ -4,6 +4,7 @@ import (
 	"go/format"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -198,6 +199,56 @@ func TestRewrite(t *testing.T) {
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), ".") {
 			t.Errorf("%s left beside the files", e.Name())
+		}
+	}
+}
+
+// TestBumpStale: a stale pin is rewritten where declared, a current one
+// and a missing one are left, and a stale one no file declares is returned
+// without files.
+func TestBumpStale(t *testing.T) {
+	root := t.TempDir()
+	stale := ref.Pin("docker.io/library/python:3.12-alpine@sha256:" + hex1)
+	current := ref.Pin("docker.io/library/python:3.12-slim@sha256:" + hex2)
+	undeclared := ref.Pin("docker.io/library/alpine:3.20@sha256:" + hex1)
+	missing := ref.Pin("docker.io/library/debian:12@sha256:" + hex2)
+	writeFiles(t, root, map[string]string{
+		"a.go": pinFile("p", "A", stale.String()),
+		"b.go": pinFile("p", "B", current.String()),
+		"c.go": pinFile("p", "C", missing.String()),
+	})
+	decls, err := Find(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts := []Status{
+		{Pin: stale, Current: "sha256:" + hex3, State: Stale},
+		{Pin: current, Current: "sha256:" + hex2, State: Current},
+		{Pin: undeclared, Current: "sha256:" + hex3, State: Stale},
+		{Pin: missing, Current: "sha256:" + hex3, State: Missing},
+	}
+	bumps, err := BumpStale(sts, decls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := filepath.Join(root, "a.go")
+	if len(bumps) != 4 || !slices.Equal(bumps[0].Files, []string{a}) || bumps[0].To.Digest().Encoded() != hex3 {
+		t.Fatalf("bumps = %+v, want the stale pin rewritten in a.go to %s", bumps, hex3)
+	}
+	if len(bumps[1].Files)+len(bumps[3].Files) != 0 || bumps[2].To == "" || len(bumps[2].Files) != 0 {
+		t.Errorf("bumps = %+v, want no files for the current, missing and undeclared pins, a target for the undeclared stale one", bumps)
+	}
+	dt, err := os.ReadFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(dt), hex3) || strings.Contains(string(dt), hex1) {
+		t.Errorf("a.go after the bump:\n%s", dt)
+	}
+	for _, f := range []string{"b.go", "c.go"} {
+		dt, _ := os.ReadFile(filepath.Join(root, f))
+		if strings.Contains(string(dt), hex3) {
+			t.Errorf("%s was rewritten:\n%s", f, dt)
 		}
 	}
 }
