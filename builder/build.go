@@ -14,7 +14,6 @@ import (
 
 	"github.com/containerd/platforms"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/imagebuild/imagebuild/compare"
 	"github.com/imagebuild/imagebuild/oci"
 	"github.com/moby/buildkit/client"
@@ -267,14 +266,14 @@ func (res *Result) readBack(ctx context.Context, imgs []Image, opt Options, st *
 			var idx v1.ImageIndex
 			var err error
 			if o.Attrs["tar"] == "false" {
-				idx, err = layout.ImageIndexFromPath(st.path(o))
+				idx, err = oci.OpenLayout(st.path(o))
 			} else {
 				dir, terr := os.MkdirTemp("", "imagebuild-readback-")
 				if terr != nil {
 					return terr
 				}
 				defer os.RemoveAll(dir)
-				idx, err = openOCIIndexManifests(st.path(o), dir)
+				idx, err = oci.OpenManifests(st.path(o), dir)
 			}
 			if err != nil {
 				return fmt.Errorf("output %s: read back: %w", o.Dest, err)

@@ -11,11 +11,11 @@ import (
 
 	"github.com/distribution/reference"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/moby/go-archive"
 	"golang.org/x/sys/unix"
 
 	"github.com/imagebuild/imagebuild/internal/stage"
+	"github.com/imagebuild/imagebuild/oci"
 	"github.com/moby/buildkit/client"
 )
 
@@ -271,7 +271,7 @@ func linkBlobs(old, dir string) error {
 // pruneBlobs removes the blobs of the OCI layout dir that its index.json
 // does not reach.
 func pruneBlobs(dir string) error {
-	idx, err := layout.ImageIndexFromPath(dir)
+	idx, err := oci.OpenLayout(dir)
 	if err != nil {
 		return err
 	}

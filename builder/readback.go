@@ -1,13 +1,8 @@
 package builder
 
 import (
-	"archive/tar"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/containerd/platforms"
@@ -15,7 +10,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/oci"
@@ -90,54 +84,4 @@ func basePlatforms(ctx context.Context, pin ref.Pin, m ref.Mirrors) ([]string, e
 		out = append(out, d.Platform.String())
 	}
 	return out, nil
-}
-
-// maxManifestBlob is the largest blob openOCIIndexManifests unpacks: far
-// above any index, manifest, config or attestation, far below a layer that
-// matters.
-const maxManifestBlob = 4 << 20
-
-// openOCIIndexManifests is oci.OpenTarball for reading manifests only: it
-// unpacks the tarball's index.json, oci-layout and blobs of up to
-// maxManifestBlob bytes, so reading back a large image does not copy its
-// layers to disk. The index it returns has no layers to read.
-func openOCIIndexManifests(path, dir string) (v1.ImageIndex, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read OCI tarball: %w", err)
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read OCI tarball %s: %w", path, err)
-		}
-		name := filepath.Clean(h.Name)
-		if h.Typeflag != tar.TypeReg || !filepath.IsLocal(name) {
-			continue
-		}
-		if name != "index.json" && name != "oci-layout" && (!strings.HasPrefix(name, "blobs"+string(filepath.Separator)) || h.Size > maxManifestBlob) {
-			continue
-		}
-		dst := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return nil, err
-		}
-		dt, err := io.ReadAll(tr)
-		if err != nil {
-			return nil, fmt.Errorf("read OCI tarball %s: %w", path, err)
-		}
-		if err := os.WriteFile(dst, dt, 0o644); err != nil {
-			return nil, err
-		}
-	}
-	idx, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		return nil, fmt.Errorf("read OCI tarball %s: %w", path, err)
-	}
-	return idx, nil
 }

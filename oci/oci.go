@@ -1,12 +1,18 @@
 package oci
 
 import (
+	"archive/tar"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/containerd/platforms"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/moby/go-archive"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -28,6 +34,115 @@ func OpenTarball(path, dir string) (v1.ImageIndex, error) {
 		return nil, fmt.Errorf("read OCI tarball %s: %w", path, err)
 	}
 	return idx, nil
+}
+
+// maxManifestBlob is the largest blob [OpenManifests] unpacks: far
+// above any index, manifest, config or attestation, far below a layer that
+// matters.
+const maxManifestBlob = 4 << 20
+
+// OpenManifests is [OpenTarball] for reading manifests only: it
+// unpacks the tarball's index.json, oci-layout and blobs of up to
+// maxManifestBlob bytes, so reading back a large image does not copy its
+// layers to disk. The index it returns has no layers to read.
+func OpenManifests(path, dir string) (v1.ImageIndex, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read OCI tarball: %w", err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read OCI tarball %s: %w", path, err)
+		}
+		name := filepath.Clean(h.Name)
+		if h.Typeflag != tar.TypeReg || !filepath.IsLocal(name) {
+			continue
+		}
+		if name != "index.json" && name != "oci-layout" && (!strings.HasPrefix(name, "blobs"+string(filepath.Separator)) || h.Size > maxManifestBlob) {
+			continue
+		}
+		dst := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return nil, err
+		}
+		dt, err := io.ReadAll(tr)
+		if err != nil {
+			return nil, fmt.Errorf("read OCI tarball %s: %w", path, err)
+		}
+		if err := os.WriteFile(dst, dt, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read OCI tarball %s: %w", path, err)
+	}
+	return idx, nil
+}
+
+// OpenLayout opens the OCI layout directory dir and returns its index.
+func OpenLayout(dir string) (v1.ImageIndex, error) {
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open OCI layout %s: %w", dir, err)
+	}
+	return idx, nil
+}
+
+// Open opens path, an OCI layout directory, an OCI tarball (unpacked into
+// tmp, which must outlive what it returns) or a docker tarball, and
+// returns its index, or for a docker tarball, which holds no index, its
+// image.
+func Open(path, tmp string) (v1.ImageIndex, v1.Image, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if fi.IsDir() {
+		idx, err := OpenLayout(path)
+		return idx, nil, err
+	}
+	docker, err := hasFile(path, "manifest.json")
+	if err != nil {
+		return nil, nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if docker {
+		img, err := tarball.ImageFromPath(path, nil)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open docker tarball %s: %w", path, err)
+		}
+		return nil, img, nil
+	}
+	idx, err := OpenTarball(path, tmp)
+	return idx, nil, err
+}
+
+// hasFile tells whether the tarball at tarPath holds the file name.
+func hasFile(tarPath, name string) (bool, error) {
+	f, err := os.Open(tarPath)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("not a tarball: %w", err)
+		}
+		if filepath.Clean(h.Name) == name {
+			return true, nil
+		}
+	}
 }
 
 // OpenImage unpacks the OCI tarball at path into dir, as [OpenTarball]

@@ -1,21 +1,16 @@
 package verify
 
 import (
-	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/distribution/reference"
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/imagebuild/imagebuild/oci"
 	"github.com/imagebuild/imagebuild/ref"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -80,28 +75,9 @@ func Images(ctx context.Context, target string, platform ocispecs.Platform, tmp 
 
 // open returns target's index, or its image where it holds no index.
 func open(ctx context.Context, target, tmp string) (v1.ImageIndex, v1.Image, error) {
-	fi, err := os.Stat(target)
-	switch {
-	case err == nil && fi.IsDir():
-		idx, err := layout.ImageIndexFromPath(target)
-		if err != nil {
-			return nil, nil, fmt.Errorf("open OCI layout %s: %w", target, err)
-		}
-		return idx, nil, nil
-	case err == nil:
-		docker, err := hasFile(target, "manifest.json")
-		if err != nil {
-			return nil, nil, fmt.Errorf("open %s: %w", target, err)
-		}
-		if docker {
-			img, err := tarball.ImageFromPath(target, nil)
-			if err != nil {
-				return nil, nil, fmt.Errorf("open docker tarball %s: %w", target, err)
-			}
-			return nil, img, nil
-		}
-		idx, err := oci.OpenTarball(target, tmp)
-		return idx, nil, err
+	_, err := os.Stat(target)
+	if err == nil {
+		return oci.Open(target, tmp)
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, fmt.Errorf("open %s: %w", target, err)
@@ -109,11 +85,11 @@ func open(ctx context.Context, target, tmp string) (v1.ImageIndex, v1.Image, err
 	if !IsReference(target) {
 		return nil, nil, fmt.Errorf("%s: %w, and not a registry reference (written NAME:TAG or NAME@sha256:<digest>)", target, ErrNoTarget)
 	}
-	ref, err := ref.Parse(target)
+	r, err := ref.Parse(target)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w, and not a registry reference: %v", target, ErrNoTarget, err)
 	}
-	desc, err := remote.Get(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	desc, err := remote.Get(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
 	if err != nil {
 		return nil, nil, fmt.Errorf("pull %s: %w", target, err)
 	}
@@ -136,25 +112,4 @@ func IsReference(target string) bool {
 	_, tagged := named.(reference.Tagged)
 	_, digested := named.(reference.Digested)
 	return tagged || digested
-}
-
-func hasFile(tarPath, name string) (bool, error) {
-	f, err := os.Open(tarPath)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return false, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf("not a tarball: %w", err)
-		}
-		if filepath.Clean(h.Name) == name {
-			return true, nil
-		}
-	}
 }
