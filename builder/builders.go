@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/oci"
 	"github.com/imagebuild/imagebuild/publish"
@@ -109,10 +107,7 @@ func buildAcross(ctx context.Context, c *client.Client, imgs []Image, opt Option
 	res.ExporterResponse = map[string]string{"containerimage.digest": d.String()}
 	st := &staged{}
 	defer st.discard()
-	keychain := opt.Keychain
-	if keychain == nil {
-		keychain = authn.DefaultKeychain
-	}
+	keychain := ref.Keychain(opt.Keychain)
 	for _, o := range opt.Outputs {
 		switch {
 		case o.Type == client.ExporterOCI && o.Attrs["tar"] == "false":
@@ -137,10 +132,7 @@ func buildAcross(ctx context.Context, c *client.Client, imgs []Image, opt Option
 			}
 		case o.Type == client.ExporterImage:
 			for _, n := range strings.Split(o.Attrs["name"], ",") {
-				r, err := ref.Parse(n)
-				if err == nil && o.Attrs["registry.insecure"] == "true" {
-					r, err = name.ParseReference(n, name.Insecure)
-				}
+				r, err := ref.ParseInsecure(n, o.Attrs["registry.insecure"] == "true")
 				if err != nil {
 					return nil, fmt.Errorf("push %s: %w", n, err)
 				}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/containerd/platforms"
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -19,17 +18,11 @@ import (
 // pushedIndex reads what the reference s points at in its registry, as an
 // index (an image alone is put in one).
 func pushedIndex(ctx context.Context, s string, insecure bool, keychain authn.Keychain) (v1.ImageIndex, error) {
-	r, err := ref.Parse(s)
-	if insecure {
-		r, err = name.ParseReference(s, name.Insecure)
-	}
+	r, err := ref.ParseInsecure(s, insecure)
 	if err != nil {
 		return nil, err
 	}
-	if keychain == nil {
-		keychain = authn.DefaultKeychain
-	}
-	desc, err := remote.Get(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(keychain))
+	desc, err := remote.Get(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(ref.Keychain(keychain)))
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +61,7 @@ func basePlatforms(ctx context.Context, pin ref.Pin, m ref.Mirrors) ([]string, e
 	if err != nil {
 		return nil, err
 	}
-	idx, err := remote.Index(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	idx, err := remote.Index(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(ref.Keychain(nil)))
 	if err != nil {
 		return nil, err
 	}

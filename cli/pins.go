@@ -12,7 +12,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/imagebuild/imagebuild/pins"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/imagebuild/imagebuild/ref"
@@ -129,7 +128,7 @@ func checkAll(ctx context.Context, rps []recipePins, m ref.Mirrors) (map[ref.Pin
 			if _, ok := sts[p]; ok {
 				continue
 			}
-			st, err := pins.Check(ctx, p, m, authn.DefaultKeychain)
+			st, err := pins.Check(ctx, p, m, ref.Keychain(nil))
 			if err != nil {
 				return nil, nil, fmt.Errorf("check pin %s (recipe %s): %w", p, rp.recipe, err)
 			}

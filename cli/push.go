@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/publish"
 	"github.com/imagebuild/imagebuild/ref"
@@ -21,11 +20,11 @@ func runPush(ctx context.Context, args []string, stdout io.Writer) error {
 	if help || err != nil {
 		return err
 	}
-	ref, err := ref.Parse(pos[1])
+	r, err := ref.Parse(pos[1])
 	if err != nil {
 		return usagef("push: reference %q: %v", pos[1], err)
 	}
-	dgst, err := publish.Layout(ctx, pos[0], ref, remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	dgst, err := publish.Layout(ctx, pos[0], r, remote.WithAuthFromKeychain(ref.Keychain(nil)))
 	if errors.Is(err, publish.ErrNoLayout) {
 		return usageError{err}
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/distribution/reference"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 )
 
@@ -60,11 +61,28 @@ func Insecure(host string) bool {
 }
 
 // Parse parses ref for go-containerregistry, reaching loopback
-// registries over plain HTTP as BuildKit does.
+// registries over plain HTTP as BuildKit does. It is imagebuild's one place
+// that decides whether a registry is reached without TLS.
 func Parse(ref string) (name.Reference, error) {
+	return ParseInsecure(ref, false)
+}
+
+// ParseInsecure is [Parse], reaching ref's registry over plain HTTP also
+// when insecure is set (an image output's registry.insecure=true).
+func ParseInsecure(ref string, insecure bool) (name.Reference, error) {
 	r, err := name.ParseReference(ref)
-	if err != nil || !Insecure(r.Context().RegistryStr()) {
+	if err != nil || !(insecure || Insecure(r.Context().RegistryStr())) {
 		return r, err
 	}
 	return name.ParseReference(ref, name.Insecure)
+}
+
+// Keychain is keychain, or where it is nil, Docker's config (as BuildKit's
+// pushes and pulls read it): imagebuild's one place for the registry
+// credentials of what the client itself reads or pushes.
+func Keychain(keychain authn.Keychain) authn.Keychain {
+	if keychain == nil {
+		return authn.DefaultKeychain
+	}
+	return keychain
 }

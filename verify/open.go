@@ -8,7 +8,6 @@ import (
 	"os"
 
 	"github.com/distribution/reference"
-	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/oci"
@@ -89,7 +88,7 @@ func open(ctx context.Context, target, tmp string) (v1.ImageIndex, v1.Image, err
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w, and not a registry reference: %v", target, ErrNoTarget, err)
 	}
-	desc, err := remote.Get(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	desc, err := remote.Get(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(ref.Keychain(nil)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("pull %s: %w", target, err)
 	}

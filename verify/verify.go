@@ -329,16 +329,13 @@ func checkBase(ctx context.Context, img v1.Image, cf *v1.ConfigFile, keychain au
 		return res
 	}
 	baseRef := baseName + "@" + baseDigest
-	if keychain == nil {
-		keychain = authn.DefaultKeychain
-	}
 	r, err := ref.Parse(baseRef)
 	if err != nil {
 		res.Status = Fail
 		res.Evidence = []string{fmt.Sprintf("base label %s is not a reference: %v", baseRef, err)}
 		return res
 	}
-	base, err := remote.Image(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(keychain),
+	base, err := remote.Image(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(ref.Keychain(keychain)),
 		remote.WithPlatform(v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}))
 	if err != nil {
 		res.Status = Skip
