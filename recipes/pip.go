@@ -21,8 +21,10 @@ const (
 	// (the script's folder is not searched for imports).
 	toolDir  = "/run/imagebuild/tool"
 	toolPath = toolDir + "/imagebuild-pip.py"
-	// wheelDir is where an install step sees the wheel it installs.
-	wheelDir = "/run/imagebuild/wheel"
+	// toolRoot is where pipTool works, at the same paths in every build.
+	toolRoot = "/tmp/imagebuild-pip"
+	// wheelDir is where a distribution's step puts the wheel it installs.
+	wheelDir = toolRoot + "/out"
 	// lockFileName is the file the resolve step writes in its output.
 	lockFileName = "lock.json"
 	// MaxVenvLayers is the most layers a Python recipe gives the venv's
@@ -34,10 +36,10 @@ const (
 )
 
 // venv makes the steps that fill /opt/venv: one step per distribution that
-// fetches its wheel or builds it from its sdist, one that installs that
-// wheel alone into the empty venv, and the layer of exactly what the
-// install added. Each step depends on the builder stage and its own
-// distribution alone, so BuildKit runs them side by side and caches each by
+// fetches its wheel or builds it from its sdist and installs that wheel
+// alone into the empty venv, and the layer of exactly what the install
+// added. Each step depends on the builder stage and its own distribution
+// alone, so BuildKit runs them side by side and caches each by
 // the distribution's name, version and hashes.
 type venv struct {
 	// stage is the builder stage, with the empty venv at /opt/venv and the
@@ -46,8 +48,10 @@ type venv struct {
 	distro   Distro
 	platform ocispecs.Platform
 	// pip is the pip command that reads the index; install is the one
-	// that installs into /opt/venv.
+	// that installs into /opt/venv: pip with target, the option that
+	// names the venv ("" where pip runs in the venv itself).
 	pip, install []string
+	target       string
 	// options are the requirements file's global options.
 	options []string
 }
@@ -84,36 +88,33 @@ func (v venv) resolve(context llb.State, path string) llb.State {
 	return v.stage.Run(opts...).AddMount("/out", llb.Scratch())
 }
 
-// wheel is the step that puts d's wheel in its output: fetched as the
-// index serves it, or built from its sdist.
-func (v venv) wheel(d Distribution) llb.State {
-	req := strings.Join(append(append([]string{}, v.options...), d.requirement()), "\n") + "\n"
-	opts := append(v.reads(),
-		llb.Args(append([]string{v.pip[0], toolPath, "fetch", "/out", req}, v.pip...)),
-		llb.WithCustomName("builder: pip wheel "+d.Name+" "+d.Version),
-	)
-	return v.stage.Run(opts...).AddMount("/out", llb.Scratch())
-}
+// distScript is the step of one distribution ($1 is NAME==VERSION, $2
+// the requirement pipTool fetches, $3 the pip option that names the venv
+// to install into, or "", and the rest the pip command): pipTool fetches
+// its wheel or builds it from its sdist, then that wheel alone is
+// installed into the empty venv, and the byte code of what it installed
+// compiled, with hash-based invalidation, so .pyc files do not depend on
+// when the sources were unpacked. pip installs from a folder by name, not
+// from the file's path, so it records no direct_url.json naming the
+// builder's path. What the fetch and the build leave goes at the end.
+const distScript = `set -eu
+req=$1 requirement=$2 target=$3; shift 3
+"$1" ` + toolPath + ` fetch ` + wheelDir + ` "$requirement" "$@"
+if [ -n "$(ls ` + wheelDir + `)" ]; then
+	"$@" ${target:+"$target"} install --no-deps --no-index --no-compile --no-cache-dir --disable-pip-version-check --no-input --find-links ` + wheelDir + ` "$req"
+	python3 -m compileall -q --invalidation-mode checked-hash ` + venvDir + `
+fi
+rm -rf ` + toolRoot
 
-// installScript installs the one wheel in wheelDir, if the fetch step put
-// one there ($1 is NAME==VERSION, the rest the pip command), then compiles
-// the byte code of what it installed: with hash-based invalidation, so
-// .pyc files do not depend on when the sources were unpacked. pip installs
-// from a folder by name, not from the file's path, so it records no
-// direct_url.json naming the builder's path.
-const installScript = `set -eu
-req=$1; shift
-[ -n "$(ls ` + wheelDir + `)" ] || exit 0
-"$@" install --no-deps --no-index --no-compile --no-cache-dir --disable-pip-version-check --no-input --find-links ` + wheelDir + ` "$req"
-exec python3 -m compileall -q --invalidation-mode checked-hash ` + venvDir
-
-// installed is what installing d's wheel adds to the empty venv.
+// installed is what d adds to the empty venv: one step, on the builder
+// stage, fetches or builds its wheel and installs it.
 func (v venv) installed(d Distribution) llb.State {
-	after := v.stage.Run(
-		llb.Args(append([]string{"/bin/sh", "-c", installScript, "sh", d.Name + "==" + d.Version}, v.install...)),
-		llb.AddMount(wheelDir, v.wheel(d), llb.Readonly),
-		llb.WithCustomName("builder: pip install "+d.Name+" "+d.Version),
-	).Root()
+	req := strings.Join(append(append([]string{}, v.options...), d.requirement()), "\n") + "\n"
+	args := append([]string{"/bin/sh", "-c", distScript, "sh", d.Name + "==" + d.Version, req, v.target}, v.pip...)
+	after := v.stage.Run(append(v.reads(),
+		llb.Args(args),
+		llb.WithCustomName("builder: pip wheel and install "+d.Name+" "+d.Version),
+	)...).Root()
 	return llb.Diff(v.stage, after, llb.WithCustomName("builder: what "+d.Name+" "+d.Version+" adds to "+venvDir))
 }
 

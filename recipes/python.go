@@ -247,7 +247,7 @@ func (p Python) venv(base llb.State, d Distro, platform ocispecs.Platform, optio
 		st = st.With(d.Install("builder: install build dependencies", p.Packages, platform))
 	}
 	pip := []string{venvDir + "/bin/python", "-m", "pip"}
-	install := pip
+	install, target := pip, ""
 	if p.KeepPip {
 		st = st.Run(
 			llb.Args([]string{"python3", "-m", "venv", venvDir}),
@@ -259,9 +259,10 @@ func (p Python) venv(base llb.State, d Distro, platform ocispecs.Platform, optio
 			llb.WithCustomName("builder: python3 -m venv --without-pip "+venvDir+", filled by the pip in "+pipToolDir),
 		).Root()
 		pip = []string{pipToolDir + "/bin/python", "-m", "pip"}
-		install = append(pip, "--python", venvDir+"/bin/python")
+		target = "--python=" + venvDir + "/bin/python"
+		install = append(pip, target)
 	}
-	return venv{stage: st, distro: d, platform: platform, pip: pip, install: install, options: options}
+	return venv{stage: st, distro: d, platform: platform, pip: pip, install: install, target: target, options: options}
 }
 
 // runtime is the runtime stage: the base with layers merged over it,
