@@ -120,6 +120,11 @@ func TestRealExtensionsReproducible(t *testing.T) {
 	if !report.Passed() || !strings.Contains(text, "pass shared libraries") {
 		t.Errorf("verify on the compiled extensions (want every check passed, the shared-library check on ELF files):\n%s", text)
 	}
+	for _, want := range []string{"pass venv layers", "pip: asyncpg 0.30.0: ", "pip: hiredis 2.3.2: "} {
+		if !strings.Contains(text, want) {
+			t.Errorf("verify does not show %q: the venv's layers by name\n%s", want, text)
+		}
+	}
 
 	got, err := env.Run(context.Background(), ref, "python", "-c",
 		"import os, asyncpg, asyncpg.protocol.protocol, hiredis; r = hiredis.Reader(); r.feed(b'+ok\\r\\n'); print(os.getuid(), asyncpg.__version__, r.gets())")

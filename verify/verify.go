@@ -123,6 +123,7 @@ func Image(ctx context.Context, img v1.Image, opt Options) (*Report, error) {
 		checkOwnership(fs, dirs, uid),
 		checkBase(ctx, img, cf, opt.Keychain),
 		checkLeftovers(fs),
+		checkVenvLayers(img, cf, "/opt/venv", uid),
 	}}
 	return r, nil
 }

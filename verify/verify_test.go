@@ -248,3 +248,52 @@ func TestMatchTool(t *testing.T) {
 		}
 	}
 }
+
+// TestVenvLayers: layers the history names for distributions are listed
+// by name, and each must hold only the venv's files, owned by the runtime
+// user.
+func TestVenvLayers(t *testing.T) {
+	owned := func(f file) file { f.uid, f.gid = 1000, 1000; return f }
+	venvDirs := []file{{path: "/opt", dir: true}, owned(file{path: "/opt/venv", dir: true}), owned(file{path: "/opt/venv/lib", dir: true})}
+	dist := func(extra ...file) v1.Layer {
+		return layer(t, append(append([]file{}, venvDirs...), append([]file{owned(file{path: "/opt/venv/lib/mod.py", body: []byte("x = 1\n")})}, extra...)...)...)
+	}
+	build := func(t *testing.T, distLayer v1.Layer) *Report {
+		t.Helper()
+		img, err := mutate.Append(empty.Image,
+			mutate.Addendum{Layer: baseLayer(t), History: v1.History{CreatedBy: "base"}},
+			mutate.Addendum{Layer: appLayer(t), History: v1.History{CreatedBy: "runtime: copy build context to /app"}},
+			mutate.Addendum{Layer: distLayer, History: v1.History{CreatedBy: "pip: imagebuild-mod 1.0"}},
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf = cf.DeepCopy()
+		cf.OS, cf.Architecture, cf.Config.User, cf.Config.WorkingDir = "linux", "amd64", "appuser", "/app"
+		if img, err = mutate.ConfigFile(img, cf); err != nil {
+			t.Fatal(err)
+		}
+		return run(t, img)
+	}
+	for _, tc := range []struct {
+		name     string
+		layer    v1.Layer
+		status   string
+		evidence string
+	}{
+		{"one distribution's files", dist(), Pass, "pip: imagebuild-mod 1.0: 4 entries"},
+		{"a root-owned file", dist(file{path: "/opt/venv/lib/root.py", body: []byte("x")}), Fail, "/opt/venv/lib/root.py owned by 0:0"},
+		{"a file outside the venv", dist(file{path: "/etc/extra.conf", body: []byte("x")}), Fail, "/etc/extra.conf is outside /opt/venv"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := result(build(t, tc.layer), "venv layers")
+			if res.Status != tc.status || !strings.Contains(strings.Join(res.Evidence, "\n"), tc.evidence) {
+				t.Errorf("venv layers check: %s %q, want %s with %q", res.Status, res.Evidence, tc.status, tc.evidence)
+			}
+		})
+	}
+}
