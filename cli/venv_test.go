@@ -50,9 +50,8 @@ func TestRequirementsEditOnFreshDaemon(t *testing.T) {
 	}
 	steps := progressSteps(t, errout.String())
 	for name, cached := range map[string]bool{
-		"builder: pip wheel asyncpg 0.30.0":   true,
-		"builder: pip install asyncpg 0.30.0": true,
-		"builder: pip wheel hiredis 2.3.2":    false,
+		"builder: pip wheel and install asyncpg 0.30.0": true,
+		"builder: pip wheel and install hiredis 2.3.2":  false,
 	} {
 		v, ok := steps[name]
 		if !ok {

@@ -1,0 +1,182 @@
+package bench
+
+import (
+	"crypto/rand"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/imagebuild/imagebuild/internal/testenv"
+)
+
+// BenchmarkVenvGraph measures what the venv as a graph is for, against
+// ADR-003's Dockerfile through BuildKit's frontend, on the same daemon and
+// base (the Debian test base with a C compiler), both tools through their
+// command lines:
+//
+//   - fresh-req-edit: a CI runner's build after a one-line requirements
+//     edit: a build of asyncpg (compiled from its upstream sdist) exports a
+//     registry cache (mode=max), the daemon's whole cache is pruned, and the
+//     build with hiredis added imports it; the second build is timed;
+//   - bump-bytes: the bytes a push uploads after a one-package bump beside
+//     a 100 MB dependency that did not change: the layers, config and
+//     manifest of the second image its first lacks;
+//   - layout-noop: a rebuild with nothing changed into an OCI layout
+//     (tar=false) that the same build wrote, with a small venv and with
+//     the 100 MB dependency.
+//
+// Run with
+//
+//	go test ./bench -run '^$' -bench VenvGraph -benchtime 1x -timeout 60m -v
+func BenchmarkVenvGraph(b *testing.B) {
+	env := benchEnv(b)
+	base := env.CompilerBase(b)
+	cli := testenv.BuildCLI(b)
+	buildctl := testenv.Buildctl(b)
+	dockerfileDir, err := filepath.Abs("testdata")
+	if err != nil {
+		b.Fatal(err)
+	}
+	realconf := filepath.Join(b.TempDir(), "real.conf")
+	if err := os.WriteFile(realconf, testenv.RealIndex(b), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	big := make([]byte, 100<<20)
+	rand.Read(big)
+	wheels := map[string][]byte{}
+	for _, w := range []struct{ name, version, body string }{
+		{"imagebuild-bigdep", "1.0", ""}, {"imagebuild-probe", "1.0", "VALUE = 1\n"}, {"imagebuild-probe", "1.1", "VALUE = 2\n"},
+	} {
+		files := map[string][]byte{strings.ReplaceAll(w.name, "-", "_") + "/__init__.py": []byte(w.body)}
+		if w.name == "imagebuild-bigdep" {
+			files["imagebuild_bigdep/data.bin"] = big
+		}
+		n, dt := testenv.Wheel(b, w.name, w.version, files)
+		wheels[n] = dt
+	}
+	wheelconf := filepath.Join(b.TempDir(), "wheels.conf")
+	if err := os.WriteFile(wheelconf, testenv.SeverityIndex(b, false, wheels), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	// run runs one tool's build of dir with pipconf, out the output flags
+	// of the tool, and returns how long it took.
+	run := func(b *testing.B, tool, dir, pipconf string, out ...string) time.Duration {
+		var args []string
+		if tool == "imagebuild" {
+			args = append([]string{cli, "build", "python-alpine", "--addr", env.Addr, "--context", dir, "--base", base.String(),
+				"--secret", "id=pipconf,src=" + pipconf, "--progress", "plain"}, out...)
+		} else {
+			args = append([]string{buildctl, "--addr", env.Addr, "build", "--frontend", "dockerfile.v0",
+				"--local", "context=" + dir, "--local", "dockerfile=" + dockerfileDir, "--opt", "build-arg:BASE=" + base.String(),
+				"--secret", "id=pipconf,src=" + pipconf, "--progress", "plain"}, out...)
+		}
+		d, _ := tool2(tool, args).run(b, dir, "")
+		return d
+	}
+	tools := []string{"imagebuild", "dockerfile"}
+
+	b.Run("fresh-req-edit", func(b *testing.B) {
+		times := map[string]time.Duration{}
+		for b.Loop() {
+			for _, tool := range tools {
+				cache := fmt.Sprintf("%s/imagebuild-bench/venv-cache:%s-%d", env.Registry, tool, time.Now().UnixNano())
+				dir := testenv.ExampleContext(b, "asyncpg==0.30.0\n")
+				dest := filepath.Join(b.TempDir(), "image.tar")
+				export := []string{"--cache-to", "type=registry,ref=" + cache + ",mode=max"}
+				imp := []string{"--cache-from", "type=registry,ref=" + cache}
+				if tool == "dockerfile" {
+					export = []string{"--export-cache", "type=registry,ref=" + cache + ",mode=max"}
+					imp = []string{"--import-cache", "type=registry,ref=" + cache}
+				}
+				env.Prune(b)
+				run(b, tool, dir, realconf, append([]string{"--output", "type=oci,dest=" + dest}, export...)...)
+				env.Prune(b)
+				appendTo(b, filepath.Join(dir, "requirements.txt"), "hiredis==2.3.2\n")
+				times[tool] = run(b, tool, dir, realconf, append([]string{"--output", "type=oci,dest=" + dest}, imp...)...)
+			}
+		}
+		r := times["imagebuild"].Seconds() / times["dockerfile"].Seconds()
+		b.Logf("requirements edit on a fresh daemon importing a registry cache: imagebuild %.2fs, dockerfile %.2fs, %.2fx", times["imagebuild"].Seconds(), times["dockerfile"].Seconds(), r)
+		b.ReportMetric(r, "ratio")
+	})
+
+	b.Run("bump-bytes", func(b *testing.B) {
+		uploaded := map[string]int64{}
+		for b.Loop() {
+			for _, tool := range tools {
+				ref := fmt.Sprintf("%s/imagebuild-bench/bump-%s:%d", env.Registry, tool, time.Now().UnixNano())
+				push := []string{"-t", ref, "--push"}
+				if tool == "dockerfile" {
+					push = []string{"--output", "type=image,name=" + ref + ",push=true,oci-mediatypes=true"}
+				}
+				dir := testenv.ExampleContext(b, "imagebuild-bigdep==1.0\nimagebuild-probe==1.0\n")
+				run(b, tool, dir, wheelconf, push...)
+				before := blobSizes(b, ref)
+				if err := os.WriteFile(filepath.Join(dir, "requirements.txt"), []byte("imagebuild-bigdep==1.0\nimagebuild-probe==1.1\n"), 0o644); err != nil {
+					b.Fatal(err)
+				}
+				run(b, tool, dir, wheelconf, push...)
+				var n int64
+				for d, size := range blobSizes(b, ref) {
+					if _, ok := before[d]; !ok {
+						n += size
+					}
+				}
+				uploaded[tool] = n
+			}
+		}
+		r := float64(uploaded["imagebuild"]) / float64(uploaded["dockerfile"])
+		b.Logf("bytes a push uploads after a one-package bump beside a 100 MB dependency: imagebuild %d, dockerfile %d, %.3fx", uploaded["imagebuild"], uploaded["dockerfile"], r)
+		b.ReportMetric(r, "ratio")
+	})
+
+	b.Run("layout-noop", func(b *testing.B) {
+		times := map[string]time.Duration{}
+		for b.Loop() {
+			for _, sc := range []struct{ name, requirements string }{
+				{"small", "imagebuild-probe==1.0\n"},
+				{"large", "imagebuild-bigdep==1.0\nimagebuild-probe==1.0\n"},
+			} {
+				dir := testenv.ExampleContext(b, sc.requirements)
+				out := []string{"--output", "type=oci,tar=false,dest=" + filepath.Join(b.TempDir(), "layout")}
+				run(b, "imagebuild", dir, wheelconf, out...)
+				times[sc.name] = run(b, "imagebuild", dir, wheelconf, out...)
+			}
+		}
+		b.Logf("layout no-op: small venv %.2fs, with the 100 MB dependency %.2fs (difference %.2fs)", times["small"].Seconds(), times["large"].Seconds(), (times["large"] - times["small"]).Seconds())
+		b.ReportMetric((times["large"] - times["small"]).Seconds(), "large-minus-small-s")
+	})
+}
+
+// tool2 is a tool whose command line is args.
+func tool2(name string, args []string) tool {
+	return tool{name: name, build: func(string, string) []string { return args }}
+}
+
+// blobSizes returns the sizes of the blobs of the image at ref in its
+// registry (its layers, config and manifest), by digest.
+func blobSizes(b *testing.B, ref string) map[string]int64 {
+	img := testenv.RegistryImage(b, ref)
+	out := map[string]int64{}
+	m, err := img.Manifest()
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := img.RawManifest()
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out[d.String()] = int64(len(raw))
+	out[m.Config.Digest.String()] = m.Config.Size
+	for _, l := range m.Layers {
+		out[l.Digest.String()] = l.Size
+	}
+	return out
+}
