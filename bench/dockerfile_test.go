@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"os/exec"
@@ -35,7 +36,8 @@ import (
 // C compiler; the requirements come from a private index on loopback. small
 // has incident-severity alone (the probe wheel added); large adds a 100 MB
 // wheel; real compiles asyncpg from its upstream sdist, then adds hiredis,
-// compiled from its own. Run with
+// compiled from its own; real-locked is real with each line pinned with
+// its hash. Run with
 //
 //	go test ./bench -run '^$' -bench AgainstDockerfile -benchtime 3x -timeout 60m
 func BenchmarkAgainstDockerfile(b *testing.B) {
@@ -79,6 +81,9 @@ func BenchmarkAgainstDockerfile(b *testing.B) {
 		{"large", "incident-severity==1.0\nimagebuild-bigdep==1.0\n", "imagebuild-probe==1.0\n", pipconf},
 		// Upstream sdists: asyncpg compiled, then hiredis added.
 		{"real", "asyncpg==0.30.0\n", "hiredis==2.3.2\n", realconf},
+		// The same, locked with hashes as pip-compile --generate-hashes
+		// writes them: no resolve step for imagebuild.
+		{"real-locked", locked(b, "asyncpg-0.30.0.tar.gz"), locked(b, "hiredis-2.3.2.tar.gz"), realconf},
 	} {
 		tools := tools(sc.pipconf)
 		b.Run(sc.name, func(b *testing.B) {
@@ -133,6 +138,17 @@ func BenchmarkAgainstDockerfile(b *testing.B) {
 			b.Logf("%s, median of %d rounds:\n%s", sc.name, round, table.String())
 		})
 	}
+}
+
+// locked is the requirement line, pinned with its hash, of the sdist file
+// in the real sdists' folder.
+func locked(b *testing.B, file string) string {
+	dt, err := os.ReadFile(filepath.Join(testenv.RealSdistsDir(), file))
+	if err != nil {
+		b.Fatal(err)
+	}
+	name, version, _ := strings.Cut(strings.TrimSuffix(file, ".tar.gz"), "-")
+	return fmt.Sprintf("%s==%s --hash=sha256:%x\n", name, version, sha256.Sum256(dt))
 }
 
 // tool is one way of building the app: build returns its command line.
