@@ -251,9 +251,9 @@ func (a *app) runBuild(ctx context.Context, args []string, stdout, stderr io.Wri
 	if len(ps) > 0 {
 		probe.Platform = ps[0]
 	}
-	img, err := r.Image(probe)
+	img, err := recipeImage(r, probe)
 	if err != nil {
-		return fmt.Errorf("recipe %s: %w", r.Name(), err)
+		return err
 	}
 	secrets, err := img.Secrets(ctx)
 	if err != nil {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -87,13 +88,27 @@ func images(r recipes.Recipe, in recipes.Inputs, ps []ocispecs.Platform) ([]buil
 	var out []builder.Image
 	for _, p := range ps {
 		in.Platform = p
-		img, err := r.Image(in)
+		img, err := recipeImage(r, in)
 		if err != nil {
-			return nil, fmt.Errorf("recipe %s: %w", r.Name(), err)
+			return nil, err
 		}
 		out = append(out, img)
 	}
 	return out, nil
+}
+
+// recipeImage is r's image for in. A field of the recipe, or a file of the
+// context it reads, that makes it unbuildable is a usage error.
+func recipeImage(r recipes.Recipe, in recipes.Inputs) (builder.Image, error) {
+	img, err := r.Image(in)
+	var fe *builder.FieldError
+	switch {
+	case errors.As(err, &fe):
+		return img, usagef("recipe %s: %w", r.Name(), err)
+	case err != nil:
+		return img, fmt.Errorf("recipe %s: %w", r.Name(), err)
+	}
+	return img, nil
 }
 
 func (a *app) runLLB(ctx context.Context, args []string, stdout, stderr io.Writer) error {

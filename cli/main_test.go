@@ -31,6 +31,12 @@ func TestUsageErrors(t *testing.T) {
 		}
 	}
 	notFolder := filepath.Join(ignored, "requirements.txt")
+	// tokenIndex names a private index, password and all, in its
+	// requirements file, which would put the password in the graph.
+	tokenIndex := t.TempDir()
+	if err := os.WriteFile(filepath.Join(tokenIndex, "requirements.txt"), []byte("--index-url https://ci:s3cr3t@pypi.example.com/simple\nflask\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// app is a context the recipes accept, for errors found later.
 	app := t.TempDir()
 	if err := os.WriteFile(filepath.Join(app, "requirements.txt"), nil, 0o644); err != nil {
@@ -89,6 +95,10 @@ func TestUsageErrors(t *testing.T) {
 			want: "recipe python-alpine: build context " + ctxDir + " has no requirements.txt, which the recipe's Requirements field names"},
 		{name: "requirements file ignored", args: []string{"build", "python-slim", "--context", ignored, "-o", "type=oci,dest={out}/image.tar"},
 			want: "recipe python-slim: build context " + ignored + `: requirements.txt is excluded by its .dockerignore (pattern "*.txt"), and the recipe's Requirements field names it`},
+		{name: "index password in the requirements", args: []string{"build", "python-alpine", "--context", tokenIndex, "-o", "type=oci,dest={out}/image.tar"},
+			want: "recipe python-alpine: Requirements: requirements.txt: line 1: --index-url https://ci:xxxxx@pypi.example.com/simple holds a password"},
+		{name: "llb, index password in the requirements", args: []string{"llb", "python-alpine", "--context", tokenIndex, "--platform", "linux/amd64"},
+			want: "Requirements: requirements.txt: line 1: --index-url https://ci:xxxxx@pypi.example.com/simple holds a password"},
 		{name: "output folder missing", args: []string{"build", "python-alpine", "--context", ctxDir, "-o", "type=oci,dest={out}/missing/image.tar"},
 			want: `--output "type=oci,dest={out}/missing/image.tar": invalid output: folder {out}/missing does not exist`},
 		{name: "output folder is a file", args: []string{"build", "python-alpine", "--context", ctxDir, "-o", "type=docker,dest=" + notFolder + "/image.tar"},
@@ -132,6 +142,9 @@ func TestUsageErrors(t *testing.T) {
 			lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
 			if len(lines) != 1 || !strings.HasPrefix(lines[0], "imagebuild: ") || !strings.Contains(lines[0], want) {
 				t.Errorf("stderr = %q, want one line with %q", stderr, want)
+			}
+			if strings.Contains(stderr, "s3cr3t") {
+				t.Errorf("stderr shows a password: %q", stderr)
 			}
 		})
 	}
