@@ -138,6 +138,9 @@ func (a *app) runLLB(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
+	if imgs[0].Expand != nil {
+		fmt.Fprintln(stderr, "imagebuild llb: the graph up to the step whose output makes the rest of it at build time (a requirements file not locked with hashes is resolved first)")
+	}
 	def, err := imgs[0].Marshal(ctx)
 	if err != nil {
 		return err
