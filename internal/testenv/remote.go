@@ -24,19 +24,25 @@ import (
 	"github.com/moby/buildkit/client"
 )
 
-// reap kills the processes whose root is under dir (the containers of a
-// daemon killed there) and unmounts what is mounted under dir, deepest
-// first.
+// reap kills the processes of the containers of a daemon killed with its
+// root under dir (each runs in the cgroup buildkit/ID, ID the name of its
+// folder in the daemon's executor folder), and unmounts what is mounted
+// under dir, deepest first.
 func reap(t testing.TB, dir string) {
 	t.Helper()
+	execs, _ := filepath.Glob(filepath.Join(dir, "root", "*", "executor", "*"))
 	procs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, p := range procs {
-		root, err := os.Readlink(filepath.Join(p, "root"))
-		if err != nil || !strings.HasPrefix(root, dir+"/") {
+		cgroup, err := os.ReadFile(filepath.Join(p, "cgroup"))
+		if err != nil {
 			continue
 		}
-		if pid, err := strconv.Atoi(filepath.Base(p)); err == nil {
-			syscall.Kill(pid, syscall.SIGKILL)
+		for _, e := range execs {
+			if strings.Contains(string(cgroup), "/buildkit/"+filepath.Base(e)+"\n") {
+				if pid, err := strconv.Atoi(filepath.Base(p)); err == nil {
+					syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
 		}
 	}
 	info, err := os.ReadFile("/proc/self/mountinfo")
