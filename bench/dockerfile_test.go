@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/imagebuild/imagebuild/internal/testenv"
+	"github.com/imagebuild/imagebuild/ref"
 )
 
 // BenchmarkAgainstDockerfile builds the example app with `imagebuild build
@@ -42,9 +43,7 @@ import (
 //	go test ./bench -run '^$' -bench AgainstDockerfile -benchtime 3x -timeout 60m
 func BenchmarkAgainstDockerfile(b *testing.B) {
 	env := benchEnv(b)
-	base := env.CompilerBase(b)
-	cli := testenv.BuildCLI(b)
-	buildctl := testenv.Buildctl(b)
+	cmds := newCommands(b, env)
 	big := make([]byte, 100<<20)
 	rand.Read(big)
 	bigName, bigWheel := testenv.Wheel(b, "imagebuild-bigdep", "1.0", map[string][]byte{"imagebuild_bigdep/data.bin": big, "imagebuild_bigdep/__init__.py": nil})
@@ -53,29 +52,21 @@ func BenchmarkAgainstDockerfile(b *testing.B) {
 	if err := os.WriteFile(pipconf, testenv.SeverityIndex(b, false, map[string][]byte{bigName: bigWheel, probeName: probe}), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	dockerfileDir, err := filepath.Abs("testdata")
-	if err != nil {
-		b.Fatal(err)
-	}
 
 	realconf := filepath.Join(b.TempDir(), "pip.conf")
 	if err := os.WriteFile(realconf, testenv.RealIndex(b), 0o600); err != nil {
 		b.Fatal(err)
 	}
 	tools := func(pipconf string) []tool {
-		return []tool{
-			{name: "imagebuild", build: func(dir, dest string) []string {
-				return []string{cli, "build", "python-alpine", "--addr", env.Addr, "--context", dir, "--base", base.String(),
-					"--secret", "id=pipconf,src=" + pipconf, "--progress", "plain", "--output", "type=oci,dest=" + dest}
-			}},
-			{name: "dockerfile", build: func(dir, dest string) []string {
-				return []string{buildctl, "--addr", env.Addr, "build", "--frontend", "dockerfile.v0",
-					"--local", "context=" + dir, "--local", "dockerfile=" + dockerfileDir, "--opt", "build-arg:BASE=" + base.String(),
-					"--secret", "id=pipconf,src=" + pipconf, "--progress", "plain", "--output", "type=oci,dest=" + dest}
-			}},
+		var out []tool
+		for _, name := range []string{"imagebuild", "dockerfile"} {
+			out = append(out, tool{name: name, build: func(dir, dest string) []string {
+				return cmds.line(name, dir, pipconf, "--output", "type=oci,dest="+dest)
+			}})
 		}
+		return out
 	}
-	baseLayers := len(testenv.LayerSizes(b, testenv.RegistryImage(b, base.String())))
+	baseLayers := len(testenv.LayerSizes(b, testenv.RegistryImage(b, cmds.base.String())))
 	for _, sc := range []struct{ name, requirements, added, pipconf string }{
 		{"small", "incident-severity==1.0\n", "imagebuild-probe==1.0\n", pipconf},
 		{"large", "incident-severity==1.0\nimagebuild-bigdep==1.0\n", "imagebuild-probe==1.0\n", pipconf},
@@ -149,6 +140,36 @@ func locked(b *testing.B, file string) string {
 	}
 	name, version, _ := strings.Cut(strings.TrimSuffix(file, ".tar.gz"), "-")
 	return fmt.Sprintf("%s==%s --hash=sha256:%x\n", name, version, sha256.Sum256(dt))
+}
+
+// commands makes the command lines of the two tools the benchmarks
+// compare, on one daemon and base: imagebuild's command and buildctl with
+// BuildKit's Dockerfile frontend and testdata/Dockerfile.
+type commands struct {
+	env                          *testenv.Env
+	base                         ref.Pin
+	cli, buildctl, dockerfileDir string
+}
+
+// newCommands builds both tools and the test base with a C compiler.
+func newCommands(b *testing.B, env *testenv.Env) commands {
+	dir, err := filepath.Abs("testdata")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return commands{env: env, base: env.CompilerBase(b), cli: testenv.BuildCLI(b), buildctl: testenv.Buildctl(b), dockerfileDir: dir}
+}
+
+// line is tool's command line that builds the context dir with the pip
+// config pipconf as the pipconf secret, and flags (the outputs, caches).
+func (c commands) line(tool, dir, pipconf string, flags ...string) []string {
+	if tool == "imagebuild" {
+		return append([]string{c.cli, "build", "python-alpine", "--addr", c.env.Addr, "--context", dir, "--base", c.base.String(),
+			"--secret", "id=pipconf,src=" + pipconf, "--progress", "plain"}, flags...)
+	}
+	return append([]string{c.buildctl, "--addr", c.env.Addr, "build", "--frontend", "dockerfile.v0",
+		"--local", "context=" + dir, "--local", "dockerfile=" + c.dockerfileDir, "--opt", "build-arg:BASE=" + c.base.String(),
+		"--secret", "id=pipconf,src=" + pipconf, "--progress", "plain"}, flags...)
 }
 
 // tool is one way of building the app: build returns its command line.

@@ -35,13 +35,7 @@ import (
 //	go test ./bench -run '^$' -bench VenvGraph -benchtime 1x -timeout 60m -v
 func BenchmarkVenvGraph(b *testing.B) {
 	env := benchEnv(b)
-	base := env.CompilerBase(b)
-	cli := testenv.BuildCLI(b)
-	buildctl := testenv.Buildctl(b)
-	dockerfileDir, err := filepath.Abs("testdata")
-	if err != nil {
-		b.Fatal(err)
-	}
+	cmds := newCommands(b, env)
 	realconf := filepath.Join(b.TempDir(), "real.conf")
 	if err := os.WriteFile(realconf, testenv.RealIndex(b), 0o600); err != nil {
 		b.Fatal(err)
@@ -66,15 +60,7 @@ func BenchmarkVenvGraph(b *testing.B) {
 	// run runs one tool's build of dir with pipconf, out the output flags
 	// of the tool, and returns how long it took.
 	run := func(b *testing.B, tool, dir, pipconf string, out ...string) time.Duration {
-		var args []string
-		if tool == "imagebuild" {
-			args = append([]string{cli, "build", "python-alpine", "--addr", env.Addr, "--context", dir, "--base", base.String(),
-				"--secret", "id=pipconf,src=" + pipconf, "--progress", "plain"}, out...)
-		} else {
-			args = append([]string{buildctl, "--addr", env.Addr, "build", "--frontend", "dockerfile.v0",
-				"--local", "context=" + dir, "--local", "dockerfile=" + dockerfileDir, "--opt", "build-arg:BASE=" + base.String(),
-				"--secret", "id=pipconf,src=" + pipconf, "--progress", "plain"}, out...)
-		}
+		args := cmds.line(tool, dir, pipconf, out...)
 		d, _ := tool2(tool, args).run(b, dir, "")
 		return d
 	}

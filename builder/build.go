@@ -385,26 +385,30 @@ func validateOutput(o Output, n int) error {
 // an image it is to build, natively or under emulation: builders' for
 // their platforms, c's for the rest.
 func checkWorkers(ctx context.Context, c *client.Client, imgs []Image, builders map[string]*client.Client) error {
+	have := map[*client.Client]platforms.MatchComparer{}
+	names := map[*client.Client][]string{}
 	for _, img := range imgs {
 		on := c
 		if b, ok := builders[PlatformID(img.Platform)]; ok {
 			on = b
 		}
-		workers, err := on.ListWorkers(ctx)
-		if err != nil {
-			return fmt.Errorf("list the daemon's workers: %w", err)
-		}
-		var have []ocispecs.Platform
-		for _, w := range workers {
-			have = append(have, w.Platforms...)
-		}
-		if !platforms.Any(have...).Match(platforms.Normalize(img.Platform)) {
-			var names []string
-			for _, p := range have {
-				names = append(names, platforms.Format(p))
+		if _, ok := have[on]; !ok {
+			workers, err := on.ListWorkers(ctx)
+			if err != nil {
+				return fmt.Errorf("list the daemon's workers: %w", err)
 			}
+			var ps []ocispecs.Platform
+			for _, w := range workers {
+				ps = append(ps, w.Platforms...)
+			}
+			for _, p := range ps {
+				names[on] = append(names[on], platforms.Format(p))
+			}
+			have[on] = platforms.Any(ps...)
+		}
+		if !have[on].Match(platforms.Normalize(img.Platform)) {
 			return fmt.Errorf("%w: the daemon cannot run %s steps (it runs %s): register QEMU emulation before it starts (as root; it needs Debian's qemu-user-static and binfmt-support), or build on a %s builder",
-				ErrPlatform, platforms.Format(img.Platform), strings.Join(names, ", "), platforms.Format(img.Platform))
+				ErrPlatform, platforms.Format(img.Platform), strings.Join(names[on], ", "), platforms.Format(img.Platform))
 		}
 	}
 	return nil

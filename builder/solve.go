@@ -87,6 +87,15 @@ type Options struct {
 	MetadataFile string
 }
 
+// marshalOpts are the options every graph of a build is marshalled with:
+// with NoCache, every step marked to run again.
+func (opt Options) marshalOpts() []llb.ConstraintsOpt {
+	if opt.NoCache {
+		return []llb.ConstraintsOpt{llb.IgnoreCache}
+	}
+	return nil
+}
+
 // LabelCreated is the label that records [Options.SourceDateEpoch].
 const LabelCreated = "org.opencontainers.image.created"
 
@@ -143,10 +152,7 @@ func solve(ctx context.Context, c *client.Client, imgs []Image, opt Options, out
 		policies = append(policies, so.SourcePolicy)
 	}
 	status = reportCacheImports(&so, status)
-	var marshalOpts []llb.ConstraintsOpt
-	if opt.NoCache {
-		marshalOpts = append(marshalOpts, llb.IgnoreCache)
-	}
+	marshalOpts := opt.marshalOpts()
 	// The graphs expansions make during the build, for naming a failed step.
 	var expanded definitions
 
@@ -345,10 +351,7 @@ func PlatformID(p ocispecs.Platform) string {
 // options, staging outputs in st.
 func prepare(ctx context.Context, imgs []Image, opt Options, outputs []Output, st *staged) ([]*llb.Definition, client.SolveOpt, error) {
 	var so client.SolveOpt
-	var marshalOpts []llb.ConstraintsOpt
-	if opt.NoCache {
-		marshalOpts = append(marshalOpts, llb.IgnoreCache)
-	}
+	marshalOpts := opt.marshalOpts()
 	var defs []*llb.Definition
 	var refs []string
 	for _, img := range imgs {

@@ -56,16 +56,7 @@ func prune(t *testing.T, addr string) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	ch := make(chan client.UsageInfo)
-	go func() {
-		for range ch {
-		}
-	}()
-	err = c.Prune(context.Background(), ch, client.PruneAll)
-	close(ch)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Prune(t, c)
 }
 
 // TestRealExtensionsReproducible compiles asyncpg and hiredis from their

@@ -41,11 +41,7 @@ func lockJSON(t *testing.T, dists []Distribution) []byte {
 	t.Helper()
 	var lf lockFile
 	for _, d := range dists {
-		lf = append(lf, struct {
-			Name    string `json:"name"`
-			Version string `json:"version"`
-			SHA256  string `json:"sha256"`
-		}{d.Name, d.Version, d.Hashes[0]})
+		lf = append(lf, lockEntry{d.Name, d.Version, d.Hashes[0]})
 	}
 	dt, err := json.Marshal(lf)
 	if err != nil {

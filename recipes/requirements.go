@@ -213,7 +213,10 @@ func commentStart(line string) int {
 
 // lockFile is what the resolve step writes: the distributions pip would
 // install, each with the sha256 of the file it chose.
-type lockFile []struct {
+type lockFile []lockEntry
+
+// lockEntry is one distribution of a [lockFile].
+type lockEntry struct {
 	Name    string `json:"name"`
 	Version string `json:"version"`
 	SHA256  string `json:"sha256"`

@@ -344,12 +344,19 @@ func (e *Env) pushRootfs(ctx context.Context, rootfses map[string]string) (ref.P
 // Prune empties the daemon's whole build cache, so the next build is cold.
 func (e *Env) Prune(t testing.TB) {
 	t.Helper()
+	Prune(t, e.Client)
+}
+
+// Prune empties the whole build cache of the daemon c is connected to, as
+// a fresh CI runner's daemon starts.
+func Prune(t testing.TB, c *client.Client) {
+	t.Helper()
 	ch := make(chan client.UsageInfo)
 	go func() {
 		for range ch {
 		}
 	}()
-	err := e.Client.Prune(context.Background(), ch, client.PruneAll)
+	err := c.Prune(context.Background(), ch, client.PruneAll)
 	close(ch)
 	if err != nil {
 		t.Fatal(err)
