@@ -10,8 +10,6 @@ import (
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/moby/buildkit/client"
-	"github.com/moby/buildkit/session"
-	"github.com/moby/buildkit/session/secrets/secretsprovider"
 )
 
 // BenchmarkSlimExample builds the example service with python-slim on the
@@ -63,7 +61,7 @@ func BenchmarkSlimExample(b *testing.B) {
 	builderTar := filepath.Join(out, "builder.tar")
 	if _, err := builder.Build(b.Context(), env.Client, []builder.Image{{Platform: testenv.Platform, Root: r.BuilderStage(in), Base: env.Base, Context: bctx}}, builder.Options{
 		Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: builderTar}},
-		Session: []session.Attachable{secretsprovider.FromMap(map[string][]byte{recipes.PipConfSecret: pipconf})},
+		Secrets: map[string]string{recipes.PipConfSecret: testenv.PipConf(b, pipconf)},
 	}, nil); err != nil {
 		b.Fatal(err)
 	}

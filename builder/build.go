@@ -65,37 +65,27 @@ type Result struct {
 // reproducibility check Build returns the Result, with its Comparisons,
 // and an error wrapping [ErrCheck].
 func Build(ctx context.Context, c *client.Client, imgs []Image, opt Options, status chan *client.SolveStatus) (*Result, error) {
-	prog := progress{out: status}
-	defer prog.close()
-	if err := validateImages(imgs); err != nil {
-		return nil, err
-	}
-	for _, o := range opt.Outputs {
-		if err := validateOutput(o, len(imgs)); err != nil {
-			return nil, err
+	if len(imgs) == 0 {
+		if status != nil {
+			close(status)
 		}
+		return nil, &PlanError{Field: "Images", Err: fmt.Errorf("%w: no image to build", ErrPlatform)}
 	}
-	if len(opt.Builders) > 0 {
-		if err := validateBuilders(imgs, opt); err != nil {
-			return nil, err
-		}
-	}
+	var ps []ocispecs.Platform
 	for _, img := range imgs {
-		if err := img.Context.Check(img.ContextFiles); err != nil {
-			return nil, err
-		}
+		ps = append(ps, img.Platform)
 	}
-	// git's answers and the daemons' do not depend on each other.
-	workers := make(chan error, 1)
-	go func() { workers <- checkWorkers(ctx, c, imgs, opt.Builders) }()
-	imgs, opt = withSource(ctx, imgs, opt)
-	if err := <-workers; err != nil {
+	p, err := NewPlan(ctx, func(pl ocispecs.Platform) (Image, error) {
+		i := slices.IndexFunc(imgs, func(img Image) bool { return PlatformID(img.Platform) == PlatformID(pl) })
+		return imgs[i], nil
+	}, ps, opt)
+	if err != nil {
+		if status != nil {
+			close(status)
+		}
 		return nil, err
 	}
-	if len(opt.Builders) > 0 {
-		return buildAcross(ctx, c, imgs, opt, &prog)
-	}
-	return build(ctx, c, imgs, opt, &prog)
+	return p.Build(ctx, c, status)
 }
 
 // build is [Build] on one daemon, of images it has checked.
@@ -328,22 +318,10 @@ func platformManifests(idx v1.ImageIndex, imgs []Image) (map[string]digest.Diges
 	return out, nil
 }
 
-// validateImages reports whether imgs can be built as one image: at least
-// one, Linux only, each platform once, each base and config valid.
+// validateImages reports whether imgs, one a platform, can be built as one
+// image: one context, each base and config valid.
 func validateImages(imgs []Image) error {
-	if len(imgs) == 0 {
-		return fmt.Errorf("%w: no image to build", ErrPlatform)
-	}
-	var seen []string
 	for _, img := range imgs {
-		if err := ValidPlatform(img.Platform); err != nil {
-			return err
-		}
-		id := PlatformID(img.Platform)
-		if slices.Contains(seen, id) {
-			return fmt.Errorf("%w: %s named twice", ErrPlatform, id)
-		}
-		seen = append(seen, id)
 		if img.Context.dir != imgs[0].Context.dir {
 			return fmt.Errorf("build contexts %s and %s: the images of one build read one context", imgs[0].Context.dir, img.Context.dir)
 		}
@@ -357,15 +335,21 @@ func validateImages(imgs []Image) error {
 	return nil
 }
 
-// ValidPlatform reports whether p is a platform the recipes build for:
+// platformError is why a platform cannot be built; it is an [ErrPlatform].
+type platformError string
+
+func (e platformError) Error() string        { return string(e) }
+func (e platformError) Is(target error) bool { return target == ErrPlatform }
+
+// validPlatform reports whether p is a platform the recipes build for:
 // Linux only. (An image for another OS would hold Linux files, and a
 // BuildKit daemon that unpacks a Linux base for Windows keeps doing so.)
-func ValidPlatform(p ocispecs.Platform) error {
+func validPlatform(p ocispecs.Platform) error {
 	if p.OS != "linux" {
-		return fmt.Errorf("%w: %s: only linux platforms can be built (linux/amd64, linux/arm64, ...)", ErrPlatform, platforms.Format(p))
+		return platformError("only linux platforms can be built (linux/amd64, linux/arm64, ...)")
 	}
 	if p.Architecture == "" {
-		return fmt.Errorf("%w: %s has no architecture; want linux/ARCH such as linux/arm64", ErrPlatform, platforms.Format(p))
+		return platformError("no architecture; want linux/ARCH such as linux/arm64")
 	}
 	return nil
 }
@@ -376,7 +360,7 @@ func validateOutput(o Output, n int) error {
 		return err
 	}
 	if o.Type == client.ExporterDocker && n > 1 {
-		return fmt.Errorf("%w: type=docker holds one platform's image, not an index of %d; use type=oci or type=image for several platforms", ErrInvalidOutput, n)
+		return fmt.Errorf("%w: a docker tarball holds one platform's image, not an index of %d; use type=oci or type=image for several platforms", ErrInvalidOutput, n)
 	}
 	return nil
 }

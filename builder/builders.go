@@ -2,13 +2,16 @@ package builder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/imagebuild/imagebuild/daemon"
 	"github.com/imagebuild/imagebuild/oci"
 	"github.com/imagebuild/imagebuild/publish"
 	"github.com/imagebuild/imagebuild/ref"
@@ -16,40 +19,36 @@ import (
 	digest "github.com/opencontainers/go-digest"
 )
 
-// validateBuilders reports whether opt's outputs and caches can be made by
-// a build across several daemons: the platforms' images are assembled into
-// one index by the client, so it can be written as an OCI tarball or
-// layout or pushed, not kept in a daemon's store, and each daemon has its
-// own cache, so none is exported.
-func validateBuilders(imgs []Image, opt Options) error {
-	for id := range opt.Builders {
-		found := false
-		for _, img := range imgs {
-			found = found || PlatformID(img.Platform) == id
-		}
-		if !found {
-			return fmt.Errorf("%w: a builder for %s, which the build does not build", ErrPlatform, id)
+// validateBuilders reports whether a build of the platforms ids can be
+// made across opt's builders: each builds one of ids; the platforms'
+// images are assembled into one index by the client, so it can be written
+// as an OCI tarball or layout or pushed, not kept in a daemon's store; and
+// each daemon has its own cache, so none is exported.
+func validateBuilders(ids []string, opt Options) error {
+	for _, id := range sortedKeys(opt.Builders) {
+		if !slices.Contains(ids, id) {
+			return &PlanError{Field: "Builders", Key: id, Err: fmt.Errorf("%w: the build does not build %s", ErrPlatform, id)}
 		}
 	}
-	for _, o := range opt.Outputs {
+	for i, o := range opt.Outputs {
 		switch {
 		case o.Type == client.ExporterOCI:
 		case o.Type == client.ExporterImage && o.Attrs["push"] == "true":
 		default:
-			return fmt.Errorf("%w: type=%s with a builder per platform: the platforms' images are assembled into one index; write it with type=oci or push it (type=image,push=true)", ErrInvalidOutput, o.Type)
+			return &PlanError{Field: "Outputs", Index: i, Err: fmt.Errorf("%w: type=%s with a builder per platform: the platforms' images are assembled into one index; write it with type=oci or push it (type=image,push=true)", ErrInvalidOutput, o.Type)}
 		}
 	}
 	if len(opt.CacheExports) > 0 {
-		return fmt.Errorf("%w: a cache export with a builder per platform: each daemon has its own cache; export the cache from one-daemon builds", ErrInvalidCache)
+		return &PlanError{Field: "CacheExports", Err: fmt.Errorf("%w: a cache export with a builder per platform: each daemon has its own cache; export the cache from one-daemon builds", ErrInvalidCache)}
 	}
 	return nil
 }
 
-// buildAcross builds each of imgs on its platform's daemon (opt.Builders,
+// buildAcross builds each of imgs on its platform's daemon (builders,
 // else c), each checked as opt asks into an OCI tarball, assembles them into
 // one index and writes that to opt's outputs, staged, read back and
 // committed as a one-daemon build's are.
-func buildAcross(ctx context.Context, c *client.Client, imgs []Image, opt Options, prog *progress) (*Result, error) {
+func buildAcross(ctx context.Context, c *client.Client, builders map[string]*client.Client, imgs []Image, opt Options, prog *progress) (*Result, error) {
 	tmp, err := os.MkdirTemp("", "imagebuild-builders-")
 	if err != nil {
 		return nil, err
@@ -65,7 +64,7 @@ func buildAcross(ctx context.Context, c *client.Client, imgs []Image, opt Option
 		tarball := srcs[i] + ".oci.tar"
 		one.Outputs = []Output{{Type: client.ExporterOCI, Dest: tarball}}
 		on := c
-		if b, ok := opt.Builders[PlatformID(img.Platform)]; ok {
+		if b, ok := builders[PlatformID(img.Platform)]; ok {
 			on = b
 		}
 		sub := &progress{out: prog.next()}
@@ -76,6 +75,9 @@ func buildAcross(ctx context.Context, c *client.Client, imgs []Image, opt Option
 			if err == nil {
 				_, err = oci.OpenTarball(tarball, srcs[i])
 				os.Remove(tarball)
+			}
+			if d, ok := opt.Builders[PlatformID(img.Platform)]; ok && errors.Is(err, daemon.ErrLost) {
+				err = fmt.Errorf("buildkit at %s: %w", d.Addr, err)
 			}
 			if err != nil {
 				err = fmt.Errorf("%s: %w", PlatformID(img.Platform), err)

@@ -84,12 +84,9 @@ func validateCache(e client.CacheOptionsEntry, types []string, dir string) error
 
 // cacheExports returns the exports to ask BuildKit for: mode=max where an
 // export names no mode (inline cache has only min).
-func cacheExports(exports []client.CacheOptionsEntry) ([]client.CacheOptionsEntry, error) {
+func cacheExports(exports []client.CacheOptionsEntry) []client.CacheOptionsEntry {
 	var out []client.CacheOptionsEntry
 	for _, e := range exports {
-		if err := ValidateCacheExport(e); err != nil {
-			return nil, err
-		}
 		e.Attrs = maps.Clone(e.Attrs)
 		if e.Attrs == nil {
 			e.Attrs = map[string]string{}
@@ -99,20 +96,17 @@ func cacheExports(exports []client.CacheOptionsEntry) ([]client.CacheOptionsEntr
 		}
 		out = append(out, e)
 	}
-	return out, nil
+	return out
 }
 
 // cacheImports returns the imports to ask BuildKit for.
-func cacheImports(imports []client.CacheOptionsEntry) ([]client.CacheOptionsEntry, error) {
+func cacheImports(imports []client.CacheOptionsEntry) []client.CacheOptionsEntry {
 	var out []client.CacheOptionsEntry
 	for _, e := range imports {
-		if err := ValidateCacheImport(e); err != nil {
-			return nil, err
-		}
 		e.Attrs = maps.Clone(e.Attrs)
 		out = append(out, e)
 	}
-	return out, nil
+	return out
 }
 
 // buildCacheImports returns the cache imports of a gateway build. BuildKit

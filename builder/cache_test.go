@@ -20,10 +20,7 @@ func TestCacheExportsDefaultToModeMax(t *testing.T) {
 		{Type: "local", Attrs: attrs{"dest": "/tmp/c"}},
 		{Type: "inline"},
 	}
-	got, err := cacheExports(in)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := cacheExports(in)
 	want := []client.CacheOptionsEntry{
 		{Type: "registry", Attrs: attrs{"ref": "r/c:main", "mode": "max"}},
 		{Type: "registry", Attrs: attrs{"ref": "r/c:min", "mode": "min"}},

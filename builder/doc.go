@@ -22,6 +22,10 @@
 //		Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: "image.oci.tar"}},
 //	}, nil)
 //
+// [Build] is [NewPlan], which checks everything that needs no daemon
+// before any is contacted, then [Plan.Build]; a plan can also make its
+// images for the daemon's own platform, found when it runs.
+//
 // Build dates the image by the build context's git HEAD commit (or
 // [Options.SourceDateEpoch]) and labels it with the work tree's revision
 // and source, so a program that uses the package gets the image imagebuild

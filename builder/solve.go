@@ -39,8 +39,6 @@ type Options struct {
 	Outputs []Output
 	// NoCache runs every step again, ignoring the daemon's cache.
 	NoCache bool
-	// Session holds session attachables, such as registry auth.
-	Session []session.Attachable
 	// SourceDateEpoch is the time the image says it was made: the config's
 	// created time, its history and the label org.opencontainers.image.created.
 	// When nil, [Build] takes the commit time of HEAD when the build context
@@ -68,23 +66,35 @@ type Options struct {
 	// daemon's, and compares each platform's image with the first build's
 	// before any output is written; a difference stops the build there.
 	CheckReproducible bool
-	// Keychain holds the registry credentials used to read back what was
-	// pushed; nil is Docker's config, as the daemon's pushes use.
+	// Keychain holds the registry credentials, the one place for them:
+	// the daemon asks the build's session for them (to pull, push and
+	// reach registry caches), and the client reads back and pushes with
+	// them. Nil is Docker's config (~/.docker/config.json and its
+	// credential helpers), as docker and buildctl read it.
 	Keychain authn.Keychain
 	// Builders, when set, builds the images of some platforms on daemons
-	// of their own: a client by platform ID (linux/arm64); the rest are
-	// built on the client [Build] is given. Each is built and checked as
+	// of their own: a daemon by platform ID (linux/arm64), connected to
+	// when the build starts; the rest are built on the client [Build] is
+	// given. Each is built and checked as
 	// one build is; the client assembles them into one index and writes it
 	// to Outputs, which may then be OCI tarballs and layouts and pushed
 	// images (type=image,push=true), and no cache is exported (each daemon
 	// has its own).
-	Builders map[string]*client.Client
+	Builders map[string]daemon.Config
+	// Secrets are the build secrets the steps may read: a file by secret
+	// ID. The files are read when a step mounts them, never put in the
+	// graph or the image.
+	Secrets map[string]string
 	// MetadataFile, when set, is a file the build's metadata is written
 	// to as JSON, as buildctl's --metadata-file: the exporters' response
 	// and each platform's manifest digest ([Result.Metadata]). It is
 	// written beside its place before any output is moved into place, and
 	// moved in with them, so a failure to write it leaves no output.
 	MetadataFile string
+
+	// session is what [Plan.Build] attaches to the daemon's session:
+	// registry auth from Keychain, and the Secrets.
+	session []session.Attachable
 }
 
 // marshalOpts are the options every graph of a build is marshalled with:
@@ -346,8 +356,7 @@ func PlatformID(p ocispecs.Platform) string {
 	return platforms.FormatAll(platforms.Normalize(p))
 }
 
-// prepare turns imgs, which [Build] has validated and whose context it has
-// checked, and opt into one definition a platform and the client's solve
+// prepare turns imgs, which a [Plan] has checked, and opt into one definition a platform and the client's solve
 // options, staging outputs in st.
 func prepare(ctx context.Context, imgs []Image, opt Options, outputs []Output, st *staged) ([]*llb.Definition, client.SolveOpt, error) {
 	var so client.SolveOpt
@@ -367,20 +376,15 @@ func prepare(ctx context.Context, imgs []Image, opt Options, outputs []Output, s
 		refs = append(refs, r...)
 	}
 
-	so = client.SolveOpt{Session: opt.Session, CompatibilityVersion: CompatibilityVersion, FrontendAttrs: map[string]string{}}
+	so = client.SolveOpt{Session: opt.session, CompatibilityVersion: CompatibilityVersion, FrontendAttrs: map[string]string{}}
 	if opt.SourceDateEpoch != nil {
 		so.FrontendAttrs["build-arg:SOURCE_DATE_EPOCH"] = strconv.FormatInt(opt.SourceDateEpoch.Unix(), 10)
 	}
 	if opt.Provenance != "" {
 		so.FrontendAttrs["attest:provenance"] = opt.Provenance
 	}
+	so.CacheExports, so.CacheImports = cacheExports(opt.CacheExports), cacheImports(opt.CacheImports)
 	var err error
-	if so.CacheExports, err = cacheExports(opt.CacheExports); err != nil {
-		return nil, so, err
-	}
-	if so.CacheImports, err = cacheImports(opt.CacheImports); err != nil {
-		return nil, so, err
-	}
 	if so.SourcePolicy, err = sourcePolicy(opt.Mirrors, refs); err != nil {
 		return nil, so, fmt.Errorf("registry mirrors: %w", err)
 	}
@@ -396,9 +400,6 @@ func prepare(ctx context.Context, imgs []Image, opt Options, outputs []Output, s
 		so.SharedKey = c.id()
 	}
 	for _, o := range outputs {
-		if err := validateOutput(o, len(imgs)); err != nil {
-			return nil, so, err
-		}
 		o.Attrs = imageOutputAttrs(o, opt.SourceDateEpoch)
 		e, err := st.entry(o)
 		if err != nil {

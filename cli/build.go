@@ -6,24 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/containerd/platforms"
-	"github.com/distribution/reference"
-	"github.com/docker/cli/cli/config"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/daemon"
 	"github.com/moby/buildkit/client"
-	"github.com/moby/buildkit/session"
-	"github.com/moby/buildkit/session/auth/authprovider"
-	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/util/progress/progressui"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/pflag"
@@ -89,16 +81,14 @@ func (o *buildOptions) sourceDateEpoch() (*time.Time, error) {
 	return &t, nil
 }
 
-// solveOpt validates the options, for n platforms, and turns them into the library's.
-func (o *buildOptions) solveOpt(stderr io.Writer, n int, secrets []string) (builder.Options, error) {
-	so := builder.Options{NoCache: o.noCache, CheckReproducible: o.checkRepro, MetadataFile: o.metadataFile}
+// options turns the flags into the library's options for a build; the
+// plan checks them (see planError).
+func (o *buildOptions) options() (builder.Options, error) {
+	so := builder.Options{NoCache: o.noCache, CheckReproducible: o.checkRepro, MetadataFile: o.metadataFile, Provenance: o.provenance}
 	for _, spec := range o.outputs {
 		out, err := parseOutput(spec)
 		if err != nil {
 			return so, err
-		}
-		if out.Type == client.ExporterDocker && n > 1 {
-			return so, usagef("--output %q: a docker tarball holds one platform's image, not an index of %d; use type=oci or type=image (--tag) for several platforms", spec, n)
 		}
 		so.Outputs = append(so.Outputs, out)
 	}
@@ -106,30 +96,19 @@ func (o *buildOptions) solveOpt(stderr io.Writer, n int, secrets []string) (buil
 		return so, usagef("--push needs --tag NAME")
 	}
 	if len(o.tags) > 0 {
-		for _, t := range o.tags {
-			if _, err := reference.ParseNormalizedNamed(t); err != nil {
-				return so, usagef("--tag %q: %v; want NAME[:TAG], such as registry.example.com/team/app:1.0", t, err)
-			}
-		}
 		attrs := map[string]string{"name": strings.Join(o.tags, ",")}
 		if o.push {
 			attrs["push"] = "true"
 		}
 		so.Outputs = append(so.Outputs, builder.Output{Type: client.ExporterImage, Attrs: attrs})
 	}
-	if o.metadataFile != "" {
-		if err := checkFileDest(o.metadataFile); err != nil {
-			return so, usagef("--metadata-file %s: %v", o.metadataFile, err)
-		}
-	}
 	if !slices.Contains([]string{"auto", "tty", "plain", "rawjson", "quiet"}, o.progress) {
 		return so, usagef("--progress %q: want auto, tty, plain, rawjson or quiet", o.progress)
 	}
-	if o.provenance != "" && o.provenance != "mode=min" && o.provenance != "mode=max" {
-		return so, usagef("--provenance %q: want mode=min or mode=max", o.provenance)
-	}
-	so.Provenance = o.provenance
 	var err error
+	if so.SourceDateEpoch, err = o.sourceDateEpoch(); err != nil {
+		return so, err
+	}
 	if so.CacheExports, err = parseCacheTo(o.cacheTo); err != nil {
 		return so, err
 	}
@@ -139,61 +118,79 @@ func (o *buildOptions) solveOpt(stderr io.Writer, n int, secrets []string) (buil
 	if so.Mirrors, err = o.mirrors(); err != nil {
 		return so, err
 	}
-	so.Session = []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
-		AuthConfigProvider: authprovider.LoadAuthConfig(config.LoadDefaultConfigFile(stderr)),
-	})}
-	if len(o.secrets) > 0 {
-		var srcs []secretsprovider.Source
-		for _, spec := range o.secrets {
-			src, err := parseSecret(spec, secrets)
-			if err != nil {
-				return so, err
-			}
-			srcs = append(srcs, src)
-		}
-		store, err := secretsprovider.NewStore(srcs)
+	if so.Builders, err = o.parseBuilders(); err != nil {
+		return so, err
+	}
+	for _, spec := range o.secrets {
+		id, path, err := parseSecret(spec)
 		if err != nil {
-			return so, usagef("--secret: %v", err)
+			return so, err
 		}
-		so.Session = append(so.Session, secretsprovider.NewSecretProvider(store))
+		if so.Secrets == nil {
+			so.Secrets = map[string]string{}
+		}
+		so.Secrets[id] = path
 	}
 	return so, nil
 }
 
-// parseSecret parses a --secret spec, id=ID,src=PATH, as buildctl does,
-// for a graph whose steps read the secrets ids. The file is checked now, so
-// a wrong path is a usage error.
-func parseSecret(spec string, ids []string) (secretsprovider.Source, error) {
+// planError names the flag behind a field of the options the plan refused,
+// as a usage error.
+func (o *buildOptions) planError(err error, recipe string) error {
+	var pe *builder.PlanError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch pe.Field {
+	case "Platforms":
+		return usagef("--platform %q: %v", o.platforms[pe.Index], pe.Err)
+	case "Images":
+		return usagef("recipe %s: %v", recipe, pe.Err)
+	case "Outputs":
+		if pe.Index < len(o.outputs) {
+			return usagef("--output %q: %v", o.outputs[pe.Index], pe.Err)
+		}
+		return usagef("--tag %q: %v", strings.Join(o.tags, ","), pe.Err)
+	case "CacheExports":
+		if len(o.builders) > 0 {
+			return usagef("--cache-to with --builder: %v", pe.Err)
+		}
+		return usagef("--cache-to %s: %v", redactCache(o.cacheTo[pe.Index]), pe.Err)
+	case "CacheImports":
+		return usagef("--cache-from %s: %v", redactCache(o.cacheFrom[pe.Index]), pe.Err)
+	case "Secrets":
+		return usagef("--secret id=%s: %v", pe.Key, pe.Err)
+	case "Builders":
+		return usagef("--builder %s=...: --platform does not name %s; name every platform to build in --platform", pe.Key, pe.Key)
+	case "MetadataFile":
+		return usagef("--metadata-file %s: %v", o.metadataFile, pe.Err)
+	case "Provenance":
+		return usagef("--provenance %q: %v", o.provenance, pe.Err)
+	}
+	return usageError{err}
+}
+
+// parseSecret parses a --secret spec, id=ID,src=PATH, as buildctl does.
+func parseSecret(spec string) (id, path string, err error) {
 	fields, err := csv.NewReader(strings.NewReader(spec)).Read()
 	if err != nil {
-		return secretsprovider.Source{}, usagef("--secret %q: %v", spec, err)
+		return "", "", usagef("--secret %q: %v", spec, err)
 	}
-	var src secretsprovider.Source
 	for _, f := range fields {
 		k, v, _ := strings.Cut(f, "=")
 		switch k {
 		case "id":
-			src.ID = v
+			id = v
 		case "src", "source":
-			src.FilePath = v
+			path = v
 		default:
-			return src, usagef("--secret %q: unknown field %q; want id=ID,src=PATH", spec, k)
+			return "", "", usagef("--secret %q: unknown field %q; want id=ID,src=PATH", spec, k)
 		}
 	}
-	if src.ID == "" || src.FilePath == "" {
-		return src, usagef("--secret %q: want id=ID,src=PATH", spec)
+	if id == "" || path == "" {
+		return "", "", usagef("--secret %q: want id=ID,src=PATH", spec)
 	}
-	if !slices.Contains(ids, src.ID) {
-		read := "none"
-		if len(ids) > 0 {
-			read = "id=" + strings.Join(ids, ", id=")
-		}
-		return src, usagef("--secret id=%s: no step of the recipe reads a secret of that id; it reads %s", src.ID, read)
-	}
-	if fi, err := os.Stat(src.FilePath); err != nil || !fi.Mode().IsRegular() {
-		return src, usagef("--secret id=%s: %s is not a readable file", src.ID, src.FilePath)
-	}
-	return src, nil
+	return id, path, nil
 }
 
 // parseOutput parses an --output spec the way buildctl does: comma-separated
@@ -219,12 +216,6 @@ func parseOutput(spec string) (builder.Output, error) {
 			out.Attrs[k] = v
 		}
 	}
-	if err := out.Validate(); err != nil {
-		return builder.Output{}, usagef("--output %q: %v", spec, err)
-	}
-	if err := out.CheckDest(); err != nil {
-		return builder.Output{}, usagef("--output %q: %v", spec, err)
-	}
 	return out, nil
 }
 
@@ -244,73 +235,31 @@ func (a *app) runBuild(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	// The context's files and the secrets the steps read do not depend
-	// on the platform: checked now, before a daemon is contacted.
-	probe := in
-	probe.Platform = platforms.Normalize(platforms.DefaultSpec())
-	if len(ps) > 0 {
-		probe.Platform = ps[0]
-	}
-	img, err := recipeImage(r, probe)
+	so, err := o.options()
 	if err != nil {
 		return err
-	}
-	secrets, err := img.Secrets(ctx)
-	if err != nil {
-		return fmt.Errorf("recipe %s: %w", r.Name(), err)
-	}
-	so, err := o.solveOpt(stderr, max(len(ps), 1), secrets)
-	if err != nil {
-		return err
-	}
-	addrs, err := o.parseBuilders(ps)
-	if err != nil {
-		return err
-	}
-	if so.SourceDateEpoch, err = o.sourceDateEpoch(); err != nil {
-		return err
-	}
-	if err := img.Context.Check(img.ContextFiles); err != nil {
-		return usagef("recipe %s: %w", r.Name(), err)
 	}
 	if o.verify {
 		so.Verify = func(ctx context.Context, p ocispecs.Platform, img v1.Image) error {
 			return verifyImage(ctx, img, p, stdout)
 		}
 	}
-
-	if len(addrs) > 0 {
-		imgs, err := images(r, in, ps)
-		if err != nil {
-			return err
-		}
-		res, err := buildOnBuilders(ctx, &o, addrs, imgs, so, stderr)
-		return finishBuild(&o, res, err, stdout)
+	plan, err := builder.NewPlan(ctx, recipeImages(r, in), ps, so)
+	if err != nil {
+		return o.planError(err, r.Name())
 	}
 	c, err := o.connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if len(ps) == 0 {
-		p, err := builder.DefaultPlatform(ctx, c)
-		if err != nil {
-			return fmt.Errorf("buildkit at %s: %w", o.addr, err)
-		}
-		ps = append(ps, p)
-	}
-	imgs, err := images(r, in, ps)
-	if err != nil {
-		return err
-	}
-
 	var res *builder.Result
 	err = withProgress(ctx, stderr, o.progress, 1, func(ctx context.Context, status []chan *client.SolveStatus) error {
 		var err error
-		res, err = builder.Build(ctx, c, imgs, so, status[0])
-		return daemonLost(err, o.addr)
+		res, err = plan.Build(ctx, c, status[0])
+		return err
 	})
-	return finishBuild(&o, res, err, stdout)
+	return finishBuild(&o, res, explainConnect(daemonLost(err, o.addr), o.addr), stdout)
 }
 
 // finishBuild prints the comparisons and the digest of what was built.
@@ -382,29 +331,13 @@ func explainBuildError(err error, mode string) error {
 }
 
 // daemonLost names the daemon at addr in err when it went away during the
-// build.
+// build, unless the library named a builder's.
 func daemonLost(err error, addr string) error {
-	if errors.Is(err, daemon.ErrLost) {
+	if errors.Is(err, daemon.ErrLost) && !strings.Contains(err.Error(), "buildkit at ") {
 		return fmt.Errorf("buildkit at %s: %w; nothing was written", addr, err)
 	}
+	if errors.Is(err, daemon.ErrLost) {
+		return fmt.Errorf("%w; nothing was written", err)
+	}
 	return err
-}
-
-// checkFileDest reports whether a file can be written at path: its folder
-// exists and path is not a directory.
-func checkFileDest(path string) error {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return errors.New("is a directory; name a file")
-	}
-	dir := filepath.Dir(path)
-	fi, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("folder %s does not exist; create it or name another", dir)
-	case err != nil:
-		return err
-	case !fi.IsDir():
-		return fmt.Errorf("%s is not a folder", dir)
-	}
-	return nil
 }

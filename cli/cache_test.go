@@ -16,7 +16,6 @@ import (
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
-	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 func TestParseCache(t *testing.T) {
@@ -121,11 +120,11 @@ func processSteps(t *testing.T, env *testenv.Env, ctxDir string) map[string]bool
 	if err != nil {
 		t.Fatal(err)
 	}
-	imgs, err := images(r, in, []ocispecs.Platform{testenv.Platform})
+	img, err := recipeImages(r, in)(testenv.Platform)
 	if err != nil {
 		t.Fatal(err)
 	}
-	def, err := imgs[0].Marshal(context.Background())
+	def, err := img.Marshal(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

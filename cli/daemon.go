@@ -90,14 +90,19 @@ func (o *daemonOptions) connect(ctx context.Context) (*client.Client, error) {
 		return nil, err
 	}
 	c, err := daemon.Connect(ctx, d)
-	if errors.Is(err, daemon.ErrNoDaemon) {
-		if strings.HasPrefix(d.Addr, "unix://") {
-			return nil, fmt.Errorf("%w; start one with 'make buildkitd' or point --addr or BUILDKIT_HOST at a running daemon", err)
-		}
-		return nil, fmt.Errorf("%w; check that a daemon runs there and that --addr or BUILDKIT_HOST names it", err)
+	return c, explainConnect(err, d.Addr)
+}
+
+// explainConnect says what to do when a daemon, at addr or a builder's,
+// did not answer or wanted TLS.
+func explainConnect(err error, addr string) error {
+	switch {
+	case errors.Is(err, daemon.ErrNoDaemon) && strings.HasPrefix(addr, "unix://") && strings.Contains(err.Error(), addr):
+		return fmt.Errorf("%w; start one with 'make buildkitd' or point --addr or BUILDKIT_HOST at a running daemon", err)
+	case errors.Is(err, daemon.ErrNoDaemon):
+		return fmt.Errorf("%w; check that a daemon runs there and that --addr, --builder or BUILDKIT_HOST names it", err)
+	case errors.Is(err, daemon.ErrTLSRequired):
+		return fmt.Errorf("%w (--tlsdir DIR, or --tlscacert, --tlscert and --tlskey)", err)
 	}
-	if errors.Is(err, daemon.ErrTLSRequired) {
-		return nil, fmt.Errorf("%w (--tlsdir DIR, or --tlscacert, --tlscert and --tlskey)", err)
-	}
-	return c, err
+	return err
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/recipes"
+	"github.com/imagebuild/imagebuild/verify"
 	"github.com/moby/buildkit/client"
 )
 
@@ -37,16 +38,6 @@ func buildCompiled(t *testing.T, env *testenv.Env, addr, ctxDir, pipconf, dest s
 	return stdout.String(), stderr.String(), code
 }
 
-// writePipConf writes a pip config for the pipconf secret.
-func writePipConf(t *testing.T, dt []byte) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "pip.conf")
-	if err := os.WriteFile(p, dt, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // prune empties the whole cache of the daemon at addr, as a fresh CI
 // runner's daemon starts.
 func prune(t *testing.T, addr string) {
@@ -68,7 +59,7 @@ func TestRealExtensionsReproducible(t *testing.T) {
 	env := testenv.Get(t)
 	d := testenv.StartTLSDaemon(t)
 	addr := "unix://" + d.Socket
-	pipconf := writePipConf(t, testenv.RealIndex(t))
+	pipconf := testenv.PipConf(t, testenv.RealIndex(t))
 	ctxDir := testenv.ExampleContext(t, "asyncpg==0.30.0\nhiredis==2.3.2\n")
 	out := t.TempDir()
 
@@ -106,8 +97,13 @@ func TestRealExtensionsReproducible(t *testing.T) {
 			t.Errorf("/%s records where pip installed from: %s", p, f.Data)
 		}
 	}
-	report := verifyTarball(t, second)
-	text := reportText(report)
+	report, err := verify.Image(context.Background(), testenv.OCIImage(t, second), verify.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	report.WriteText(&b)
+	text := b.String()
 	if !report.Passed() || !strings.Contains(text, "pass shared libraries") {
 		t.Errorf("verify on the compiled extensions (want every check passed, the shared-library check on ELF files):\n%s", text)
 	}
@@ -157,7 +153,7 @@ PyMODINIT_FUNC PyInit_imagebuild_salted(void) { return PyModule_Create(&module);
 	name, sdist := testenv.Sdist(t, src, "imagebuild-salted", "1.0", nil)
 	files := testenv.BuildBackend(t)
 	files[name] = sdist
-	pipconf := writePipConf(t, []byte("[global]\nindex-url = http://ci:salt@"+testenv.PrivateIndex(t, "salt", files)+"/simple/\n"))
+	pipconf := testenv.PipConf(t, []byte("[global]\nindex-url = http://ci:salt@"+testenv.PrivateIndex(t, "salt", files)+"/simple/\n"))
 	ctxDir := testenv.ExampleContext(t, "imagebuild-salted==1.0\n")
 	out := t.TempDir()
 	stdout, stderr, code := buildCompiled(t, env, env.Addr, ctxDir, pipconf, filepath.Join(out, "image.oci.tar"), "--check-reproducible")

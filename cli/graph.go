@@ -30,25 +30,16 @@ func (o *graphOptions) addFlags(fs *pflag.FlagSet, platformUsage string) {
 	fs.StringVar(&o.baseDistro, "base-distro", "", "the distribution --base runs, alpine or debian, which decides how packages are installed; default: the recipe's")
 }
 
-// parsePlatforms parses --platform; only Linux platforms, each once.
+// parsePlatforms parses --platform, one platform each; the plan checks
+// them.
 func (o *graphOptions) parsePlatforms() ([]ocispecs.Platform, error) {
 	var out []ocispecs.Platform
-	seen := map[string]bool{}
 	for _, s := range o.platforms {
 		p, err := platforms.Parse(s)
 		if err != nil {
 			return nil, usagef("--platform %q: %v; want OS/ARCH[/VARIANT] such as linux/amd64", s, err)
 		}
-		p = platforms.Normalize(p)
-		if err := builder.ValidPlatform(p); err != nil {
-			return nil, usagef("--platform %q: only linux platforms can be built (the recipes make Linux images); want linux/ARCH such as linux/amd64 or linux/arm64", s)
-		}
-		id := builder.PlatformID(p)
-		if seen[id] {
-			return nil, usagef("--platform: %s named twice", id)
-		}
-		seen[id] = true
-		out = append(out, p)
+		out = append(out, platforms.Normalize(p))
 	}
 	return out, nil
 }
@@ -83,29 +74,28 @@ func (o *graphOptions) recipe(a *app, name string) (recipes.Recipe, recipes.Inpu
 	return r, in, nil
 }
 
-// images returns r's image for each platform.
-func images(r recipes.Recipe, in recipes.Inputs, ps []ocispecs.Platform) ([]builder.Image, error) {
-	var out []builder.Image
-	for _, p := range ps {
-		in.Platform = p
-		img, err := recipeImage(r, in)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, img)
+// plan0 is the first of ps, or with none, the platform a plan checks.
+func plan0(ps []ocispecs.Platform) ocispecs.Platform {
+	if len(ps) == 0 {
+		return builder.LinuxPlatform()
 	}
-	return out, nil
+	return ps[0]
+}
+
+// recipeImages makes r's image, given in, for a platform.
+func recipeImages(r recipes.Recipe, in recipes.Inputs) builder.Images {
+	return func(p ocispecs.Platform) (builder.Image, error) {
+		in.Platform = p
+		return recipeImage(r, in)
+	}
 }
 
 // recipeImage is r's image for in. A field of the recipe, or a file of the
-// context it reads, that makes it unbuildable is a usage error.
+// context it reads, that makes it unbuildable is a [builder.FieldError],
+// which the command reports as a usage error.
 func recipeImage(r recipes.Recipe, in recipes.Inputs) (builder.Image, error) {
 	img, err := r.Image(in)
-	var fe *builder.FieldError
-	switch {
-	case errors.As(err, &fe):
-		return img, usagef("recipe %s: %w", r.Name(), err)
-	case err != nil:
+	if err != nil {
 		return img, fmt.Errorf("recipe %s: %w", r.Name(), err)
 	}
 	return img, nil
@@ -131,12 +121,24 @@ func (a *app) runLLB(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	if len(ps) == 0 {
-		ps = []ocispecs.Platform{platforms.Normalize(platforms.DefaultSpec())}
-		fmt.Fprintf(stderr, "imagebuild llb: no --platform; writing the graph for this machine's, %s\n", platforms.Format(ps[0]))
+		fmt.Fprintf(stderr, "imagebuild llb: no --platform; writing the graph for %s\n", platforms.Format(builder.LinuxPlatform()))
 	}
-	imgs, err := images(r, in, ps)
-	if err != nil {
-		return err
+	// The graph is written whether or not the context holds the files it
+	// reads: nothing is sent.
+	var imgs []builder.Image
+	plan, err := builder.NewPlan(ctx, recipeImages(r, in), ps, builder.Options{})
+	var cfe *builder.ContextFileError
+	switch {
+	case errors.As(err, &cfe):
+		img, err := recipeImages(r, in)(plan0(ps))
+		if err != nil {
+			return err
+		}
+		imgs = []builder.Image{img}
+	case err != nil:
+		return (&buildOptions{graphOptions: o}).planError(err, r.Name())
+	default:
+		imgs = plan.Images()
 	}
 	if imgs[0].Expand != nil {
 		fmt.Fprintln(stderr, "imagebuild llb: the graph up to the step whose output makes the rest of it at build time (a requirements file not locked with hashes is resolved first)")

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/containerd/log"
+	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/spf13/pflag"
 )
@@ -73,14 +74,20 @@ func (a *app) lookup(name string) (recipes.Recipe, error) {
 }
 
 // exitCode reports err on stderr in one line and returns the exit code:
-// 0 for none, 2 for a usage error, 1 for any other failure.
+// 0 for none, 2 for a usage error (the command's, a plan the library
+// refused, a recipe's field), 1 for any other failure. It is the one place
+// that maps errors to exit codes.
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
 	fmt.Fprintf(stderr, "imagebuild: %s\n", oneLine(err.Error()))
-	var ue usageError
-	if errors.As(err, &ue) {
+	var (
+		ue usageError
+		pe *builder.PlanError
+		fe *builder.FieldError
+	)
+	if errors.As(err, &ue) || errors.As(err, &pe) || errors.As(err, &fe) {
 		return 2
 	}
 	return 1

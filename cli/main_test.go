@@ -37,6 +37,11 @@ func TestUsageErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(tokenIndex, "requirements.txt"), []byte("--index-url https://ci:s3cr3t@pypi.example.com/simple\nflask\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// noProject names a local project it does not hold.
+	noProject := t.TempDir()
+	if err := os.WriteFile(filepath.Join(noProject, "requirements.txt"), []byte("./native\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// app is a context the recipes accept, for errors found later.
 	app := t.TempDir()
 	if err := os.WriteFile(filepath.Join(app, "requirements.txt"), nil, 0o644); err != nil {
@@ -97,6 +102,8 @@ func TestUsageErrors(t *testing.T) {
 			want: "recipe python-slim: build context " + ignored + `: requirements.txt is excluded by its .dockerignore (pattern "*.txt"), and the recipe's Requirements field names it`},
 		{name: "index password in the requirements", args: []string{"build", "python-alpine", "--context", tokenIndex, "-o", "type=oci,dest={out}/image.tar"},
 			want: "recipe python-alpine: Requirements: requirements.txt: line 1: --index-url https://ci:xxxxx@pypi.example.com/simple holds a password"},
+		{name: "local project not in the context", args: []string{"build", "python-alpine", "--context", noProject, "-o", "type=oci,dest={out}/image.tar"},
+			want: "recipe python-alpine: Requirements: requirements.txt: ./native: the build context has no Python project there (no pyproject.toml or setup.py it sends)"},
 		{name: "llb, index password in the requirements", args: []string{"llb", "python-alpine", "--context", tokenIndex, "--platform", "linux/amd64"},
 			want: "Requirements: requirements.txt: line 1: --index-url https://ci:xxxxx@pypi.example.com/simple holds a password"},
 		{name: "output folder missing", args: []string{"build", "python-alpine", "--context", ctxDir, "-o", "type=oci,dest={out}/missing/image.tar"},
@@ -197,7 +204,7 @@ func TestParseOutput(t *testing.T) {
 
 func TestTagAndPush(t *testing.T) {
 	o := buildOptions{tags: []string{"r/a:1", "r/a:2"}, push: true, progress: "plain"}
-	so, err := o.solveOpt(os.Stderr, 1, nil)
+	so, err := o.options()
 	if err != nil {
 		t.Fatal(err)
 	}

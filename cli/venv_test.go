@@ -24,7 +24,7 @@ import (
 // is, and the second image's asyncpg layer is the first's.
 func TestRequirementsEditOnFreshDaemon(t *testing.T) {
 	env := testenv.Get(t)
-	pipconf := writePipConf(t, testenv.RealIndex(t))
+	pipconf := testenv.PipConf(t, testenv.RealIndex(t))
 	cache := env.Registry + "/imagebuild-test/venv-cache:main"
 	first, second := testenv.StartTLSDaemon(t), testenv.StartTLSDaemon(t)
 
@@ -127,7 +127,7 @@ func TestOneLayerPerDistribution(t *testing.T) {
 		n, dt := testenv.Wheel(t, w.name, w.version, w.files)
 		files[n] = dt
 	}
-	pipconf := writePipConf(t, []byte("[global]\nindex-url = http://ci:wheels@"+testenv.PrivateIndex(t, "wheels", files)+"/simple/\n"))
+	pipconf := testenv.PipConf(t, []byte("[global]\nindex-url = http://ci:wheels@"+testenv.PrivateIndex(t, "wheels", files)+"/simple/\n"))
 	build := func(requirements string) map[string]string {
 		ctxDir := testenv.ExampleContext(t, requirements)
 		dest := filepath.Join(t.TempDir(), "image.oci.tar")

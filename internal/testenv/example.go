@@ -68,3 +68,14 @@ setup(
 	addr := PrivateIndex(t, token, files)
 	return []byte("[global]\nindex-url = http://ci:" + token + "@" + addr + "/simple/\n")
 }
+
+// PipConf writes dt, a pip.conf, to a file of its own (mode 0600, as a
+// secret is kept) and returns its path, for the pipconf build secret.
+func PipConf(t testing.TB, dt []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "pip.conf")
+	if err := os.WriteFile(p, dt, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -1,10 +1,12 @@
-package cli
+package recipes_test
 
 import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,8 +15,6 @@ import (
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/imagebuild/imagebuild/verify"
 	"github.com/moby/buildkit/client"
-	"github.com/moby/buildkit/session"
-	"github.com/moby/buildkit/session/secrets/secretsprovider"
 )
 
 // These tests compile a real C extension: the python-slim recipe on the
@@ -22,6 +22,8 @@ import (
 // Debian's mirror. The test base's Python is Debian's, whose headers come
 // with python3-dev (python:3.12-slim ships its own under /usr/local), so
 // the tests add it to the build packages.
+
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 var slimTestPackages = []string{"gcc", "libc6-dev", "python3-dev", "libpq-dev"}
 
@@ -45,7 +47,7 @@ func buildSlim(t *testing.T, env *testenv.Env, r recipes.PythonSlim, requirement
 	}
 	if _, err := builder.Build(context.Background(), env.Client, []builder.Image{img}, builder.Options{
 		Outputs: outputs,
-		Session: []session.Attachable{secretsprovider.FromMap(map[string][]byte{recipes.PipConfSecret: pipconf})},
+		Secrets: map[string]string{recipes.PipConfSecret: testenv.PipConf(t, pipconf)},
 	}, nil); err != nil {
 		t.Fatalf("build the example with python-slim: %v", err)
 	}
@@ -140,8 +142,7 @@ kill $pid`, port, port)
 	builderTar := filepath.Join(t.TempDir(), "builder.tar")
 	st := r.BuilderStage(recipes.Inputs{Platform: testenv.Platform, Base: recipes.Base{Pin: env.Base}, Context: bctx})
 	if _, err := builder.Build(context.Background(), env.Client, []builder.Image{{Platform: testenv.Platform, Root: st, Base: env.Base, Context: bctx}},
-		builder.Options{Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: builderTar}},
-			Session: []session.Attachable{secretsprovider.FromMap(map[string][]byte{recipes.PipConfSecret: testenv.SeverityIndex(t, false)})}}, nil); err != nil {
+		builder.Options{Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: builderTar}}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	rt, bd := imageSize(t, tarball), imageSize(t, builderTar)
@@ -173,5 +174,87 @@ func TestRuntimeLibraryClosure(t *testing.T) {
 	got, err := env.Run(context.Background(), ref, "python", "-c", "import incident_severity; print(incident_severity.score(3, 3))")
 	if err != nil || strings.TrimSpace(got) != "5" {
 		t.Errorf("import with libpq5 installed: %q, %v", got, err)
+	}
+}
+
+// exampleWithProject is the example service's context with its C extension
+// as a local project, native/, which requirements name as ./native.
+func exampleWithProject(t *testing.T, requirements string) string {
+	t.Helper()
+	dir := testenv.ExampleContext(t, requirements)
+	src := filepath.Join("..", "examples", "incident-tracker", "native")
+	if err := os.CopyFS(filepath.Join(dir, "native"), os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestLocalProject builds the example's C extension from its own folder in
+// the context (./native in the requirements), with no private index
+// serving it: its build requirements (setuptools) come from an index as in
+// pip's isolated builds. The requirements are not locked (wheel, a
+// name alone), so they are resolved in the build with the project mounted,
+// and the project is left to a step of its own.
+func TestLocalProject(t *testing.T) {
+	env := testenv.Get(t)
+	files := testenv.BuildBackend(t)
+	addr := testenv.PrivateIndex(t, "backend-token", files)
+	pipconf := []byte("[global]\nindex-url = http://ci:backend-token@" + addr + "/simple/\n")
+	ctxDir := exampleWithProject(t, "./native\nwheel\n")
+	bctx, err := builder.LoadContext(ctxDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := recipes.PythonSlim{Packages: slimTestPackages}
+	img, err := r.Image(recipes.Inputs{Platform: testenv.Platform, Base: recipes.Base{Pin: env.Base}, Context: bctx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Expand == nil {
+		t.Fatal("requirements with a name alone are not resolved in the build")
+	}
+	dest := filepath.Join(t.TempDir(), "image.tar")
+	ref := env.Registry + "/imagebuild-test/incident-tracker:local-project"
+	if _, err := builder.Build(context.Background(), env.Client, []builder.Image{img}, builder.Options{
+		Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: dest}, {Type: client.ExporterImage, Attrs: map[string]string{"name": ref, "push": "true"}}},
+		Secrets: map[string]string{recipes.PipConfSecret: testenv.PipConf(t, pipconf)},
+	}, nil); err != nil {
+		t.Fatalf("build the example with ./native: %v", err)
+	}
+	image := testenv.OCIImage(t, dest)
+	var ext string
+	for p, f := range testenv.Files(t, image) {
+		switch {
+		case strings.HasPrefix(p, "app/native"):
+			t.Errorf("/%s: the project's folder is in /app; it is built into the venv, not copied", p)
+		case strings.HasSuffix(p, "direct_url.json"):
+			t.Errorf("/%s records where pip installed from: %s", p, f.Data)
+		case strings.HasPrefix(p, "opt/venv/") && strings.Contains(p, "incident_severity") && strings.HasSuffix(p, ".so"):
+			ext = p
+		}
+	}
+	if ext == "" {
+		t.Fatal("no compiled incident_severity module in /opt/venv")
+	}
+	cf, err := image.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, h := range cf.History {
+		if strings.HasPrefix(h.CreatedBy, "pip: ") {
+			names = append(names, h.CreatedBy)
+		}
+	}
+	if !slices.Contains(names, "pip: ./native") || len(names) != 2 {
+		t.Errorf("venv layers %q, want wheel's and ./native's", names)
+	}
+	report := verifyTarball(t, dest)
+	if !report.Passed() {
+		t.Errorf("verify fails on the local project's image:\n%s", reportText(report))
+	}
+	got, err := env.Run(context.Background(), ref, "python", "-c", "import incident_severity; print(incident_severity.score(1, 2))")
+	if err != nil || strings.TrimSpace(got) != "2" {
+		t.Errorf("the extension built from ./native printed %q (%v), want 2", got, err)
 	}
 }

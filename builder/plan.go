@@ -1,0 +1,253 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/containerd/platforms"
+	"github.com/imagebuild/imagebuild/daemon"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/secrets/secretsprovider"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Images makes a build's image for a platform: a recipe, given its inputs.
+type Images func(ocispecs.Platform) (Image, error)
+
+// Plan is a build checked as far as it can be without a daemon. [NewPlan]
+// makes one; [Plan.Build] runs it. Its graphs may grow during the build
+// where an image has an [Image.Expand], which the build calls with what a
+// step found; a Plan holds the graph up to there.
+type Plan struct {
+	images Images
+	// platforms are those asked for; none builds the daemon's own.
+	platforms []ocispecs.Platform
+	// imgs are the images checked: one a platform, or with none asked
+	// for, one for [LinuxPlatform].
+	imgs []Image
+	opt  Options
+}
+
+// PlanError is a build [NewPlan] refuses: Field names the [Options] field
+// at fault ("Outputs", "CacheExports", "CacheImports", "Secrets",
+// "Builders", "MetadataFile", "Provenance"), or "Platforms" for the
+// platforms asked for and "Images" for the images made, Index the element
+// of a slice and Key the key of a map. The command maps it to its flags;
+// Err says what is wrong.
+type PlanError struct {
+	Field string
+	Index int
+	Key   string
+	Err   error
+}
+
+func (e *PlanError) Error() string {
+	switch {
+	case e.Key != "":
+		return fmt.Sprintf("%s[%s]: %v", e.Field, e.Key, e.Err)
+	case slices.Contains([]string{"Platforms", "Outputs", "CacheExports", "CacheImports"}, e.Field):
+		return fmt.Sprintf("%s[%d]: %v", e.Field, e.Index, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.Field, e.Err)
+}
+
+func (e *PlanError) Unwrap() error { return e.Err }
+
+// LinuxPlatform is Linux on this machine's architecture: the platform a
+// [Plan] that names none is checked for, and what the graph is written
+// for when no platform is named, whatever OS the client runs on.
+func LinuxPlatform() ocispecs.Platform {
+	p := platforms.DefaultSpec()
+	p.OS = "linux"
+	return platforms.Normalize(p)
+}
+
+// NewPlan checks a build of the images images makes for ps (none: the
+// daemon's default platform, found when the build starts) with opt, before
+// any daemon is contacted: the platforms (Linux, each once), the images
+// (one context, bases and configs valid), the outputs (their exporters' attributes, a folder to write
+// in), the caches, the builders, the secrets (each read by a step, each a
+// readable file), the metadata file's folder, the provenance mode and, last, the
+// context's files the images read (present, not excluded). An
+// error from images is returned as it is; every other is a [PlanError].
+func NewPlan(ctx context.Context, images Images, ps []ocispecs.Platform, opt Options) (*Plan, error) {
+	p := &Plan{images: images, platforms: ps, opt: opt}
+	var ids []string
+	for i, pl := range ps {
+		if err := validPlatform(pl); err != nil {
+			return nil, &PlanError{Field: "Platforms", Index: i, Err: err}
+		}
+		id := PlatformID(pl)
+		if slices.Contains(ids, id) {
+			return nil, &PlanError{Field: "Platforms", Index: i, Err: fmt.Errorf("%w: %s named twice", ErrPlatform, id)}
+		}
+		ids = append(ids, id)
+	}
+	probe := ps
+	if len(ps) == 0 {
+		probe = []ocispecs.Platform{LinuxPlatform()}
+	}
+	for _, pl := range probe {
+		img, err := images(pl)
+		if err != nil {
+			return nil, err
+		}
+		if PlatformID(img.Platform) != PlatformID(pl) {
+			return nil, &PlanError{Field: "Images", Err: fmt.Errorf("%w: an image for %s was asked for, and one for %s made", ErrPlatform, PlatformID(pl), PlatformID(img.Platform))}
+		}
+		p.imgs = append(p.imgs, img)
+	}
+	if err := validateImages(p.imgs); err != nil {
+		return nil, &PlanError{Field: "Images", Err: err}
+	}
+	for i, o := range opt.Outputs {
+		if err := validateOutput(o, len(probe)); err != nil {
+			return nil, &PlanError{Field: "Outputs", Index: i, Err: err}
+		}
+		if err := o.CheckDest(); err != nil {
+			return nil, &PlanError{Field: "Outputs", Index: i, Err: err}
+		}
+	}
+	for i, e := range opt.CacheExports {
+		if err := ValidateCacheExport(e); err != nil {
+			return nil, &PlanError{Field: "CacheExports", Index: i, Err: err}
+		}
+	}
+	for i, e := range opt.CacheImports {
+		if err := ValidateCacheImport(e); err != nil {
+			return nil, &PlanError{Field: "CacheImports", Index: i, Err: err}
+		}
+	}
+	if len(opt.Builders) > 0 {
+		if err := validateBuilders(ids, opt); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.checkSecrets(ctx); err != nil {
+		return nil, err
+	}
+	if opt.MetadataFile != "" {
+		if err := checkFileDest(opt.MetadataFile); err != nil {
+			return nil, &PlanError{Field: "MetadataFile", Err: err}
+		}
+	}
+	if !slices.Contains([]string{"", "mode=min", "mode=max"}, opt.Provenance) {
+		return nil, &PlanError{Field: "Provenance", Err: errors.New("want mode=min or mode=max")}
+	}
+	// Last, as the one check a graph can be written without (see
+	// [ContextFileError]).
+	if err := p.imgs[0].Context.Check(p.imgs[0].ContextFiles); err != nil {
+		return nil, &PlanError{Field: "Images", Err: err}
+	}
+	return p, nil
+}
+
+// Images are the images the plan checked: one a platform asked for, or
+// with none asked for, one for [LinuxPlatform].
+func (p *Plan) Images() []Image { return slices.Clone(p.imgs) }
+
+// checkSecrets checks that a step reads each secret opt gives, and that
+// its file can be read.
+func (p *Plan) checkSecrets(ctx context.Context) error {
+	if len(p.opt.Secrets) == 0 {
+		return nil
+	}
+	read, err := p.imgs[0].Secrets(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range sortedKeys(p.opt.Secrets) {
+		if !slices.Contains(read, id) {
+			reads := "none"
+			if len(read) > 0 {
+				reads = "id=" + strings.Join(read, ", id=")
+			}
+			return &PlanError{Field: "Secrets", Key: id, Err: fmt.Errorf("no step of the recipe reads a secret of that id; it reads %s", reads)}
+		}
+		path := p.opt.Secrets[id]
+		if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+			return &PlanError{Field: "Secrets", Key: id, Err: fmt.Errorf("%s is not a readable file", path)}
+		}
+	}
+	return nil
+}
+
+// Build runs the plan: on c, and on opt.Builders' daemons for their
+// platforms, as [Build] describes.
+func (p *Plan) Build(ctx context.Context, c *client.Client, status chan *client.SolveStatus) (*Result, error) {
+	prog := progress{out: status}
+	defer prog.close()
+	imgs, opt := p.imgs, p.opt
+	if len(p.platforms) == 0 {
+		pl, err := DefaultPlatform(ctx, c)
+		if err != nil {
+			return nil, daemon.Lost(err)
+		}
+		if PlatformID(pl) != PlatformID(imgs[0].Platform) {
+			img, err := p.images(pl)
+			if err != nil {
+				return nil, err
+			}
+			imgs = []Image{img}
+		}
+	}
+	opt.session = []session.Attachable{sessionAuth(opt.Keychain)}
+	if len(opt.Secrets) > 0 {
+		var srcs []secretsprovider.Source
+		for _, id := range sortedKeys(opt.Secrets) {
+			srcs = append(srcs, secretsprovider.Source{ID: id, FilePath: opt.Secrets[id]})
+		}
+		store, err := secretsprovider.NewStore(srcs)
+		if err != nil {
+			return nil, fmt.Errorf("secrets: %w", err)
+		}
+		opt.session = append(opt.session, secretsprovider.NewSecretProvider(store))
+	}
+	builders := map[string]*client.Client{}
+	for _, id := range sortedKeys(opt.Builders) {
+		b, err := daemon.Connect(ctx, opt.Builders[id])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", id, err)
+		}
+		defer b.Close()
+		builders[id] = b
+	}
+	// git's answers and the daemons' do not depend on each other.
+	workers := make(chan error, 1)
+	go func() { workers <- checkWorkers(ctx, c, imgs, builders) }()
+	imgs, opt = withSource(ctx, imgs, opt)
+	if err := <-workers; err != nil {
+		return nil, err
+	}
+	if len(builders) > 0 {
+		return buildAcross(ctx, c, builders, imgs, opt, &prog)
+	}
+	return build(ctx, c, imgs, opt, &prog)
+}
+
+// checkFileDest reports whether a file can be written at path: its folder
+// exists and can be written in, and path is not a directory.
+func checkFileDest(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return errors.New("is a directory; name a file")
+	}
+	if err := writableDir(filepath.Dir(path), false); err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), ErrInvalidOutput.Error()+": "))
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
