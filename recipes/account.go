@@ -65,14 +65,17 @@ func (a Account) Owns() *llb.CopyInfo {
 }
 
 // CopyLayer is a layer, made in a step named name, holding from's directory
-// src at dest, owned by the account (see [Account.Owns]); the folders above
-// dest are root-owned 0755, as in a base image.
-func (a Account) CopyLayer(name string, from llb.State, src, dest string) llb.State {
+// src at dest, owned by the account (see [Account.Owns]), less what the
+// patterns exclude (.dockerignore's syntax); the folders above dest are
+// root-owned 0755, as in a base image.
+func (a Account) CopyLayer(name string, from llb.State, src, dest string, exclude ...string) llb.State {
 	var parents []string
 	for dir := path.Dir(path.Clean(dest)); dir != "/" && dir != "."; dir = path.Dir(dir) {
 		parents = append(parents, dir)
 	}
-	return Layer(name, llb.Copy(from, src, dest, a.Owns()), parents...)
+	ci := a.Owns()
+	ci.ExcludePatterns = exclude
+	return Layer(name, llb.Copy(from, src, dest, ci), parents...)
 }
 
 // FilesLayer is a layer, made in a step named name, holding base's

@@ -3,6 +3,7 @@ package recipes
 import (
 	_ "embed"
 	"hash/fnv"
+	pathpkg "path"
 	"strings"
 
 	"github.com/moby/buildkit/client/llb"
@@ -25,6 +26,8 @@ const (
 	toolRoot = "/tmp/imagebuild-pip"
 	// wheelDir is where a distribution's step puts the wheel it installs.
 	wheelDir = toolRoot + "/out"
+	// projectMount is where a local project's step sees its folder.
+	projectMount = "/run/imagebuild/project"
 	// lockFileName is the file the resolve step writes in its output.
 	lockFileName = "lock.json"
 	// MaxVenvLayers is the most layers a Python recipe gives the venv's
@@ -77,15 +80,27 @@ func (v venv) reads() []llb.RunOption {
 }
 
 // resolve is the step that resolves the requirements file at path in
-// context to exact distributions, writing lockFileName in its output.
-func (v venv) resolve(context llb.State, path string) llb.State {
+// context to exact distributions, writing lockFileName in its output. It
+// runs in the file's folder, where the local projects the file names are
+// mounted, each at its place, so that pip reads their dependencies.
+func (v venv) resolve(context llb.State, path string, projects []string) llb.State {
 	args := append([]string{v.pip[0], toolPath, "resolve", requirementsMount, "/out/" + lockFileName}, v.install...)
 	opts := append(v.reads(),
 		llb.Args(args),
+		llb.Dir(requirementsDir),
 		llb.AddMount(requirementsMount, context, llb.SourcePath(path), llb.Readonly),
 		llb.WithCustomName("builder: pip resolve -r "+path),
 	)
+	for _, dir := range projects {
+		opts = append(opts, llb.AddMount(requirementsDir+"/"+dir, context, llb.SourcePath(projectPath(path, dir)), llb.Readonly))
+	}
 	return v.stage.Run(opts...).AddMount("/out", llb.Scratch())
+}
+
+// projectPath is the context path of dir, a local project the
+// requirements file at reqPath names.
+func projectPath(reqPath, dir string) string {
+	return pathpkg.Join(pathpkg.Dir(reqPath), dir)
 }
 
 // distScript is the step of one distribution ($1 is NAME==VERSION, $2
@@ -118,11 +133,47 @@ func (v venv) installed(d Distribution) llb.State {
 	return llb.Diff(v.stage, after, llb.WithCustomName("builder: what "+d.Name+" "+d.Version+" adds to "+venvDir))
 }
 
+// projectScript is the step of a local project ($1 the pip option that
+// names the venv to install into, or "", and the rest the pip command):
+// pipTool builds its wheel from projectMount at the fixed paths an sdist
+// is built at, then that wheel alone is installed, by the name its file
+// gives, without its dependencies, as distScript installs.
+const projectScript = `set -eu
+target=$1; shift
+"$1" ` + toolPath + ` project ` + wheelDir + ` ` + projectMount + ` "$@"
+wheel=$(ls ` + wheelDir + `)
+"$@" ${target:+"$target"} install --no-deps --no-index --no-compile --no-cache-dir --disable-pip-version-check --no-input --find-links ` + wheelDir + ` "${wheel%%-*}"
+python3 -m compileall -q --invalidation-mode checked-hash ` + venvDir + `
+rm -rf ` + toolRoot
+
+// project is what the local project at dir (a context path) adds to the
+// empty venv: one step, on the builder stage, builds its wheel from the
+// context's folder, and so is cached by that folder's content alone.
+func (v venv) project(context llb.State, dir string) llb.State {
+	args := append([]string{"/bin/sh", "-c", projectScript, "sh", v.target}, v.pip...)
+	after := v.stage.Run(append(v.reads(),
+		llb.Args(args),
+		llb.AddMount(projectMount, context, llb.SourcePath(dir), llb.Readonly),
+		llb.WithCustomName("builder: pip wheel and install ./"+dir),
+	)...).Root()
+	return llb.Diff(v.stage, after, llb.WithCustomName("builder: what ./"+dir+" adds to "+venvDir))
+}
+
 // venvLayer is a layer's worth of the venv: what some distributions add,
 // and the name of the step that copies it into the image.
 type venvLayer struct {
 	name  string
 	files llb.State
+}
+
+// projectLayers returns a layer for each local project at dirs (context
+// paths), after the distributions'.
+func (v venv) projectLayers(context llb.State, dirs []string) []venvLayer {
+	var out []venvLayer
+	for _, dir := range dirs {
+		out = append(out, venvLayer{name: "pip: ./" + dir, files: v.project(context, dir)})
+	}
+	return out
 }
 
 // layers returns the venv's layers for dists: one per distribution, in the

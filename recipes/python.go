@@ -74,8 +74,12 @@ const (
 	// pipConfPath is where the pip step sees the PipConfSecret: pip's
 	// global config file.
 	pipConfPath = "/etc/pip.conf"
+	// requirementsDir is the folder the resolve step runs in, where it
+	// sees the requirements file, as requirementsMount, and the local
+	// projects it names.
+	requirementsDir = "/run/imagebuild/requirements"
 	// requirementsMount is where the pip step sees the requirements file.
-	requirementsMount = "/run/imagebuild/requirements.txt"
+	requirementsMount = requirementsDir + "/requirements.txt"
 )
 
 // PipConfSecret is the ID of the build secret that is pip's config file
@@ -184,14 +188,24 @@ func (p Python) image(def Base, in Inputs) (builder.Image, error) {
 	case !unreadableHere(err):
 		return builder.Image{}, err
 	}
+	var projects []string
+	for _, dir := range reqs.Projects {
+		dir = projectPath(p.Requirements, dir)
+		if err := in.Context.Check([]builder.ContextFile{{Path: dir + "/setup.py"}}); err != nil {
+			if err := in.Context.Check([]builder.ContextFile{{Path: dir + "/pyproject.toml"}}); err != nil {
+				return builder.Image{}, &builder.FieldError{Field: "Requirements", Err: fmt.Errorf("%s: ./%s: the build context has no Python project there (no pyproject.toml or setup.py it sends)", p.Requirements, dir)}
+			}
+		}
+		projects = append(projects, dir)
+	}
 	v := p.venv(base, b.Distro, in.Platform, reqs.Options)
 	if reqs.Locked {
-		img.Root = p.runtime(base, b.Distro, v, reqs.Distributions, context, in.Platform)
+		img.Root = p.runtime(base, b.Distro, v, reqs.Distributions, projects, context, in.Platform)
 		return img, nil
 	}
 	// Resolved in the build: the graph holds the resolve step until then,
 	// which is what `imagebuild llb` shows.
-	resolve := v.resolve(context, p.Requirements)
+	resolve := v.resolve(context, p.Requirements, reqs.Projects)
 	img.Root = resolve
 	img.Expand = &builder.Expansion{
 		Step:  resolve,
@@ -201,7 +215,7 @@ func (p Python) image(def Base, in Inputs) (builder.Image, error) {
 			if err != nil {
 				return llb.State{}, err
 			}
-			return p.runtime(base, b.Distro, v, dists, context, in.Platform), nil
+			return p.runtime(base, b.Distro, v, dists, projects, context, in.Platform), nil
 		},
 	}
 	return img, nil
@@ -270,11 +284,12 @@ func (p Python) venv(base llb.State, d Distro, platform ocispecs.Platform, optio
 // layer does not depend on the day it was built nor on the layers below it
 // (a new base reuses the app layer as it is): the account's files, the
 // runtime packages when there are any, the empty venv, a layer for each
-// distribution of dists (see [venv.layers]), and the context at /app, the
+// distribution of dists (see [venv.layers]) and local project of projects,
+// and the context at /app (less the projects' folders), the
 // venv and the app owned by the account. Only the runtime packages run a
 // process, on the base, and their layer is a fixed-time copy of what that
 // process changed.
-func (p Python) runtime(base llb.State, d Distro, v venv, dists []Distribution, app llb.State, platform ocispecs.Platform) llb.State {
+func (p Python) runtime(base llb.State, d Distro, v venv, dists []Distribution, projects []string, app llb.State, platform ocispecs.Platform) llb.State {
 	layers := []llb.State{
 		base,
 		AppUser.FilesLayer("runtime: add "+AppUser.Name+" and "+AppUser.Group, base, d),
@@ -283,11 +298,11 @@ func (p Python) runtime(base llb.State, d Distro, v venv, dists []Distribution, 
 		layers = append(layers, d.PackagesLayer("runtime: install runtime libraries "+strings.Join(p.RuntimePackages, " "), base, p.RuntimePackages, platform))
 	}
 	layers = append(layers, AppUser.CopyLayer("runtime: copy the empty "+venvDir+" from builder", v.stage, venvDir, venvDir))
-	for _, l := range v.layers(dists) {
+	for _, l := range append(v.layers(dists), v.projectLayers(app, projects)...) {
 		// A distribution whose marker excludes this platform adds nothing:
 		// the wildcard then copies nothing.
 		layers = append(layers, Layer(l.name, llb.Copy(l.files, venvWildcard, venvDir, optional(AppUser.Owns())), path.Dir(venvDir)))
 	}
-	layers = append(layers, AppUser.CopyLayer("runtime: copy build context to "+appDir, app, "/", appDir))
+	layers = append(layers, AppUser.CopyLayer("runtime: copy build context to "+appDir, app, "/", appDir, projects...))
 	return llb.Merge(layers, llb.WithCustomName("runtime: merge layers over the base"))
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -60,6 +61,13 @@ type Requirements struct {
 	Locked bool
 	// Distributions are the requirements, when Locked.
 	Distributions []Distribution
+	// Projects are the local projects the file names, folders under its
+	// own written as ./PATH (as pip takes them), cleaned: each is built
+	// from the build context in a step of its own and installed without
+	// its dependencies, which the file names (a file that is not locked
+	// is resolved with the projects, so pip adds theirs). They do not
+	// make a file unlocked.
+	Projects []string
 }
 
 // requirementLine is a pinned requirement: a name, extras, == or === and a
@@ -77,7 +85,7 @@ var (
 )
 
 // ParseRequirements reads a pip requirements file. A file of pinned
-// requirements, each with its hashes, is Locked; any other (a name without
+// requirements, each with its hashes, and local projects (./PATH) is Locked; any other (a name without
 // a version, a range, a requirement without hashes, an included file, an
 // editable or a direct reference) is to be resolved by pip in the build.
 // An index option whose URL holds a password is an error: the options reach
@@ -89,6 +97,16 @@ func ParseRequirements(dt []byte) (Requirements, error) {
 	for _, line := range logicalLines(string(dt)) {
 		fields := strings.Fields(line.text)
 		if len(fields) == 0 {
+			continue
+		}
+		if strings.HasPrefix(fields[0], "./") || strings.HasPrefix(fields[0], "../") {
+			dir := path.Clean(fields[0])
+			if len(fields) > 1 || dir == "." || strings.HasPrefix(dir, "../") || dir == ".." {
+				return r, fmt.Errorf("line %d: %s: a local project is a folder under the requirements file's, written alone as ./PATH", line.number, line.text)
+			}
+			if !slices.Contains(r.Projects, dir) {
+				r.Projects = append(r.Projects, dir)
+			}
 			continue
 		}
 		if strings.HasPrefix(fields[0], "-") && !strings.HasPrefix(fields[0], "--hash") {
@@ -136,6 +154,7 @@ func ParseRequirements(dt []byte) (Requirements, error) {
 		r.Distributions = nil
 	}
 	slices.SortFunc(r.Distributions, func(a, b Distribution) int { return strings.Compare(a.Key(), b.Key()) })
+	slices.Sort(r.Projects)
 	return r, nil
 }
 

@@ -36,6 +36,11 @@ func TestParseRequirements(t *testing.T) {
 		{name: "named twice", file: "hiredis==2.3.2 --hash=sha256:" + a + "\nHiredis==2.3.1 --hash=sha256:" + a + "\n", want: Requirements{}},
 		{name: "options kept unlocked", file: "--extra-index-url=https://extra.example.com/simple\n--pre\nflask\n",
 			want: Requirements{Options: []string{"--extra-index-url https://extra.example.com/simple", "--pre"}}},
+		{name: "local projects, locked", file: "./native\nhiredis==2.3.2 --hash=sha256:" + a + "\n./libs//b/\n./native/\n",
+			want: Requirements{Locked: true, Projects: []string{"libs/b", "native"}, Distributions: []Distribution{{Name: "hiredis", Version: "2.3.2", Hashes: []string{a}}}}},
+		{name: "a local project, unlocked", file: "./native\nflask\n", want: Requirements{Projects: []string{"native"}}},
+		{name: "a project above the file", file: "../shared\n", wantErr: "line 1: ../shared: a local project is a folder under the requirements file's"},
+		{name: "a project with options", file: "./native --config-settings=x=y\n", wantErr: "written alone as ./PATH"},
 		{name: "index with a password", file: "--index-url https://ci:s3cr3t@pypi.example.com/simple\nflask\n",
 			wantErr: "line 1: --index-url https://ci:xxxxx@pypi.example.com/simple holds a password"},
 	}

@@ -4,6 +4,7 @@ of the same inputs gives the same bytes on any machine.
 
     python3 imagebuild-pip.py resolve REQUIREMENTS OUT PIP...
     python3 imagebuild-pip.py fetch OUTDIR REQUIREMENT PIP...
+    python3 imagebuild-pip.py project OUTDIR SRC PIP...
 
 PIP is the pip command that runs (python -m pip, with --python naming the
 venv the image gets). Its index comes from pip's own configuration (the
@@ -20,6 +21,12 @@ a source distribution is built at fixed paths (see build), so that the
 paths a compiler records (debug info, __FILE__) are the same in every
 build. A requirement whose environment markers exclude this platform leaves
 OUTDIR empty.
+
+project builds the wheel of the local project in the folder SRC (read
+only) into OUTDIR, at the same fixed paths as an sdist.
+
+resolve leaves out the local projects REQUIREMENTS names (./PATH, run in
+its folder): each has a step of its own; their dependencies are resolved.
 """
 
 import importlib
@@ -50,6 +57,13 @@ def run(cmd, **kw):
 def resolve(requirements, out, *pip):
     report = os.path.join(ROOT, "report.json")
     os.makedirs(ROOT, exist_ok=True)
+    # The requirements file's folder holds the local projects it names,
+    # mounted read-only; pip prepares a project's metadata in its tree, so
+    # it runs in a copy.
+    here, work = os.getcwd(), os.path.join(ROOT, "resolve")
+    shutil.copytree(here, work, symlinks=True)
+    os.chdir(work)
+    requirements = os.path.join(work, os.path.relpath(requirements, here))
     run([*pip, "install", "--dry-run", "--ignore-installed", "--quiet", "--disable-pip-version-check",
          "--no-input", "--report", report, "--requirement", requirements])
     with open(report) as f:
@@ -57,6 +71,8 @@ def resolve(requirements, out, *pip):
     dists = []
     for item in items:
         info = item.get("download_info", {})
+        if item.get("is_direct") and "dir_info" in info and info.get("url", "").startswith("file://"):
+            continue  # a local project: built from the context in a step of its own
         if item.get("is_direct") or "archive_info" not in info:
             sys.exit("imagebuild: %s is a direct reference (%s), not a distribution from the index; "
                      "imagebuild builds what the index serves: publish it there"
@@ -131,16 +147,30 @@ def unpack(archive, dest):
 
 
 def build(sdist, outdir, pip):
-    """Builds sdist's wheel into outdir: the source at ROOT/src/tree, the
-    build requirements (as pip's isolated builds take them: pyproject.toml's
-    build-system, then the backend's get_requires_for_build_wheel) in a venv
-    at ROOT/env, temporary files in ROOT/tmp."""
-    tmp = os.path.join(ROOT, "tmp")
-    os.makedirs(tmp)
+    """Builds sdist's wheel into outdir from ROOT/src/tree (see build_tree)."""
     top = unpack(sdist, os.path.join(ROOT, "unpacked"))
     src = os.path.join(ROOT, "src", "tree")
     os.makedirs(os.path.dirname(src))
     os.rename(top, src)
+    build_tree(src, outdir, pip)
+
+
+def project(outdir, src, *pip):
+    """Builds the wheel of the local project in src into outdir, from a
+    copy at ROOT/src/tree (see build_tree)."""
+    os.makedirs(outdir, exist_ok=True)
+    tree = os.path.join(ROOT, "src", "tree")
+    shutil.copytree(src, tree, symlinks=True)
+    build_tree(tree, outdir, pip)
+
+
+def build_tree(src, outdir, pip):
+    """Builds the wheel of the source tree src into outdir: the build
+    requirements (as pip's isolated builds take them: pyproject.toml's
+    build-system, then the backend's get_requires_for_build_wheel) in a venv
+    at ROOT/env, temporary files in ROOT/tmp."""
+    tmp = os.path.join(ROOT, "tmp")
+    os.makedirs(tmp)
     env = os.path.join(ROOT, "env")
     run([sys.executable, "-m", "venv", "--without-pip", env])
     python = os.path.join(env, "bin", "python")
@@ -196,6 +226,8 @@ if __name__ == "__main__":
         resolve(*args)
     elif cmd == "fetch":
         fetch(*args)
+    elif cmd == "project":
+        project(*args)
     elif cmd == "hook":
         hook(*args)
     else:
