@@ -53,10 +53,23 @@ type Image struct {
 // graph Root returns is the image's filesystem, which may (and, so that a
 // cache export holds the step, should) depend on Step. Root must be a pure
 // function of the files.
+//
+// Ahead are steps the graph Root makes will likely hold, which need not
+// wait for Step: the build solves them side by side with it, so that they
+// run meanwhile, and gives Root the file each wrote, in order (nil where
+// one wrote none or failed). Root decides from them whether to use them.
 type Expansion struct {
 	Step  llb.State
 	Files []string
-	Root  func(files map[string][]byte) (llb.State, error)
+	Ahead []Ahead
+	Root  func(files map[string][]byte, ahead [][]byte) (llb.State, error)
+}
+
+// Ahead is a step of an [Expansion] solved side by side with its Step, and
+// the file it writes for Root.
+type Ahead struct {
+	Step llb.State
+	File string
 }
 
 // Config is what an image sets on top of its base image's config. Empty

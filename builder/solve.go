@@ -275,19 +275,40 @@ func (d *definitions) all() []*llb.Definition {
 	return slices.Clone(d.defs)
 }
 
-// expand solves img's expansion step, reads its files and returns img with
-// the Root its expansion makes of them.
+// expand solves img's expansion step and the steps ahead of it side by
+// side, reads their files and returns img with the Root its expansion makes
+// of them.
 func expand(ctx context.Context, gw gateway.Client, img Image, imports []gateway.CacheOptionsEntry, opts []llb.ConstraintsOpt) (Image, error) {
 	x := img.Expand
-	def, err := x.Step.Marshal(ctx, append([]llb.ConstraintsOpt{llb.Platform(img.Platform)}, opts...)...)
-	if err != nil {
-		return img, fmt.Errorf("marshal the expansion step for %s: %w", platforms.Format(img.Platform), err)
+	opts = append([]llb.ConstraintsOpt{llb.Platform(img.Platform)}, opts...)
+	solve := func(ctx context.Context, st llb.State) (gateway.Reference, error) {
+		def, err := st.Marshal(ctx, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("marshal the expansion for %s: %w", platforms.Format(img.Platform), err)
+		}
+		res, err := gw.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true, CacheImports: imports})
+		if err != nil {
+			return nil, err
+		}
+		return res.SingleRef()
 	}
-	res, err := gw.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true, CacheImports: imports})
-	if err != nil {
-		return img, err
+	// A step ahead that fails leaves its file nil: Root does without it.
+	// When Step fails, the steps ahead are not waited for.
+	ahead := make([][]byte, len(x.Ahead))
+	actx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	for i, a := range x.Ahead {
+		wg.Go(func() {
+			if ref, err := solve(actx, a.Step); err == nil {
+				ahead[i], _ = readAll(actx, ref, a.File)
+			}
+		})
 	}
-	ref, err := res.SingleRef()
+	ref, err := solve(ctx, x.Step)
 	if err != nil {
 		return img, err
 	}
@@ -297,7 +318,11 @@ func expand(ctx context.Context, gw gateway.Client, img Image, imports []gateway
 			return img, fmt.Errorf("read %s from the expansion step: %w", f, err)
 		}
 	}
-	if img.Root, err = x.Root(files); err != nil {
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return img, err
+	}
+	if img.Root, err = x.Root(files, ahead); err != nil {
 		return img, err
 	}
 	img.Expand = nil

@@ -2,8 +2,10 @@ package recipes
 
 import (
 	_ "embed"
+	"encoding/json"
 	"hash/fnv"
 	pathpkg "path"
+	"slices"
 	"strings"
 
 	"github.com/moby/buildkit/client/llb"
@@ -24,8 +26,6 @@ const (
 	toolPath = toolDir + "/imagebuild-pip.py"
 	// toolRoot is where pipTool works, at the same paths in every build.
 	toolRoot = "/tmp/imagebuild-pip"
-	// wheelDir is where a distribution's step puts the wheel it installs.
-	wheelDir = toolRoot + "/out"
 	// projectMount is where a local project's step sees its folder.
 	projectMount = "/run/imagebuild/project"
 	// lockFileName is the file the resolve step writes in its output.
@@ -50,11 +50,9 @@ type venv struct {
 	stage    llb.State
 	distro   Distro
 	platform ocispecs.Platform
-	// pip is the pip command that reads the index; install is the one
-	// that installs into /opt/venv: pip with target, the option that
-	// names the venv ("" where pip runs in the venv itself).
-	pip, install []string
-	target       string
+	// python is the interpreter that runs pipTool: one with pip, which
+	// runs under venvPython to install into the venv.
+	python string
 	// options are the requirements file's global options.
 	options []string
 }
@@ -84,7 +82,7 @@ func (v venv) reads() []llb.RunOption {
 // runs in the file's folder, where the local projects the file names are
 // mounted, each at its place, so that pip reads their dependencies.
 func (v venv) resolve(context llb.State, path string, projects []string) llb.State {
-	args := append([]string{v.pip[0], toolPath, "resolve", requirementsMount, "/out/" + lockFileName}, v.install...)
+	args := []string{v.python, toolPath, "resolve", requirementsMount, "/out/" + lockFileName, venvPython}
 	opts := append(v.reads(),
 		llb.Args(args),
 		llb.Dir(requirementsDir),
@@ -103,56 +101,70 @@ func projectPath(reqPath, dir string) string {
 	return pathpkg.Join(pathpkg.Dir(reqPath), dir)
 }
 
-// distScript is the step of one distribution ($1 is NAME==VERSION, $2
-// the requirement pipTool fetches, $3 the pip option that names the venv
-// to install into, or "", and the rest the pip command): pipTool fetches
-// its wheel or builds it from its sdist, then that wheel alone is
-// installed into the empty venv, and the byte code of what it installed
-// compiled, with hash-based invalidation, so .pyc files do not depend on
-// when the sources were unpacked. pip installs from a folder by name, not
-// from the file's path, so it records no direct_url.json naming the
-// builder's path. What the fetch and the build leave goes at the end.
-const distScript = `set -eu
-req=$1 requirement=$2 target=$3; shift 3
-"$1" ` + toolPath + ` fetch ` + wheelDir + ` "$requirement" "$@"
-if [ -n "$(ls ` + wheelDir + `)" ]; then
-	"$@" ${target:+"$target"} install --no-deps --no-index --no-compile --no-cache-dir --disable-pip-version-check --no-input --find-links ` + wheelDir + ` "$req"
-	python3 -m compileall -q --invalidation-mode checked-hash ` + venvDir + `
-fi
-rm -rf ` + toolRoot
-
 // installed is what d adds to the empty venv: one step, on the builder
-// stage, fetches or builds its wheel and installs it.
+// stage, fetches its wheel or builds it from its sdist and installs it
+// (pipTool's install: by name from a folder, so pip records no
+// direct_url.json naming the builder's path, and byte code compiled).
 func (v venv) installed(d Distribution) llb.State {
 	req := strings.Join(append(append([]string{}, v.options...), d.requirement()), "\n") + "\n"
-	args := append([]string{"/bin/sh", "-c", distScript, "sh", d.Name + "==" + d.Version, req, v.target}, v.pip...)
 	after := v.stage.Run(append(v.reads(),
-		llb.Args(args),
+		llb.Args([]string{v.python, toolPath, "install", req, d.Name + "==" + d.Version, venvPython}),
 		llb.WithCustomName("builder: pip wheel and install "+d.Name+" "+d.Version),
 	)...).Root()
 	return llb.Diff(v.stage, after, llb.WithCustomName("builder: what "+d.Name+" "+d.Version+" adds to "+venvDir))
 }
 
-// projectScript is the step of a local project ($1 the pip option that
-// names the venv to install into, or "", and the rest the pip command):
-// pipTool builds its wheel from projectMount at the fixed paths an sdist
-// is built at, then that wheel alone is installed, by the name its file
-// gives, without its dependencies, as distScript installs.
-const projectScript = `set -eu
-target=$1; shift
-"$1" ` + toolPath + ` project ` + wheelDir + ` ` + projectMount + ` "$@"
-wheel=$(ls ` + wheelDir + `)
-"$@" ${target:+"$target"} install --no-deps --no-index --no-compile --no-cache-dir --disable-pip-version-check --no-input --find-links ` + wheelDir + ` "${wheel%%-*}"
-python3 -m compileall -q --invalidation-mode checked-hash ` + venvDir + `
-rm -rf ` + toolRoot
+// aheadFile is the file the step ahead of a pinned distribution writes in
+// its output: the sha256 of the file it fetched, or why it fetched none.
+const aheadFile = "/fetched.json"
+
+// aheadStep is the step that fetches or builds d's wheel and installs it,
+// as installed does, side by side with the resolve step: d is pinned to one
+// version in a requirements file that is not locked, so the hash of the
+// file pip will choose is not known yet. It is cached by d's name and
+// version (and the file's options), and records the sha256 of the file it
+// fetched in aheadFile, so the graph takes it where the resolve step chose
+// that file. It does not fail: it records why it could not.
+type aheadStep struct {
+	dist Distribution
+	exec llb.ExecState
+	out  llb.State
+}
+
+func (v venv) ahead(d Distribution) aheadStep {
+	d.Hashes = nil
+	req := strings.Join(append(append([]string{}, v.options...), d.requirement()), "\n") + "\n"
+	es := v.stage.Run(append(v.reads(),
+		llb.Args([]string{v.python, toolPath, "install", req, d.Name + "==" + d.Version, venvPython, "/out" + aheadFile}),
+		llb.WithCustomName("builder: pip wheel and install "+d.Name+" "+d.Version+", while resolving"),
+	)...)
+	return aheadStep{dist: d, exec: es, out: es.AddMount("/out", llb.Scratch())}
+}
+
+// aheadRecord is what aheadFile holds.
+type aheadRecord struct {
+	SHA256 string `json:"sha256"`
+	Error  string `json:"error"`
+}
+
+// added is what the step adds to the empty venv, when the file it fetched
+// (its record, dt) is one of d's.
+func (a aheadStep) added(v venv, d Distribution, dt []byte) (llb.State, bool) {
+	var r aheadRecord
+	if d.Key() != a.dist.Key() || d.Version != a.dist.Version || json.Unmarshal(dt, &r) != nil || !slices.Contains(d.Hashes, r.SHA256) {
+		return llb.State{}, false
+	}
+	return llb.Diff(v.stage, a.exec.Root(), llb.WithCustomName("builder: what "+d.Name+" "+d.Version+" adds to "+venvDir)), true
+}
 
 // project is what the local project at dir (a context path) adds to the
 // empty venv: one step, on the builder stage, builds its wheel from the
-// context's folder, and so is cached by that folder's content alone.
+// context's folder at the fixed paths an sdist is built at and installs
+// it without its dependencies, as installed does; it is cached by that
+// folder's content alone.
 func (v venv) project(context llb.State, dir string) llb.State {
-	args := append([]string{"/bin/sh", "-c", projectScript, "sh", v.target}, v.pip...)
 	after := v.stage.Run(append(v.reads(),
-		llb.Args(args),
+		llb.Args([]string{v.python, toolPath, "project", projectMount, venvPython}),
 		llb.AddMount(projectMount, context, llb.SourcePath(dir), llb.Readonly),
 		llb.WithCustomName("builder: pip wheel and install ./"+dir),
 	)...).Root()
@@ -179,11 +191,11 @@ func (v venv) projectLayers(context llb.State, dirs []string) []venvLayer {
 // layers returns the venv's layers for dists: one per distribution, in the
 // order of their names, or with more than MaxVenvLayers distributions, the
 // distributions grouped into MaxVenvLayers layers by a hash of their names.
-func (v venv) layers(dists []Distribution) []venvLayer {
+func (v venv) layers(dists []Distribution, files func(Distribution) llb.State) []venvLayer {
 	if len(dists) <= MaxVenvLayers {
 		out := make([]venvLayer, len(dists))
 		for i, d := range dists {
-			out[i] = venvLayer{name: "pip: " + d.Name + " " + d.Version, files: v.installed(d)}
+			out[i] = venvLayer{name: "pip: " + d.Name + " " + d.Version, files: files(d)}
 		}
 		return out
 	}
@@ -200,12 +212,12 @@ func (v venv) layers(dists []Distribution) []venvLayer {
 			continue
 		}
 		var names []string
-		var files []llb.State
+		var states []llb.State
 		for _, d := range g {
 			names = append(names, d.Name+" "+d.Version)
-			files = append(files, v.installed(d))
+			states = append(states, files(d))
 		}
-		out = append(out, venvLayer{name: "pip: " + strings.Join(names, ", "), files: llb.Merge(files)})
+		out = append(out, venvLayer{name: "pip: " + strings.Join(names, ", "), files: llb.Merge(states)})
 	}
 	return out
 }

@@ -65,6 +65,9 @@ type Python struct {
 
 const (
 	venvDir = "/opt/venv"
+	// venvPython is the venv's interpreter, under which pip installs
+	// into it.
+	venvPython = venvDir + "/bin/python"
 	// venvWildcard matches venvDir, and nothing where it is not there.
 	venvWildcard = "/opt/ven[v]"
 	appDir       = "/app"
@@ -200,24 +203,38 @@ func (p Python) image(def Base, in Inputs) (builder.Image, error) {
 	}
 	v := p.venv(base, b.Distro, in.Platform, reqs.Options)
 	if reqs.Locked {
-		img.Root = p.runtime(base, b.Distro, v, reqs.Distributions, projects, context, in.Platform)
+		img.Root = p.runtime(base, b.Distro, v, reqs.Distributions, nil, projects, context, in.Platform)
 		return img, nil
 	}
 	// Resolved in the build: the graph holds the resolve step until then,
 	// which is what `imagebuild llb` shows.
+	// What is pinned to a version is fetched and built meanwhile.
 	resolve := v.resolve(context, p.Requirements, reqs.Projects)
-	img.Root = resolve
-	img.Expand = &builder.Expansion{
-		Step:  resolve,
-		Files: []string{"/" + lockFileName},
-		Root: func(files map[string][]byte) (llb.State, error) {
-			dists, err := parseLock(files["/"+lockFileName])
-			if err != nil {
-				return llb.State{}, err
-			}
-			return p.runtime(base, b.Distro, v, dists, projects, context, in.Platform), nil
-		},
+	var ahead []aheadStep
+	x := &builder.Expansion{Step: resolve, Files: []string{"/" + lockFileName}}
+	for _, d := range reqs.Pinned {
+		if len(ahead) == 0 || ahead[len(ahead)-1].dist.Key() != d.Key() {
+			a := v.ahead(d)
+			ahead = append(ahead, a)
+			x.Ahead = append(x.Ahead, builder.Ahead{Step: a.out, File: aheadFile})
+		}
 	}
+	x.Root = func(files map[string][]byte, records [][]byte) (llb.State, error) {
+		dists, err := parseLock(files["/"+lockFileName])
+		if err != nil {
+			return llb.State{}, err
+		}
+		fetched := map[string]llb.State{}
+		for _, d := range dists {
+			for i, a := range ahead {
+				if st, ok := a.added(v, d, records[i]); ok {
+					fetched[d.Key()] = st
+				}
+			}
+		}
+		return p.runtime(base, b.Distro, v, dists, fetched, projects, context, in.Platform), nil
+	}
+	img.Root, img.Expand = resolve, x
 	return img, nil
 }
 
@@ -260,8 +277,7 @@ func (p Python) venv(base llb.State, d Distro, platform ocispecs.Platform, optio
 	if len(p.Packages) > 0 {
 		st = st.With(d.Install("builder: install build dependencies", p.Packages, platform))
 	}
-	pip := []string{venvDir + "/bin/python", "-m", "pip"}
-	install, target := pip, ""
+	python := venvPython
 	if p.KeepPip {
 		st = st.Run(
 			llb.Args([]string{"python3", "-m", "venv", venvDir}),
@@ -272,11 +288,9 @@ func (p Python) venv(base llb.State, d Distro, platform ocispecs.Platform, optio
 			llb.Args([]string{"/bin/sh", "-c", venvsScript, "sh", pipToolDir, venvDir}),
 			llb.WithCustomName("builder: python3 -m venv --without-pip "+venvDir+", filled by the pip in "+pipToolDir),
 		).Root()
-		pip = []string{pipToolDir + "/bin/python", "-m", "pip"}
-		target = "--python=" + venvDir + "/bin/python"
-		install = append(pip, target)
+		python = pipToolDir + "/bin/python"
 	}
-	return venv{stage: st, distro: d, platform: platform, pip: pip, install: install, target: target, options: options}
+	return venv{stage: st, distro: d, platform: platform, python: python, options: options}
 }
 
 // runtime is the runtime stage: the base with layers merged over it,
@@ -284,12 +298,13 @@ func (p Python) venv(base llb.State, d Distro, platform ocispecs.Platform, optio
 // layer does not depend on the day it was built nor on the layers below it
 // (a new base reuses the app layer as it is): the account's files, the
 // runtime packages when there are any, the empty venv, a layer for each
-// distribution of dists (see [venv.layers]) and local project of projects,
+// distribution of dists (see [venv.layers]; from its step ahead of the
+// resolve step where fetched has one) and local project of projects,
 // and the context at /app (less the projects' folders), the
 // venv and the app owned by the account. Only the runtime packages run a
 // process, on the base, and their layer is a fixed-time copy of what that
 // process changed.
-func (p Python) runtime(base llb.State, d Distro, v venv, dists []Distribution, projects []string, app llb.State, platform ocispecs.Platform) llb.State {
+func (p Python) runtime(base llb.State, d Distro, v venv, dists []Distribution, fetched map[string]llb.State, projects []string, app llb.State, platform ocispecs.Platform) llb.State {
 	layers := []llb.State{
 		base,
 		AppUser.FilesLayer("runtime: add "+AppUser.Name+" and "+AppUser.Group, base, d),
@@ -298,7 +313,13 @@ func (p Python) runtime(base llb.State, d Distro, v venv, dists []Distribution, 
 		layers = append(layers, d.PackagesLayer("runtime: install runtime libraries "+strings.Join(p.RuntimePackages, " "), base, p.RuntimePackages, platform))
 	}
 	layers = append(layers, AppUser.CopyLayer("runtime: copy the empty "+venvDir+" from builder", v.stage, venvDir, venvDir))
-	for _, l := range append(v.layers(dists), v.projectLayers(app, projects)...) {
+	files := func(dist Distribution) llb.State {
+		if st, ok := fetched[dist.Key()]; ok {
+			return st
+		}
+		return v.installed(dist)
+	}
+	for _, l := range append(v.layers(dists, files), v.projectLayers(app, projects)...) {
 		// A distribution whose marker excludes this platform adds nothing:
 		// the wildcard then copies nothing.
 		layers = append(layers, Layer(l.name, llb.Copy(l.files, venvWildcard, venvDir, optional(AppUser.Owns())), path.Dir(venvDir)))

@@ -61,6 +61,10 @@ type Requirements struct {
 	Locked bool
 	// Distributions are the requirements, when Locked.
 	Distributions []Distribution
+	// Pinned are, when not Locked, the requirements pinned to one version
+	// (name==version), hashes or not: the build fetches and builds each
+	// while it resolves the file.
+	Pinned []Distribution
 	// Projects are the local projects the file names, folders under its
 	// own written as ./PATH (as pip takes them), cleaned: each is built
 	// from the build context in a step of its own and installed without
@@ -136,6 +140,9 @@ func ParseRequirements(dt []byte) (Requirements, error) {
 		d, ok := parsePinned(line.text)
 		if !ok {
 			locked = false
+			if m := requirementLine.FindStringSubmatch(strings.TrimSpace(line.text)); m != nil {
+				r.Pinned = append(r.Pinned, Distribution{Name: m[1], Version: m[3], Marker: strings.TrimSpace(m[4])})
+			}
 			continue
 		}
 		r.Distributions = append(r.Distributions, d)
@@ -150,9 +157,13 @@ func ParseRequirements(dt []byte) (Requirements, error) {
 		}
 	}
 	r.Locked = locked
-	if !locked {
+	if locked {
+		r.Pinned = nil
+	} else {
+		r.Pinned = append(r.Pinned, r.Distributions...)
 		r.Distributions = nil
 	}
+	slices.SortFunc(r.Pinned, func(a, b Distribution) int { return strings.Compare(a.Key(), b.Key()) })
 	slices.SortFunc(r.Distributions, func(a, b Distribution) int { return strings.Compare(a.Key(), b.Key()) })
 	slices.Sort(r.Projects)
 	return r, nil

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/imagebuild/imagebuild/builder"
 )
 
@@ -56,10 +57,27 @@ func TestParseRequirements(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
+			if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreFields(Requirements{}, "Pinned")); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestPinnedRequirements: a file that is not locked gives the requirements
+// pinned to one version, with or without hashes, with their markers.
+func TestPinnedRequirements(t *testing.T) {
+	a := strings.Repeat("ab", 32)
+	got, err := ParseRequirements([]byte("flask\nhiredis==2.3.2 ; python_version >= \"3.8\"\nasyncpg[gssauth]==0.30.0 --hash=sha256:" + a + "\nnumpy>=2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Distribution{{Name: "asyncpg", Version: "0.30.0", Hashes: []string{a}}, {Name: "hiredis", Version: "2.3.2", Marker: `python_version >= "3.8"`}}
+	if got.Locked || !cmp.Equal(want, got.Pinned) {
+		t.Errorf("Pinned = %+v (locked %v), want %+v", got.Pinned, got.Locked, want)
+	}
+	if locked, _ := ParseRequirements([]byte("hiredis==2.3.2 --hash=sha256:" + a + "\n")); len(locked.Pinned) != 0 {
+		t.Errorf("a locked file has Pinned %+v; its Distributions are the set", locked.Pinned)
 	}
 }
 
@@ -118,4 +136,46 @@ func contextWith(t *testing.T, name, content string) builder.Context {
 		t.Fatal(err)
 	}
 	return ctx
+}
+
+// TestPinnedFetchedAhead: in a requirements file that is not locked, what
+// is pinned to one version gets a step ahead of the resolve step, keyed by
+// its name and version; the graph takes that step where the file it
+// fetched is the one the resolve step chose, else the distribution's own.
+func TestPinnedFetchedAhead(t *testing.T) {
+	ctx := contextWith(t, "requirements.txt", "asyncpg==0.30.0\nhiredis==2.3.2\nflask\n")
+	img, err := PythonSlim{}.Image(Inputs{Platform: amd64, Context: ctx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := img.Expand
+	if x == nil || len(x.Ahead) != 2 {
+		t.Fatalf("want a resolve step and two steps ahead of it, got %+v", x)
+	}
+	asyncpg := testDists[0]
+	record := func(sha string) []byte { return []byte(`{"sha256": "` + sha + `"}`) }
+	// asyncpg's step ahead fetched the file resolved; hiredis's another.
+	root, err := x.Root(map[string][]byte{"/" + lockFileName: lockJSON(t, testDists)},
+		[][]byte{record(asyncpg.Hashes[0]), record(strings.Repeat("ff", 32))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img.Root, img.Expand = root, nil
+	_, ops, _ := marshal(t, img)
+	var aheadOf, ownOf []string
+	for _, e := range execs(ops) {
+		args := e.Meta.Args
+		if len(args) < 5 || args[2] != "install" {
+			continue
+		}
+		switch {
+		case args[len(args)-1] == "/out"+aheadFile && !strings.Contains(args[3], "--hash"):
+			aheadOf = append(aheadOf, args[4])
+		case strings.Contains(args[3], "--hash=sha256:"):
+			ownOf = append(ownOf, args[4])
+		}
+	}
+	if !slices.Equal(aheadOf, []string{"asyncpg==0.30.0"}) || !slices.Equal(ownOf, []string{"hiredis==2.3.2"}) {
+		t.Errorf("the image's graph installs %v from steps ahead and %v from their own steps; want asyncpg ahead (its file is the one resolved) and hiredis on its own (another file was)", aheadOf, ownOf)
+	}
 }

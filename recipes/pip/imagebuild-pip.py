@@ -1,34 +1,40 @@
 """imagebuild's pip steps: resolve a requirements file to exact
-distributions, and fetch or build one distribution's wheel so that a build
-of the same inputs gives the same bytes on any machine.
+distributions, and fetch or build one distribution's wheel and install it,
+so that a build of the same inputs gives the same bytes on any machine.
 
-    python3 imagebuild-pip.py resolve REQUIREMENTS OUT PIP...
-    python3 imagebuild-pip.py fetch OUTDIR REQUIREMENT PIP...
-    python3 imagebuild-pip.py project OUTDIR SRC PIP...
+    python imagebuild-pip.py resolve REQUIREMENTS OUT PYTHON
+    python imagebuild-pip.py install REQUIREMENT NAME PYTHON
+    python imagebuild-pip.py project SRC PYTHON
 
-PIP is the pip command that runs (python -m pip, with --python naming the
-venv the image gets). Its index comes from pip's own configuration (the
-pipconf build secret, mounted as pip's config file), never from here.
+The interpreter that runs this file has pip; PYTHON is the one of the
+environment pip installs into (the venv the image gets), where pip runs
+as its own --python option runs it (see pip_for) without starting twice.
+pip's index comes from its own configuration (the pipconf build secret,
+mounted as pip's config file), never from here.
 
 resolve writes OUT: the distributions pip would install for REQUIREMENTS,
 as JSON [{"name", "version", "sha256"}] sorted by name, with no index URL
-(a URL may hold a token, and OUT stays in the build cache).
+(a URL may hold a token, and OUT stays in the build cache). It leaves out
+the local projects REQUIREMENTS names (./PATH; it runs in the file's
+folder): each has a step of its own; their dependencies are resolved.
 
-fetch downloads the one distribution REQUIREMENT names (a requirements
+install downloads the one distribution REQUIREMENT names (a requirements
 file's text: name==version with its hashes, checked, and the file's global
-options), and puts its wheel in OUTDIR: a wheel is taken as it is;
-a source distribution is built at fixed paths (see build), so that the
-paths a compiler records (debug info, __FILE__) are the same in every
-build. A requirement whose environment markers exclude this platform leaves
-OUTDIR empty.
+options): a wheel is taken as it is; a source distribution is built at
+fixed paths (see build), so that the paths a compiler records (debug info,
+__FILE__) are the same in every build. That wheel alone is installed, by
+NAME, from a folder (so pip records no direct_url.json naming it), its byte
+code compiled with hash-based invalidation (.pyc files then do not depend
+on when the sources were unpacked), and what the step made on the way
+removed. A requirement whose environment markers exclude this platform
+installs nothing.
 
 project builds the wheel of the local project in the folder SRC (read
-only) into OUTDIR, at the same fixed paths as an sdist.
-
-resolve leaves out the local projects REQUIREMENTS names (./PATH, run in
-its folder): each has a step of its own; their dependencies are resolved.
+only) at the same fixed paths as an sdist, and installs it as install does,
+by the name its file gives.
 """
 
+import hashlib
 import importlib
 import json
 import os
@@ -49,12 +55,30 @@ ROOT = "/tmp/imagebuild-pip"
 SOURCE_DATE_EPOCH = "315532800"
 
 
+# Where a step puts the wheel it installs.
+WHEELS = os.path.join(ROOT, "out")
+
+# The venv the image gets.
+VENV = "/opt/venv"
+
+
 def run(cmd, **kw):
     sys.stdout.flush()
     subprocess.run(cmd, check=True, **kw)
 
 
-def resolve(requirements, out, *pip):
+def pip_for(python):
+    """The command that runs this interpreter's pip under python, as pip's
+    --python option does (pip/__pip-runner__.py, pip 22.3 and later), but
+    without starting pip first to start it again."""
+    import pip
+    return [python, os.path.join(os.path.dirname(pip.__file__), "__pip-runner__.py")]
+
+
+PIP = [sys.executable, "-m", "pip"]
+
+
+def resolve(requirements, out, python):
     report = os.path.join(ROOT, "report.json")
     os.makedirs(ROOT, exist_ok=True)
     # The requirements file's folder holds the local projects it names,
@@ -64,7 +88,7 @@ def resolve(requirements, out, *pip):
     shutil.copytree(here, work, symlinks=True)
     os.chdir(work)
     requirements = os.path.join(work, os.path.relpath(requirements, here))
-    run([*pip, "install", "--dry-run", "--ignore-installed", "--quiet", "--disable-pip-version-check",
+    run([*pip_for(python), "install", "--dry-run", "--ignore-installed", "--quiet", "--disable-pip-version-check",
          "--no-input", "--report", report, "--requirement", requirements])
     with open(report) as f:
         items = json.load(f)["install"]
@@ -146,25 +170,27 @@ def unpack(archive, dest):
     return dest
 
 
-def build(sdist, outdir, pip):
+def build(sdist, outdir):
     """Builds sdist's wheel into outdir from ROOT/src/tree (see build_tree)."""
     top = unpack(sdist, os.path.join(ROOT, "unpacked"))
     src = os.path.join(ROOT, "src", "tree")
     os.makedirs(os.path.dirname(src))
     os.rename(top, src)
-    build_tree(src, outdir, pip)
+    build_tree(src, outdir)
 
 
-def project(outdir, src, *pip):
-    """Builds the wheel of the local project in src into outdir, from a
-    copy at ROOT/src/tree (see build_tree)."""
-    os.makedirs(outdir, exist_ok=True)
+def project(src, python):
+    """Builds the wheel of the local project in src, from a copy at
+    ROOT/src/tree (see build_tree), and installs it by the name its file
+    gives."""
+    os.makedirs(WHEELS)
     tree = os.path.join(ROOT, "src", "tree")
     shutil.copytree(src, tree, symlinks=True)
-    build_tree(tree, outdir, pip)
+    build_tree(tree, WHEELS)
+    install_wheel(os.listdir(WHEELS)[0].split("-")[0], python)
 
 
-def build_tree(src, outdir, pip):
+def build_tree(src, outdir):
     """Builds the wheel of the source tree src into outdir: the build
     requirements (as pip's isolated builds take them: pyproject.toml's
     build-system, then the backend's get_requires_for_build_wheel) in a venv
@@ -178,7 +204,7 @@ def build_tree(src, outdir, pip):
 
     def install(reqs):
         if reqs:
-            run([*pip, "--python", python, "install", "--disable-pip-version-check", "--no-input", "--quiet", *reqs], env=environ)
+            run([*pip_for(python), "install", "--disable-pip-version-check", "--no-input", "--quiet", *reqs], env=environ)
 
     def call(name, *args):
         out = os.path.join(ROOT, name + ".json")
@@ -195,14 +221,15 @@ def build_tree(src, outdir, pip):
     print("imagebuild: built %s" % name)
 
 
-def fetch(outdir, requirement, *pip):
+def fetch(outdir, requirement, record=None):
     dl = os.path.join(ROOT, "download")
     os.makedirs(dl)
     os.makedirs(outdir, exist_ok=True)
     reqfile = os.path.join(ROOT, "requirement.txt")
     with open(reqfile, "w") as f:
         f.write(requirement)
-    run([*pip, "download", "--no-deps", "--require-hashes", "--disable-pip-version-check", "--no-input",
+    hashes = [] if record else ["--require-hashes"]
+    run([*PIP, "download", "--no-deps", *hashes, "--disable-pip-version-check", "--no-input",
          "--dest", dl, "--requirement", reqfile])
     files = os.listdir(dl)
     if not files:
@@ -211,11 +238,47 @@ def fetch(outdir, requirement, *pip):
     if len(files) != 1:
         sys.exit("imagebuild: pip downloaded %s, want one file" % ", ".join(sorted(files)))
     path = os.path.join(dl, files[0])
+    if record:
+        with open(path, "rb") as f:
+            write_record(record, sha256=hashlib.sha256(f.read()).hexdigest())
     if path.endswith(".whl"):
         shutil.copy(path, outdir)
         print("imagebuild: fetched %s" % files[0])
         return
-    build(path, outdir, pip)
+    build(path, outdir)
+
+
+def install_wheel(name, python):
+    """Installs the wheel in WHEELS alone into python's environment, by
+    name, compiles the environment's byte code and removes ROOT."""
+    run([*pip_for(python), "install", "--no-deps", "--no-index", "--no-compile", "--no-cache-dir",
+         "--disable-pip-version-check", "--no-input", "--find-links", WHEELS, name])
+    run([python, "-m", "compileall", "-q", "--invalidation-mode", "checked-hash", VENV])
+    shutil.rmtree(ROOT)
+
+
+def write_record(path, **record):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(record, f)
+
+
+def install(requirement, name, python, record=None):
+    """With record, the step runs ahead of the resolve step, without the
+    file's hash: it writes the sha256 of the file it fetched to record, or
+    why it fetched none, and does not fail (the build then takes the
+    distribution's own step)."""
+    try:
+        fetch(WHEELS, requirement, record)
+        if os.listdir(WHEELS):
+            install_wheel(name, python)
+        else:
+            shutil.rmtree(ROOT)
+    except (Exception, SystemExit) as e:
+        if not record:
+            raise
+        write_record(record, error=str(e) or type(e).__name__)
+        print("imagebuild: %s: %s; the build takes its own step once resolved" % (name, e))
 
 
 if __name__ == "__main__":
@@ -224,8 +287,8 @@ if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "resolve":
         resolve(*args)
-    elif cmd == "fetch":
-        fetch(*args)
+    elif cmd == "install":
+        install(*args)
     elif cmd == "project":
         project(*args)
     elif cmd == "hook":
