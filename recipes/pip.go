@@ -114,9 +114,13 @@ func (v venv) installed(d Distribution) llb.State {
 	return llb.Diff(v.stage, after, llb.WithCustomName("builder: what "+d.Name+" "+d.Version+" adds to "+venvDir))
 }
 
-// aheadFile is the file the step ahead of a pinned distribution writes in
-// its output: the sha256 of the file it fetched, or why it fetched none.
-const aheadFile = "/fetched.json"
+// aheadFile is the file the step ahead of a pinned distribution writes:
+// the sha256 of the file it fetched, or why it fetched none. It is read
+// from what the step adds to the builder stage, the result the image's
+// graph uses (the venv of it alone: the file stays out of the image), so a
+// daemon that imports the cache of an earlier build reads it without
+// running the step: a cache export holds that result, not the step's own.
+const aheadFile = "/tmp/imagebuild-fetched.json"
 
 // aheadStep is the step that fetches or builds d's wheel and installs it,
 // as installed does, side by side with the resolve step: d is pinned to one
@@ -127,18 +131,18 @@ const aheadFile = "/fetched.json"
 // that file. It does not fail: it records why it could not.
 type aheadStep struct {
 	dist Distribution
-	exec llb.ExecState
-	out  llb.State
+	// added is what the step adds to the builder stage.
+	added llb.State
 }
 
 func (v venv) ahead(d Distribution) aheadStep {
 	d.Hashes = nil
 	req := strings.Join(append(append([]string{}, v.options...), d.requirement()), "\n") + "\n"
-	es := v.stage.Run(append(v.reads(),
-		llb.Args([]string{v.python, toolPath, "install", req, d.Name + "==" + d.Version, venvPython, "/out" + aheadFile}),
+	root := v.stage.Run(append(v.reads(),
+		llb.Args([]string{v.python, toolPath, "install", req, d.Name + "==" + d.Version, venvPython, aheadFile}),
 		llb.WithCustomName("builder: pip wheel and install "+d.Name+" "+d.Version+", while resolving"),
-	)...)
-	return aheadStep{dist: d, exec: es, out: es.AddMount("/out", llb.Scratch())}
+	)...).Root()
+	return aheadStep{dist: d, added: llb.Diff(v.stage, root, llb.WithCustomName("builder: what "+d.Name+" "+d.Version+" adds to "+venvDir))}
 }
 
 // aheadRecord is what aheadFile holds.
@@ -147,14 +151,11 @@ type aheadRecord struct {
 	Error  string `json:"error"`
 }
 
-// added is what the step adds to the empty venv, when the file it fetched
-// (its record, dt) is one of d's.
-func (a aheadStep) added(v venv, d Distribution, dt []byte) (llb.State, bool) {
+// fetched reports whether the file the step fetched (its record, dt) is
+// one of d's, so that what it added is d's files.
+func (a aheadStep) fetched(d Distribution, dt []byte) bool {
 	var r aheadRecord
-	if d.Key() != a.dist.Key() || d.Version != a.dist.Version || json.Unmarshal(dt, &r) != nil || !slices.Contains(d.Hashes, r.SHA256) {
-		return llb.State{}, false
-	}
-	return llb.Diff(v.stage, a.exec.Root(), llb.WithCustomName("builder: what "+d.Name+" "+d.Version+" adds to "+venvDir)), true
+	return d.Key() == a.dist.Key() && d.Version == a.dist.Version && json.Unmarshal(dt, &r) == nil && slices.Contains(d.Hashes, r.SHA256)
 }
 
 // project is what the local project at dir (a context path) adds to the

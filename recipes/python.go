@@ -216,7 +216,7 @@ func (p Python) image(def Base, in Inputs) (builder.Image, error) {
 		if len(ahead) == 0 || ahead[len(ahead)-1].dist.Key() != d.Key() {
 			a := v.ahead(d)
 			ahead = append(ahead, a)
-			x.Ahead = append(x.Ahead, builder.Ahead{Step: a.out, File: aheadFile})
+			x.Ahead = append(x.Ahead, builder.Ahead{Step: a.added, File: aheadFile})
 		}
 	}
 	x.Root = func(files map[string][]byte, records [][]byte) (llb.State, error) {
@@ -227,8 +227,8 @@ func (p Python) image(def Base, in Inputs) (builder.Image, error) {
 		fetched := map[string]llb.State{}
 		for _, d := range dists {
 			for i, a := range ahead {
-				if st, ok := a.added(v, d, records[i]); ok {
-					fetched[d.Key()] = st
+				if a.fetched(d, records[i]) {
+					fetched[d.Key()] = a.added
 				}
 			}
 		}

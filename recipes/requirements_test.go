@@ -169,7 +169,7 @@ func TestPinnedFetchedAhead(t *testing.T) {
 			continue
 		}
 		switch {
-		case args[len(args)-1] == "/out"+aheadFile && !strings.Contains(args[3], "--hash"):
+		case args[len(args)-1] == aheadFile && !strings.Contains(args[3], "--hash"):
 			aheadOf = append(aheadOf, args[4])
 		case strings.Contains(args[3], "--hash=sha256:"):
 			ownOf = append(ownOf, args[4])
