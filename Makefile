@@ -13,6 +13,8 @@ PLATFORM ?=
 IMAGEBUILD := bin/imagebuild
 # PIP_CONF: a pip.conf for the team's private index, passed as the pipconf secret.
 PIP_CONF ?=
+# TAG: the name make image loads the image under when it builds on Docker's engine.
+TAG ?= imagebuild/incident-tracker:dev
 
 .PHONY: help build image buildkitd buildkitd-stop trivy deps test unit lint golden clean
 
@@ -22,12 +24,14 @@ help: ## list the targets
 build: ## build bin/imagebuild
 	$(GO) build -o $(IMAGEBUILD) ./cmd/imagebuild
 
-image: build ## build CONTEXT (default: the example service) with RECIPE into $(OUT)/image.oci.tar
-	@addr="$${BUILDKIT_HOST:-}"; \
+image: build ## build CONTEXT (default: the example service) with RECIPE into $(OUT)/image.oci.tar; with Docker running (and no BUILDKIT_HOST), on Docker's engine, loaded as $(TAG)
+	@addr="$${BUILDKIT_HOST:-}"; load=; \
+	if [ -z "$$addr" ] && command -v docker >/dev/null && docker info >/dev/null 2>&1; then \
+		addr=docker://; load="--load -t $(TAG)"; echo "make image: building on Docker's engine, loaded as $(TAG)" >&2; fi; \
 	if [ -z "$$addr" ]; then addr=$$(bash scripts/buildkitd.sh) || exit 1; fi; \
 	mkdir -p $(OUT) && \
 	$(IMAGEBUILD) build $(RECIPE) --addr "$$addr" --context $(CONTEXT) $(if $(PLATFORM),--platform $(PLATFORM)) \
-		$(if $(PIP_CONF),--secret id=pipconf$(comma)src=$(PIP_CONF)) \
+		$(if $(PIP_CONF),--secret id=pipconf$(comma)src=$(PIP_CONF)) $$load \
 		--output type=oci,dest=$(OUT)/image.oci.tar --metadata-file $(OUT)/metadata.json
 
 buildkitd: ## build and start buildkitd (as root, in the background, with QEMU emulation for foreign platforms) at go.mod's BuildKit version; prints its address
@@ -42,7 +46,7 @@ trivy: ## build Trivy at the version the CI gate pins (cached); prints its path
 deps: ## install with apt what the tests need: runc, docker-registry, debootstrap, openssh-server, mmdebstrap, qemu-user-static
 	@bash scripts/deps.sh
 
-test: deps ## every test, integration tests included: sets up buildkitd (left running), the test bases and Trivy first; fails, naming what is missing, when they cannot run
+test: deps ## every test, integration tests included: sets up buildkitd (left running), the test bases, Trivy and the Docker Engines first; fails, naming what is missing, when they cannot run
 	@addr=$$(bash scripts/test-setup.sh) || exit 1; \
 	echo "IMAGEBUILD_INTEGRATION=1 BUILDKIT_HOST=$$addr $(GO) test -count=1 -timeout 60m ./..."; \
 	IMAGEBUILD_INTEGRATION=1 BUILDKIT_HOST="$$addr" $(GO) test -count=1 -timeout 60m ./...
@@ -50,9 +54,11 @@ test: deps ## every test, integration tests included: sets up buildkitd (left ru
 unit: ## unit tests only (no daemon; integration tests skip with -short)
 	$(GO) test -count=1 -short ./...
 
-lint: ## gofmt, go vet, staticcheck, go mod tidy
+lint: ## gofmt, go vet (for linux, darwin and windows), staticcheck, go mod tidy, the command cross-compiled
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need gofmt -w" >&2; exit 1; }
 	$(GO) vet ./...
+	@for os in darwin windows; do echo "GOOS=$$os go vet ./... && go build ./cmd/imagebuild"; \
+		GOOS=$$os $(GO) vet ./... && GOOS=$$os $(GO) build -o /dev/null ./cmd/imagebuild || exit 1; done
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 	$(GO) mod tidy -diff
 

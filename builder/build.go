@@ -15,6 +15,7 @@ import (
 	"github.com/containerd/platforms"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/imagebuild/imagebuild/compare"
+	"github.com/imagebuild/imagebuild/daemon"
 	"github.com/imagebuild/imagebuild/oci"
 	"github.com/moby/buildkit/client"
 	digest "github.com/opencontainers/go-digest"
@@ -105,6 +106,9 @@ func build(ctx context.Context, c *client.Client, imgs []Image, opt Options, pro
 	}
 	defer st.discard()
 	res.ExporterResponse = resp.ExporterResponse
+	if err := st.load(ctx, opt.Engine); err != nil {
+		return nil, err
+	}
 	if err := res.readBack(ctx, imgs, opt, st); err != nil {
 		return nil, err
 	}
@@ -269,6 +273,11 @@ func (res *Result) readBack(ctx context.Context, imgs []Image, opt Options, st *
 				return fmt.Errorf("output %s: read back: %w", o.Dest, err)
 			}
 			idxs, names = append(idxs, idx), append(names, o.Dest)
+		case OutputLoad:
+			if err := res.readBackLoad(ctx, opt.Engine, o); err != nil {
+				return err
+			}
+			continue
 		case client.ExporterImage:
 			if o.Attrs["push"] != "true" {
 				continue // in the daemon's store only
@@ -295,6 +304,38 @@ func (res *Result) readBack(ctx context.Context, imgs []Image, opt Options, st *
 					return fmt.Errorf("%s: the %s image written is %s, not %s, the one checked", names[i], id, got[id], want)
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// readBackLoad inspects the image the engine holds under each of o's names:
+// where the engine lists its platform manifests, each must be the one
+// checked; else (an engine before API 1.48) its ID must be the digest the
+// export gave, of the manifest or index in containerd's image store, of the
+// config in a graph driver store.
+func (res *Result) readBackLoad(ctx context.Context, engine *daemon.Engine, o Output) error {
+	for _, name := range strings.Split(o.Attrs["name"], ",") {
+		got, err := engine.Image(ctx, name)
+		if err != nil {
+			return fmt.Errorf("read back %s: %w", name, err)
+		}
+		if len(got.Manifests) > 0 {
+			for id, want := range res.Manifests {
+				if got.Manifests[id] != want.String() {
+					return fmt.Errorf("%s: the engine holds %s as its %s image, not %s, the one checked", name, got.Manifests[id], id, want)
+				}
+			}
+			continue
+		}
+		var ids []string
+		for _, k := range []string{"containerimage.digest", "containerimage.config.digest"} {
+			if d := res.ExporterResponse[k]; d != "" {
+				ids = append(ids, d)
+			}
+		}
+		if !slices.Contains(ids, got.ID) {
+			return fmt.Errorf("%s: the engine holds image %s, not the one built (%s)", name, got.ID, strings.Join(ids, " or "))
 		}
 	}
 	return nil

@@ -71,3 +71,48 @@ func (g *graph) secrets() []string {
 	slices.Sort(ids)
 	return ids
 }
+
+// withNetwork returns def with every step that runs a process in the
+// network mode mode: each such op rewritten, and every op that reaches one
+// given the new digests of its inputs. Ops come in the definition's order,
+// inputs first.
+func withNetwork(def *llb.Definition, mode pb.NetMode) (*llb.Definition, error) {
+	g, err := decode(def)
+	if err != nil {
+		return nil, err
+	}
+	out := &llb.Definition{Metadata: map[digest.Digest]llb.OpMetadata{}, Source: def.Source}
+	renamed := map[digest.Digest]digest.Digest{}
+	for i, d := range g.order {
+		op := g.ops[d]
+		changed := false
+		for _, in := range op.Inputs {
+			if nd, ok := renamed[digest.Digest(in.Digest)]; ok {
+				in.Digest, changed = string(nd), true
+			}
+		}
+		if e := op.GetExec(); e != nil && e.Network != mode {
+			e.Network, changed = mode, true
+		}
+		dt := def.Def[i]
+		if changed {
+			if dt, err = op.MarshalVT(); err != nil {
+				return nil, fmt.Errorf("rewrite graph: %w", err)
+			}
+			renamed[d] = digest.FromBytes(dt)
+		}
+		out.Def = append(out.Def, dt)
+		out.Metadata[digest.FromBytes(dt)] = def.Metadata[d]
+	}
+	if def.Source != nil && len(renamed) > 0 {
+		src := def.Source.CloneVT()
+		for old, nd := range renamed {
+			if l, ok := src.Locations[old.String()]; ok {
+				delete(src.Locations, old.String())
+				src.Locations[nd.String()] = l
+			}
+		}
+		out.Source = src
+	}
+	return out, nil
+}

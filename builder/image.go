@@ -58,12 +58,24 @@ type Image struct {
 // wait for Step: the build solves them side by side with it, so that they
 // run meanwhile, and gives Root the file each wrote, in order (nil where
 // one wrote none or failed). Root decides from them whether to use them.
+//
+// With Later, Step is held back: the build solves the steps ahead first
+// and calls Root with no files, and solves Step only when Root returns
+// [ErrNeedStep], then calls it again with Step's files. For a graph the
+// steps ahead usually make whole: a requirements file that pins every
+// requirement, which needs resolving only when its pins leave out a
+// dependency.
 type Expansion struct {
 	Step  llb.State
 	Files []string
 	Ahead []Ahead
+	Later bool
 	Root  func(files map[string][]byte, ahead [][]byte) (llb.State, error)
 }
+
+// ErrNeedStep is returned by an [Expansion]'s Root, called without files,
+// to have the build solve its Step and call it again with them.
+var ErrNeedStep = errors.New("the expansion needs its step's files")
 
 // Ahead is a step of an [Expansion] solved side by side with its Step, and
 // the file it writes for Root.

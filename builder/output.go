@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,8 +13,8 @@ import (
 	"github.com/distribution/reference"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/go-archive"
-	"golang.org/x/sys/unix"
 
+	"github.com/imagebuild/imagebuild/daemon"
 	"github.com/imagebuild/imagebuild/internal/stage"
 	"github.com/imagebuild/imagebuild/oci"
 	"github.com/moby/buildkit/client"
@@ -23,12 +24,19 @@ import (
 // exported as described.
 var ErrInvalidOutput = errors.New("invalid output")
 
+// OutputLoad is the type of an output that loads the image into a Docker
+// Engine's image store ([Options.Engine]) under the names in its name
+// attribute: exported there by the engine's own BuildKit when the build
+// runs on it, else loaded as a docker tarball through the Engine API.
+const OutputLoad = "load"
+
 // Output is one place a build's result goes.
 type Output struct {
 	// Type is the exporter: "oci" or "docker" (a tarball at Dest, or with
 	// the attribute tar=false an OCI layout directory), "image" (an image
-	// in the daemon's store or a registry; Attrs name and push), or "local"
-	// (the filesystem into the directory Dest).
+	// in the daemon's store or a registry; Attrs name and push), "local"
+	// (the filesystem into the directory Dest), or [OutputLoad] (a Docker
+	// Engine's image store; Attrs name).
 	Type string
 	// Dest is the file or directory written. It appears whole when the
 	// build succeeds and not at all when it fails.
@@ -45,9 +53,9 @@ func (o Output) Validate() error {
 		if o.Dest == "" {
 			return fmt.Errorf("%w: type=%s needs dest=PATH", ErrInvalidOutput, o.Type)
 		}
-	case client.ExporterImage:
+	case client.ExporterImage, OutputLoad:
 		if o.Attrs["name"] == "" {
-			return fmt.Errorf("%w: type=image needs name=NAME", ErrInvalidOutput)
+			return fmt.Errorf("%w: type=%s needs name=NAME", ErrInvalidOutput, o.Type)
 		}
 		for _, n := range strings.Split(o.Attrs["name"], ",") {
 			if _, err := reference.ParseNormalizedNamed(n); err != nil {
@@ -55,9 +63,9 @@ func (o Output) Validate() error {
 			}
 		}
 	case "":
-		return fmt.Errorf("%w: no type; want type=oci|docker|image|local", ErrInvalidOutput)
+		return fmt.Errorf("%w: no type; want type=oci|docker|image|local|load", ErrInvalidOutput)
 	default:
-		return fmt.Errorf("%w: unknown type %q; want oci, docker, image or local", ErrInvalidOutput, o.Type)
+		return fmt.Errorf("%w: unknown type %q; want oci, docker, image, local or load", ErrInvalidOutput, o.Type)
 	}
 	return nil
 }
@@ -107,7 +115,7 @@ func writableDir(dir string, create bool) error {
 		return fmt.Errorf("%w: %w", ErrInvalidOutput, err)
 	case !fi.IsDir():
 		return fmt.Errorf("%w: %s is not a folder", ErrInvalidOutput, dir)
-	case unix.Access(dir, unix.W_OK|unix.X_OK) != nil:
+	case !canWrite(dir):
 		return fmt.Errorf("%w: folder %s is not writable", ErrInvalidOutput, dir)
 	}
 	return nil
@@ -122,6 +130,11 @@ type staged struct {
 	extracts []*extract
 	// layouts are the OCI layout directories being written.
 	layouts []string
+	// onEngine is whether the build runs on the Docker Engine a load
+	// output goes into, which then exports into its own store; else loads
+	// are docker tarballs in temporary files, loaded when the build is done.
+	onEngine bool
+	loads    []string
 }
 
 // extract unpacks a tar stream into a directory as the exporter sends it.
@@ -162,10 +175,19 @@ func (x *extract) wait() error {
 // entry turns o into an export entry that writes to a temporary path.
 func (s *staged) entry(o Output) (client.ExportEntry, error) {
 	e := client.ExportEntry{Type: o.Type, Attrs: o.Attrs}
-	if err := o.CheckDest(); err != nil {
-		return e, err
-	}
 	switch o.Type {
+	case OutputLoad:
+		if s.onEngine {
+			e.Type = "moby" // the engine's exporter into its image store
+			break
+		}
+		f, err := os.CreateTemp("", "imagebuild-load-*.tar")
+		if err != nil {
+			return e, fmt.Errorf("load: %w", err)
+		}
+		s.loads = append(s.loads, f.Name())
+		e.Type = client.ExporterDocker
+		e.Output = func(map[string]string) (io.WriteCloser, error) { return f, nil }
 	case client.ExporterOCI, client.ExporterDocker:
 		if o.Attrs["tar"] == "false" {
 			// An OCI layout directory: the client writes the blobs and
@@ -223,6 +245,22 @@ func (s *staged) path(o Output) string { return s.set.Path(o.Dest) }
 // commit moves every staged output into place, once local outputs are
 // unpacked. A directory already at a directory output's destination is
 // replaced.
+// load loads the docker tarballs of the load outputs into engine.
+func (s *staged) load(ctx context.Context, engine *daemon.Engine) error {
+	for _, path := range s.loads {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		err = engine.Load(ctx, f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *staged) commit() error {
 	extracts := s.extracts
 	s.extracts = nil
@@ -335,6 +373,10 @@ func reach(idx v1.ImageIndex, keep map[string]bool) error {
 
 // discard removes whatever was staged and not committed.
 func (s *staged) discard() {
+	for _, f := range s.loads {
+		os.Remove(f)
+	}
+	s.loads = nil
 	for _, x := range s.extracts {
 		x.pw.CloseWithError(errors.New("build did not finish"))
 		if x.started {

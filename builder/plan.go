@@ -209,6 +209,22 @@ func (p *Plan) Build(ctx context.Context, c *client.Client, status chan *client.
 		}
 		opt.session = append(opt.session, secretsprovider.NewSecretProvider(store))
 	}
+	if slices.ContainsFunc(opt.Outputs, func(o Output) bool { return o.Type == OutputLoad }) {
+		if opt.Engine == nil {
+			opt.Engine = daemon.EngineOf(c)
+		}
+		if opt.Engine == nil {
+			e, err := daemon.DialEngine(ctx, "")
+			if err != nil {
+				return nil, fmt.Errorf("load: %w", err)
+			}
+			defer e.Close()
+			opt.Engine = e
+		}
+		if len(imgs) > 1 && !(opt.Engine.Builds(c) && opt.Engine.HoldsIndexes()) {
+			return nil, fmt.Errorf("%w: a load of %d platforms: an engine's image store holds an index only where the build runs on the engine (docker://) and it keeps images in containerd's image store; load one platform, or write the index with type=oci or push it", ErrInvalidOutput, len(imgs))
+		}
+	}
 	builders := map[string]*client.Client{}
 	for _, id := range sortedKeys(opt.Builders) {
 		b, err := daemon.Connect(ctx, opt.Builders[id])

@@ -25,7 +25,9 @@ import (
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/solver/llbsolver/compat"
+	"github.com/moby/buildkit/solver/pb"
 	spb "github.com/moby/buildkit/sourcepolicy/pb"
+	"github.com/moby/buildkit/util/entitlements"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/tonistiigi/fsutil"
@@ -91,19 +93,38 @@ type Options struct {
 	// written beside its place before any output is moved into place, and
 	// moved in with them, so a failure to write it leaves no output.
 	MetadataFile string
+	// Network is the network the build's steps that run a process use:
+	// the daemon's default (llb.NetModeSandbox, the zero value), the
+	// host's (llb.NetModeHost, which a daemon grants as the network.host
+	// entitlement) or none (llb.NetModeNone). A Docker Engine started
+	// without a bridge network runs steps only with the host's.
+	Network pb.NetMode
+	// Engine is the Docker Engine a load output (type=load) goes into;
+	// nil is the engine the build runs on, when it runs on a Docker
+	// Engine's BuildKit, else the default engine (see [daemon.DialEngine]).
+	Engine *daemon.Engine
 
 	// session is what [Plan.Build] attaches to the daemon's session:
 	// registry auth from Keychain, and the Secrets.
 	session []session.Attachable
 }
 
-// marshalOpts are the options every graph of a build is marshalled with:
-// with NoCache, every step marked to run again.
-func (opt Options) marshalOpts() []llb.ConstraintsOpt {
+// marshal marshals st, a graph of the build for platform p, as every graph
+// of a build is marshalled: with NoCache, every step marked to run again;
+// with a Network, every step that runs a process in that mode.
+func (opt Options) marshal(ctx context.Context, st llb.State, p ocispecs.Platform) (*llb.Definition, error) {
+	opts := []llb.ConstraintsOpt{llb.Platform(p)}
 	if opt.NoCache {
-		return []llb.ConstraintsOpt{llb.IgnoreCache}
+		opts = append(opts, llb.IgnoreCache)
 	}
-	return nil
+	def, err := st.Marshal(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("marshal graph for %s: %w", platforms.Format(p), err)
+	}
+	if opt.Network == llb.NetModeSandbox {
+		return def, nil
+	}
+	return withNetwork(def, opt.Network)
 }
 
 // LabelCreated is the label that records [Options.SourceDateEpoch].
@@ -148,7 +169,7 @@ func imageOutputAttrs(o Output, epoch *time.Time) map[string]string {
 // commits or discards them. Progress goes to status when it is not nil;
 // solve closes it.
 func solve(ctx context.Context, c *client.Client, imgs []Image, opt Options, outputs []Output, status chan *client.SolveStatus) (*client.SolveResponse, *staged, error) {
-	st := &staged{}
+	st := &staged{onEngine: opt.Engine.Builds(c)}
 	defs, so, err := prepare(ctx, imgs, opt, outputs, st)
 	if err != nil {
 		if status != nil {
@@ -162,7 +183,6 @@ func solve(ctx context.Context, c *client.Client, imgs []Image, opt Options, out
 		policies = append(policies, so.SourcePolicy)
 	}
 	status = reportCacheImports(&so, status)
-	marshalOpts := opt.marshalOpts()
 	// The graphs expansions make during the build, for naming a failed step.
 	var expanded definitions
 
@@ -196,10 +216,10 @@ func solve(ctx context.Context, c *client.Client, imgs []Image, opt Options, out
 				img, def := imgs[i], defs[i]
 				if img.Expand != nil {
 					var err error
-					if img, err = expand(ectx, gw, img, imports, marshalOpts); err != nil {
+					if img, err = expand(ectx, gw, img, imports, opt); err != nil {
 						return err
 					}
-					if def, err = img.Marshal(ectx, marshalOpts...); err != nil {
+					if def, err = opt.marshal(ectx, img.Root, img.Platform); err != nil {
 						return err
 					}
 					expanded.add(def)
@@ -278,13 +298,12 @@ func (d *definitions) all() []*llb.Definition {
 // expand solves img's expansion step and the steps ahead of it side by
 // side, reads their files and returns img with the Root its expansion makes
 // of them.
-func expand(ctx context.Context, gw gateway.Client, img Image, imports []gateway.CacheOptionsEntry, opts []llb.ConstraintsOpt) (Image, error) {
+func expand(ctx context.Context, gw gateway.Client, img Image, imports []gateway.CacheOptionsEntry, opt Options) (Image, error) {
 	x := img.Expand
-	opts = append([]llb.ConstraintsOpt{llb.Platform(img.Platform)}, opts...)
 	solve := func(ctx context.Context, st llb.State) (gateway.Reference, error) {
-		def, err := st.Marshal(ctx, opts...)
+		def, err := opt.marshal(ctx, st, img.Platform)
 		if err != nil {
-			return nil, fmt.Errorf("marshal the expansion for %s: %w", platforms.Format(img.Platform), err)
+			return nil, err
 		}
 		res, err := gw.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true, CacheImports: imports})
 		if err != nil {
@@ -307,6 +326,20 @@ func expand(ctx context.Context, gw gateway.Client, img Image, imports []gateway
 				ahead[i], _ = readAll(actx, ref, a.File)
 			}
 		})
+	}
+	if x.Later {
+		wg.Wait()
+		if err := ctx.Err(); err != nil {
+			return img, err
+		}
+		root, err := x.Root(nil, ahead)
+		if err == nil {
+			img.Root, img.Expand = root, nil
+			return img, nil
+		}
+		if !errors.Is(err, ErrNeedStep) {
+			return img, err
+		}
 	}
 	ref, err := solve(ctx, x.Step)
 	if err != nil {
@@ -385,11 +418,10 @@ func PlatformID(p ocispecs.Platform) string {
 // options, staging outputs in st.
 func prepare(ctx context.Context, imgs []Image, opt Options, outputs []Output, st *staged) ([]*llb.Definition, client.SolveOpt, error) {
 	var so client.SolveOpt
-	marshalOpts := opt.marshalOpts()
 	var defs []*llb.Definition
 	var refs []string
 	for _, img := range imgs {
-		def, err := img.Marshal(ctx, marshalOpts...)
+		def, err := opt.marshal(ctx, img.Root, img.Platform)
 		if err != nil {
 			return nil, so, err
 		}
@@ -402,6 +434,9 @@ func prepare(ctx context.Context, imgs []Image, opt Options, outputs []Output, s
 	}
 
 	so = client.SolveOpt{Session: opt.session, CompatibilityVersion: CompatibilityVersion, FrontendAttrs: map[string]string{}}
+	if opt.Network == llb.NetModeHost {
+		so.AllowedEntitlements = []string{string(entitlements.EntitlementNetworkHost)}
+	}
 	if opt.SourceDateEpoch != nil {
 		so.FrontendAttrs["build-arg:SOURCE_DATE_EPOCH"] = strconv.FormatInt(opt.SourceDateEpoch.Unix(), 10)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/daemon"
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/util/progress/progressui"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/pflag"
@@ -32,6 +33,8 @@ type buildOptions struct {
 	outputs      []string
 	tags         []string
 	push         bool
+	load         bool
+	network      string
 	metadataFile string
 	progress     string
 	noCache      bool
@@ -57,6 +60,8 @@ func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVarP(&o.outputs, "output", "o", nil, "output: type=oci,dest=FILE | type=docker,dest=FILE | type=image,name=NAME[,push=true] | type=local,dest=DIR (repeatable)")
 	fs.StringArrayVarP(&o.tags, "tag", "t", nil, "image name; shorthand for --output type=image,name=NAME (repeatable)")
 	fs.BoolVar(&o.push, "push", false, "push the images named by --tag")
+	fs.BoolVar(&o.load, "load", false, "load the image into Docker Engine's image store under its --tag names: the engine built on (--addr docker://), else the one DOCKER_HOST or the Docker context names")
+	fs.StringVar(&o.network, "network", "default", "network of the build steps that run a process: default (the daemon's), host (the host's; the daemon must allow network.host) or none")
 	fs.StringVar(&o.metadataFile, "metadata-file", "", "write the exporter response (containerimage.digest, ...) as JSON to this file")
 	fs.StringVar(&o.progress, "progress", progress, "progress output: auto, tty, plain, rawjson or quiet ($BUILDKIT_PROGRESS)")
 	fs.BoolVar(&o.noCache, "no-cache", false, "ignore the cache for every step")
@@ -95,12 +100,27 @@ func (o *buildOptions) options() (builder.Options, error) {
 	if o.push && len(o.tags) == 0 {
 		return so, usagef("--push needs --tag NAME")
 	}
-	if len(o.tags) > 0 {
+	if o.load && len(o.tags) == 0 {
+		return so, usagef("--load needs --tag NAME: the name the engine lists the image under")
+	}
+	if len(o.tags) > 0 && (o.push || !o.load) {
 		attrs := map[string]string{"name": strings.Join(o.tags, ",")}
 		if o.push {
 			attrs["push"] = "true"
 		}
 		so.Outputs = append(so.Outputs, builder.Output{Type: client.ExporterImage, Attrs: attrs})
+	}
+	if o.load {
+		so.Outputs = append(so.Outputs, builder.Output{Type: builder.OutputLoad, Attrs: map[string]string{"name": strings.Join(o.tags, ",")}})
+	}
+	switch o.network {
+	case "", "default":
+	case "host":
+		so.Network = llb.NetModeHost
+	case "none":
+		so.Network = llb.NetModeNone
+	default:
+		return so, usagef("--network %q: want default, host or none", o.network)
 	}
 	if !slices.Contains([]string{"auto", "tty", "plain", "rawjson", "quiet"}, o.progress) {
 		return so, usagef("--progress %q: want auto, tty, plain, rawjson or quiet", o.progress)
@@ -149,6 +169,9 @@ func (o *buildOptions) planError(err error, recipe string) error {
 	case "Outputs":
 		if pe.Index < len(o.outputs) {
 			return usagef("--output %q: %v", o.outputs[pe.Index], pe.Err)
+		}
+		if o.load && pe.Index == len(o.outputs)+btoi(o.push) {
+			return usagef("--load: %v", pe.Err)
 		}
 		return usagef("--tag %q: %v", strings.Join(o.tags, ","), pe.Err)
 	case "CacheExports":
@@ -248,11 +271,14 @@ func (a *app) runBuild(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return o.planError(err, r.Name())
 	}
-	c, err := o.connect(ctx)
+	c, engine, err := o.connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	if engine != nil {
+		defer engine.Close()
+	}
 	var res *builder.Result
 	err = withProgress(ctx, stderr, o.progress, 1, func(ctx context.Context, status []chan *client.SolveStatus) error {
 		var err error
@@ -340,4 +366,11 @@ func daemonLost(err error, addr string) error {
 		return fmt.Errorf("%w; nothing was written", err)
 	}
 	return err
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/connhelper"
 	"github.com/moby/buildkit/util/grpcerrors"
+	dockerclient "github.com/moby/moby/client"
 	"google.golang.org/grpc/codes"
 
 	// BuildKit's connection helpers, registered for their schemes: each runs
@@ -31,16 +32,19 @@ import (
 )
 
 // Schemes are the address schemes [Connect] reaches a daemon by: a unix
-// socket, plain TCP (with TLS when the [Config] names files for it), and
-// BuildKit's connection helpers.
-var Schemes = []string{"unix", "tcp", "docker-container", "podman-container", "nerdctl-container", "kube-pod", "ssh"}
+// socket, plain TCP (with TLS when the [Config] names files for it), a
+// Docker Engine's own BuildKit (docker://, see [Engine]), and BuildKit's
+// connection helpers.
+var Schemes = []string{"unix", "tcp", "docker", "docker-container", "podman-container", "nerdctl-container", "kube-pod", "ssh"}
 
 // Config says how to reach a BuildKit daemon: its address and, for a daemon
 // behind TLS, the files that verify it and prove who the client is. The
 // files are PEM, named as buildctl's --tlscacert, --tlscert and --tlskey.
 type Config struct {
 	// Addr is the daemon's address: unix:///PATH, tcp://HOST:PORT,
-	// docker-container://NAME, podman-container://NAME,
+	// docker:// (the Docker Engine DOCKER_HOST or the current Docker
+	// context names, else /var/run/docker.sock) or docker://HOST (the
+	// engine at HOST, as DOCKER_HOST names it), docker-container://NAME, podman-container://NAME,
 	// nerdctl-container://NAME, kube-pod://POD?namespace=NS&context=CTX or
 	// ssh://USER@HOST[:PORT]/PATH/TO/buildkitd.sock.
 	Addr string
@@ -54,6 +58,18 @@ type Config struct {
 	// ServerName is the name the daemon's certificate must be valid for;
 	// default the host in Addr.
 	ServerName string
+}
+
+// IsEngine reports whether the address is a Docker Engine's (docker://).
+func (d Config) IsEngine() bool { return strings.HasPrefix(d.Addr, engineScheme) }
+
+// Engine reaches the Docker Engine a docker:// address names.
+func (d Config) Engine(ctx context.Context) (*Engine, error) {
+	host, err := engineHost(d.Addr)
+	if err != nil {
+		return nil, err
+	}
+	return DialEngine(ctx, host)
 }
 
 // TLS reports whether the connection uses TLS.
@@ -79,6 +95,19 @@ func (d Config) Validate() error {
 	}
 	if !slices.Contains(Schemes, scheme) {
 		return fmt.Errorf("buildkit address %q: %w %q; BuildKit is reached by %s", d.Addr, ErrUnknownScheme, scheme, schemeList())
+	}
+	if scheme == "docker" {
+		if d.TLS() {
+			return fmt.Errorf("buildkit address %s: a Docker Engine is reached as docker reaches it (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH), not with these TLS files", d.Addr)
+		}
+		host, err := engineHost(d.Addr)
+		if err != nil {
+			return fmt.Errorf("buildkit address %s: %w", d.Addr, err)
+		}
+		if _, err := dockerclient.ParseHostURL(host); err != nil {
+			return fmt.Errorf("buildkit address %s: docker host %q: want unix:///PATH, tcp://HOST:PORT or ssh://USER@HOST", d.Addr, host)
+		}
+		return nil
 	}
 	switch {
 	case scheme == "tcp" && u.Port() == "":
@@ -157,6 +186,13 @@ var ErrTLSRequired = errors.New("the daemon speaks TLS")
 func Connect(ctx context.Context, d Config) (*client.Client, error) {
 	if err := d.Validate(); err != nil {
 		return nil, err
+	}
+	if d.IsEngine() {
+		e, err := d.Engine(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return e.BuildKit(ctx)
 	}
 	if d.TLS() {
 		if _, err := d.tlsConfig(); err != nil {

@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -15,7 +17,7 @@ import (
 
 func TestConnectionHelpersRegistered(t *testing.T) {
 	for _, scheme := range Schemes {
-		if scheme == "unix" || scheme == "tcp" {
+		if scheme == "unix" || scheme == "tcp" || scheme == "docker" {
 			continue
 		}
 		t.Run(scheme, func(t *testing.T) {
@@ -46,7 +48,9 @@ func TestDaemonValidate(t *testing.T) {
 		{name: "tcp with TLS", d: Config{Addr: "tcp://10.0.0.1:1234", CACert: pem, Cert: pem, Key: pem}},
 		{name: "ssh", d: Config{Addr: "ssh://root@host:2222/run/buildkit/buildkitd.sock"}},
 		{name: "kube-pod", d: Config{Addr: "kube-pod://buildkitd-0?namespace=ci&context=prod"}},
-		{name: "unknown scheme", d: Config{Addr: "docker://buildkitd"}, want: `buildkit address "docker://buildkitd": unknown scheme "docker"; BuildKit is reached by unix://, tcp://, docker-container://, podman-container://, nerdctl-container://, kube-pod:// or ssh://`, scheme: true},
+		{name: "unknown scheme", d: Config{Addr: "http://buildkitd"}, want: `buildkit address "http://buildkitd": unknown scheme "http"; BuildKit is reached by unix://, tcp://, docker://, docker-container://, podman-container://, nerdctl-container://, kube-pod:// or ssh://`, scheme: true},
+		{name: "engine host without a scheme", d: Config{Addr: "docker://buildkitd"}, want: `buildkit address docker://buildkitd: docker host "buildkitd": want unix:///PATH, tcp://HOST:PORT or ssh://`},
+		{name: "engine with TLS files", d: Config{Addr: "docker://", CACert: pem}, want: "a Docker Engine is reached as docker reaches it"},
 		{name: "no scheme", d: Config{Addr: "localhost:1234"}, want: `unknown scheme "localhost"`, scheme: true},
 		{name: "host and port", d: Config{Addr: "10.0.0.1:1234"}, want: `unknown scheme ""`, scheme: true},
 		{name: "tcp without port", d: Config{Addr: "tcp://buildkit.example.com"}, want: `buildkit address "tcp://buildkit.example.com": want tcp://HOST:PORT`},
@@ -126,4 +130,42 @@ func TestDialReason(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEngineHost: docker:// alone is the engine DOCKER_HOST names, else the
+// current Docker context's, else /var/run/docker.sock; docker://HOST names
+// its own.
+func TestEngineHost(t *testing.T) {
+	cfg := t.TempDir()
+	t.Setenv("DOCKER_CONFIG", cfg)
+	t.Setenv("DOCKER_HOST", "")
+	t.Setenv("DOCKER_CONTEXT", "")
+	check := func(addr, want string) {
+		t.Helper()
+		got, err := engineHost(addr)
+		if err != nil || got != want {
+			t.Errorf("engineHost(%q) = %q, %v; want %q", addr, got, err, want)
+		}
+	}
+	check("docker://", DefaultEngineHost)
+	check("docker://unix:///run/user/1000/docker.sock", "unix:///run/user/1000/docker.sock")
+	// A context, as `docker context create desktop --docker host=...` stores it.
+	sum := sha256.Sum256([]byte("desktop"))
+	meta := filepath.Join(cfg, "contexts", "meta", hex.EncodeToString(sum[:]))
+	if err := os.MkdirAll(meta, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(meta, "meta.json"), []byte(`{"Name":"desktop","Endpoints":{"docker":{"Host":"unix:///Users/me/.docker/run/docker.sock"}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg, "config.json"), []byte(`{"currentContext":"desktop"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check("docker://", "unix:///Users/me/.docker/run/docker.sock")
+	t.Setenv("DOCKER_CONTEXT", "nonesuch")
+	if _, err := engineHost("docker://"); err == nil || !strings.Contains(err.Error(), `docker context "nonesuch"`) {
+		t.Errorf("an unknown context: %v", err)
+	}
+	t.Setenv("DOCKER_HOST", "tcp://10.0.0.2:2376")
+	check("docker://", "tcp://10.0.0.2:2376")
 }

@@ -10,6 +10,11 @@
 # folder that holds buildkitd and buildctl.
 set -euo pipefail
 
+if [ "$(uname -s)" != Linux ]; then
+	echo "buildkitd: a local buildkitd runs on Linux only (this is $(uname -s)); build on Docker Desktop with --addr docker:// or on a remote daemon (--addr tcp://HOST:PORT, ssh://...)" >&2
+	exit 2
+fi
+
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${IMAGEBUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/imagebuild}
 state=$cache/buildkitd

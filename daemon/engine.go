@@ -1,0 +1,284 @@
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/containerd/platforms"
+	"github.com/docker/cli/cli/config"
+	"github.com/moby/buildkit/client"
+	dockerclient "github.com/moby/moby/client"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// DefaultEngineHost is where a Docker Engine listens when neither
+// DOCKER_HOST nor a Docker context names another.
+const DefaultEngineHost = "unix:///var/run/docker.sock"
+
+// engineScheme is the address scheme of a Docker Engine's BuildKit:
+// docker:// alone is the default engine, docker://HOST the engine at HOST
+// as DOCKER_HOST names it (docker://unix:///run/docker.sock,
+// docker://tcp://host:2376, docker://ssh://user@host).
+const engineScheme = "docker://"
+
+// engineHost is the engine host a docker:// address names: what follows
+// the scheme, else DOCKER_HOST, else the current Docker context's
+// (DOCKER_CONTEXT or the config's currentContext), else
+// [DefaultEngineHost].
+func engineHost(addr string) (string, error) {
+	if host := strings.TrimPrefix(addr, engineScheme); host != "" {
+		return host, nil
+	}
+	if host := os.Getenv("DOCKER_HOST"); host != "" {
+		return host, nil
+	}
+	name := os.Getenv("DOCKER_CONTEXT")
+	if name == "" {
+		if cf, err := config.Load(config.Dir()); err == nil {
+			name = cf.CurrentContext
+		}
+	}
+	if name == "" || name == "default" {
+		return DefaultEngineHost, nil
+	}
+	// The context store keeps each context's metadata under the sha256
+	// of its name.
+	sum := sha256.Sum256([]byte(name))
+	dt, err := os.ReadFile(filepath.Join(config.Dir(), "contexts", "meta", hex.EncodeToString(sum[:]), "meta.json"))
+	if err != nil {
+		return "", fmt.Errorf("docker context %q: %w", name, err)
+	}
+	var meta struct {
+		Endpoints map[string]struct{ Host string }
+	}
+	if err := json.Unmarshal(dt, &meta); err != nil || meta.Endpoints["docker"].Host == "" {
+		return "", fmt.Errorf("docker context %q names no engine host", name)
+	}
+	return meta.Endpoints["docker"].Host, nil
+}
+
+// Engine is a Docker Engine reached through its API: the BuildKit it embeds
+// builds, reached through the API's /grpc and /session endpoints as
+// buildx's docker driver reaches it, and its image store takes what a build
+// loads.
+type Engine struct {
+	// Host is the engine's address, as DOCKER_HOST names it.
+	Host string
+	// Version is the engine's version; APIVersion its API's.
+	Version, APIVersion string
+	api                 *dockerclient.Client
+	buildkit            *client.Client
+	// containerdStore is whether the engine keeps images in containerd's
+	// image store (which holds indexes, and whose BuildKit has the merge
+	// and diff ops), found when its BuildKit is reached.
+	containerdStore bool
+}
+
+// ErrEngineTooOld is returned (wrapped) for a Docker Engine whose BuildKit
+// cannot build imagebuild's graphs.
+var ErrEngineTooOld = errors.New("the Docker Engine cannot build imagebuild's graphs")
+
+// minEngine is the first Docker Engine release whose BuildKit has the merge
+// and diff ops (BuildKit 0.11, Docker Engine 23.0).
+const minEngine = 23
+
+// DialEngine reaches the Docker Engine at host ("" for the default: see
+// the docker:// scheme) and asks its version, within a few seconds.
+func DialEngine(ctx context.Context, host string) (*Engine, error) {
+	if host == "" {
+		var err error
+		if host, err = engineHost(engineScheme); err != nil {
+			return nil, err
+		}
+	}
+	api, err := dockerclient.New(dockerclient.WithHost(host), dockerclient.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("docker engine at %s: %w", host, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, answerTimeout)
+	defer cancel()
+	v, err := api.ServerVersion(pctx, dockerclient.ServerVersionOptions{})
+	if err != nil {
+		api.Close()
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		return nil, fmt.Errorf("%w at %s: no Docker Engine answers there (%v)", ErrNoDaemon, host, oneLine(err))
+	}
+	return &Engine{Host: host, Version: v.Version, APIVersion: v.APIVersion, api: api}, nil
+}
+
+// BuildKit returns a client for the engine's BuildKit, having checked that
+// it can build imagebuild's graphs: an engine of 23.0 or later (older ones
+// embed a BuildKit without the merge op, and without the calls a client
+// probes a daemon with), whose images are in containerd's image store (an
+// engine on a graph driver store disables the merge and diff ops in its
+// BuildKit). It refuses others in one line naming the engine's version and
+// what it lacks.
+func (e *Engine) BuildKit(ctx context.Context) (*client.Client, error) {
+	major, _, _ := strings.Cut(e.Version, ".")
+	if n, err := strconv.Atoi(major); err == nil && n < minEngine {
+		return nil, fmt.Errorf("docker engine %s at %s: %w: its %s has no merge op, with which every image is made; upgrade the engine to 23.0 or later on the containerd image store, or build on a buildkitd (--addr unix://... or tcp://...)", e.Version, e.Host, ErrEngineTooOld, embeddedBuildKit(e.Version))
+	}
+	c, err := client.New(ctx, "",
+		client.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			return e.api.DialHijack(ctx, "/grpc", "h2c", nil)
+		}),
+		client.WithSessionDialer(func(ctx context.Context, proto string, meta map[string][]string) (net.Conn, error) {
+			return e.api.DialHijack(ctx, "/session", proto, meta)
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("docker engine %s at %s: %w", e.Version, e.Host, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, answerTimeout)
+	defer cancel()
+	workers, err := c.ListWorkers(pctx)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("docker engine %s at %s: its BuildKit does not answer: %v", e.Version, e.Host, oneLine(err))
+	}
+	for _, w := range workers {
+		if _, ok := w.Labels["org.mobyproject.buildkit.worker.snapshotter"]; ok {
+			e.containerdStore = true
+		}
+	}
+	if !e.containerdStore {
+		c.Close()
+		return nil, fmt.Errorf("docker engine %s at %s: %w: it keeps images in a graph driver store, whose BuildKit has no merge and diff ops; switch it to the containerd image store (\"features\": {\"containerd-snapshotter\": true} in daemon.json), or build on a buildkitd", e.Version, e.Host, ErrEngineTooOld)
+	}
+	e.buildkit = c
+	engines.Store(c, e)
+	return c, nil
+}
+
+// engines are the engines whose BuildKit clients [Engine.BuildKit] made,
+// by client.
+var engines sync.Map
+
+// EngineOf returns the Docker Engine whose BuildKit c is, or nil when c is
+// not a Docker Engine's.
+func EngineOf(c *client.Client) *Engine {
+	if e, ok := engines.Load(c); ok {
+		return e.(*Engine)
+	}
+	return nil
+}
+
+// embeddedBuildKit is the BuildKit an engine release before 23.0 embeds.
+func embeddedBuildKit(version string) string {
+	switch {
+	case strings.HasPrefix(version, "20.10."):
+		return "BuildKit 0.8"
+	case strings.HasPrefix(version, "19.03."):
+		return "BuildKit 0.6"
+	case strings.HasPrefix(version, "18.09."):
+		return "BuildKit 0.3"
+	}
+	return "a BuildKit before 0.11"
+}
+
+// Builds reports whether c is the engine's own BuildKit, which can export
+// into the engine's image store itself.
+func (e *Engine) Builds(c *client.Client) bool { return e != nil && c != nil && c == e.buildkit }
+
+// HoldsIndexes reports whether the engine's image store holds an image
+// index (several platforms): containerd's image store does, a graph
+// driver store does not. It is known once the engine's BuildKit has been
+// reached, or an image inspected.
+func (e *Engine) HoldsIndexes() bool { return e.containerdStore }
+
+// Load loads a docker tarball (docker save's format) into the engine's
+// image store.
+func (e *Engine) Load(ctx context.Context, tarball io.Reader) error {
+	res, err := e.api.ImageLoad(ctx, tarball, dockerclient.ImageLoadWithQuiet(true))
+	if err != nil {
+		return fmt.Errorf("docker engine at %s: load: %w", e.Host, err)
+	}
+	defer res.Close()
+	// The engine reports a failed load in the stream, not the status.
+	dec := json.NewDecoder(res)
+	for {
+		var m struct {
+			Error string `json:"error"`
+		}
+		if err := dec.Decode(&m); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("docker engine at %s: load: %w", e.Host, err)
+		}
+		if m.Error != "" {
+			return fmt.Errorf("docker engine at %s: load: %s", e.Host, m.Error)
+		}
+	}
+}
+
+// LoadedImage is what the engine's image store holds under a name.
+type LoadedImage struct {
+	// ID is the image's ID: the digest of its manifest or index in
+	// containerd's image store, of its config in a graph driver store.
+	ID string
+	// Manifests are, where the engine lists them (API 1.48 and later),
+	// the digests of the image's platform manifests, by platform.
+	Manifests map[string]string
+}
+
+// Image inspects the image the engine holds under name.
+func (e *Engine) Image(ctx context.Context, name string) (LoadedImage, error) {
+	var opts []dockerclient.ImageInspectOption
+	manifests := e.apiAtLeast(1, 48)
+	if manifests {
+		opts = append(opts, dockerclient.ImageInspectWithManifests(true))
+	}
+	res, err := e.api.ImageInspect(ctx, name, opts...)
+	if err != nil {
+		return LoadedImage{}, fmt.Errorf("docker engine at %s: inspect %s: %w", e.Host, name, err)
+	}
+	out := LoadedImage{ID: res.ID}
+	if manifests {
+		out.Manifests = map[string]string{}
+		for _, m := range res.Manifests {
+			if m.Kind == "image" && m.Descriptor.Platform != nil {
+				out.Manifests[platformID(*m.Descriptor.Platform)] = m.Descriptor.Digest.String()
+			}
+		}
+		if res.Descriptor != nil {
+			e.containerdStore = true
+		}
+	}
+	return out, nil
+}
+
+// apiAtLeast reports whether the engine's API is major.minor or later.
+func (e *Engine) apiAtLeast(major, minor int) bool {
+	ma, mi, _ := strings.Cut(e.APIVersion, ".")
+	a, err1 := strconv.Atoi(ma)
+	b, err2 := strconv.Atoi(mi)
+	return err1 == nil && err2 == nil && (a > major || a == major && b >= minor)
+}
+
+// platformID is how BuildKit names a platform: linux/arm64.
+func platformID(p ocispecs.Platform) string { return platforms.FormatAll(platforms.Normalize(p)) }
+
+// Close closes the engine's clients.
+func (e *Engine) Close() error {
+	if e.buildkit != nil {
+		engines.Delete(e.buildkit)
+		e.buildkit.Close()
+	}
+	return e.api.Close()
+}
+
+// oneLine is s on one line.
+func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
