@@ -148,7 +148,46 @@ func (v venv) ahead(d Distribution) aheadStep {
 // aheadRecord is what aheadFile holds.
 type aheadRecord struct {
 	SHA256 string `json:"sha256"`
-	Error  string `json:"error"`
+	// Requires are the dependencies the wheel's metadata names whose
+	// environment markers hold on the platform.
+	Requires []struct {
+		Name      string   `json:"name"`
+		Specifier string   `json:"specifier"`
+		Extras    []string `json:"extras"`
+	} `json:"requires"`
+	Error string `json:"error"`
+}
+
+// closed returns the pinned distributions ahead fetched, as the resolve
+// step would give them (each with the hash of the file fetched), when they
+// are the whole set: each fetched a file, and each dependency each names is
+// one of them at a version that meets it (as far as [satisfies] tells,
+// without extras). Otherwise a resolve is needed.
+func closed(ahead []aheadStep, records [][]byte) ([]Distribution, bool) {
+	pinned := map[string]Distribution{}
+	recs := make([]aheadRecord, len(ahead))
+	for i, a := range ahead {
+		if records[i] == nil || json.Unmarshal(records[i], &recs[i]) != nil || recs[i].SHA256 == "" {
+			return nil, false
+		}
+		pinned[a.dist.Key()] = a.dist
+	}
+	var out []Distribution
+	for i, a := range ahead {
+		for _, r := range recs[i].Requires {
+			dep, ok := pinned[Distribution{Name: r.Name}.Key()]
+			if !ok || len(r.Extras) > 0 {
+				return nil, false
+			}
+			if holds, told := satisfies(dep.Version, r.Specifier); !holds || !told {
+				return nil, false
+			}
+		}
+		d := a.dist
+		d.Hashes, d.Marker = []string{recs[i].SHA256}, ""
+		out = append(out, d)
+	}
+	return out, true
 }
 
 // fetched reports whether the file the step fetched (its record, dt) is

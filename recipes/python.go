@@ -219,10 +219,21 @@ func (p Python) image(def Base, in Inputs) (builder.Image, error) {
 			x.Ahead = append(x.Ahead, builder.Ahead{Step: a.added, File: aheadFile})
 		}
 	}
+	// A file that pins every requirement is resolved only when its pins
+	// leave out a dependency.
+	x.Later = reqs.PinnedOnly
 	x.Root = func(files map[string][]byte, records [][]byte) (llb.State, error) {
-		dists, err := parseLock(files["/"+lockFileName])
-		if err != nil {
-			return llb.State{}, err
+		var dists []Distribution
+		if files == nil {
+			var ok bool
+			if dists, ok = closed(ahead, records); !ok {
+				return llb.State{}, builder.ErrNeedStep
+			}
+		} else {
+			var err error
+			if dists, err = parseLock(files["/"+lockFileName]); err != nil {
+				return llb.State{}, err
+			}
 		}
 		fetched := map[string]llb.State{}
 		for _, d := range dists {

@@ -65,6 +65,12 @@ type Requirements struct {
 	// (name==version), hashes or not: the build fetches and builds each
 	// while it resolves the file.
 	Pinned []Distribution
+	// PinnedOnly is set, when not Locked, for a file that pins every
+	// requirement to one version without extras (as pip freeze writes
+	// it), names no other file and no local project: its pins are its
+	// whole set when their dependencies are among them, which the build
+	// checks before it resolves the file (see [builder.Expansion.Later]).
+	PinnedOnly bool
 	// Projects are the local projects the file names, folders under its
 	// own written as ./PATH (as pip takes them), cleaned: each is built
 	// from the build context in a step of its own and installed without
@@ -97,7 +103,7 @@ var (
 // file, the pipconf secret.
 func ParseRequirements(dt []byte) (Requirements, error) {
 	var r Requirements
-	locked := true
+	locked, pinnedOnly := true, true
 	for _, line := range logicalLines(string(dt)) {
 		fields := strings.Fields(line.text)
 		if len(fields) == 0 {
@@ -111,12 +117,13 @@ func ParseRequirements(dt []byte) (Requirements, error) {
 			if !slices.Contains(r.Projects, dir) {
 				r.Projects = append(r.Projects, dir)
 			}
+			pinnedOnly = false
 			continue
 		}
 		if strings.HasPrefix(fields[0], "-") && !strings.HasPrefix(fields[0], "--hash") {
 			opt, value, hasValue := strings.Cut(fields[0], "=")
 			if !slices.Contains(globalOptions, opt) {
-				locked = false // -r, -c, -e and the like: pip resolves them
+				locked, pinnedOnly = false, false // -r, -c, -e and the like: pip resolves them
 				continue
 			}
 			words := []string{opt}
@@ -140,23 +147,29 @@ func ParseRequirements(dt []byte) (Requirements, error) {
 		d, ok := parsePinned(line.text)
 		if !ok {
 			locked = false
-			if m := requirementLine.FindStringSubmatch(strings.TrimSpace(line.text)); m != nil {
-				r.Pinned = append(r.Pinned, Distribution{Name: m[1], Version: m[3], Marker: strings.TrimSpace(m[4])})
+			m := requirementLine.FindStringSubmatch(strings.TrimSpace(line.text))
+			if m == nil {
+				pinnedOnly = false
+				continue
 			}
-			continue
+			d = Distribution{Name: m[1], Version: m[3], Marker: strings.TrimSpace(m[4])}
+			r.Pinned = append(r.Pinned, d)
+		} else {
+			r.Distributions = append(r.Distributions, d)
 		}
-		r.Distributions = append(r.Distributions, d)
+		if m := requirementLine.FindStringSubmatch(strings.TrimSpace(strings.Split(line.text, "--hash")[0])); m == nil || m[2] != "" {
+			pinnedOnly = false // extras bring more dependencies
+		}
 	}
-	if locked {
-		seen := map[string]bool{}
-		for _, d := range r.Distributions {
-			if seen[d.Key()] {
-				locked = false // pip tells such a file's mistakes best
-			}
-			seen[d.Key()] = true
+	seen := map[string]bool{}
+	for _, d := range append(slices.Clone(r.Distributions), r.Pinned...) {
+		if seen[d.Key()] {
+			locked, pinnedOnly = false, false // pip tells such a file's mistakes best
 		}
+		seen[d.Key()] = true
 	}
 	r.Locked = locked
+	r.PinnedOnly = pinnedOnly && !locked
 	if locked {
 		r.Pinned = nil
 	} else {

@@ -1,6 +1,7 @@
 package recipes
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,8 +29,9 @@ func TestParseRequirements(t *testing.T) {
 				{Name: "Async_PG", Version: "0.30.0", Hashes: []string{a, strings.ToLower(b)}, Marker: `python_version >= "3.8"`},
 				{Name: "hiredis", Version: "2.3.2", Hashes: []string{a}},
 			}}},
-		{name: "no hashes", file: "hiredis==2.3.2\n", want: Requirements{}},
-		{name: "one without hashes", file: "hiredis==2.3.2 --hash=sha256:" + a + "\nasyncpg==0.30.0\n", want: Requirements{}},
+		{name: "no hashes", file: "hiredis==2.3.2\n", want: Requirements{PinnedOnly: true}},
+		{name: "one without hashes", file: "hiredis==2.3.2 --hash=sha256:" + a + "\nasyncpg==0.30.0\n", want: Requirements{PinnedOnly: true}},
+		{name: "pinned with extras", file: "asyncpg[gssauth]==0.30.0\n", want: Requirements{}},
 		{name: "a range", file: "hiredis>=2 --hash=sha256:" + a + "\n", want: Requirements{}},
 		{name: "a name alone", file: "flask\n", want: Requirements{}},
 		{name: "included file", file: "-r base.txt\nhiredis==2.3.2 --hash=sha256:" + a + "\n", want: Requirements{}},
@@ -177,5 +179,56 @@ func TestPinnedFetchedAhead(t *testing.T) {
 	}
 	if !slices.Equal(aheadOf, []string{"asyncpg==0.30.0"}) || !slices.Equal(ownOf, []string{"hiredis==2.3.2"}) {
 		t.Errorf("the image's graph installs %v from steps ahead and %v from their own steps; want asyncpg ahead (its file is the one resolved) and hiredis on its own (another file was)", aheadOf, ownOf)
+	}
+}
+
+// TestPinnedOnlyResolvedWhenOpen: a file that pins every requirement is
+// not resolved when the steps ahead find each dependency among the pins, at
+// a version that meets it; it is when one is missing, or not met, or a step
+// fetched nothing.
+func TestPinnedOnlyResolvedWhenOpen(t *testing.T) {
+	ctx := contextWith(t, "requirements.txt", "asyncpg==0.30.0\nasync-timeout==4.0.3\n")
+	img, err := PythonSlim{}.Image(Inputs{Platform: amd64, Context: ctx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := img.Expand
+	if x == nil || !x.Later || len(x.Ahead) != 2 {
+		t.Fatalf("want a resolve step held back behind two steps ahead, got %+v", x)
+	}
+	a, b := strings.Repeat("a1", 32), strings.Repeat("b2", 32)
+	rec := func(sha, requires string) []byte {
+		return []byte(`{"sha256": "` + sha + `", "requires": [` + requires + `]}`)
+	}
+	// Ahead's order is the pins' (by name): async-timeout, asyncpg.
+	for _, tt := range []struct {
+		name    string
+		records [][]byte
+		closed  bool
+	}{
+		{"closed", [][]byte{rec(a, ""), rec(b, `{"name": "async_timeout", "specifier": ">=4.0.3", "extras": []}`)}, true},
+		{"a version not met", [][]byte{rec(a, ""), rec(b, `{"name": "async-timeout", "specifier": ">=5", "extras": []}`)}, false},
+		{"a dependency not pinned", [][]byte{rec(a, `{"name": "typing-extensions", "specifier": "", "extras": []}`), rec(b, "")}, false},
+		{"a step fetched nothing", [][]byte{nil, rec(b, "")}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			root, err := x.Root(nil, tt.records)
+			if !tt.closed {
+				if !errors.Is(err, builder.ErrNeedStep) {
+					t.Fatalf("Root without the resolve step = %v, want ErrNeedStep", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			img.Root, img.Expand = root, nil
+			_, ops, _ := marshal(t, img)
+			for _, e := range execs(ops) {
+				if slices.Contains(e.Meta.Args, "resolve") {
+					t.Errorf("a resolve step %q in the graph of closed pins", e.Meta.Args)
+				}
+			}
+		})
 	}
 }

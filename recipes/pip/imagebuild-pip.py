@@ -3,7 +3,7 @@ distributions, and fetch or build one distribution's wheel and install it,
 so that a build of the same inputs gives the same bytes on any machine.
 
     python imagebuild-pip.py resolve REQUIREMENTS OUT PYTHON
-    python imagebuild-pip.py install REQUIREMENT NAME PYTHON
+    python imagebuild-pip.py install REQUIREMENT NAME PYTHON [RECORD]
     python imagebuild-pip.py project SRC PYTHON
 
 The interpreter that runs this file has pip; PYTHON is the one of the
@@ -18,7 +18,8 @@ as JSON [{"name", "version", "sha256"}] sorted by name, with no index URL
 the local projects REQUIREMENTS names (./PATH; it runs in the file's
 folder): each has a step of its own; their dependencies are resolved.
 
-install downloads the one distribution REQUIREMENT names (a requirements
+install (with RECORD, ahead of the resolve step: see install's doc)
+downloads the one distribution REQUIREMENT names (a requirements
 file's text: name==version with its hashes, checked, and the file's global
 options): a wheel is taken as it is; a source distribution is built at
 fixed paths (see build), so that the paths a compiler records (debug info,
@@ -257,6 +258,24 @@ def install_wheel(name, python):
     shutil.rmtree(ROOT)
 
 
+def requires(wheel):
+    """The dependencies the wheel's metadata names whose environment markers
+    hold here (this interpreter is the venv's Python), as
+    [{"name", "specifier", "extras"}]: what a resolver adds for it."""
+    from email.parser import Parser
+    from pip._vendor.packaging.requirements import Requirement
+
+    with zipfile.ZipFile(wheel) as z:
+        meta = next(n for n in z.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA"))
+        msg = Parser().parsestr(z.read(meta).decode("utf-8"))
+    out = []
+    for line in msg.get_all("Requires-Dist") or []:
+        req = Requirement(line)
+        if req.marker is None or req.marker.evaluate({"extra": ""}):
+            out.append({"name": req.name, "specifier": str(req.specifier), "extras": sorted(req.extras)})
+    return out
+
+
 def write_record(path, **record):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
@@ -265,12 +284,18 @@ def write_record(path, **record):
 
 def install(requirement, name, python, record=None):
     """With record, the step runs ahead of the resolve step, without the
-    file's hash: it writes the sha256 of the file it fetched to record, or
-    why it fetched none, and does not fail (the build then takes the
-    distribution's own step)."""
+    file's hash: it writes to record the sha256 of the file it fetched and
+    the dependencies its metadata names (see requires), or why it fetched
+    none, and does not fail (the build then takes the distribution's own
+    step)."""
     try:
         fetch(WHEELS, requirement, record)
-        if os.listdir(WHEELS):
+        wheels = os.listdir(WHEELS)
+        if record and wheels:
+            with open(record) as f:
+                fetched = json.load(f)
+            write_record(record, sha256=fetched["sha256"], requires=requires(os.path.join(WHEELS, wheels[0])))
+        if wheels:
             install_wheel(name, python)
         else:
             shutil.rmtree(ROOT)

@@ -1,0 +1,32 @@
+package recipes
+
+import "testing"
+
+func TestSatisfies(t *testing.T) {
+	for _, tt := range []struct {
+		version, spec string
+		ok, told      bool
+	}{
+		{"4.0.3", ">=4.0.3", true, true},
+		{"4.0.2", ">=4.0.3", false, true},
+		{"2.3.2", ">=2,<3", true, true},
+		{"3.0", ">=2,<3", false, true},
+		{"1.4.5", "~=1.4.2", true, true},
+		{"1.5", "~=1.4.2", false, true},
+		{"1.5", "~=1.4", true, true},
+		{"2.0", "~=1.4", false, true},
+		{"1.2.7", "==1.2.*", true, true},
+		{"1.3", "==1.2.*", false, true},
+		{"1.3", "!=1.2.*", true, true},
+		{"1.0", "", true, true},
+		{"1.0", "!=1.0", false, true},
+		{"1.0rc1", ">=1.0", false, false},
+		{"1.0", ">=1.0a1", false, false},
+		{"1.0", "===1.0", false, false},
+	} {
+		ok, told := satisfies(tt.version, tt.spec)
+		if ok != tt.ok || told != tt.told {
+			t.Errorf("satisfies(%q, %q) = %v, %v; want %v, %v", tt.version, tt.spec, ok, told, tt.ok, tt.told)
+		}
+	}
+}
