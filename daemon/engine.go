@@ -102,7 +102,7 @@ func DialEngine(ctx context.Context, host string) (*Engine, error) {
 			return nil, err
 		}
 	}
-	api, err := dockerclient.New(dockerclient.WithHost(host), dockerclient.WithAPIVersionNegotiation())
+	api, err := dockerclient.New(dockerclient.WithHost(host))
 	if err != nil {
 		return nil, fmt.Errorf("docker engine at %s: %w", host, err)
 	}

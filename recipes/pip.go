@@ -24,8 +24,6 @@ const (
 	// (the script's folder is not searched for imports).
 	toolDir  = "/run/imagebuild/tool"
 	toolPath = toolDir + "/imagebuild-pip.py"
-	// toolRoot is where pipTool works, at the same paths in every build.
-	toolRoot = "/tmp/imagebuild-pip"
 	// projectMount is where a local project's step sees its folder.
 	projectMount = "/run/imagebuild/project"
 	// lockFileName is the file the resolve step writes in its output.

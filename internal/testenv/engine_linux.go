@@ -95,7 +95,7 @@ func startEngine(t testing.TB, dockerd string, args ...string) *Engine {
 		unmountUnder(t, dir)
 		os.RemoveAll(dir)
 	})
-	if e.API, err = dockerclient.New(dockerclient.WithHost(e.Host), dockerclient.WithAPIVersionNegotiation()); err != nil {
+	if e.API, err = dockerclient.New(dockerclient.WithHost(e.Host)); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(60 * time.Second)
