@@ -61,7 +61,10 @@ func BenchmarkVenvGraph(b *testing.B) {
 	// of the tool, and returns how long it took.
 	run := func(b *testing.B, tool, dir, pipconf string, out ...string) time.Duration {
 		args := cmds.line(tool, dir, pipconf, out...)
-		d, _ := tool2(tool, args).run(b, dir, "")
+		d, log := tool2(tool, args).run(b, dir, "")
+		if logs := os.Getenv("BENCH_LOGS"); logs != "" {
+			os.WriteFile(filepath.Join(logs, strings.ReplaceAll(b.Name(), "/", "-")+"-"+tool+".log"), log, 0o644)
+		}
 		return d
 	}
 	tools := []string{"imagebuild", "dockerfile"}
