@@ -46,10 +46,10 @@ trivy: ## build Trivy at the version the CI gate pins (cached); prints its path
 deps: ## install with apt what the tests need: runc, docker-registry, debootstrap, openssh-server, mmdebstrap, qemu-user-static
 	@bash scripts/deps.sh
 
-test: deps ## every test, integration tests included: sets up buildkitd (left running), the test bases, Trivy and the Docker Engines first; fails, naming what is missing, when they cannot run
+test: deps ## every test, integration tests included, one package at a time (they share the daemon, and some empty its cache): sets up buildkitd (left running), the test bases, Trivy and the Docker Engines first; fails, naming what is missing, when they cannot run
 	@addr=$$(bash scripts/test-setup.sh) || exit 1; \
-	echo "IMAGEBUILD_INTEGRATION=1 BUILDKIT_HOST=$$addr $(GO) test -count=1 -timeout 60m ./..."; \
-	IMAGEBUILD_INTEGRATION=1 BUILDKIT_HOST="$$addr" $(GO) test -count=1 -timeout 60m ./...
+	echo "IMAGEBUILD_INTEGRATION=1 BUILDKIT_HOST=$$addr $(GO) test -p 1 -count=1 -timeout 60m ./..."; \
+	IMAGEBUILD_INTEGRATION=1 BUILDKIT_HOST="$$addr" $(GO) test -p 1 -count=1 -timeout 60m ./...
 
 unit: ## unit tests only (no daemon; integration tests skip with -short)
 	$(GO) test -count=1 -short ./...
