@@ -64,6 +64,12 @@ func TestRequirementsEditOnFreshDaemon(t *testing.T) {
 		}
 	}
 
+	// Every requirement is pinned, and neither names a dependency: the
+	// pins are the set, and no resolve step runs.
+	if _, ok := steps["builder: pip resolve -r requirements.txt"]; ok {
+		t.Error("a resolve step ran for requirements whose pins close over their dependencies")
+	}
+
 	layers := func(path string) map[string]string {
 		img := testenv.OCIImage(t, path)
 		return layersByName(t, img)
