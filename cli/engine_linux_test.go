@@ -63,6 +63,27 @@ func TestEngineRefusesOld(t *testing.T) {
 	assertNoOutputs(t, out)
 }
 
+// TestEngineRefusesGraphDriver: a current engine whose images are in a
+// graph driver store (an upgraded host, or the containerd snapshotter
+// turned off) disables the merge and diff ops in its BuildKit: refused in
+// one line naming the way out.
+func TestEngineRefusesGraphDriver(t *testing.T) {
+	env := testenv.Get(t)
+	engine := testenv.StartEngine(t, "--feature", "containerd-snapshotter=false")
+	out := t.TempDir()
+	stdout, stderr, code := cli(t, "build", "python-alpine", "--addr", "docker://"+engine.Host, "--context", appContext(t),
+		"--base", env.Base.String(), "--progress", "quiet", "-o", "type=oci,dest="+filepath.Join(out, "image.oci.tar"))
+	if code != 1 || stdout != "" || strings.Count(stderr, "\n") != 1 {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want exit 1 and one line", code, stdout, stderr)
+	}
+	for _, want := range []string{"graph driver store", "no merge and diff ops", "containerd image store"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr %q does not say %q", stderr, want)
+		}
+	}
+	assertNoOutputs(t, out)
+}
+
 // TestLoadFromBuildkitd builds on the test's buildkitd and loads the image
 // into an engine through the Engine API (a docker tarball): here Debian's
 // 20.10, whose graph driver store names the image by its config's digest,

@@ -28,12 +28,13 @@ type Engine struct {
 
 // StartEngine starts a current Docker Engine: dockerd from moby's v2
 // module on the containerd image store, with Debian's containerd and runc
-// 1.5.3 (scripts/engine.sh builds them once per machine).
-func StartEngine(t testing.TB) *Engine {
+// 1.5.3 (scripts/engine.sh builds them once per machine), and more of
+// dockerd's flags.
+func StartEngine(t testing.TB, args ...string) *Engine {
 	t.Helper()
 	bin := engineBin(t)
-	return startEngine(t, filepath.Join(bin, "dockerd"),
-		"--add-runtime", "imagebuild-runc="+filepath.Join(bin, "runc"), "--default-runtime", "imagebuild-runc")
+	return startEngine(t, filepath.Join(bin, "dockerd"), append([]string{
+		"--add-runtime", "imagebuild-runc=" + filepath.Join(bin, "runc"), "--default-runtime", "imagebuild-runc"}, args...)...)
 }
 
 // StartOldEngine starts Debian's Docker Engine 20.10 (docker.io), whose
