@@ -109,3 +109,21 @@ func TestLoadFromBuildkitd(t *testing.T) {
 		t.Errorf("the container printed %q, want the app as appuser (uid 1000)", got)
 	}
 }
+
+// TestLoadOfSeveralPlatformsRefused: an engine's image store holds an
+// index only where the build runs on the engine and the store is
+// containerd's; a load of two platforms from a buildkitd is refused before
+// anything is built.
+func TestLoadOfSeveralPlatformsRefused(t *testing.T) {
+	env := testenv.Get(t)
+	old := testenv.StartOldEngine(t)
+	t.Setenv("DOCKER_HOST", old.Host)
+	stdout, stderr, code := cli(t, "build", "python-alpine", "--addr", env.Addr, "--context", appContext(t),
+		"--base", env.Base.String(), "--progress", "quiet", "--platform", "linux/amd64,linux/arm64", "--load", "-t", "imagebuild-test/two:platforms")
+	if code != 1 || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "a load of 2 platforms") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 1 and one line refusing a load of 2 platforms", code, stdout, stderr)
+	}
+	if _, err := old.API.ImageInspect(context.Background(), "imagebuild-test/two:platforms"); err == nil {
+		t.Error("the engine holds the image")
+	}
+}
