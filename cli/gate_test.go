@@ -264,6 +264,26 @@ func TestGate(t *testing.T) {
 		assertNotPushed(t, image)
 	})
 
+	t.Run("a finding in one platform only fails, naming that platform", func(t *testing.T) {
+		env.NeedArm64(t)
+		image := env.Registry + "/imagebuild-test/gate:arm64-only"
+		// setuptools 66 goes into the arm64 image alone.
+		dir := gateContext(t, "setuptools==66.1.1 ; platform_machine == \"aarch64\"\n")
+		r := g.run(t, dir, image, noPins, append(build, "--platform", "linux/amd64,linux/arm64", "--secret", "id=pipconf,src="+setuptoolsIndex(t))...)
+		if r.code != 1 {
+			t.Fatalf("gate exit %d, want 1\n%s", r.code, r.stderr)
+		}
+		for _, want := range []string{"gate: scanning linux/amd64", "gate: scanning linux/arm64", "CVE-2024-6345", "gate: Trivy failed the image of linux/arm64 ("} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("gate's report does not say %q:\n%s", want, r.stderr)
+			}
+		}
+		if strings.Contains(r.stderr, "failed the image of linux/amd64") {
+			t.Errorf("gate failed the amd64 image, which has no setuptools:\n%s", r.stderr)
+		}
+		assertNotPushed(t, image)
+	})
+
 	t.Run("an entry in .trivyignore is honoured", func(t *testing.T) {
 		image := env.Registry + "/imagebuild-test/gate:setuptools66-accepted"
 		dir := gateContext(t, "setuptools==66.1.1\n", "CVE-2024-6345")

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # ADR-003's container gate, as CI runs it: check the base image pins, build
-# the image once into an OCI layout directory, verify it (imagebuild verify),
-# scan it with Trivy (CRITICAL/HIGH with a fix, .trivyignore honoured), and
-# push exactly what was checked. The image is built once, so the digest
+# the image once into an OCI layout directory, verify it (imagebuild verify,
+# every platform), scan every platform's image with Trivy (CRITICAL/HIGH with
+# a fix, .trivyignore honoured), and push exactly what was checked. The image is built once, so the digest
 # pushed is the digest scanned.
 #
 #   examples/ci/gate.sh IMAGE [BUILD FLAGS...]
@@ -77,14 +77,32 @@ echo "gate: verifying $out/image (ADR-003's promises on the image's shape)" >&2
 	exit 1
 }
 
-echo "gate: scanning $out/image with Trivy (CRITICAL,HIGH, --ignore-unfixed)" >&2
+# Trivy reads one image of a layout: each platform's gets a layout of its
+# own, sharing the build's blobs, so that every platform is scanned.
 ignore=()
 [ -f "$trivyignore" ] && ignore=(--ignorefile "$trivyignore")
-"$trivy" image --input "$out/image" --scanners vuln --severity CRITICAL,HIGH --ignore-unfixed \
-	--exit-code 1 "${ignore[@]}" "${trivyflags[@]}" >&2 || {
-	echo "gate: Trivy failed the image (findings or errors above); nothing pushed" >&2
+manifests=$(sed -n 's/^ *"\(linux\/[^"]*\)": *"\(sha256:[0-9a-f]*\)".*/\1 \2/p' "$out/metadata.json")
+if [ -z "$manifests" ]; then
+	echo "gate: $out/metadata.json names no platform's manifest (imagebuild.manifests); nothing scanned or pushed" >&2
 	exit 1
-}
+fi
+rm -rf "$out/platforms"
+failed=()
+while read -r platform manifest; do
+	dir=$out/platforms/${platform//\//_}
+	mkdir -p "$dir"
+	ln -s ../../image/blobs "$dir/blobs"
+	printf '{"imageLayoutVersion":"1.0.0"}' >"$dir/oci-layout"
+	size=$(stat -c %s "$out/image/blobs/sha256/${manifest#sha256:}")
+	printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s}]}' "$manifest" "$size" >"$dir/index.json"
+	echo "gate: scanning $platform ($manifest) with Trivy (CRITICAL,HIGH, --ignore-unfixed)" >&2
+	"$trivy" image --input "$dir" --scanners vuln --severity CRITICAL,HIGH --ignore-unfixed \
+		--exit-code 1 "${ignore[@]}" "${trivyflags[@]}" >&2 || failed+=("$platform")
+done <<<"$manifests"
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "gate: Trivy failed the image of ${failed[*]} (findings or errors above); nothing pushed" >&2
+	exit 1
+fi
 
 digest=$(sed -n 's/.*"containerimage.digest": *"\([^"]*\)".*/\1/p' "$out/metadata.json")
 if [ "${PUSH:-true}" != true ]; then
