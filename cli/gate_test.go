@@ -264,7 +264,7 @@ func TestGate(t *testing.T) {
 		assertNotPushed(t, image)
 	})
 
-	t.Run("a finding in one platform only fails, naming that platform", func(t *testing.T) {
+	t.Run("a finding in one platform only fails naming that platform", func(t *testing.T) {
 		env.NeedArm64(t)
 		image := env.Registry + "/imagebuild-test/gate:arm64-only"
 		// setuptools 66 goes into the arm64 image alone.

@@ -66,7 +66,7 @@ mkdir -p "$out"
 rm -rf "$out/image" "$out/metadata.json"
 echo "gate: building $recipe into $out/image" >&2
 "${imagebuild[@]}" build "$recipe" --context "$context" \
-	--output "type=oci,dest=$out/image,tar=false" --metadata-file "$out/metadata.json" "$@" >&2 || {
+	--output "type=oci,\"dest=$out/image\",tar=false" --metadata-file "$out/metadata.json" "$@" >&2 || {
 	echo "gate: the build failed (above); nothing scanned or pushed" >&2
 	exit 1
 }
