@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -153,24 +152,4 @@ func (e *Engine) Run(t testing.TB, image string) string {
 		t.Fatal(err)
 	}
 	return out.String()
-}
-
-// unmountUnder unmounts what is mounted under dir, deepest first.
-func unmountUnder(t testing.TB, dir string) {
-	info, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Error(err)
-		return
-	}
-	var mounts []string
-	for line := range strings.SplitSeq(string(info), "\n") {
-		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
-			mounts = append(mounts, f[4])
-		}
-	}
-	for i := len(mounts) - 1; i >= 0; i-- {
-		if err := syscall.Unmount(mounts[i], syscall.MNT_DETACH); err != nil {
-			t.Error(fmt.Errorf("unmount %s: %w", mounts[i], err))
-		}
-	}
 }

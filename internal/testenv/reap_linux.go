@@ -31,6 +31,12 @@ func reap(t testing.TB, dir string) {
 			}
 		}
 	}
+	unmountUnder(t, dir)
+}
+
+// unmountUnder unmounts what is mounted under dir, deepest first.
+func unmountUnder(t testing.TB, dir string) {
+	t.Helper()
 	info, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
