@@ -83,17 +83,25 @@ func (o Output) CheckDest() error {
 			if fi, err := os.Stat(o.Dest); err == nil && !fi.IsDir() {
 				return fmt.Errorf("%w: dest=%s is a file; type=%s,tar=false writes an OCI layout directory", ErrInvalidOutput, o.Dest, o.Type)
 			}
-			return writableDir(filepath.Dir(o.Dest), false)
+			return invalidDir(filepath.Dir(o.Dest), false)
 		}
 		if fi, err := os.Stat(o.Dest); err == nil && fi.IsDir() {
 			return fmt.Errorf("%w: dest=%s is a directory; type=%s writes a tarball, so name a file", ErrInvalidOutput, o.Dest, o.Type)
 		}
-		return writableDir(filepath.Dir(o.Dest), false)
+		return invalidDir(filepath.Dir(o.Dest), false)
 	case client.ExporterLocal:
 		if fi, err := os.Stat(o.Dest); err == nil && !fi.IsDir() {
 			return fmt.Errorf("%w: dest=%s is a file; type=local writes a directory", ErrInvalidOutput, o.Dest)
 		}
-		return writableDir(filepath.Dir(o.Dest), true)
+		return invalidDir(filepath.Dir(o.Dest), true)
+	}
+	return nil
+}
+
+// invalidDir is writableDir's answer as an [ErrInvalidOutput].
+func invalidDir(dir string, create bool) error {
+	if err := writableDir(dir, create); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidOutput, err)
 	}
 	return nil
 }
@@ -110,13 +118,13 @@ func writableDir(dir string, create bool) error {
 	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("%w: folder %s does not exist; create it or name another", ErrInvalidOutput, dir)
+		return fmt.Errorf("folder %s does not exist; create it or name another", dir)
 	case err != nil:
-		return fmt.Errorf("%w: %w", ErrInvalidOutput, err)
+		return err
 	case !fi.IsDir():
-		return fmt.Errorf("%w: %s is not a folder", ErrInvalidOutput, dir)
+		return fmt.Errorf("%s is not a folder", dir)
 	case !canWrite(dir):
-		return fmt.Errorf("%w: folder %s is not writable", ErrInvalidOutput, dir)
+		return fmt.Errorf("folder %s is not writable", dir)
 	}
 	return nil
 }

@@ -253,10 +253,7 @@ func checkFileDest(path string) error {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return errors.New("is a directory; name a file")
 	}
-	if err := writableDir(filepath.Dir(path), false); err != nil {
-		return errors.New(strings.TrimPrefix(err.Error(), ErrInvalidOutput.Error()+": "))
-	}
-	return nil
+	return writableDir(filepath.Dir(path), false)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
