@@ -271,13 +271,13 @@ func (a *app) runBuild(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return o.planError(err, r.Name())
 	}
-	c, engine, err := o.connect(ctx)
+	c, err := o.connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if engine != nil {
-		defer engine.Close()
+	if e := daemon.EngineOf(c); e != nil {
+		defer e.Close() // with --addr docker://, the engine's API client too
 	}
 	var res *builder.Result
 	err = withProgress(ctx, stderr, o.progress, 1, func(ctx context.Context, status []chan *client.SolveStatus) error {

@@ -83,27 +83,14 @@ func tlsFiles(dir string) (ca, cert, key string, err error) {
 	return ca, cert, key, nil
 }
 
-// connect connects to the daemon and checks that it answers; for a Docker
-// Engine's BuildKit (docker://) it also returns the engine.
-func (o *daemonOptions) connect(ctx context.Context) (*client.Client, *daemon.Engine, error) {
+// connect connects to the daemon and checks that it answers.
+func (o *daemonOptions) connect(ctx context.Context) (*client.Client, error) {
 	d, err := o.daemon()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if !d.IsEngine() {
-		c, err := daemon.Connect(ctx, d)
-		return c, nil, explainConnect(err, d.Addr)
-	}
-	e, err := d.Engine(ctx)
-	if err != nil {
-		return nil, nil, explainConnect(err, d.Addr)
-	}
-	c, err := e.BuildKit(ctx)
-	if err != nil {
-		e.Close()
-		return nil, nil, err
-	}
-	return c, e, nil
+	c, err := daemon.Connect(ctx, d)
+	return c, explainConnect(err, d.Addr)
 }
 
 // explainConnect says what to do when a daemon, at addr or a builder's,

@@ -192,7 +192,12 @@ func Connect(ctx context.Context, d Config) (*client.Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		return e.BuildKit(ctx)
+		c, err := e.BuildKit(ctx)
+		if err != nil {
+			e.Close()
+			return nil, err
+		}
+		return c, nil
 	}
 	if d.TLS() {
 		if _, err := d.tlsConfig(); err != nil {
