@@ -156,16 +156,28 @@ type aheadRecord struct {
 	Error string `json:"error"`
 }
 
+// readRecords reads what each step ahead recorded; nil where a step wrote
+// no record, or one without the file it fetched.
+func readRecords(records [][]byte) []*aheadRecord {
+	out := make([]*aheadRecord, len(records))
+	for i, dt := range records {
+		var r aheadRecord
+		if dt != nil && json.Unmarshal(dt, &r) == nil && r.SHA256 != "" {
+			out[i] = &r
+		}
+	}
+	return out
+}
+
 // closed returns the pinned distributions ahead fetched, as the resolve
 // step would give them (each with the hash of the file fetched), when they
 // are the whole set: each fetched a file, and each dependency each names is
 // one of them at a version that meets it (as far as [satisfies] tells,
-// without extras). Otherwise a resolve is needed.
-func closed(ahead []aheadStep, records [][]byte) ([]Distribution, bool) {
+// without extras). Otherwise a resolve is needed. recs[i] is ahead[i]'s.
+func closed(ahead []aheadStep, recs []*aheadRecord) ([]Distribution, bool) {
 	pinned := map[string]Distribution{}
-	recs := make([]aheadRecord, len(ahead))
 	for i, a := range ahead {
-		if records[i] == nil || json.Unmarshal(records[i], &recs[i]) != nil || recs[i].SHA256 == "" {
+		if recs[i] == nil {
 			return nil, false
 		}
 		pinned[a.dist.Key()] = a.dist
@@ -188,11 +200,22 @@ func closed(ahead []aheadStep, records [][]byte) ([]Distribution, bool) {
 	return out, true
 }
 
-// fetched reports whether the file the step fetched (its record, dt) is
-// one of d's, so that what it added is d's files.
-func (a aheadStep) fetched(d Distribution, dt []byte) bool {
-	var r aheadRecord
-	return d.Key() == a.dist.Key() && d.Version == a.dist.Version && json.Unmarshal(dt, &r) == nil && slices.Contains(d.Hashes, r.SHA256)
+// fetched returns, by distribution key, what the steps ahead added for
+// those of dists whose file they fetched, so that the image takes it.
+// recs[i] is ahead[i]'s.
+func fetched(ahead []aheadStep, recs []*aheadRecord, dists []Distribution) map[string]llb.State {
+	byKey := map[string]int{}
+	for i, a := range ahead {
+		byKey[a.dist.Key()] = i
+	}
+	out := map[string]llb.State{}
+	for _, d := range dists {
+		i, ok := byKey[d.Key()]
+		if ok && recs[i] != nil && d.Version == ahead[i].dist.Version && slices.Contains(d.Hashes, recs[i].SHA256) {
+			out[d.Key()] = ahead[i].added
+		}
+	}
+	return out
 }
 
 // project is what the local project at dir (a context path) adds to the

@@ -223,10 +223,11 @@ func (p Python) image(def Base, in Inputs) (builder.Image, error) {
 	// leave out a dependency.
 	x.Later = reqs.PinnedOnly
 	x.Root = func(files map[string][]byte, records [][]byte) (llb.State, error) {
+		recs := readRecords(records)
 		var dists []Distribution
 		if files == nil {
 			var ok bool
-			if dists, ok = closed(ahead, records); !ok {
+			if dists, ok = closed(ahead, recs); !ok {
 				return llb.State{}, builder.ErrNeedStep
 			}
 		} else {
@@ -235,15 +236,7 @@ func (p Python) image(def Base, in Inputs) (builder.Image, error) {
 				return llb.State{}, err
 			}
 		}
-		fetched := map[string]llb.State{}
-		for _, d := range dists {
-			for i, a := range ahead {
-				if a.fetched(d, records[i]) {
-					fetched[d.Key()] = a.added
-				}
-			}
-		}
-		return p.runtime(base, b.Distro, v, dists, fetched, projects, context, in.Platform), nil
+		return p.runtime(base, b.Distro, v, dists, fetched(ahead, recs, dists), projects, context, in.Platform), nil
 	}
 	img.Root, img.Expand = resolve, x
 	return img, nil
