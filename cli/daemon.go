@@ -97,6 +97,8 @@ func (o *daemonOptions) connect(ctx context.Context) (*client.Client, error) {
 // did not answer or wanted TLS.
 func explainConnect(err error, addr string) error {
 	switch {
+	case errors.Is(err, daemon.ErrNoDaemon) && strings.HasPrefix(addr, "docker://"):
+		return fmt.Errorf("%w; start Docker, or point --addr docker://HOST or DOCKER_HOST at a running engine", err)
 	case errors.Is(err, daemon.ErrNoDaemon) && strings.HasPrefix(addr, "unix://") && strings.Contains(err.Error(), addr):
 		return fmt.Errorf("%w; start one with 'make buildkitd' or point --addr or BUILDKIT_HOST at a running daemon", err)
 	case errors.Is(err, daemon.ErrNoDaemon):

@@ -158,6 +158,21 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// TestNoEngine: --addr docker:// where no Docker Engine answers is one
+// line naming the engine's address and what to do, exit 1.
+func TestNoEngine(t *testing.T) {
+	ctxDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ctxDir, "requirements.txt"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	_, stderr, code := cli(t, "build", "python-alpine", "--context", ctxDir, "--addr", "docker://unix://"+sock)
+	want := "imagebuild: no Docker Engine answers at unix://" + sock + " (dial unix " + sock + ": connect: no such file or directory); start Docker, or point --addr docker://HOST or DOCKER_HOST at a running engine\n"
+	if code != 1 || stderr != want {
+		t.Errorf("exit %d, stderr %q; want exit 1 and %q", code, stderr, want)
+	}
+}
+
 func TestNoDaemon(t *testing.T) {
 	ctxDir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(ctxDir, "requirements.txt"), nil, 0o644); err != nil {

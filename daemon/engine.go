@@ -85,6 +85,12 @@ type Engine struct {
 	containerdStore bool
 }
 
+// noEngine is an [ErrNoDaemon] for a Docker Engine: it names the engine.
+type noEngine string
+
+func (e noEngine) Error() string        { return string(e) }
+func (e noEngine) Is(target error) bool { return target == ErrNoDaemon }
+
 // ErrEngineTooOld is returned (wrapped) for a Docker Engine whose BuildKit
 // cannot build imagebuild's graphs.
 var ErrEngineTooOld = errors.New("the Docker Engine cannot build imagebuild's graphs")
@@ -114,7 +120,12 @@ func DialEngine(ctx context.Context, host string) (*Engine, error) {
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
-		return nil, fmt.Errorf("%w at %s: no Docker Engine answers there (%v)", ErrNoDaemon, host, oneLine(err))
+		reason := err
+		var op *net.OpError
+		if errors.As(err, &op) {
+			reason = op
+		}
+		return nil, noEngine(fmt.Sprintf("no Docker Engine answers at %s (%s)", host, oneLine(reason)))
 	}
 	return &Engine{Host: host, Version: v.Version, APIVersion: v.APIVersion, api: api}, nil
 }
