@@ -170,7 +170,9 @@ func (o *buildOptions) planError(err error, recipe string) error {
 		if pe.Index < len(o.outputs) {
 			return usagef("--output %q: %v", o.outputs[pe.Index], pe.Err)
 		}
-		if o.load && pe.Index == len(o.outputs)+btoi(o.push) {
+		// After --output's come --tag's image output (with --load, only
+		// when --push pushes it) and --load's, last.
+		if o.load && (pe.Index > len(o.outputs) || !o.push) {
 			return usagef("--load: %v", pe.Err)
 		}
 		return usagef("--tag %q: %v", strings.Join(o.tags, ","), pe.Err)
@@ -366,11 +368,4 @@ func daemonLost(err error, addr string) error {
 		return fmt.Errorf("%w; nothing was written", err)
 	}
 	return err
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
