@@ -38,13 +38,13 @@ func pushedIndex(ctx context.Context, s string, insecure bool, keychain authn.Ke
 
 // baseError explains err, the daemon's answer when asked for img's base
 // config: a platform the base's index lacks is named with the platforms it
-// has, as its registry lists them.
-func baseError(ctx context.Context, img Image, m ref.Mirrors, err error) error {
+// has, as its registry lists them to Options.Keychain.
+func baseError(ctx context.Context, img Image, opt Options, err error) error {
 	if !strings.Contains(err.Error(), "no match for platform") {
 		return err // named by the client, which gets only its message
 	}
 	has := ""
-	if have, lerr := basePlatforms(ctx, img.Base, m); lerr == nil {
+	if have, lerr := basePlatforms(ctx, img.Base, opt.Mirrors, opt.Keychain); lerr == nil {
 		has = "; it has " + strings.Join(have, ", ")
 	}
 	return fmt.Errorf("%w: the base %s has no %s image%s", ErrPlatform, img.Base, platforms.Format(img.Platform), has)
@@ -52,7 +52,7 @@ func baseError(ctx context.Context, img Image, m ref.Mirrors, err error) error {
 
 // basePlatforms lists the platforms of pin's index, through its mirror in m
 // when there is one.
-func basePlatforms(ctx context.Context, pin ref.Pin, m ref.Mirrors) ([]string, error) {
+func basePlatforms(ctx context.Context, pin ref.Pin, m ref.Mirrors, keychain authn.Keychain) ([]string, error) {
 	from, err := m.Rewrite(pin.Name() + "@" + pin.Digest().String())
 	if err != nil {
 		return nil, err
@@ -61,7 +61,7 @@ func basePlatforms(ctx context.Context, pin ref.Pin, m ref.Mirrors) ([]string, e
 	if err != nil {
 		return nil, err
 	}
-	idx, err := remote.Index(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(ref.Keychain(nil)))
+	idx, err := remote.Index(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(ref.Keychain(keychain)))
 	if err != nil {
 		return nil, err
 	}

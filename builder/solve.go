@@ -204,7 +204,7 @@ func solve(ctx context.Context, c *client.Client, imgs []Image, opt Options, out
 				},
 			})
 			if err != nil {
-				return nil, baseError(ctx, img, opt.Mirrors, err)
+				return nil, baseError(ctx, img, opt, err)
 			}
 			baseConfigs[i] = baseConfig
 		}
