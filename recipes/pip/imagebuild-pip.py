@@ -205,7 +205,10 @@ def build_tree(src, outdir):
 
     def install(reqs):
         if reqs:
-            run([*pip_for(python), "install", "--disable-pip-version-check", "--no-input", "--quiet", *reqs], env=environ)
+            # No byte code: the build environment is thrown away, and
+            # Python compiles what the build imports as it imports it.
+            run([*pip_for(python), "install", "--disable-pip-version-check", "--no-input", "--quiet", "--no-compile",
+                 *reqs], env=environ)
 
     def call(name, *args):
         out = os.path.join(ROOT, name + ".json")
@@ -229,9 +232,17 @@ def fetch(outdir, requirement, record=None):
     reqfile = os.path.join(ROOT, "requirement.txt")
     with open(reqfile, "w") as f:
         f.write(requirement)
-    hashes = [] if record else ["--require-hashes"]
-    run([*PIP, "download", "--no-deps", *hashes, "--disable-pip-version-check", "--no-input",
-         "--dest", dl, "--requirement", reqfile])
+    try:
+        fetch_file(reqfile, dl, hashed=not record)
+    except (Exception, SystemExit) as e:
+        if isinstance(e, HashMismatch):
+            raise
+        print("imagebuild: fetching with pip download (%s)" % (str(e) or type(e).__name__))
+        shutil.rmtree(dl)
+        os.makedirs(dl)
+        hashes = [] if record else ["--require-hashes"]
+        run([*PIP, "download", "--no-deps", *hashes, "--disable-pip-version-check", "--no-input",
+             "--dest", dl, "--requirement", reqfile])
     files = os.listdir(dl)
     if not files:
         print("imagebuild: nothing to fetch for this platform (environment markers)")
@@ -249,12 +260,67 @@ def fetch(outdir, requirement, record=None):
     build(path, outdir)
 
 
+class HashMismatch(Exception):
+    pass
+
+
+def fetch_file(reqfile, dl, hashed):
+    """Downloads the file pip download would take for the one requirement
+    in reqfile into dl, as pip finds it (its configuration, the file's
+    global options, this interpreter's tags), without preparing an sdist's
+    metadata first: pip download builds an isolated environment for that,
+    which build_tree then makes again. It goes through pip's internals; a
+    pip they do not fit fails here, and fetch takes pip download instead."""
+    from pip._internal.commands import create_command
+
+    cmd = create_command("download")
+    options, args = cmd.parse_args(["--no-deps", "--disable-pip-version-check", "--no-input",
+                                    "--dest", dl, "--requirement", reqfile])
+    options.editables = []  # as pip download sets it
+    with cmd.main_context():
+        session = cmd.get_default_session(options)
+        finder = cmd._build_package_finder(options=options, session=session)
+        reqs = cmd.get_requirements(args, options, finder, session)
+        if len(reqs) != 1:
+            raise ValueError("want one requirement, have %d" % len(reqs))
+        req = reqs[0]
+        if not req.match_markers():
+            return
+        hashes = req.hashes(trust_internet=False)
+        if hashed and not hashes:
+            sys.exit("imagebuild: %s has no --hash; its step installs what was locked or resolved only" % req.name)
+        found = finder.find_best_candidate(req.req.name, req.req.specifier, hashes=hashes)
+        best = found.best_candidate
+        if best is None:
+            raise ValueError("no file of %s found" % req.req)
+        link = best.link
+        path = os.path.join(dl, link.filename)
+        with session.get(link.url_without_fragment, stream=True) as resp:
+            resp.raise_for_status()
+            with open(path, "wb") as f:
+                for chunk in resp.iter_content(1 << 16):
+                    f.write(chunk)
+        if hashes:
+            try:
+                hashes.check_against_path(path)
+            except Exception:
+                with open(path, "rb") as f:
+                    got = hashlib.sha256(f.read()).hexdigest()
+                raise HashMismatch("%s has sha256 %s, not a hash the requirements give for it" % (link.filename, got))
+    print("imagebuild: downloaded %s" % link.filename)
+
+
 def install_wheel(name, python):
     """Installs the wheel in WHEELS alone into python's environment, by
     name, compiles the environment's byte code and removes ROOT."""
     run([*pip_for(python), "install", "--no-deps", "--no-index", "--no-compile", "--no-cache-dir",
          "--disable-pip-version-check", "--no-input", "--find-links", WHEELS, name])
-    run([python, "-m", "compileall", "-q", "--invalidation-mode", "checked-hash", VENV])
+    # -f: a .pth file that imports a module at startup (setuptools'
+    # distutils-precedence.pth) has the interpreter write that module's byte
+    # code as it starts, timestamp-based, before compileall sees it; without
+    # -f compileall takes it for up to date, and the image holds the
+    # unpacking time of the source.
+    run([python, "-m", "compileall", "-q", "-f", "--invalidation-mode", "checked-hash", VENV])
     shutil.rmtree(ROOT)
 
 
