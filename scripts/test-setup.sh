@@ -3,7 +3,8 @@
 # BuildKit daemon's address: the daemon (started by buildkitd.sh unless
 # BUILDKIT_HOST names one, which must then answer), the test base trees for
 # linux/amd64 and linux/arm64 (testbase-rootfs.sh; arm64 under QEMU
-# emulation), Trivy (trivy.sh) and the Docker Engines (engine.sh). `make test` and CI run it before go test.
+# emulation), Trivy (trivy.sh), cosign v2 (cosign.sh) and the Docker Engines
+# (engine.sh). `make test` and CI run it before go test.
 # The tests would make the same parts themselves, under the same file locks,
 # but one step first shows what it does and stops at the first part that
 # cannot be had, naming it, before any test runs.
@@ -24,5 +25,6 @@ for arch in amd64 arm64; do
 	bash "$root/scripts/testbase-rootfs.sh" "$arch" >/dev/null
 done
 bash "$root/scripts/trivy.sh" >/dev/null
+bash "$root/scripts/cosign.sh" >/dev/null
 bash "$root/scripts/engine.sh" >/dev/null
 echo "$addr"
