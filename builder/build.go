@@ -43,6 +43,9 @@ type Result struct {
 	// Comparisons are, with [Options.CheckReproducible], each platform's
 	// comparison of the two builds, in the order of the images.
 	Comparisons []*compare.Result
+	// Signatures are, with [Options.Signer], the tags the signatures of
+	// what was pushed were stored under (NAME:sha256-<hex>.sig).
+	Signatures []string
 }
 
 // Build builds imgs, one image a platform, into one image (an index of
@@ -192,7 +195,13 @@ func check(ctx context.Context, c *client.Client, imgs []Image, opt Options, pro
 			if err != nil {
 				return err
 			}
-			if err := opt.Verify(ctx, img.Platform, im); err != nil {
+			var doc []byte
+			if opt.SBOM {
+				if doc, err = sbomOf(built, im); err != nil {
+					return err
+				}
+			}
+			if err := opt.Verify(ctx, img.Platform, im, doc); err != nil {
 				return fmt.Errorf("%w: verify %s: %w; nothing was written or pushed", ErrCheck, platforms.Format(img.Platform), err)
 			}
 		}
@@ -223,12 +232,58 @@ func check(ctx context.Context, c *client.Client, imgs []Image, opt Options, pro
 		res.Comparisons = append(res.Comparisons, cmp)
 		if !cmp.Same() {
 			differ = append(differ, fmt.Sprintf("%s (%s and %s)", cmp.Platform, cmp.Digests[0], cmp.Digests[1]))
+			continue
+		}
+		if opt.SBOM {
+			// The same image, so the same subject: the statements differ
+			// only where the documents do.
+			var sboms [2]v1.Hash
+			for i, idx := range []v1.ImageIndex{built, rebuilt} {
+				if sboms[i], err = sbomDigest(idx, pair[i]); err != nil {
+					return fmt.Errorf("%s: %w", cmp.Platform, err)
+				}
+			}
+			if sboms[0] != sboms[1] {
+				differ = append(differ, fmt.Sprintf("%s's SBOM (%s and %s)", cmp.Platform, sboms[0], sboms[1]))
+			}
 		}
 	}
 	if len(differ) > 0 {
 		return fmt.Errorf("%w: not reproducible: two builds differ for %s; nothing was written or pushed", ErrCheck, strings.Join(differ, ", "))
 	}
 	return nil
+}
+
+// sbomDigest returns the digest of the SBOM statement idx attaches to img.
+func sbomDigest(idx v1.ImageIndex, img v1.Image) (v1.Hash, error) {
+	_, h, err := sbomStatement(idx, img)
+	return h, err
+}
+
+// sbomOf returns the SPDX document idx attaches to img.
+func sbomOf(idx v1.ImageIndex, img v1.Image) ([]byte, error) {
+	st, _, err := sbomStatement(idx, img)
+	if err != nil {
+		return nil, err
+	}
+	return st.Predicate, nil
+}
+
+// sbomStatement returns the SBOM statement idx attaches to img, and the
+// digest of the layer holding it; an error when there is none.
+func sbomStatement(idx v1.ImageIndex, img v1.Image) (*oci.Statement, v1.Hash, error) {
+	d, err := img.Digest()
+	if err != nil {
+		return nil, v1.Hash{}, err
+	}
+	st, h, err := oci.Attestation(idx, d, SBOMPredicateType)
+	if err != nil {
+		return nil, v1.Hash{}, fmt.Errorf("read the SBOM of %s: %w", d, err)
+	}
+	if st == nil {
+		return nil, v1.Hash{}, fmt.Errorf("no SBOM attached to %s", d)
+	}
+	return st, h, nil
 }
 
 // buildTarball builds imgs into an OCI tarball, unpacks it into the

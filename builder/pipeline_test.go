@@ -222,7 +222,7 @@ func TestBuildersPerPlatform(t *testing.T) {
 	res, err := build(t, env, images, ps, builder.Options{
 		SourceDateEpoch: epoch(1700000000),
 		Builders:        map[string]daemon.Config{"linux/arm64": {Addr: "unix://" + second.Socket}},
-		Verify: func(ctx context.Context, p ocispecs.Platform, img v1.Image) error {
+		Verify: func(ctx context.Context, p ocispecs.Platform, img v1.Image, sbom []byte) error {
 			r, err := verify.Image(ctx, img, verify.Options{})
 			if err != nil {
 				return err

@@ -36,7 +36,7 @@ type Plan struct {
 
 // PlanError is a build [NewPlan] refuses: Field names the [Options] field
 // at fault ("Outputs", "CacheExports", "CacheImports", "Secrets",
-// "Builders", "MetadataFile", "Provenance"), or "Platforms" for the
+// "Builders", "MetadataFile", "Provenance", "Signer"), or "Platforms" for the
 // platforms asked for and "Images" for the images made, Index the element
 // of a slice and Key the key of a map. The command maps it to its flags;
 // Err says what is wrong.
@@ -140,6 +140,9 @@ func NewPlan(ctx context.Context, images Images, ps []ocispecs.Platform, opt Opt
 	if !slices.Contains([]string{"", "mode=min", "mode=max"}, opt.Provenance) {
 		return nil, &PlanError{Field: "Provenance", Err: errors.New("want mode=min or mode=max")}
 	}
+	if opt.Signer != nil && len(pushes(opt)) == 0 {
+		return nil, &PlanError{Field: "Signer", Err: errors.New("nothing is pushed to sign: a signature is stored beside the image in its registry; push it (type=image,push=true)")}
+	}
 	// Last, as the one check a graph can be written without (see
 	// [ContextFileError]).
 	if err := p.imgs[0].Context.Check(p.imgs[0].ContextFiles); err != nil {
@@ -241,10 +244,17 @@ func (p *Plan) Build(ctx context.Context, c *client.Client, status chan *client.
 	if err := <-workers; err != nil {
 		return nil, err
 	}
+	var res *Result
+	var err error
 	if len(builders) > 0 {
-		return buildAcross(ctx, c, builders, imgs, opt, &prog)
+		res, err = buildAcross(ctx, c, builders, imgs, opt, &prog)
+	} else {
+		res, err = build(ctx, c, imgs, opt, &prog)
 	}
-	return build(ctx, c, imgs, opt, &prog)
+	if err != nil || opt.Signer == nil {
+		return res, err
+	}
+	return res, res.sign(ctx, opt)
 }
 
 // checkFileDest reports whether a file can be written at path: its folder

@@ -30,6 +30,7 @@ import (
 	"github.com/moby/buildkit/util/entitlements"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
 )
@@ -52,6 +53,18 @@ type Options struct {
 	// Provenance, when set, attaches BuildKit's SLSA provenance
 	// attestation to the image: "mode=min" or "mode=max".
 	Provenance string
+	// SBOM attaches to each platform's image an SPDX 2.3 SBOM of it as an
+	// in-toto attestation ([SBOMPredicateType]), made by the client from
+	// the image built (see package sbom): the base's OS packages, the
+	// Python distributions and their files, the base by digest. The same
+	// image gives the same document, dated by SourceDateEpoch.
+	SBOM bool
+	// Signer, when set, signs what the build pushed once it is read back
+	// (see [Result.Signatures]): the digest each push gave and each
+	// platform's image manifest, stored as cosign v2 stores a key's
+	// signatures, in the repository's sha256-<hex>.sig tag. A build that
+	// pushes nothing cannot sign.
+	Signer signature.Signer
 	// CacheExports are where the build's cache goes (BuildKit's cache
 	// exporters: registry, local, inline, gha, s3, azblob), mode=max unless
 	// an export says otherwise. A failing export fails the build unless it
@@ -62,8 +75,9 @@ type Options struct {
 	// is a warning in the progress, and the build goes on without it.
 	CacheImports []client.CacheOptionsEntry
 	// Verify, when set, checks each platform's image of the build before
-	// any output is written; an error stops the build there.
-	Verify func(ctx context.Context, platform ocispecs.Platform, img v1.Image) error
+	// any output is written, with the SPDX document attached to it (with
+	// SBOM set, else nil); an error stops the build there.
+	Verify func(ctx context.Context, platform ocispecs.Platform, img v1.Image, sbom []byte) error
 	// CheckReproducible builds a second time, ignoring every cache of the
 	// daemon's, and compares each platform's image with the first build's
 	// before any output is written; a difference stops the build there.
@@ -209,6 +223,7 @@ func solve(ctx context.Context, c *client.Client, imgs []Image, opt Options, out
 			baseConfigs[i] = baseConfig
 		}
 		refs := make([]gateway.Reference, len(imgs))
+		sboms := make([]gateway.Attestation, len(imgs))
 		configs := make([][2][]byte, len(imgs))
 		eg, ectx := errgroup.WithContext(ctx)
 		for i := range imgs {
@@ -233,7 +248,10 @@ func solve(ctx context.Context, c *client.Client, imgs []Image, opt Options, out
 				if err != nil {
 					return err
 				}
-				refs[i], err = res.SingleRef()
+				if refs[i], err = res.SingleRef(); err != nil || !opt.SBOM {
+					return err
+				}
+				sboms[i], err = sbomAttestation(ectx, gw, img, refs[i], opt)
 				return err
 			})
 		}
@@ -241,6 +259,11 @@ func solve(ctx context.Context, c *client.Client, imgs []Image, opt Options, out
 			return nil, err
 		}
 		out := gateway.NewResult()
+		if opt.SBOM {
+			for i, img := range imgs {
+				out.AddAttestation(PlatformID(img.Platform), sboms[i])
+			}
+		}
 		if len(imgs) == 1 {
 			out.SetRef(refs[0])
 			out.AddMeta(exptypes.ExporterImageConfigKey, configs[0][0])

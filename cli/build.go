@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/daemon"
+	"github.com/imagebuild/imagebuild/sign"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/util/progress/progressui"
@@ -30,6 +31,8 @@ type buildOptions struct {
 	daemonOptions
 	secrets      []string
 	provenance   string
+	sbom         bool
+	sign         string
 	outputs      []string
 	tags         []string
 	push         bool
@@ -53,6 +56,8 @@ func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.builders, "builder", nil, "build a platform of --platform on its own daemon, PLATFORM=ADDR (repeatable; the TLS flags apply to every address); the rest go to --addr's; one index is assembled")
 	fs.StringArrayVar(&o.secrets, "secret", nil, "a build secret, as id=ID,src=PATH (repeatable); id=pipconf is pip's config file during the pip step")
 	fs.StringVar(&o.provenance, "provenance", "", "attach BuildKit's SLSA provenance attestation: mode=min or mode=max")
+	fs.StringVar(&o.sign, "sign", "", "after the push, sign what was pushed (the index and each platform's manifest) with this cosign private key (cosign generate-key-pair; its password in $COSIGN_PASSWORD), stored as cosign v2 stores it: the NAME:sha256-<hex>.sig tag")
+	fs.BoolVar(&o.sbom, "sbom", false, "attach an SPDX 2.3 SBOM of each platform's image as an in-toto attestation: its OS packages, Python distributions and their files, the base by digest")
 	progress := os.Getenv("BUILDKIT_PROGRESS")
 	if progress == "" {
 		progress = string(progressui.AutoMode)
@@ -89,7 +94,7 @@ func (o *buildOptions) sourceDateEpoch() (*time.Time, error) {
 // options turns the flags into the library's options for a build; the
 // plan checks them (see planError).
 func (o *buildOptions) options() (builder.Options, error) {
-	so := builder.Options{NoCache: o.noCache, CheckReproducible: o.checkRepro, MetadataFile: o.metadataFile, Provenance: o.provenance}
+	so := builder.Options{NoCache: o.noCache, CheckReproducible: o.checkRepro, MetadataFile: o.metadataFile, Provenance: o.provenance, SBOM: o.sbom}
 	for _, spec := range o.outputs {
 		out, err := parseOutput(spec)
 		if err != nil {
@@ -141,6 +146,13 @@ func (o *buildOptions) options() (builder.Options, error) {
 	if so.Builders, err = o.parseBuilders(); err != nil {
 		return so, err
 	}
+	if o.sign != "" {
+		// Loaded before the build, so that a wrong password stops it
+		// before anything is pushed.
+		if so.Signer, err = sign.LoadSigner(o.sign, []byte(os.Getenv("COSIGN_PASSWORD"))); err != nil {
+			return so, usagef("--sign %s: %v; the key is cosign generate-key-pair's cosign.key, its password in COSIGN_PASSWORD", o.sign, err)
+		}
+	}
 	for _, spec := range o.secrets {
 		id, path, err := parseSecret(spec)
 		if err != nil {
@@ -191,6 +203,8 @@ func (o *buildOptions) planError(err error, recipe string) error {
 		return usagef("--metadata-file %s: %v", o.metadataFile, pe.Err)
 	case "Provenance":
 		return usagef("--provenance %q: %v", o.provenance, pe.Err)
+	case "Signer":
+		return usagef("--sign %s: nothing is pushed to sign (a signature is stored beside the image, in its registry); add --push --tag NAME, or --output type=image,name=NAME,push=true", o.sign)
 	}
 	return usageError{err}
 }
@@ -265,8 +279,8 @@ func (a *app) runBuild(ctx context.Context, args []string, stdout, stderr io.Wri
 		return err
 	}
 	if o.verify {
-		so.Verify = func(ctx context.Context, p ocispecs.Platform, img v1.Image) error {
-			return verifyImage(ctx, img, p, stdout)
+		so.Verify = func(ctx context.Context, p ocispecs.Platform, img v1.Image, sbom []byte) error {
+			return verifyImage(ctx, img, p, sbom, stdout)
 		}
 	}
 	plan, err := builder.NewPlan(ctx, recipeImages(r, in), ps, so)
@@ -287,11 +301,12 @@ func (a *app) runBuild(ctx context.Context, args []string, stdout, stderr io.Wri
 		res, err = plan.Build(ctx, c, status[0])
 		return err
 	})
-	return finishBuild(&o, res, explainConnect(daemonLost(err, o.addr), o.addr), stdout)
+	return finishBuild(&o, res, explainConnect(daemonLost(err, o.addr), o.addr), stdout, stderr)
 }
 
-// finishBuild prints the comparisons and the digest of what was built.
-func finishBuild(o *buildOptions, res *builder.Result, err error, stdout io.Writer) error {
+// finishBuild prints the comparisons and the digest of what was built, and
+// on stderr the signatures stored.
+func finishBuild(o *buildOptions, res *builder.Result, err error, stdout, stderr io.Writer) error {
 	if res != nil {
 		for _, cmp := range res.Comparisons {
 			if werr := cmp.WriteText(stdout); werr != nil {
@@ -301,6 +316,9 @@ func finishBuild(o *buildOptions, res *builder.Result, err error, stdout io.Writ
 	}
 	if err != nil {
 		return err
+	}
+	for _, sig := range res.Signatures {
+		fmt.Fprintf(stderr, "signed: %s\n", sig)
 	}
 	if d := res.ExporterResponse["containerimage.digest"]; d != "" {
 		fmt.Fprintln(stdout, d)

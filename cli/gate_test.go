@@ -294,6 +294,23 @@ func TestGate(t *testing.T) {
 		assertPushedScanned(t, r, image)
 	})
 
+	t.Run("with --sbom and SIGN_KEY the SBOM is checked and the push signed", func(t *testing.T) {
+		image := env.Registry + "/imagebuild-test/gate:signed"
+		key, pub := testenv.CosignKeyPair(t, "gate password")
+		r := g.run(t, gateContext(t, ""), image, append(noPins, "SIGN_KEY="+key, "COSIGN_PASSWORD=gate password"), append(build, "--sbom")...)
+		if r.code != 0 {
+			t.Fatalf("gate exit %d, want 0\n%s", r.code, r.stderr)
+		}
+		if !strings.Contains(r.stderr, "pass SBOM lists what the image holds") {
+			t.Errorf("the gate's verify did not check the SBOM:\n%s", r.stderr)
+		}
+		assertPushedScanned(t, r, image)
+		stdout, stderr, code := cli(t, "verify", "--key", pub, image)
+		if code != 0 || !strings.Contains(stdout, "pass signature") {
+			t.Errorf("verify --key of what the gate pushed exited %d\n%s\n%s", code, stdout, stderr)
+		}
+	})
+
 	t.Run("PUSH=false stops after the scan", func(t *testing.T) {
 		image := env.Registry + "/imagebuild-test/gate:not-pushed"
 		dir := gateContext(t, "setuptools==66.1.1\n", "CVE-2024-6345")

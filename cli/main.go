@@ -139,7 +139,7 @@ func (a *app) run(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	case "verify":
 		return runVerify(ctx, args[1:], stdout)
 	case "push":
-		return runPush(ctx, args[1:], stdout)
+		return runPush(ctx, args[1:], stdout, stderr)
 	case "version":
 		return runVersion(args[1:], stdout)
 	case "-h", "--help", "help":

@@ -47,6 +47,11 @@ func TestUsageErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(app, "requirements.txt"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A cosign key pair, its password in COSIGN_PASSWORD, and a key with
+	// another password.
+	signKey, signPub := testenv.CosignKeyPair(t, testenv.CosignPassword)
+	otherKey, _ := testenv.CosignKeyPair(t, "another password")
+	t.Setenv("COSIGN_PASSWORD", testenv.CosignPassword)
 	tests := []struct {
 		name string
 		args []string
@@ -122,6 +127,12 @@ func TestUsageErrors(t *testing.T) {
 		{name: "metadata file folder missing", args: []string{"build", "python-alpine", "--context", ctxDir, "--metadata-file", "{out}/missing/md.json"},
 			want: "--metadata-file {out}/missing/md.json: folder {out}/missing does not exist"},
 		{name: "bad tag", args: []string{"build", "python-alpine", "--context", ctxDir, "-t", "Team/App:1"}, want: `--tag "Team/App:1"`},
+		{name: "sign with no key file", args: []string{"build", "python-alpine", "--context", app, "-t", "127.0.0.1:1/app:1", "--push", "--sign", filepath.Join(ctxDir, "nope.key")}, want: "--sign " + filepath.Join(ctxDir, "nope.key") + ": read private key"},
+		{name: "sign with the wrong password", args: []string{"build", "python-alpine", "--context", app, "-t", "127.0.0.1:1/app:1", "--push", "--sign", otherKey}, want: "wrong password"},
+		{name: "sign a public key", args: []string{"build", "python-alpine", "--context", app, "-t", "127.0.0.1:1/app:1", "--push", "--sign", signPub}, want: "--sign " + signPub + ": private key"},
+		{name: "sign without a push", args: []string{"build", "python-alpine", "--context", app, "-o", "type=oci,dest={out}/image.tar", "--sign", signKey}, want: "nothing is pushed to sign"},
+		{name: "verify a key's signature of a file", args: []string{"verify", "--key", signPub, app}, want: "is not a registry reference"},
+		{name: "verify with no key file", args: []string{"verify", "--key", filepath.Join(ctxDir, "nope.pub"), "127.0.0.1:1/app:1"}, want: "--key " + filepath.Join(ctxDir, "nope.pub")},
 		{name: "load without a tag", args: []string{"build", "python-alpine", "--context", ctxDir, "--load"}, want: "--load needs --tag NAME"},
 		{name: "load with a bad tag", args: []string{"build", "python-alpine", "--context", ctxDir, "--load", "-t", "Team/App:1"}, want: `--load: invalid output: image name "Team/App:1"`},
 		{name: "bad network", args: []string{"build", "python-alpine", "--context", ctxDir, "--network", "bridge"}, want: `--network "bridge": want default, host or none`},

@@ -5,18 +5,26 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/imagebuild/imagebuild/oci"
 	"github.com/imagebuild/imagebuild/publish"
 	"github.com/imagebuild/imagebuild/ref"
+	"github.com/imagebuild/imagebuild/sign"
+	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/pflag"
 )
 
 // runPush pushes the image of an OCI layout directory to a registry, as it
 // is, and prints its digest: the image that was scanned is the one pushed.
-func runPush(ctx context.Context, args []string, stdout io.Writer) error {
+// With --sign it then signs what it pushed, as build --sign does.
+func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := pflag.NewFlagSet("push", pflag.ContinueOnError)
-	pos, help, err := parseFlags(fs, args, stdout, "push LAYOUT REF\n\nLAYOUT: an OCI layout directory of one image, as --output type=oci,dest=DIR,tar=false writes it\nREF: where to push it, NAME[:TAG]; the digest pushed is printed", 2)
+	key := fs.String("sign", "", "after the push, sign what was pushed (the index and each platform's manifest) with this cosign private key (its password in $COSIGN_PASSWORD), stored as cosign v2 stores it: the NAME:sha256-<hex>.sig tag")
+	pos, help, err := parseFlags(fs, args, stdout, "push LAYOUT REF [--sign KEY]\n\nLAYOUT: an OCI layout directory of one image, as --output type=oci,dest=DIR,tar=false writes it\nREF: where to push it, NAME[:TAG]; the digest pushed is printed", 2)
 	if help || err != nil {
 		return err
 	}
@@ -24,13 +32,66 @@ func runPush(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return usagef("push: reference %q: %v", pos[1], err)
 	}
-	dgst, err := publish.Layout(ctx, pos[0], r, remote.WithAuthFromKeychain(ref.Keychain(nil)))
+	var signer signature.Signer
+	if *key != "" {
+		// Loaded before the push, so that a wrong password stops it
+		// before anything is pushed.
+		if signer, err = sign.LoadSigner(*key, []byte(os.Getenv("COSIGN_PASSWORD"))); err != nil {
+			return usagef("--sign %s: %v; the key is cosign generate-key-pair's cosign.key, its password in COSIGN_PASSWORD", *key, err)
+		}
+	}
+	auth := remote.WithAuthFromKeychain(ref.Keychain(nil))
+	dgst, err := publish.Layout(ctx, pos[0], r, auth)
 	if errors.Is(err, publish.ErrNoLayout) {
 		return usageError{err}
 	}
 	if err != nil {
 		return err
 	}
+	if signer != nil {
+		digests, err := layoutDigests(pos[0], dgst.String())
+		if err != nil {
+			return fmt.Errorf("%s@%s was pushed but not signed: %w", r.Context(), dgst, err)
+		}
+		for _, d := range digests {
+			if err := sign.Sign(ctx, r.Context(), d, signer, auth); err != nil {
+				return fmt.Errorf("%s@%s was pushed but not signed: %w", r.Context(), d, err)
+			}
+			fmt.Fprintf(stderr, "signed: %s\n", sign.SignatureTag(r.Context(), d))
+		}
+	}
 	_, err = fmt.Fprintln(stdout, dgst)
 	return err
+}
+
+// layoutDigests are what a push of the layout dir, which gave the digest
+// pushed, is signed for: that digest and each platform's image manifest.
+func layoutDigests(dir, pushed string) ([]v1.Hash, error) {
+	top, err := v1.NewHash(pushed)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := oci.OpenLayout(dir)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := oci.Platforms(idx)
+	if err != nil {
+		return nil, err
+	}
+	out := []v1.Hash{top}
+	for _, p := range ps {
+		img, err := oci.Image(idx, p)
+		if err != nil {
+			return nil, err
+		}
+		d, err := img.Digest()
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
 }

@@ -11,6 +11,9 @@ import (
 
 	"github.com/containerd/platforms"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/imagebuild/imagebuild/ref"
+	"github.com/imagebuild/imagebuild/sign"
 	"github.com/imagebuild/imagebuild/verify"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/pflag"
@@ -25,12 +28,24 @@ func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := pflag.NewFlagSet("verify", pflag.ContinueOnError)
 	platform := fs.String("platform", "", "verify only this platform's image, where TARGET holds several (default: every platform's)")
 	format := fs.String("format", "text", "output format: text or json (a JSON array of reports, one a platform, where TARGET holds several)")
-	pos, help, err := parseFlags(fs, args, stdout, "verify TARGET [--platform P] [--format text|json]\n\n"+verifyTargetHelp, 1)
+	key := fs.String("key", "", "check first that TARGET, a registry reference, is signed by this cosign public key (cosign.pub), as cosign v2 stores signatures")
+	pos, help, err := parseFlags(fs, args, stdout, "verify TARGET [--platform P] [--format text|json] [--key KEY.pub]\n\n"+verifyTargetHelp, 1)
 	if help || err != nil {
 		return err
 	}
 	if *format != "text" && *format != "json" {
 		return usagef("--format %q: want text or json", *format)
+	}
+	if *key != "" {
+		// The report is the output in JSON; the signature passed when
+		// it is written at all.
+		w := stdout
+		if *format == "json" {
+			w = io.Discard
+		}
+		if err := verifySignature(ctx, pos[0], *key, w); err != nil {
+			return err
+		}
 	}
 	var p ocispecs.Platform
 	if *platform != "" {
@@ -61,7 +76,7 @@ func verifyTarget(ctx context.Context, target string, p ocispecs.Platform, forma
 	var reports []*verify.Report
 	var failed []string
 	for _, img := range imgs {
-		report, err := verify.Image(ctx, img.Image, verify.Options{})
+		report, err := verify.Image(ctx, img.Image, verify.Options{SBOM: img.SBOM})
 		if err != nil {
 			return fmt.Errorf("verify %s (%s): %w", target, platforms.Format(img.Platform), err)
 		}
@@ -98,10 +113,11 @@ func verifyTarget(ctx context.Context, target string, p ocispecs.Platform, forma
 	return nil
 }
 
-// verifyImage verifies one platform's image of a build and writes the
-// report, headed by the platform; a failed check is an error.
-func verifyImage(ctx context.Context, img v1.Image, p ocispecs.Platform, stdout io.Writer) error {
-	report, err := verify.Image(ctx, img, verify.Options{})
+// verifyImage verifies one platform's image of a build, with the SBOM
+// attached to it (nil for none), and writes the report, headed by the
+// platform; a failed check is an error.
+func verifyImage(ctx context.Context, img v1.Image, p ocispecs.Platform, sbom []byte, stdout io.Writer) error {
+	report, err := verify.Image(ctx, img, verify.Options{SBOM: sbom})
 	if err != nil {
 		return err
 	}
@@ -115,4 +131,34 @@ func verifyImage(ctx context.Context, img v1.Image, p ocispecs.Platform, stdout 
 		return errors.New(strings.Join(report.Failures(), "; "))
 	}
 	return nil
+}
+
+// verifySignature checks that target, a registry reference, is signed by
+// the cosign public key in the file key, and says so on stdout.
+func verifySignature(ctx context.Context, target, key string, stdout io.Writer) error {
+	v, err := sign.LoadVerifier(key)
+	if err != nil {
+		return usagef("--key %s: %v", key, err)
+	}
+	if !verify.IsReference(target) {
+		return usagef("--key: %s is not a registry reference (NAME:TAG or NAME@sha256:<digest>): signatures are checked in the registry the image was pushed to", target)
+	}
+	r, err := ref.Parse(target)
+	if err != nil {
+		return usagef("--key: %s: %v", target, err)
+	}
+	keychain := remote.WithAuthFromKeychain(ref.Keychain(nil))
+	desc, err := remote.Head(r, remote.WithContext(ctx), keychain)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", target, err)
+	}
+	if err := sign.Verify(ctx, r.Context(), desc.Digest, v, keychain); err != nil {
+		return fmt.Errorf("%s: %w", target, err)
+	}
+	fp, err := sign.Fingerprint(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "pass signature: %s@%s is signed by %s (%s)\n", r.Context(), desc.Digest, key, fp)
+	return err
 }

@@ -2,6 +2,7 @@ package oci
 
 import (
 	"archive/tar"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -250,4 +251,88 @@ func platformString(p ocispecs.Platform) string {
 		return "any platform"
 	}
 	return platforms.Format(p)
+}
+
+// ReferenceDigestAnnotation is the annotation on an attestation manifest's
+// index entry that names the image manifest it is about.
+const ReferenceDigestAnnotation = "vnd.docker.reference.digest"
+
+// PredicateTypeAnnotation is the annotation on an attestation manifest's
+// layer that names the in-toto predicate type of the statement it holds.
+const PredicateTypeAnnotation = "in-toto.io/predicate-type"
+
+// PredicateSPDX is the in-toto predicate type of an SPDX SBOM, as
+// BuildKit types its own.
+const PredicateSPDX = "https://spdx.dev/Document"
+
+// Statement is an in-toto statement as an attestation layer holds it.
+type Statement struct {
+	Type          string          `json:"_type"`
+	PredicateType string          `json:"predicateType"`
+	Subject       []Subject       `json:"subject"`
+	Predicate     json.RawMessage `json:"predicate"`
+}
+
+// Subject is what a statement is about: a name and its digests.
+type Subject struct {
+	Name   string            `json:"name"`
+	Digest map[string]string `json:"digest"`
+}
+
+// Attestation returns the statement of predicateType that idx attaches to
+// the image whose manifest digest is image (in an attestation manifest the
+// index names for it, looking into nested indexes), and the digest of the
+// layer that holds it; a nil statement where there is none.
+func Attestation(idx v1.ImageIndex, image v1.Hash, predicateType string) (*Statement, v1.Hash, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, v1.Hash{}, err
+	}
+	for _, d := range im.Manifests {
+		if d.MediaType.IsIndex() {
+			child, err := idx.ImageIndex(d.Digest)
+			if err != nil {
+				return nil, v1.Hash{}, err
+			}
+			if st, h, err := Attestation(child, image, predicateType); err != nil || st != nil {
+				return st, h, err
+			}
+			continue
+		}
+		if !IsAttestation(d) || d.Annotations[ReferenceDigestAnnotation] != image.String() {
+			continue
+		}
+		att, err := idx.Image(d.Digest)
+		if err != nil {
+			return nil, v1.Hash{}, err
+		}
+		m, err := att.Manifest()
+		if err != nil {
+			return nil, v1.Hash{}, err
+		}
+		for _, l := range m.Layers {
+			if l.Annotations[PredicateTypeAnnotation] != predicateType {
+				continue
+			}
+			layer, err := att.LayerByDigest(l.Digest)
+			if err != nil {
+				return nil, v1.Hash{}, err
+			}
+			rc, err := layer.Compressed()
+			if err != nil {
+				return nil, v1.Hash{}, err
+			}
+			dt, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil {
+				return nil, v1.Hash{}, fmt.Errorf("read attestation %s: %w", l.Digest, err)
+			}
+			var st Statement
+			if err := json.Unmarshal(dt, &st); err != nil {
+				return nil, v1.Hash{}, fmt.Errorf("attestation %s: %w", l.Digest, err)
+			}
+			return &st, l.Digest, nil
+		}
+	}
+	return nil, v1.Hash{}, nil
 }

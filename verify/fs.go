@@ -12,6 +12,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/imagebuild/imagebuild/sbom"
 )
 
 // node is one path of the image's flattened filesystem: metadata only,
@@ -66,7 +67,7 @@ func scan(img v1.Image, roots []string) (fsys, error) {
 			continue
 		}
 		switch {
-		case h.Size <= maxSmall && wantsContent(p):
+		case h.Size <= maxSmall && wantsContent(p), sbom.Reads(strings.TrimPrefix(p, "/")):
 			if n.data, err = io.ReadAll(tr); err != nil {
 				return nil, err
 			}

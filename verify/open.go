@@ -23,6 +23,9 @@ var ErrNoTarget = errors.New("no such file or directory")
 type PlatformImage struct {
 	Platform ocispecs.Platform
 	Image    v1.Image
+	// SBOM is the SPDX document the target attaches to the image as an
+	// in-toto attestation, nil where it attaches none.
+	SBOM []byte
 }
 
 // Open opens target as an image: an OCI layout directory or an OCI or
@@ -67,7 +70,11 @@ func Images(ctx context.Context, target string, platform ocispecs.Platform, tmp 
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", target, err)
 		}
-		out = append(out, PlatformImage{Platform: p, Image: img})
+		doc, err := SBOM(idx, img)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", target, err)
+		}
+		out = append(out, PlatformImage{Platform: p, Image: img, SBOM: doc})
 	}
 	return out, nil
 }
@@ -111,4 +118,18 @@ func IsReference(target string) bool {
 	_, tagged := named.(reference.Tagged)
 	_, digested := named.(reference.Digested)
 	return tagged || digested
+}
+
+// SBOM returns the SPDX document idx attaches to img as an in-toto
+// attestation (its predicate), nil where it attaches none.
+func SBOM(idx v1.ImageIndex, img v1.Image) ([]byte, error) {
+	d, err := img.Digest()
+	if err != nil {
+		return nil, err
+	}
+	st, _, err := oci.Attestation(idx, d, oci.PredicateSPDX)
+	if err != nil || st == nil {
+		return nil, err
+	}
+	return st.Predicate, nil
 }

@@ -89,6 +89,9 @@ type Options struct {
 	// Keychain gives registry credentials for the base check; default
 	// Docker's config.
 	Keychain authn.Keychain
+	// SBOM is the SPDX document attached to the image, checked against
+	// it; nil skips that check (see [PlatformImage]).
+	SBOM []byte
 }
 
 // Image runs every check on img.
@@ -124,6 +127,7 @@ func Image(ctx context.Context, img v1.Image, opt Options) (*Report, error) {
 		checkBase(ctx, img, cf, opt.Keychain),
 		checkLeftovers(fs),
 		checkVenvLayers(img, cf, "/opt/venv", uid),
+		checkSBOM(fs, opt.SBOM),
 	}}
 	return r, nil
 }

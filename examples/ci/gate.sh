@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # ADR-003's container gate, as CI runs it: check the base image pins, build
 # the image once into an OCI layout directory, verify it (imagebuild verify,
-# every platform), scan every platform's image with Trivy (CRITICAL/HIGH with
-# a fix, .trivyignore honoured), and push exactly what was checked. The image is built once, so the digest
-# pushed is the digest scanned.
+# every platform, and the SBOM a build with --sbom attaches), scan every
+# platform's image with Trivy (CRITICAL/HIGH with a fix, .trivyignore
+# honoured), and push exactly what was checked, signed with SIGN_KEY when it
+# is set. The image is built once, so the digest pushed is the digest scanned.
 #
 #   examples/ci/gate.sh IMAGE [BUILD FLAGS...]
 #
 # IMAGE is where the image is pushed (NAME[:TAG]); BUILD FLAGS are passed to
-# `imagebuild build` (--secret, --provenance, --base, --cache-from, ...).
+# `imagebuild build` (--secret, --sbom, --provenance, --base, --cache-from, ...).
 # On success the last line on stdout is IMAGE@DIGEST (with PUSH=false, the
 # digest scanned). Progress and Trivy's report go to stderr.
 #
@@ -23,6 +24,9 @@
 #   PINS_FLAGS   flags for `imagebuild pins check`, e.g. --registry-mirror docker.io=M
 #   CHECK_PINS   true, or false for builds on another base (--base) [true]
 #   PUSH         true, or false to stop after the scan [true]
+#   SIGN_KEY     a cosign private key (cosign generate-key-pair): what is pushed
+#                is signed with it, as cosign v2 stores signatures, its password
+#                in COSIGN_PASSWORD [nothing signed]
 set -euo pipefail
 
 if [ $# -lt 1 ] || [ -z "$1" ]; then
@@ -37,6 +41,10 @@ out=${OUT:-out/gate}
 trivy=${TRIVY:-trivy}
 trivyignore=${TRIVYIGNORE:-.trivyignore}
 root=$(cd "$(dirname "$0")/../.." && pwd)
+if [ -n "${SIGN_KEY:-}" ] && [ ! -f "$SIGN_KEY" ]; then
+	echo "gate: SIGN_KEY=$SIGN_KEY is not a file; give the cosign private key, or unset it to push unsigned" >&2
+	exit 2
+fi
 if [ -n "${TRIVYIGNORE:-}" ] && [ ! -f "$TRIVYIGNORE" ]; then
 	echo "gate: TRIVYIGNORE=$TRIVYIGNORE is not a file; give Trivy's ignore file, or unset it for .trivyignore" >&2
 	exit 2
@@ -110,8 +118,14 @@ if [ "${PUSH:-true}" != true ]; then
 	echo "$digest"
 	exit 0
 fi
-echo "gate: pushing the scanned layout to $image" >&2
-pushed=$("${imagebuild[@]}" push "$out/image" "$image")
+sign=()
+if [ -n "${SIGN_KEY:-}" ]; then
+	sign=(--sign "$SIGN_KEY")
+	echo "gate: pushing the scanned layout to $image, signed with $SIGN_KEY" >&2
+else
+	echo "gate: pushing the scanned layout to $image" >&2
+fi
+pushed=$("${imagebuild[@]}" push "${sign[@]}" "$out/image" "$image")
 if [ "$pushed" != "$digest" ]; then
 	echo "gate: pushed $pushed but the build reported $digest" >&2
 	exit 1
