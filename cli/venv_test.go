@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -252,5 +254,42 @@ func TestLayoutUpdatedInPlace(t *testing.T) {
 	// and no blob of the old app layer, config and manifest is left.
 	if len(blobs2) != len(blobs1) {
 		t.Errorf("%d blobs before, %d after an edit that replaces one layer, its config and manifest: want as many", len(blobs1), len(blobs2))
+	}
+}
+
+// TestLockedHashChecked builds a locked requirement (pinned with its hash)
+// whose file the private index serves: the step fetches it through pip's
+// finder, without pip download (the progress says so), and installs it; the
+// same requirement with another hash fails the build in the step, naming the
+// file and its real hash, and writes nothing.
+func TestLockedHashChecked(t *testing.T) {
+	env := testenv.Get(t)
+	whl, dt := testenv.Wheel(t, "imagebuild-probe", "1.0", map[string][]byte{"imagebuild_probe/__init__.py": []byte("VALUE = 1\n")})
+	pipconf := testenv.PipConf(t, []byte("[global]\nindex-url = http://ci:locked@"+testenv.PrivateIndex(t, "locked", map[string][]byte{whl: dt})+"/simple/\n"))
+	sum := fmt.Sprintf("%x", sha256.Sum256(dt))
+	build := func(hash string) (stderr string, code int, dest string) {
+		dest = filepath.Join(t.TempDir(), "image.oci.tar")
+		_, stderr, code = cli(t, "build", "python-alpine", "--addr", env.Addr, "--context",
+			testenv.ExampleContext(t, "imagebuild-probe==1.0 --hash=sha256:"+hash+"\n"), "--base", env.Base.String(),
+			"--secret", "id=pipconf,src="+pipconf, "--progress", "plain", "--no-cache", "-o", "type=oci,dest="+dest)
+		return stderr, code, dest
+	}
+	stderr, code, dest := build(sum)
+	if code != 0 {
+		t.Fatalf("locked build exited %d:\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "imagebuild: downloaded "+whl) || strings.Contains(stderr, "fetching with pip download") {
+		t.Errorf("the step did not fetch %s through pip's finder:\n%s", whl, stderr)
+	}
+	if _, ok := layersByName(t, testenv.OCIImage(t, dest))["pip: imagebuild-probe 1.0"]; !ok {
+		t.Errorf("no layer pip: imagebuild-probe 1.0 in the image")
+	}
+	wrong := strings.Repeat("0", 64)
+	stderr, code, dest = build(wrong)
+	if code != 1 || !strings.Contains(stderr, whl+" has sha256 "+sum+", not a hash the requirements give for it") {
+		t.Errorf("a wrong hash: exit %d, want 1 naming the file and its sha256 %s:\n%s", code, sum, stderr)
+	}
+	if _, err := os.Stat(dest); !os.IsNotExist(err) {
+		t.Errorf("a failed build wrote %s", dest)
 	}
 }
