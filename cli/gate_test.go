@@ -20,35 +20,11 @@ import (
 // These tests run the CI gate, examples/ci/gate.sh, as the workflow does:
 // check pins, build once into an OCI layout, verify it, scan it with a real
 // Trivy (the version scripts/trivy.sh pins) and push what was scanned to
-// the test registry. Trivy's own database cannot be reached here, so the tests make
-// one with Trivy's database packages (tools/trivydb) holding three
-// advisories:
-//   - CVE-2024-6345 on setuptools before 70.0 (pip), HIGH, fixed in 70.0;
-//   - CVE-9999-0001 (made up) on glibc, the source of the test base's libc6
-//     and libc-bin, HIGH and unfixed in Debian 12;
-//   - CVE-9999-0002 (made up) on zlib, the test base's zlib1g, MEDIUM,
-//     fixed in a version newer than the base's.
-const gateDB = `{
-  "advisories": [
-    {"source": "pip::GitHub Security Advisory pip", "package": "setuptools", "id": "CVE-2024-6345",
-     "advisory": {"VulnerableVersions": ["<70.0"], "PatchedVersions": ["70.0"]}},
-    {"source": "debian 12", "package": "glibc", "id": "CVE-9999-0001", "advisory": {"Status": 2}},
-    {"source": "debian 12", "package": "zlib", "id": "CVE-9999-0002", "advisory": {"FixedVersion": "99:1.0-1"}}
-  ],
-  "vulnerabilities": {
-    "CVE-2024-6345": {"Title": "pypa/setuptools: remote code execution via download functions in the package_index module",
-                      "Severity": "HIGH", "VendorSeverity": {"ghsa": 3, "nvd": 3}},
-    "CVE-9999-0001": {"Title": "glibc: a made-up unfixed flaw", "Severity": "HIGH", "VendorSeverity": {"debian": 3, "nvd": 3}},
-    "CVE-9999-0002": {"Title": "zlib: a made-up fixed flaw", "Severity": "MEDIUM", "VendorSeverity": {"debian": 2, "nvd": 2}}
-  },
-  "dataSources": {
-    "pip::GitHub Security Advisory pip": {"ID": "ghsa", "Name": "GitHub Security Advisory pip"},
-    "debian 12": {"ID": "debian", "Name": "Debian Security Tracker"}
-  }
-}`
+// the test registry, on the tests' vulnerability database
+// (testenv.Advisories).
 
 // gate is what the gate tests share: imagebuild and Trivy binaries and the
-// Trivy cache folder holding gateDB.
+// Trivy cache folder holding testenv.Advisories.
 type gate struct {
 	env        *testenv.Env
 	imagebuild string
@@ -59,7 +35,7 @@ type gate struct {
 func newGate(t *testing.T) *gate {
 	t.Helper()
 	env := testenv.Get(t)
-	return &gate{env: env, imagebuild: testenv.BuildCLI(t), trivy: testenv.Trivy(t), trivyCache: testenv.TrivyDB(t, []byte(gateDB))}
+	return &gate{env: env, imagebuild: testenv.BuildCLI(t), trivy: testenv.Trivy(t), trivyCache: testenv.TrivyDB(t, []byte(testenv.Advisories))}
 }
 
 // offlineFlags run Trivy on the test's database only: no download, no

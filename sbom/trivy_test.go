@@ -18,30 +18,6 @@ import (
 	"github.com/imagebuild/imagebuild/sbom"
 )
 
-// trivyDB is the vulnerability database the Trivy tests scan with (the
-// format tools/trivydb reads, as cli's gate tests write it): an unfixed
-// flaw in Debian 12's source package glibc, CVE-2024-6345 in setuptools
-// before 70.0, and a flaw in Alpine 3.20's openssl fixed in 3.3.3-r0.
-const trivyDB = `{
-  "advisories": [
-    {"source": "pip::GitHub Security Advisory pip", "package": "setuptools", "id": "CVE-2024-6345",
-     "advisory": {"VulnerableVersions": ["<70.0"], "PatchedVersions": ["70.0"]}},
-    {"source": "debian 12", "package": "glibc", "id": "CVE-9999-0001", "advisory": {"Status": 2}},
-    {"source": "alpine 3.20", "package": "openssl", "id": "CVE-9999-0003", "advisory": {"FixedVersion": "3.3.3-r0"}}
-  ],
-  "vulnerabilities": {
-    "CVE-2024-6345": {"Title": "pypa/setuptools: remote code execution via download functions in the package_index module",
-                      "Severity": "HIGH", "VendorSeverity": {"ghsa": 3, "nvd": 3}},
-    "CVE-9999-0001": {"Title": "glibc: a made-up unfixed flaw", "Severity": "HIGH", "VendorSeverity": {"debian": 3, "nvd": 3}},
-    "CVE-9999-0003": {"Title": "openssl: a made-up fixed flaw", "Severity": "MEDIUM", "VendorSeverity": {"alpine": 2, "nvd": 2}}
-  },
-  "dataSources": {
-    "pip::GitHub Security Advisory pip": {"ID": "ghsa", "Name": "GitHub Security Advisory pip"},
-    "debian 12": {"ID": "debian", "Name": "Debian Security Tracker"},
-    "alpine 3.20": {"ID": "alpine", "Name": "Alpine Secdb"}
-  }
-}`
-
 // trivyFindings is what Trivy reports of an SPDX document: its OS, and
 // the class and installed version of each "CVE PACKAGE" it found.
 type trivyFindings struct {
@@ -50,11 +26,11 @@ type trivyFindings struct {
 }
 
 // scanSPDX writes doc to a file and scans it with trivy sbom, offline, on
-// trivyDB.
+// testenv.Advisories.
 func scanSPDX(t *testing.T, doc []byte) trivyFindings {
 	t.Helper()
 	trivy := testenv.Trivy(t)
-	cache := testenv.TrivyDB(t, []byte(trivyDB))
+	cache := testenv.TrivyDB(t, []byte(testenv.Advisories))
 	file := filepath.Join(t.TempDir(), "image.spdx.json")
 	if err := os.WriteFile(file, doc, 0o644); err != nil {
 		t.Fatal(err)
