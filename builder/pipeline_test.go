@@ -198,7 +198,8 @@ func TestCheckReproducibleFindsInjectedDifference(t *testing.T) {
 // linux/amd64 on the test daemon, and checks the index assembled: both
 // platforms, each verified, each the same image a one-daemon build of the
 // same inputs gives, written to a tarball and a layout and pushed as one
-// index, with the metadata file naming it.
+// index, with the metadata file naming it; and again with SBOMs, each made
+// on its own daemon, which give the one-daemon build's index.
 func TestBuildersPerPlatform(t *testing.T) {
 	env := testenv.Get(t)
 	ps := env.NeedArm64(t)
@@ -343,6 +344,63 @@ func TestBuildersPerPlatform(t *testing.T) {
 		if slices.Contains(exported, gotM[d.didnot]) {
 			t.Errorf("%s exported the %s image %s, which the other daemon was to build", d.name, d.didnot, gotM[d.didnot])
 		}
+	}
+
+	// Again with SBOMs (from the daemons' caches now): each platform's is
+	// made on its own daemon, checked against its image, and carried into
+	// the index assembled, which is the one-daemon build's, SBOMs and all.
+	sbomDaemon := filepath.Join(t.TempDir(), "one.oci.tar")
+	if _, err := build(t, env, images, ps, builder.Options{SourceDateEpoch: epoch(1700000000), SBOM: true, Outputs: tarball(sbomDaemon)}); err != nil {
+		t.Fatalf("one-daemon build with SBOMs: %v", err)
+	}
+	sbomSplit := filepath.Join(t.TempDir(), "split.oci.tar")
+	checked := 0
+	if _, err := build(t, env, images, ps, builder.Options{
+		SourceDateEpoch: epoch(1700000000),
+		Builders:        map[string]daemon.Config{"linux/arm64": {Addr: "unix://" + second.Socket}},
+		SBOM:            true,
+		Verify: func(ctx context.Context, p ocispecs.Platform, img v1.Image, sbom []byte) error {
+			r, err := verify.Image(ctx, img, verify.Options{SBOM: sbom})
+			if err != nil {
+				return err
+			}
+			for _, res := range r.Results {
+				if strings.HasPrefix(res.Check, "SBOM") && res.Status == verify.Pass {
+					checked++
+				}
+			}
+			return nil
+		},
+		Outputs: tarball(sbomSplit),
+	}); err != nil {
+		t.Fatalf("build with a builder per platform and SBOMs: %v", err)
+	}
+	if checked != 2 {
+		t.Errorf("%d platforms' SBOMs passed verify's check, want 2", checked)
+	}
+	indexOf := func(path string) v1.ImageIndex {
+		idx, err := oci.OpenTarball(path, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return idx
+	}
+	one, split := indexOf(sbomDaemon), indexOf(sbomSplit)
+	for _, p := range ps {
+		img, err := oci.Image(split, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if doc, err := verify.SBOM(split, img); err != nil || doc == nil {
+			t.Errorf("%s: no SBOM in the index assembled (%v)", builder.PlatformID(p), err)
+		}
+	}
+	if om, err := one.IndexManifest(); err != nil {
+		t.Fatal(err)
+	} else if sm, err := split.IndexManifest(); err != nil {
+		t.Fatal(err)
+	} else if om.Manifests[0].Digest != sm.Manifests[0].Digest {
+		t.Errorf("with SBOMs, the index assembled is %s and the one daemon's %s: want the same", sm.Manifests[0].Digest, om.Manifests[0].Digest)
 	}
 }
 
