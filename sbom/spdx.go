@@ -8,12 +8,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/distribution/reference"
@@ -193,6 +193,14 @@ func SPDX(fsys fs.FS, inv *Inventory, s Subject) ([]byte, error) {
 		}
 		sortPackages(pkgs)
 	}
+	var names []string
+	for _, pkg := range pkgs {
+		names = append(names, pkg.Files...)
+	}
+	slices.Sort(names)
+	if w.sums, err = hashFiles(fsys, slices.Compact(names)); err != nil {
+		return nil, err
+	}
 	for _, pkg := range pkgs {
 		p, err := w.pkg(pkg, os)
 		if err != nil {
@@ -288,6 +296,50 @@ type writer struct {
 	ids   map[string]bool
 	files map[string]*spdx.File
 	rels  []*spdx.Relationship
+	// sums are the SHA-1 and SHA-256 of the files the packages list, by
+	// name, read ahead (see hashFiles).
+	sums map[string][2]string
+}
+
+// hashJobs is how many files hashFiles reads at once: a filesystem served
+// by a daemon answers each read in a round trip, which reads side by side
+// overlap.
+const hashJobs = 8
+
+// hashFiles reads the files names (absolute paths in fsys) hashJobs at a
+// time and returns their hex SHA-1 and SHA-256 by name; fsys must allow
+// reads side by side, as io/fs's filesystems do.
+func hashFiles(fsys fs.FS, names []string) (map[string][2]string, error) {
+	sums := make([][2]string, len(names))
+	errs := make([]error, len(names))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(hashJobs, len(names)) {
+		wg.Go(func() {
+			for i := range next {
+				dt, err := fs.ReadFile(fsys, strings.TrimPrefix(names[i], "/"))
+				if err != nil {
+					errs[i] = fmt.Errorf("read %s: %w", names[i], err)
+					continue
+				}
+				s1, s256 := sha1.Sum(dt), sha256.Sum256(dt)
+				sums[i] = [2]string{hex.EncodeToString(s1[:]), hex.EncodeToString(s256[:])}
+			}
+		})
+	}
+	for i := range names {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	out := make(map[string][2]string, len(names))
+	for i, n := range names {
+		out[n] = sums[i]
+	}
+	return out, nil
 }
 
 var idUnsafe = regexp.MustCompile(`[^A-Za-z0-9.-]+`)
@@ -370,22 +422,17 @@ func (w *writer) file(name string) (*spdx.File, error) {
 	if f, ok := w.files[name]; ok {
 		return f, nil
 	}
-	r, err := w.fsys.Open(strings.TrimPrefix(name, "/"))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	defer r.Close()
-	s1, s256 := sha1.New(), sha256.New()
-	if _, err := io.Copy(io.MultiWriter(s1, s256), r); err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
+	sums, ok := w.sums[name]
+	if !ok {
+		return nil, fmt.Errorf("read %s: not read ahead", name)
 	}
 	id := sha256.Sum256([]byte(name))
 	f := &spdx.File{
 		FileName:           name,
 		FileSPDXIdentifier: w.id("File", hex.EncodeToString(id[:])[:16]),
 		Checksums: []common.Checksum{
-			{Algorithm: common.SHA1, Value: hex.EncodeToString(s1.Sum(nil))},
-			{Algorithm: common.SHA256, Value: hex.EncodeToString(s256.Sum(nil))},
+			{Algorithm: common.SHA1, Value: sums[0]},
+			{Algorithm: common.SHA256, Value: sums[1]},
 		},
 		LicenseConcluded:  noAssertion,
 		FileCopyrightText: noAssertion,
