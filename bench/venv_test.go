@@ -28,7 +28,9 @@ import (
 //     manifest of the second image its first lacks;
 //   - layout-noop: a rebuild with nothing changed into an OCI layout
 //     (tar=false) that the same build wrote, with a small venv and with
-//     the 100 MB dependency.
+//     the 100 MB dependency;
+//   - sbom: what --sbom adds to a no-op rebuild whose venv holds the 100 MB
+//     dependency and 2,000 small files.
 //
 // Run with
 //
@@ -43,6 +45,12 @@ func BenchmarkVenvGraph(b *testing.B) {
 	big := make([]byte, 100<<20)
 	rand.Read(big)
 	wheels := map[string][]byte{}
+	many := map[string][]byte{}
+	for i := range 2000 {
+		many[fmt.Sprintf("imagebuild_manyfiles/m%04d.py", i)] = fmt.Appendf(nil, "VALUE = %d\n", i)
+	}
+	n, dt := testenv.Wheel(b, "imagebuild-manyfiles", "1.0", many)
+	wheels[n] = dt
 	for _, w := range []struct{ name, version, body string }{
 		{"imagebuild-bigdep", "1.0", ""}, {"imagebuild-probe", "1.0", "VALUE = 1\n"}, {"imagebuild-probe", "1.1", "VALUE = 2\n"},
 	} {
@@ -153,6 +161,27 @@ func BenchmarkVenvGraph(b *testing.B) {
 		}
 		b.Logf("layout no-op: small venv %.2fs, with the 100 MB dependency %.2fs (difference %.2fs)", times["small"].Seconds(), times["large"].Seconds(), (times["large"] - times["small"]).Seconds())
 		b.ReportMetric((times["large"] - times["small"]).Seconds(), "large-minus-small-s")
+	})
+
+	b.Run("sbom", func(b *testing.B) {
+		// What --sbom costs a build: a no-op rebuild with and without it,
+		// the venv holding the 100 MB dependency and a distribution of
+		// 2,000 small files, each of which the SBOM hashes.
+		times := map[string]time.Duration{}
+		for b.Loop() {
+			dir := testenv.ExampleContext(b, "imagebuild-bigdep==1.0\nimagebuild-manyfiles==1.0\n")
+			dest := filepath.Join(b.TempDir(), "image.tar")
+			out := []string{"--output", "type=oci,dest=" + dest}
+			run(b, "imagebuild", dir, wheelconf, out...)
+			for _, sc := range []struct {
+				name  string
+				flags []string
+			}{{"without", nil}, {"with", []string{"--sbom"}}} {
+				times[sc.name] = run(b, "imagebuild", dir, wheelconf, append(out, sc.flags...)...)
+			}
+		}
+		b.Logf("no-op rebuild with a 100 MB file and 2,000 small ones in the venv: without --sbom %.2fs, with %.2fs (the SBOM: %.2fs)", times["without"].Seconds(), times["with"].Seconds(), (times["with"] - times["without"]).Seconds())
+		b.ReportMetric((times["with"] - times["without"]).Seconds(), "sbom-s")
 	})
 }
 

@@ -386,25 +386,21 @@ func expand(ctx context.Context, gw gateway.Client, img Image, imports []gateway
 }
 
 // readAll reads the whole file path from ref, past the daemon's cap on one
-// read.
+// read: a chunk at a time until one comes back short, so a small file is
+// one round trip.
 func readAll(ctx context.Context, ref gateway.Reference, path string) ([]byte, error) {
-	st, err := ref.StatFile(ctx, gateway.StatRequest{Path: path})
-	if err != nil {
-		return nil, err
-	}
 	const chunk = 8 << 20
 	var out []byte
-	for off := int64(0); off < st.Size || off == 0; off += chunk {
-		dt, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: path, Range: &gateway.FileRange{Offset: int(off), Length: chunk}})
+	for off := 0; ; off += chunk {
+		dt, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: path, Range: &gateway.FileRange{Offset: off, Length: chunk}})
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, dt...)
 		if len(dt) < chunk {
-			break
+			return out, nil
 		}
 	}
-	return out, nil
 }
 
 // solveErrorOf is [solveError] for the definition, of defs, that holds the

@@ -446,6 +446,7 @@ func license(expr string) string {
 
 func readPython(fsys fs.FS) ([]Package, error) {
 	var pkgs []Package
+	lister := dirLister{fsys: fsys, entries: map[string]map[string]fs.FileMode{}}
 	for _, pattern := range sitePackages {
 		dirs, err := fs.Glob(fsys, pattern+"/*.dist-info")
 		if err != nil {
@@ -456,7 +457,7 @@ func readPython(fsys fs.FS) ([]Package, error) {
 			if err != nil || !info.IsDir() {
 				continue
 			}
-			p, err := distribution(fsys, dir)
+			p, err := distribution(fsys, dir, lister)
 			if err != nil {
 				return nil, err
 			}
@@ -467,7 +468,7 @@ func readPython(fsys fs.FS) ([]Package, error) {
 }
 
 // distribution reads the Python distribution of the dist-info folder dir.
-func distribution(fsys fs.FS, dir string) (Package, error) {
+func distribution(fsys fs.FS, dir string, dirs dirLister) (Package, error) {
 	metadata := path.Join(dir, "METADATA")
 	data, ok, err := readFile(fsys, metadata)
 	if err != nil {
@@ -488,7 +489,7 @@ func distribution(fsys fs.FS, dir string) (Package, error) {
 	if p.License == "" {
 		p.License = license(f["license"])
 	}
-	if p.Files, err = recordFiles(fsys, dir); err != nil {
+	if p.Files, err = recordFiles(fsys, dir, dirs); err != nil {
 		return Package{}, err
 	}
 	return p, nil
@@ -507,7 +508,57 @@ func headerOf(data []byte) []byte {
 // recordFiles returns the files the RECORD of the dist-info folder dir
 // lists, resolved against its site-packages folder, as absolute paths,
 // sorted; those outside the filesystem, missing, or folders are left out.
-func recordFiles(fsys fs.FS, dir string) ([]string, error) {
+// dirLister answers whether paths are files (not folders, not missing)
+// from one listing of each folder, read once: a filesystem a daemon serves
+// answers each call in a round trip, and a distribution's files are
+// thousands in a few folders.
+type dirLister struct {
+	fsys fs.FS
+	// entries are the names in each folder listed, with their types; nil
+	// for a folder that is not there.
+	entries map[string]map[string]fs.FileMode
+}
+
+// file reports whether p is in the filesystem and not a folder.
+func (d dirLister) file(p string) (bool, error) {
+	dir, name := path.Split(p)
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" {
+		dir = "."
+	}
+	names, ok := d.entries[dir]
+	if !ok {
+		list, err := fs.ReadDir(d.fsys, dir)
+		if err != nil && !missing(err) {
+			return false, fmt.Errorf("list %s: %w", dir, err)
+		}
+		if err == nil {
+			names = make(map[string]fs.FileMode, len(list))
+			for _, e := range list {
+				names[e.Name()] = e.Type()
+			}
+		}
+		d.entries[dir] = names
+	}
+	typ, ok := names[name]
+	switch {
+	case !ok:
+		return false, nil
+	case typ&fs.ModeSymlink != 0:
+		// What a link names is asked of the filesystem.
+		info, err := fs.Stat(d.fsys, p)
+		if missing(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("stat %s: %w", p, err)
+		}
+		return !info.IsDir(), nil
+	}
+	return !typ.IsDir(), nil
+}
+
+func recordFiles(fsys fs.FS, dir string, dirs dirLister) ([]string, error) {
 	record := path.Join(dir, "RECORD")
 	data, ok, err := readFile(fsys, record)
 	if err != nil || !ok {
@@ -537,17 +588,13 @@ func recordFiles(fsys fs.FS, dir string) ([]string, error) {
 		if p == "" || p == "." || p == ".." || strings.HasPrefix(p, "../") || !fs.ValidPath(p) {
 			continue
 		}
-		info, err := fs.Stat(fsys, p)
-		if missing(err) {
-			continue
-		}
+		file, err := dirs.file(p)
 		if err != nil {
-			return nil, fmt.Errorf("%s: stat %s: %w", record, p, err)
+			return nil, fmt.Errorf("%s: %w", record, err)
 		}
-		if info.IsDir() {
-			continue
+		if file {
+			files = append(files, "/"+p)
 		}
-		files = append(files, "/"+p)
 	}
 	slices.Sort(files)
 	return slices.Compact(files), nil
