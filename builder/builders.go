@@ -57,6 +57,9 @@ func buildAcross(ctx context.Context, c *client.Client, builders map[string]*cli
 	srcs := make([]string, len(imgs))
 	results := make([]*Result, len(imgs))
 	errs := make(chan error, len(imgs))
+	// The first platform to fail stops the others.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	for i, img := range imgs {
 		one := opt
 		one.Builders, one.MetadataFile = nil, ""
@@ -77,7 +80,7 @@ func buildAcross(ctx context.Context, c *client.Client, builders map[string]*cli
 				os.Remove(tarball)
 			}
 			if d, ok := opt.Builders[PlatformID(img.Platform)]; ok && errors.Is(err, daemon.ErrLost) {
-				err = fmt.Errorf("buildkit at %s: %w", d.Addr, err)
+				err = &daemon.AddrError{Addr: d.Addr, Err: err}
 			}
 			if err != nil {
 				err = fmt.Errorf("%s: %w", PlatformID(img.Platform), err)
@@ -89,6 +92,7 @@ func buildAcross(ctx context.Context, c *client.Client, builders map[string]*cli
 	for range imgs {
 		if err := <-errs; err != nil && first == nil {
 			first = err
+			cancel()
 		}
 	}
 	res := &Result{Manifests: map[string]digest.Digest{}}

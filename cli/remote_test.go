@@ -199,19 +199,38 @@ func (sleepRecipe) Image(in recipes.Inputs) (builder.Image, error) {
 
 // TestDaemonGoneMidBuild kills a daemon of the test's own (SIGKILL, as a
 // crash or an OOM kill would) while a step runs: the build fails in one
-// line that names the daemon's address, exit 1, and writes nothing.
+// line that names the daemon's address, exit 1, and writes nothing. The
+// daemon is the build's own (--addr), or the builder of one platform of two
+// (--builder), which the line names with its platform.
 func TestDaemonGoneMidBuild(t *testing.T) {
 	env := testenv.Get(t)
-	d := testenv.StartTLSDaemon(t)
-	addr := "unix://" + d.Socket
+	t.Run("the build's daemon", func(t *testing.T) {
+		d := testenv.StartTLSDaemon(t)
+		addr := "unix://" + d.Socket
+		goneMidBuild(t, env, d, "imagebuild: buildkit at "+addr+": the BuildKit daemon went away during the build (", "--addr", addr)
+	})
+	t.Run("a platform's builder", func(t *testing.T) {
+		ps := env.NeedArm64(t)
+		d := testenv.StartTLSDaemon(t)
+		addr := "unix://" + d.Socket
+		goneMidBuild(t, env, d, "imagebuild: linux/arm64: buildkit at "+addr+": the BuildKit daemon went away during the build (",
+			"--addr", env.Addr, "--platform", builder.PlatformID(ps[0])+","+builder.PlatformID(ps[1]), "--builder", "linux/arm64="+addr)
+	})
+}
+
+// goneMidBuild runs a build with flags whose step sleeps, kills d once the
+// step runs, and checks the build's end: exit 1, one error line starting
+// with want, nothing on stdout, no output written.
+func goneMidBuild(t *testing.T, env *testenv.Env, d *testenv.TLSDaemon, want string, flags ...string) {
+	t.Helper()
 	out := t.TempDir()
 	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- Run(context.Background(), []string{"build", "sleeps", "--addr", addr, "--base", env.Base.String(),
+		done <- Run(context.Background(), append([]string{"build", "sleeps", "--base", env.Base.String(),
 			"--progress", "plain", "--context", t.TempDir(),
 			"-o", "type=oci,dest=" + filepath.Join(out, "image.oci.tar"),
-			"--metadata-file", filepath.Join(out, "metadata.json")}, &stdout, &stderr, sleepRecipe{})
+			"--metadata-file", filepath.Join(out, "metadata.json")}, flags...), &stdout, &stderr, sleepRecipe{})
 	}()
 	for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(stderr.String(), "sleep: waits for the daemon to go"); {
 		if time.Now().After(deadline) {
@@ -236,7 +255,6 @@ func TestDaemonGoneMidBuild(t *testing.T) {
 			errLines = append(errLines, l)
 		}
 	}
-	want := "imagebuild: buildkit at " + addr + ": the BuildKit daemon went away during the build ("
 	if len(errLines) != 1 || !strings.HasPrefix(errLines[0], want) || !strings.HasSuffix(errLines[0], "); nothing was written") {
 		t.Errorf("error lines %q, want one starting %q", errLines, want)
 	}
