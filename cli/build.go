@@ -379,11 +379,11 @@ func explainBuildError(err error, mode string) error {
 // daemonLost names the daemon at addr in err when it went away during the
 // build, unless the library named a builder's.
 func daemonLost(err error, addr string) error {
-	if errors.Is(err, daemon.ErrLost) && !strings.Contains(err.Error(), "buildkit at ") {
-		return fmt.Errorf("buildkit at %s: %w; nothing was written", addr, err)
+	if !errors.Is(err, daemon.ErrLost) {
+		return err
 	}
-	if errors.Is(err, daemon.ErrLost) {
-		return fmt.Errorf("%w; nothing was written", err)
+	if at := (*daemon.AddrError)(nil); !errors.As(err, &at) {
+		err = &daemon.AddrError{Addr: addr, Err: err}
 	}
-	return err
+	return fmt.Errorf("%w; nothing was written", err)
 }

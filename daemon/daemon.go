@@ -175,6 +175,16 @@ func Lost(err error) error {
 	return fmt.Errorf("%w (%s)", ErrLost, dialReason(err))
 }
 
+// AddrError is an error of the daemon at Addr, named by its address: a
+// build on several daemons says which one failed.
+type AddrError struct {
+	Addr string
+	Err  error
+}
+
+func (e *AddrError) Error() string { return "buildkit at " + e.Addr + ": " + e.Err.Error() }
+func (e *AddrError) Unwrap() error { return e.Err }
+
 // ErrTLSRequired is returned by [Connect] when the daemon was reached
 // without TLS and speaks only TLS.
 var ErrTLSRequired = errors.New("the daemon speaks TLS")
