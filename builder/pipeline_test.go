@@ -278,26 +278,7 @@ func TestBuildersPerPlatform(t *testing.T) {
 	}
 
 	// Each platform's image is the one-daemon build's, byte for byte.
-	manifests := func(idx v1.ImageIndex) map[string]string {
-		ps, err := oci.Platforms(idx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := map[string]string{}
-		for _, p := range ps {
-			img, err := oci.Image(idx, p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d, err := img.Digest()
-			if err != nil {
-				t.Fatal(err)
-			}
-			m[builder.PlatformID(p)] = d.String()
-		}
-		return m
-	}
-	wantM, gotM := manifests(want), manifests(got)
+	wantM, gotM := testenv.PlatformManifests(t, want), testenv.PlatformManifests(t, got)
 	if len(wantM) != 2 {
 		t.Fatalf("one-daemon build has %v, want two platforms", wantM)
 	}
@@ -317,7 +298,7 @@ func TestBuildersPerPlatform(t *testing.T) {
 	} else if d != indexDigest {
 		t.Errorf("pushed index %s, want the tarball's %s", d, indexDigest)
 	}
-	if diff := gocmp.Diff(wantM, manifests(pushed)); diff != "" {
+	if diff := gocmp.Diff(wantM, testenv.PlatformManifests(t, pushed)); diff != "" {
 		t.Errorf("pushed platform manifests (-want +got):\n%s", diff)
 	}
 

@@ -280,3 +280,26 @@ func LayerSizes(t testing.TB, img v1.Image) []int64 {
 	}
 	return sizes
 }
+
+// PlatformManifests returns the manifest digest of each platform's image
+// in idx (attestations left out), by platform ID (linux/amd64).
+func PlatformManifests(t testing.TB, idx v1.ImageIndex) map[string]string {
+	t.Helper()
+	ps, err := oci.Platforms(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, p := range ps {
+		img, err := oci.Image(idx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := img.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[builder.PlatformID(p)] = d.String()
+	}
+	return m
+}
