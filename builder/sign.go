@@ -55,17 +55,19 @@ func (res *Result) sign(ctx context.Context, opt Options) error {
 			return err
 		}
 	}
-	keychain := ref.Keychain(opt.Keychain)
-	for _, n := range sortedKeys(pushes(opt)) {
-		r, err := ref.ParseInsecure(n, pushes(opt)[n])
+	auth := remote.WithAuthFromKeychain(ref.Keychain(opt.Keychain))
+	names := pushes(opt)
+	for _, n := range sortedKeys(names) {
+		r, err := ref.ParseInsecure(n, names[n])
 		if err != nil {
 			return fmt.Errorf("sign %s: %w", n, err)
 		}
-		for _, d := range digests {
-			if err := sign.Sign(ctx, r.Context(), d, opt.Signer, remote.WithAuthFromKeychain(keychain)); err != nil {
-				return fmt.Errorf("%s@%s was pushed but not signed: %w", r.Context(), d, err)
-			}
-			res.Signatures = append(res.Signatures, sign.SignatureTag(r.Context(), d).String())
+		tags, err := sign.All(ctx, r.Context(), digests, opt.Signer, auth)
+		for _, tag := range tags {
+			res.Signatures = append(res.Signatures, tag.String())
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil

@@ -15,7 +15,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/daemon"
-	"github.com/imagebuild/imagebuild/sign"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/util/progress/progressui"
@@ -146,12 +145,8 @@ func (o *buildOptions) options() (builder.Options, error) {
 	if so.Builders, err = o.parseBuilders(); err != nil {
 		return so, err
 	}
-	if o.sign != "" {
-		// Loaded before the build, so that a wrong password stops it
-		// before anything is pushed.
-		if so.Signer, err = sign.LoadSigner(o.sign, []byte(os.Getenv("COSIGN_PASSWORD"))); err != nil {
-			return so, usagef("--sign %s: %v; the key is cosign generate-key-pair's cosign.key, its password in COSIGN_PASSWORD", o.sign, err)
-		}
+	if so.Signer, err = loadSigner(o.sign); err != nil {
+		return so, err
 	}
 	for _, spec := range o.secrets {
 		id, path, err := parseSecret(spec)

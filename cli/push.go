@@ -32,13 +32,9 @@ func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return usagef("push: reference %q: %v", pos[1], err)
 	}
-	var signer signature.Signer
-	if *key != "" {
-		// Loaded before the push, so that a wrong password stops it
-		// before anything is pushed.
-		if signer, err = sign.LoadSigner(*key, []byte(os.Getenv("COSIGN_PASSWORD"))); err != nil {
-			return usagef("--sign %s: %v; the key is cosign generate-key-pair's cosign.key, its password in COSIGN_PASSWORD", *key, err)
-		}
+	signer, err := loadSigner(*key)
+	if err != nil {
+		return err
 	}
 	auth := remote.WithAuthFromKeychain(ref.Keychain(nil))
 	dgst, err := publish.Layout(ctx, pos[0], r, auth)
@@ -53,11 +49,12 @@ func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return fmt.Errorf("%s@%s was pushed but not signed: %w", r.Context(), dgst, err)
 		}
-		for _, d := range digests {
-			if err := sign.Sign(ctx, r.Context(), d, signer, auth); err != nil {
-				return fmt.Errorf("%s@%s was pushed but not signed: %w", r.Context(), d, err)
-			}
-			fmt.Fprintf(stderr, "signed: %s\n", sign.SignatureTag(r.Context(), d))
+		tags, err := sign.All(ctx, r.Context(), digests, signer, auth)
+		for _, tag := range tags {
+			fmt.Fprintf(stderr, "signed: %s\n", tag)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	_, err = fmt.Fprintln(stdout, dgst)
@@ -94,4 +91,18 @@ func layoutDigests(dir, pushed string) ([]v1.Hash, error) {
 		}
 	}
 	return out, nil
+}
+
+// loadSigner loads --sign's cosign private key, key, with the password in
+// COSIGN_PASSWORD; nil for no key. It is loaded before anything is built or
+// pushed, so that a wrong password stops the command first.
+func loadSigner(key string) (signature.Signer, error) {
+	if key == "" {
+		return nil, nil
+	}
+	s, err := sign.LoadSigner(key, []byte(os.Getenv("COSIGN_PASSWORD")))
+	if err != nil {
+		return nil, usagef("--sign %s: %v; the key is cosign generate-key-pair's cosign.key, its password in COSIGN_PASSWORD", key, err)
+	}
+	return s, nil
 }

@@ -46,6 +46,20 @@ func SignatureTag(repo name.Repository, d v1.Hash) name.Tag {
 	return repo.Tag(fmt.Sprintf("%s-%s.sig", d.Algorithm, d.Hex))
 }
 
+// All signs each of digests, images just pushed to repo, with s (see
+// [Sign]) and returns the tags the signatures are stored under, in order;
+// an error names the first digest left unsigned.
+func All(ctx context.Context, repo name.Repository, digests []v1.Hash, s signature.Signer, opts ...remote.Option) ([]name.Tag, error) {
+	var tags []name.Tag
+	for _, d := range digests {
+		if err := Sign(ctx, repo, d, s, opts...); err != nil {
+			return tags, fmt.Errorf("%s@%s was pushed but not signed: %w", repo, d, err)
+		}
+		tags = append(tags, SignatureTag(repo, d))
+	}
+	return tags, nil
+}
+
 // Sign signs the image with manifest digest d in repo with s and stores the
 // signature as `cosign sign --key --tlog-upload=false` does: a
 // simple-signing payload naming repo and d (sigstore's payload.Cosign, as
