@@ -197,9 +197,11 @@ func check(ctx context.Context, c *client.Client, imgs []Image, opt Options, pro
 			}
 			var doc []byte
 			if opt.SBOM {
-				if doc, err = sbomOf(built, im); err != nil {
+				st, _, err := sbomStatement(built, im)
+				if err != nil {
 					return err
 				}
+				doc = st.Predicate
 			}
 			if err := opt.Verify(ctx, img.Platform, im, doc); err != nil {
 				return fmt.Errorf("%w: verify %s: %w; nothing was written or pushed", ErrCheck, platforms.Format(img.Platform), err)
@@ -239,7 +241,7 @@ func check(ctx context.Context, c *client.Client, imgs []Image, opt Options, pro
 			// only where the documents do.
 			var sboms [2]v1.Hash
 			for i, idx := range []v1.ImageIndex{built, rebuilt} {
-				if sboms[i], err = sbomDigest(idx, pair[i]); err != nil {
+				if _, sboms[i], err = sbomStatement(idx, pair[i]); err != nil {
 					return fmt.Errorf("%s: %w", cmp.Platform, err)
 				}
 			}
@@ -254,34 +256,16 @@ func check(ctx context.Context, c *client.Client, imgs []Image, opt Options, pro
 	return nil
 }
 
-// sbomDigest returns the digest of the SBOM statement idx attaches to img.
-func sbomDigest(idx v1.ImageIndex, img v1.Image) (v1.Hash, error) {
-	_, h, err := sbomStatement(idx, img)
-	return h, err
-}
-
-// sbomOf returns the SPDX document idx attaches to img.
-func sbomOf(idx v1.ImageIndex, img v1.Image) ([]byte, error) {
-	st, _, err := sbomStatement(idx, img)
-	if err != nil {
-		return nil, err
-	}
-	return st.Predicate, nil
-}
-
 // sbomStatement returns the SBOM statement idx attaches to img, and the
 // digest of the layer holding it; an error when there is none.
 func sbomStatement(idx v1.ImageIndex, img v1.Image) (*oci.Statement, v1.Hash, error) {
-	d, err := img.Digest()
-	if err != nil {
-		return nil, v1.Hash{}, err
-	}
-	st, h, err := oci.Attestation(idx, d, SBOMPredicateType)
-	if err != nil {
-		return nil, v1.Hash{}, fmt.Errorf("read the SBOM of %s: %w", d, err)
-	}
-	if st == nil {
-		return nil, v1.Hash{}, fmt.Errorf("no SBOM attached to %s", d)
+	st, h, err := oci.SBOM(idx, img)
+	if err != nil || st == nil {
+		d, _ := img.Digest()
+		if err != nil {
+			return nil, h, fmt.Errorf("read the SBOM of %s: %w", d, err)
+		}
+		return nil, h, fmt.Errorf("no SBOM attached to %s", d)
 	}
 	return st, h, nil
 }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"path"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/containerd/platforms"
@@ -151,15 +152,7 @@ func (f refFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	for _, st := range sts {
 		out = append(out, fs.FileInfoToDirEntry(statInfo{st: st, name: path.Base(st.Path)}))
 	}
-	slices.SortFunc(out, func(a, b fs.DirEntry) int {
-		switch {
-		case a.Name() < b.Name():
-			return -1
-		case a.Name() > b.Name():
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	return out, nil
 }
 

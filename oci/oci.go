@@ -336,3 +336,14 @@ func Attestation(idx v1.ImageIndex, image v1.Hash, predicateType string) (*State
 	}
 	return nil, v1.Hash{}, nil
 }
+
+// SBOM returns the SPDX SBOM statement ([PredicateSPDX]) idx attaches to
+// img, and the digest of the layer holding it; a nil statement where there
+// is none.
+func SBOM(idx v1.ImageIndex, img v1.Image) (*Statement, v1.Hash, error) {
+	d, err := img.Digest()
+	if err != nil {
+		return nil, v1.Hash{}, err
+	}
+	return Attestation(idx, d, PredicateSPDX)
+}

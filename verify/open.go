@@ -123,11 +123,7 @@ func IsReference(target string) bool {
 // SBOM returns the SPDX document idx attaches to img as an in-toto
 // attestation (its predicate), nil where it attaches none.
 func SBOM(idx v1.ImageIndex, img v1.Image) ([]byte, error) {
-	d, err := img.Digest()
-	if err != nil {
-		return nil, err
-	}
-	st, _, err := oci.Attestation(idx, d, oci.PredicateSPDX)
+	st, _, err := oci.SBOM(idx, img)
 	if err != nil || st == nil {
 		return nil, err
 	}
