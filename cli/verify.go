@@ -36,6 +36,7 @@ func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	if *format != "text" && *format != "json" {
 		return usagef("--format %q: want text or json", *format)
 	}
+	target := pos[0]
 	if *key != "" {
 		// The report is the output in JSON; the signature passed when
 		// it is written at all.
@@ -43,7 +44,9 @@ func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
 		if *format == "json" {
 			w = io.Discard
 		}
-		if err := verifySignature(ctx, pos[0], *key, w); err != nil {
+		// The image checked is the one whose signature was: by digest,
+		// wherever the tag moves meanwhile.
+		if target, err = verifySignature(ctx, target, *key, w); err != nil {
 			return err
 		}
 	}
@@ -54,7 +57,7 @@ func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		p = platforms.Normalize(p)
 	}
-	return verifyTarget(ctx, pos[0], p, *format, stdout)
+	return verifyTarget(ctx, target, p, *format, stdout)
 }
 
 // verifyTarget verifies each platform's image at target, or only p's when
@@ -134,31 +137,33 @@ func verifyImage(ctx context.Context, img v1.Image, p ocispecs.Platform, sbom []
 }
 
 // verifySignature checks that target, a registry reference, is signed by
-// the cosign public key in the file key, and says so on stdout.
-func verifySignature(ctx context.Context, target, key string, stdout io.Writer) error {
+// the cosign public key in the file key, says so on stdout and returns
+// target pinned to the digest whose signature it checked (REPO@DIGEST).
+func verifySignature(ctx context.Context, target, key string, stdout io.Writer) (string, error) {
 	v, err := sign.LoadVerifier(key)
 	if err != nil {
-		return usagef("--key %s: %v", key, err)
+		return "", usagef("--key %s: %v", key, err)
 	}
 	if !verify.IsReference(target) {
-		return usagef("--key: %s is not a registry reference (NAME:TAG or NAME@sha256:<digest>): signatures are checked in the registry the image was pushed to", target)
+		return "", usagef("--key: %s is not a registry reference (NAME:TAG or NAME@sha256:<digest>): signatures are checked in the registry the image was pushed to", target)
 	}
 	r, err := ref.Parse(target)
 	if err != nil {
-		return usagef("--key: %s: %v", target, err)
+		return "", usagef("--key: %s: %v", target, err)
 	}
 	keychain := remote.WithAuthFromKeychain(ref.Keychain(nil))
 	desc, err := remote.Head(r, remote.WithContext(ctx), keychain)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", target, err)
+		return "", fmt.Errorf("read %s: %w", target, err)
 	}
 	if err := sign.Verify(ctx, r.Context(), desc.Digest, v, keychain); err != nil {
-		return fmt.Errorf("%s: %w", target, err)
+		return "", fmt.Errorf("%s: %w", target, err)
 	}
 	fp, err := sign.Fingerprint(v)
 	if err != nil {
-		return err
+		return "", err
 	}
-	_, err = fmt.Fprintf(stdout, "pass signature: %s@%s is signed by %s (%s)\n", r.Context(), desc.Digest, key, fp)
-	return err
+	pinned := r.Context().Digest(desc.Digest.String()).String()
+	_, err = fmt.Fprintf(stdout, "pass signature: %s is signed by %s (%s)\n", pinned, key, fp)
+	return pinned, err
 }
