@@ -60,7 +60,11 @@ func (s *Set) Bytes(path string, dt []byte, mode fs.FileMode) error {
 }
 
 // Dir creates an empty folder that becomes path on [Set.Commit], mode
-// 0755, replacing a folder there, and returns its name.
+// 0755, and returns its name. A folder already at path is replaced only
+// when [Replaceable] allows it: absent, empty, or made by an earlier Dir;
+// the two are swapped in one step where the system can (see swap), so path
+// always holds the old folder or the new one, and only then is the old one
+// removed. Dir marks the folder it makes (see [Replaceable]).
 func (s *Set) Dir(path string) (string, error) {
 	dest, err := filepath.Abs(path)
 	if err != nil {
@@ -112,12 +116,71 @@ func (m move) commit() error {
 		return err
 	}
 	if m.dir {
-		if err := os.RemoveAll(m.to); err != nil {
-			return fmt.Errorf("replace: %w", err)
-		}
-		return os.Rename(m.from, m.to)
+		return replaceDir(m.from, m.to)
 	}
 	return replaceFile(m.from, m.to)
+}
+
+// replaceDir moves the folder from to to, which must be [Replaceable]: an
+// empty folder there is removed first; a folder Dir made earlier is swapped
+// with from and then removed.
+func replaceDir(from, to string) error {
+	if err := mark(from); err != nil {
+		return fmt.Errorf("mark %s as imagebuild's: %w", from, err)
+	}
+	entries, err := os.ReadDir(to)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return os.Rename(from, to)
+	case err != nil:
+		return err
+	case len(entries) == 0:
+		if err := os.Remove(to); err != nil {
+			return err
+		}
+		return os.Rename(from, to)
+	}
+	if err := Replaceable(to); err != nil {
+		return err
+	}
+	if err := swap(from, to); err != nil {
+		return err
+	}
+	// from now holds the old folder, which an earlier Dir made.
+	return os.RemoveAll(from)
+}
+
+// markAttr is the extended attribute Dir sets on the folders it makes.
+const markAttr = "user.imagebuild.output"
+
+// ErrNotOurs is returned (wrapped) by [Replaceable] for a folder that holds
+// files and was not made by [Set.Dir].
+var ErrNotOurs = errors.New("holds files imagebuild did not write")
+
+// Replaceable reports whether a folder Dir stages may replace path: path
+// does not exist, is an empty folder, or is a folder an earlier Dir made
+// (marked with the extended attribute user.imagebuild.output, which moves
+// with the folder and is not among its files). Anything else is an error:
+// imagebuild never deletes what it did not write.
+func Replaceable(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a folder", path)
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return err
+	}
+	if len(entries) == 0 || marked(path) {
+		return nil
+	}
+	return fmt.Errorf("%s %w (%s, ...); name a new or empty folder, or remove it yourself", path, ErrNotOurs, entries[0].Name())
 }
 
 // replaceFile renames the file from to to. A regular file already at to is

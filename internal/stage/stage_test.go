@@ -1,6 +1,7 @@
 package stage
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,7 +13,16 @@ func TestSet(t *testing.T) {
 	if err := os.WriteFile(file, []byte("old"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(filepath.Join(folder, "stale"), 0o755); err != nil {
+	// An earlier output: a folder an earlier Set made.
+	var earlier Set
+	old, err := earlier.Dir(folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(old, "stale"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := earlier.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	var s Set
@@ -64,5 +74,63 @@ func TestDiscard(t *testing.T) {
 	s.Discard()
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("discarded, the folder still holds %v", entries)
+	}
+}
+
+// TestDirKeepsWhatItDidNotWrite is the attack of an output folder named
+// where the user keeps files (dest=. in a project): the commit used to
+// remove the folder, keep.txt with it, before renaming the new one in.
+func TestDirKeepsWhatItDidNotWrite(t *testing.T) {
+	dir := t.TempDir()
+	keep := filepath.Join(dir, "keep.txt")
+	if err := os.WriteFile(keep, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Replaceable(dir); !errors.Is(err, ErrNotOurs) {
+		t.Errorf("Replaceable(a folder holding keep.txt) = %v, want ErrNotOurs", err)
+	}
+	var s Set
+	d, err := s.Dir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d, "rootfs-file"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Commit()
+	s.Discard()
+	if !errors.Is(err, ErrNotOurs) {
+		t.Errorf("commit over a folder of the user's: %v, want ErrNotOurs", err)
+	}
+	if dt, err := os.ReadFile(keep); err != nil || string(dt) != "mine" {
+		t.Errorf("keep.txt after the commit: %q, %v; want it kept", dt, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "rootfs-file")); err == nil {
+		t.Error("the staged folder was moved in over the user's")
+	}
+	// An empty folder is taken, and marked, so the next output replaces it.
+	empty := filepath.Join(dir, "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		var s Set
+		d, err := s.Dir(empty)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "f"), []byte{byte('0' + i)}, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Commit(); err != nil {
+			t.Fatalf("commit %d: %v", i, err)
+		}
+		s.Discard()
+		if dt, _ := os.ReadFile(filepath.Join(empty, "f")); string(dt) != string(rune('0'+i)) {
+			t.Errorf("commit %d: f holds %q", i, dt)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("left %v in the folder, want keep.txt and empty alone", entries)
 	}
 }
