@@ -51,6 +51,12 @@ func Images(ctx context.Context, target string, platform ocispecs.Platform, tmp 
 	if err != nil {
 		return nil, err
 	}
+	return platformImages(target, idx, img, platform)
+}
+
+// platformImages is [Images] of what target opened to: its index, or its
+// image where it holds no index.
+func platformImages(target string, idx v1.ImageIndex, img v1.Image, platform ocispecs.Platform) ([]PlatformImage, error) {
 	if img != nil {
 		cfg, err := img.ConfigFile()
 		if err != nil {
@@ -60,6 +66,7 @@ func Images(ctx context.Context, target string, platform ocispecs.Platform, tmp 
 	}
 	ps := []ocispecs.Platform{platform}
 	if platform.OS == "" {
+		var err error
 		if ps, err = oci.Platforms(idx); err != nil {
 			return nil, fmt.Errorf("open %s: %w", target, err)
 		}
@@ -95,16 +102,11 @@ func open(ctx context.Context, target, tmp string) (v1.ImageIndex, v1.Image, err
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w, and not a registry reference: %v", target, ErrNoTarget, err)
 	}
-	desc, err := remote.Get(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(ref.Keychain(nil)))
+	idx, img, err := pull(ctx, r, remote.WithAuthFromKeychain(ref.Keychain(nil)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("pull %s: %w", target, err)
 	}
-	if desc.MediaType.IsIndex() {
-		idx, err := desc.ImageIndex()
-		return idx, nil, err
-	}
-	img, err := desc.Image()
-	return nil, img, err
+	return idx, img, nil
 }
 
 // IsReference reports whether target is written as a registry reference
