@@ -45,7 +45,8 @@ func Open(ctx context.Context, target string, platform ocispecs.Platform, tmp st
 }
 
 // Images opens target as [Open] does and returns each platform's image,
-// or where platform is not the zero value, that platform's only.
+// or where platform is not the zero value, that platform's only. An index
+// that lists no image, or only attestations, is an error.
 func Images(ctx context.Context, target string, platform ocispecs.Platform, tmp string) ([]PlatformImage, error) {
 	idx, img, err := open(ctx, target, tmp)
 	if err != nil {
@@ -64,12 +65,17 @@ func platformImages(target string, idx v1.ImageIndex, img v1.Image, platform oci
 		}
 		return []PlatformImage{{Platform: ocispecs.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}, Image: img}}, nil
 	}
-	ps := []ocispecs.Platform{platform}
-	if platform.OS == "" {
-		var err error
-		if ps, err = oci.Platforms(idx); err != nil {
-			return nil, fmt.Errorf("open %s: %w", target, err)
-		}
+	// An index of no image (none, or only attestations) is not an image
+	// that passes every check.
+	ps, err := oci.Platforms(idx)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", target, err)
+	}
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("open %s: the index lists no image (check that it is what a build wrote)", target)
+	}
+	if platform.OS != "" {
+		ps = []ocispecs.Platform{platform}
 	}
 	var out []PlatformImage
 	for _, p := range ps {
