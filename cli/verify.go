@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/containerd/platforms"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/ref"
@@ -37,19 +38,6 @@ func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
 		return usagef("--format %q: want text or json", *format)
 	}
 	target := pos[0]
-	if *key != "" {
-		// The report is the output in JSON; the signature passed when
-		// it is written at all.
-		w := stdout
-		if *format == "json" {
-			w = io.Discard
-		}
-		// The image checked is the one whose signature was: by digest,
-		// wherever the tag moves meanwhile.
-		if target, err = verifySignature(ctx, target, *key, w); err != nil {
-			return err
-		}
-	}
 	var p ocispecs.Platform
 	if *platform != "" {
 		if p, err = platforms.Parse(*platform); err != nil {
@@ -57,19 +45,41 @@ func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		p = platforms.Normalize(p)
 	}
-	return verifyTarget(ctx, target, p, *format, stdout)
+	images := func(tmp string) ([]verify.PlatformImage, error) {
+		return verify.Images(ctx, target, p, tmp)
+	}
+	if *key != "" {
+		// The report is the output in JSON; the signature passed when
+		// it is written at all.
+		w := stdout
+		if *format == "json" {
+			w = io.Discard
+		}
+		d, auth, err := verifySignature(ctx, target, *key, w)
+		if err != nil {
+			return err
+		}
+		// The image checked is the one whose signature was: by digest,
+		// wherever the tag moves meanwhile, and from the registry,
+		// whatever file is named like it.
+		target = d.String()
+		images = func(string) ([]verify.PlatformImage, error) {
+			return verify.Pulled(ctx, d, p, auth)
+		}
+	}
+	return verifyTarget(ctx, target, images, *format, stdout)
 }
 
-// verifyTarget verifies each platform's image at target, or only p's when
-// p is not the zero value, and writes the reports; a failed check is an
-// error.
-func verifyTarget(ctx context.Context, target string, p ocispecs.Platform, format string, stdout io.Writer) error {
+// verifyTarget verifies each platform's image of target, as images opens
+// them (tmp is where it may unpack), and writes the reports; a failed check
+// is an error.
+func verifyTarget(ctx context.Context, target string, images func(tmp string) ([]verify.PlatformImage, error), format string, stdout io.Writer) error {
 	tmp, err := os.MkdirTemp("", "imagebuild-verify-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	imgs, err := verify.Images(ctx, target, p, tmp)
+	imgs, err := images(tmp)
 	if errors.Is(err, verify.ErrNoTarget) {
 		return usageError{err}
 	}
@@ -137,33 +147,30 @@ func verifyImage(ctx context.Context, img v1.Image, p ocispecs.Platform, sbom []
 }
 
 // verifySignature checks that target, a registry reference, is signed by
-// the cosign public key in the file key, says so on stdout and returns
-// target pinned to the digest whose signature it checked (REPO@DIGEST).
-func verifySignature(ctx context.Context, target, key string, stdout io.Writer) (string, error) {
+// the cosign public key in the file key, says so on stdout and returns the
+// digest whose signature it checked (REPO@DIGEST) and the credentials it
+// read the registry with.
+func verifySignature(ctx context.Context, target, key string, stdout io.Writer) (name.Digest, remote.Option, error) {
 	v, err := sign.LoadVerifier(key)
 	if err != nil {
-		return "", usagef("--key %s: %v", key, err)
+		return name.Digest{}, nil, usagef("--key %s: %v", key, err)
 	}
 	if !verify.IsReference(target) {
-		return "", usagef("--key: %s is not a registry reference (NAME:TAG or NAME@sha256:<digest>): signatures are checked in the registry the image was pushed to", target)
+		return name.Digest{}, nil, usagef("--key: %s is not a registry reference (NAME:TAG or NAME@sha256:<digest>): signatures are checked in the registry the image was pushed to", target)
 	}
 	r, err := ref.Parse(target)
 	if err != nil {
-		return "", usagef("--key: %s: %v", target, err)
+		return name.Digest{}, nil, usagef("--key: %s: %v", target, err)
 	}
-	keychain := remote.WithAuthFromKeychain(ref.Keychain(nil))
-	desc, err := remote.Head(r, remote.WithContext(ctx), keychain)
+	auth := remote.WithAuthFromKeychain(ref.Keychain(nil))
+	d, err := sign.Signed(ctx, r, v, auth)
 	if err != nil {
-		return "", fmt.Errorf("read %s: %w", target, err)
-	}
-	if err := sign.Verify(ctx, r.Context(), desc.Digest, v, keychain); err != nil {
-		return "", fmt.Errorf("%s: %w", target, err)
+		return name.Digest{}, nil, fmt.Errorf("%s: %w", target, err)
 	}
 	fp, err := sign.Fingerprint(v)
 	if err != nil {
-		return "", err
+		return name.Digest{}, nil, err
 	}
-	pinned := r.Context().Digest(desc.Digest.String()).String()
-	_, err = fmt.Fprintf(stdout, "pass signature: %s is signed by %s (%s)\n", pinned, key, fp)
-	return pinned, err
+	_, err = fmt.Fprintf(stdout, "pass signature: %s is signed by %s (%s)\n", d, key, fp)
+	return d, auth, err
 }

@@ -202,6 +202,34 @@ func Verify(ctx context.Context, repo name.Repository, d v1.Hash, v signature.Ve
 	return fmt.Errorf("no signature of %s in %s verifies with key %s (%d checked)", d, repo, keyName(v), checked)
 }
 
+// Signed checks that the image r names in its registry is signed by v, as
+// [Verify] checks a digest, and returns that digest in r's repository: what
+// the image is then to be read by, so that the image checked is the one
+// whose signature was, wherever r's tag moves meanwhile (and from the
+// registry, whatever file is named like it). A tag is resolved with a HEAD
+// request; a digest is taken as it is, without asking the registry what it
+// names.
+func Signed(ctx context.Context, r name.Reference, v signature.Verifier, opts ...remote.Option) (name.Digest, error) {
+	var dgst string
+	if d, ok := r.(name.Digest); ok {
+		dgst = d.DigestStr()
+	} else {
+		desc, err := remote.Head(r, append(opts[:len(opts):len(opts)], remote.WithContext(ctx))...)
+		if err != nil {
+			return name.Digest{}, fmt.Errorf("read the digest %s names: %w", r, err)
+		}
+		dgst = desc.Digest.String()
+	}
+	h, err := v1.NewHash(dgst)
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("%s: %w", r, err)
+	}
+	if err := Verify(ctx, r.Context(), h, v, opts...); err != nil {
+		return name.Digest{}, err
+	}
+	return r.Context().Digest(h.String()), nil
+}
+
 // claims checks that a verified payload is cosign's simple signing of d in
 // repo, as cosign's SimpleClaimVerifier does for the digest.
 func claims(pl []byte, repo name.Repository, d v1.Hash) error {

@@ -1,0 +1,161 @@
+package cli
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/imagebuild/imagebuild/internal/testenv"
+	"github.com/imagebuild/imagebuild/sign"
+)
+
+// signingRegistry starts go-containerregistry's registry on 127.0.0.1 and
+// returns a repository in it.
+func signingRegistry(t *testing.T) name.Repository {
+	t.Helper()
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	repo, err := name.NewRepository(strings.TrimPrefix(srv.URL, "http://") + "/test/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return repo
+}
+
+// passingImage is a small image that passes every check of `imagebuild
+// verify`: a non-root user without a home or shell, its app and venv
+// owned by it, no compilers, no ELF files, no caches.
+func passingImage(t *testing.T) v1.Image {
+	t.Helper()
+	type entry struct {
+		path, body string
+		dir        bool
+		uid        int
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range []entry{
+		{path: "etc/", dir: true},
+		{path: "etc/passwd", body: "root:x:0:0:root:/root:/bin/bash\nappuser:x:1000:1000::/nonexistent:/sbin/nologin\n"},
+		{path: "opt/", dir: true},
+		{path: "opt/venv/", dir: true, uid: 1000},
+		{path: "app/", dir: true, uid: 1000},
+		{path: "app/main.py", body: "print('hi')\n", uid: 1000},
+	} {
+		h := &tar.Header{Name: e.path, Mode: 0o644, Uid: e.uid, Gid: e.uid, Size: int64(len(e.body)), Typeflag: tar.TypeReg}
+		if e.dir {
+			h.Mode, h.Typeflag = 0o755, tar.TypeDir
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(tw, e.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dt := buf.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(dt)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	cf.Config.User, cf.Config.WorkingDir = "appuser", "/app"
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// writeLayout writes img as the only image of an OCI layout at dir.
+func writeLayout(t *testing.T, dir string, img v1.Image) {
+	t.Helper()
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendImage(img); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestVerifyKeyChecksTheSignedDigestNotALocalPath: after `verify --key`
+// checks the signature of the digest REF points at, the image it checks is
+// that digest's, from the registry, even where a file or folder in the
+// working directory is named REPO@DIGEST and holds another image that
+// passes.
+func TestVerifyKeyChecksTheSignedDigestNotALocalPath(t *testing.T) {
+	repo := signingRegistry(t)
+	key, pub := testenv.CosignKeyPair(t, "secret")
+	s, err := sign.LoadSigner(key, []byte("secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The signed image in the registry runs as root: verify fails it.
+	signed, err := random.Image(512, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(repo.Tag("v1"), signed); err != nil {
+		t.Fatal(err)
+	}
+	d, err := signed.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sign.Sign(context.Background(), repo, d, s); err != nil {
+		t.Fatal(err)
+	}
+	pinned := repo.Digest(d.String()).String()
+
+	// In the working directory, a layout named REPO@DIGEST holds an image
+	// that passes.
+	t.Chdir(t.TempDir())
+	writeLayout(t, pinned, passingImage(t))
+	if _, err := os.Stat(filepath.Join(pinned, "index.json")); err != nil {
+		t.Fatal(err)
+	}
+	if stdout, stderr, code := cliNoDaemon(t, "verify", pinned); code != 0 {
+		t.Fatalf("verify of the local layout exited %d, want 0: the test needs an image that passes\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+
+	for _, target := range []string{repo.Tag("v1").String(), pinned} {
+		t.Run(target, func(t *testing.T) {
+			stdout, stderr, code := cliNoDaemon(t, "verify", "--key", pub, target)
+			if !strings.Contains(stdout, "pass signature: "+pinned) {
+				t.Fatalf("verify --key %s: no passed signature of %s\nstdout:\n%s\nstderr:\n%s", target, pinned, stdout, stderr)
+			}
+			if code != 1 || !strings.Contains(stdout, "fail non-root") {
+				t.Errorf("verify --key %s exited %d, want 1 with the signed image's failed non-root check (the registry's image, not the local %s)\nstdout:\n%s\nstderr:\n%s", target, code, pinned, stdout, stderr)
+			}
+		})
+	}
+}
