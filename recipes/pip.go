@@ -126,7 +126,8 @@ const aheadFile = "/tmp/imagebuild-fetched.json"
 // file pip will choose is not known yet. It is cached by d's name and
 // version (and the file's options), and records the sha256 of the file it
 // fetched in aheadFile, so the graph takes it where the resolve step chose
-// that file. It does not fail: it records why it could not.
+// that file. It does not fail: it records why it could not. Hashes the
+// file gives d are the step's too, checked by it: it records no other file.
 type aheadStep struct {
 	dist Distribution
 	// added is what the step adds to the builder stage.
@@ -134,7 +135,6 @@ type aheadStep struct {
 }
 
 func (v venv) ahead(d Distribution) aheadStep {
-	d.Hashes = nil
 	req := strings.Join(append(append([]string{}, v.options...), d.requirement()), "\n") + "\n"
 	root := v.stage.Run(append(v.reads(),
 		llb.Args([]string{v.python, toolPath, "install", req, d.Name + "==" + d.Version, venvPython, aheadFile}),
@@ -173,11 +173,15 @@ func readRecords(records [][]byte) []*aheadRecord {
 // step would give them (each with the hash of the file fetched), when they
 // are the whole set: each fetched a file, and each dependency each names is
 // one of them at a version that meets it (as far as [satisfies] tells,
-// without extras). Otherwise a resolve is needed. recs[i] is ahead[i]'s.
+// without extras), and its file is one whose hash the requirements give,
+// where they give any. Otherwise a resolve is needed. recs[i] is ahead[i]'s.
 func closed(ahead []aheadStep, recs []*aheadRecord) ([]Distribution, bool) {
 	pinned := map[string]Distribution{}
 	for i, a := range ahead {
 		if recs[i] == nil {
+			return nil, false
+		}
+		if len(a.dist.Hashes) > 0 && !slices.Contains(a.dist.Hashes, recs[i].SHA256) {
 			return nil, false
 		}
 		pinned[a.dist.Key()] = a.dist

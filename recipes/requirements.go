@@ -3,6 +3,7 @@ package recipes
 import (
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"path"
@@ -95,19 +96,43 @@ var (
 )
 
 // ParseRequirements reads a pip requirements file. A file of pinned
-// requirements, each with its hashes, and local projects (./PATH) is Locked; any other (a name without
-// a version, a range, a requirement without hashes, an included file, an
-// editable or a direct reference) is to be resolved by pip in the build.
-// An index option whose URL holds a password is an error: the options reach
-// the build graph, and a private index's credentials belong in pip's config
-// file, the pipconf secret.
+// requirements, each with its hashes, and local projects (./PATH) is
+// Locked; any other (a name without a version, a range, a requirement
+// without hashes, an included file, an editable or a direct reference) is
+// to be resolved by pip in the build.
+//
+// A --hash on any line (or --require-hashes) has pip check every
+// requirement's hashes, and so does imagebuild: such a file must be locked
+// whole, each requirement pinned with == (or ===) and hashed, besides local
+// projects, which the build makes from the context; anything else is an
+// error naming the lines that are not, as is a --hash that is not
+// sha256:<64 hex digits>. An index option whose URL holds user info (a
+// password or a token) is an error too: the options reach the build graph,
+// and a private index's credentials belong in pip's config file, the
+// pipconf secret.
 func ParseRequirements(dt []byte) (Requirements, error) {
 	var r Requirements
 	locked, pinnedOnly := true, true
+	// hashMode names what turned pip's hash-checking mode on, "" while
+	// nothing has; unchecked are the lines it cannot check.
+	var hashMode string
+	var unchecked []string
 	for _, line := range logicalLines(string(dt)) {
 		fields := strings.Fields(line.text)
 		if len(fields) == 0 {
 			continue
+		}
+		if hashMode == "" {
+			for _, f := range fields {
+				if strings.HasPrefix(f, "--hash") {
+					hashMode = fmt.Sprintf("line %d gives a --hash", line.number)
+					break
+				}
+				if f == "--require-hashes" {
+					hashMode = fmt.Sprintf("line %d gives --require-hashes", line.number)
+					break
+				}
+			}
 		}
 		if strings.HasPrefix(fields[0], "./") || strings.HasPrefix(fields[0], "../") {
 			dir := path.Clean(fields[0])
@@ -122,8 +147,12 @@ func ParseRequirements(dt []byte) (Requirements, error) {
 		}
 		if strings.HasPrefix(fields[0], "-") && !strings.HasPrefix(fields[0], "--hash") {
 			opt, value, hasValue := strings.Cut(fields[0], "=")
+			if opt == "--require-hashes" && !hasValue && len(fields) == 1 {
+				continue // hash-checking mode, which a locked file is in anyway
+			}
 			if !slices.Contains(globalOptions, opt) {
 				locked, pinnedOnly = false, false // -r, -c, -e and the like: pip resolves them
+				unchecked = append(unchecked, fmt.Sprintf("line %d (%s)", line.number, strings.Join(fields, " ")))
 				continue
 			}
 			words := []string{opt}
@@ -134,9 +163,9 @@ func ParseRequirements(dt []byte) (Requirements, error) {
 					}
 					value = fields[1]
 				}
-				if u, err := url.Parse(value); err == nil && u.User != nil {
-					if _, ok := u.User.Password(); ok {
-						return r, fmt.Errorf("line %d: %s %s holds a password: give a private index in pip's config file as the %s secret, which no step's command line, layer or cache holds", line.number, opt, u.Redacted(), PipConfSecret)
+				if slices.Contains(urlOptions, opt) {
+					if err := checkIndexURL(value); err != nil {
+						return r, fmt.Errorf("line %d: %s %w", line.number, opt, err)
 					}
 				}
 				words = append(words, value)
@@ -144,22 +173,39 @@ func ParseRequirements(dt []byte) (Requirements, error) {
 			r.Options = append(r.Options, strings.Join(words, " "))
 			continue
 		}
-		d, ok := parsePinned(line.text)
+		spec, hashes, err := cutHashes(line.text)
+		if err != nil {
+			return r, fmt.Errorf("line %d: %w", line.number, err)
+		}
+		d, ok := parsePinned(spec, hashes)
 		if !ok {
 			locked = false
-			m := requirementLine.FindStringSubmatch(strings.TrimSpace(line.text))
+			shown := strings.Join(strings.Fields(spec), " ")
+			if shown == "" {
+				shown = "--hash without a requirement"
+			}
+			unchecked = append(unchecked, fmt.Sprintf("line %d (%s)", line.number, shown))
+			m := requirementLine.FindStringSubmatch(strings.TrimSpace(spec))
 			if m == nil {
 				pinnedOnly = false
 				continue
 			}
-			d = Distribution{Name: m[1], Version: m[3], Marker: strings.TrimSpace(m[4])}
+			d = Distribution{Name: m[1], Version: m[3], Hashes: hashes, Marker: strings.TrimSpace(m[4])}
 			r.Pinned = append(r.Pinned, d)
 		} else {
 			r.Distributions = append(r.Distributions, d)
 		}
-		if m := requirementLine.FindStringSubmatch(strings.TrimSpace(strings.Split(line.text, "--hash")[0])); m == nil || m[2] != "" {
+		if m := requirementLine.FindStringSubmatch(strings.TrimSpace(spec)); m == nil || m[2] != "" {
 			pinnedOnly = false // extras bring more dependencies
 		}
+	}
+	if hashMode != "" && len(unchecked) > 0 {
+		verb := "is"
+		if len(unchecked) > 1 {
+			verb = "are"
+		}
+		return r, fmt.Errorf("%s, which has pip check every requirement's hashes: %s %s not pinned with == and hashed; hash every requirement (pip-compile --generate-hashes writes them; a local project ./PATH needs none) or none",
+			hashMode, strings.Join(unchecked, ", "), verb)
 	}
 	seen := map[string]bool{}
 	for _, d := range append(slices.Clone(r.Distributions), r.Pinned...) {
@@ -182,26 +228,60 @@ func ParseRequirements(dt []byte) (Requirements, error) {
 	return r, nil
 }
 
-// parsePinned parses a requirement line pinned to a version with hashes.
-func parsePinned(text string) (Distribution, bool) {
+// urlOptions are the global options whose value is a URL (or, for
+// --find-links, a path).
+var urlOptions = []string{"-i", "--index-url", "--extra-index-url", "-f", "--find-links"}
+
+// checkIndexURL refuses an index option's value that holds user info, a
+// password or a token alone, or that is not a URL or path: the error, to
+// follow the option's name, shows no part of the user info but the name
+// of a user with a password.
+func checkIndexURL(value string) error {
+	const fix = "give a private index in pip's config file as the " + PipConfSecret + " secret, which no step's command line, layer or cache holds"
+	u, err := url.Parse(value)
+	if err != nil {
+		return fmt.Errorf("is not a URL: %s", fix)
+	}
+	if u.User == nil {
+		return nil
+	}
+	if pass, ok := u.User.Password(); ok && pass != "" && u.User.Username() != "" {
+		return fmt.Errorf("%s holds a password: %s", u.Redacted(), fix)
+	}
+	u.User = url.User("xxxxx")
+	return fmt.Errorf("%s holds user info (a token): %s", u.String(), fix)
+}
+
+// cutHashes takes the --hash options out of a requirement line and returns
+// the rest and the hashes (hex, lower case). A hash that is not
+// sha256:<64 hex digits> is an error.
+func cutHashes(text string) (string, []string, error) {
 	spec, hashes := text, []string(nil)
 	for {
 		i := strings.Index(spec, "--hash")
 		if i < 0 {
-			break
+			return spec, hashes, nil
 		}
 		rest := strings.TrimLeft(spec[i+len("--hash"):], "= \t")
-		value, after, _ := strings.Cut(rest, " ")
-		algo, sum, ok := strings.Cut(value, ":")
-		if !ok || algo != "sha256" {
-			return Distribution{}, false
+		value := rest
+		if j := strings.IndexAny(rest, " \t"); j >= 0 {
+			value = rest[:j]
 		}
-		if b, err := hex.DecodeString(sum); err != nil || len(b) != 32 {
-			return Distribution{}, false
+		algo, sum, ok := strings.Cut(value, ":")
+		if b, err := hex.DecodeString(sum); !ok || algo != "sha256" || err != nil || len(b) != 32 {
+			if value == "" {
+				return "", nil, errors.New("--hash without a value: want --hash=sha256:<64 hex digits>")
+			}
+			return "", nil, fmt.Errorf("--hash=%s is not sha256:<64 hex digits>, the hashes imagebuild checks (pip-compile --generate-hashes writes them)", value)
 		}
 		hashes = append(hashes, strings.ToLower(sum))
-		spec = spec[:i] + " " + after
+		spec = spec[:i] + " " + rest[len(value):]
 	}
+}
+
+// parsePinned parses a requirement, spec, pinned to a version, with its
+// hashes: false where spec is not pinned or hashes is empty.
+func parsePinned(spec string, hashes []string) (Distribution, bool) {
 	m := requirementLine.FindStringSubmatch(strings.TrimSpace(spec))
 	if m == nil || len(hashes) == 0 {
 		return Distribution{}, false

@@ -30,12 +30,14 @@ func TestParseRequirements(t *testing.T) {
 				{Name: "hiredis", Version: "2.3.2", Hashes: []string{a}},
 			}}},
 		{name: "no hashes", file: "hiredis==2.3.2\n", want: Requirements{PinnedOnly: true}},
-		{name: "one without hashes", file: "hiredis==2.3.2 --hash=sha256:" + a + "\nasyncpg==0.30.0\n", want: Requirements{PinnedOnly: true}},
+		{name: "one without hashes", file: "hiredis==2.3.2 --hash=sha256:" + a + "\nasyncpg==0.30.0\n", wantErr: "line 1 gives a --hash, which has pip check every requirement's hashes: line 2 (asyncpg==0.30.0) is not pinned with == and hashed"},
 		{name: "pinned with extras", file: "asyncpg[gssauth]==0.30.0\n", want: Requirements{}},
-		{name: "a range", file: "hiredis>=2 --hash=sha256:" + a + "\n", want: Requirements{}},
+		{name: "a range", file: "hiredis>=2\n", want: Requirements{}},
+		{name: "a range with a hash", file: "hiredis>=2 --hash=sha256:" + a + "\n", wantErr: "line 1 (hiredis>=2) is not pinned"},
 		{name: "a name alone", file: "flask\n", want: Requirements{}},
-		{name: "included file", file: "-r base.txt\nhiredis==2.3.2 --hash=sha256:" + a + "\n", want: Requirements{}},
-		{name: "md5 hash", file: "hiredis==2.3.2 --hash=md5:" + a[:32] + "\n", want: Requirements{}},
+		{name: "included file", file: "-r base.txt\nhiredis==2.3.2\n", want: Requirements{}},
+		{name: "included file with hashes", file: "-r base.txt\nhiredis==2.3.2 --hash=sha256:" + a + "\n", wantErr: "line 1 (-r base.txt) is not pinned"},
+		{name: "md5 hash", file: "hiredis==2.3.2 --hash=md5:" + a[:32] + "\n", wantErr: "line 1: --hash=md5:" + a[:32] + " is not sha256:<64 hex digits>"},
 		{name: "named twice", file: "hiredis==2.3.2 --hash=sha256:" + a + "\nHiredis==2.3.1 --hash=sha256:" + a + "\n", want: Requirements{}},
 		{name: "options kept unlocked", file: "--extra-index-url=https://extra.example.com/simple\n--pre\nflask\n",
 			want: Requirements{Options: []string{"--extra-index-url https://extra.example.com/simple", "--pre"}}},
@@ -70,11 +72,11 @@ func TestParseRequirements(t *testing.T) {
 // pinned to one version, with or without hashes, with their markers.
 func TestPinnedRequirements(t *testing.T) {
 	a := strings.Repeat("ab", 32)
-	got, err := ParseRequirements([]byte("flask\nhiredis==2.3.2 ; python_version >= \"3.8\"\nasyncpg[gssauth]==0.30.0 --hash=sha256:" + a + "\nnumpy>=2\n"))
+	got, err := ParseRequirements([]byte("flask\nhiredis==2.3.2 ; python_version >= \"3.8\"\nasyncpg[gssauth]==0.30.0\nnumpy>=2\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Distribution{{Name: "asyncpg", Version: "0.30.0", Hashes: []string{a}}, {Name: "hiredis", Version: "2.3.2", Marker: `python_version >= "3.8"`}}
+	want := []Distribution{{Name: "asyncpg", Version: "0.30.0"}, {Name: "hiredis", Version: "2.3.2", Marker: `python_version >= "3.8"`}}
 	if got.Locked || !cmp.Equal(want, got.Pinned) {
 		t.Errorf("Pinned = %+v (locked %v), want %+v", got.Pinned, got.Locked, want)
 	}
