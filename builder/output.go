@@ -12,7 +12,6 @@ import (
 
 	"github.com/distribution/reference"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/moby/go-archive"
 
 	"github.com/imagebuild/imagebuild/daemon"
 	"github.com/imagebuild/imagebuild/internal/stage"
@@ -164,7 +163,7 @@ func (x *extract) output(dir string) func(map[string]string) (io.WriteCloser, er
 		}
 		x.started = true
 		go func() {
-			err := archive.Untar(x.pr, dir, &archive.TarOptions{NoLchown: os.Geteuid() != 0})
+			err := oci.Extract(x.pr, dir, oci.ExtractOptions{RootFS: true, Chown: os.Geteuid() == 0})
 			x.pr.CloseWithError(err)
 			x.done <- err
 		}()

@@ -14,20 +14,21 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/moby/go-archive"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // OpenTarball unpacks the OCI tarball at path, as the oci exporter writes
 // it, into the directory dir and returns its index. The index reads its
-// blobs from dir, which must outlive it.
+// blobs from dir, which must outlive it. It unpacks with [Extract], so a
+// tarball that would write outside dir, or holds a symlink that points out
+// of it or anything but files, folders and links, is refused.
 func OpenTarball(path, dir string) (v1.ImageIndex, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read OCI tarball: %w", err)
 	}
 	defer f.Close()
-	if err := archive.Untar(f, dir, &archive.TarOptions{NoLchown: true}); err != nil {
+	if err := Extract(f, dir, ExtractOptions{}); err != nil {
 		return nil, fmt.Errorf("read OCI tarball %s: %w", path, err)
 	}
 	idx, err := layout.ImageIndexFromPath(dir)
@@ -45,40 +46,21 @@ const maxManifestBlob = 4 << 20
 // OpenManifests is [OpenTarball] for reading manifests only: it
 // unpacks the tarball's index.json, oci-layout and blobs of up to
 // maxManifestBlob bytes, so reading back a large image does not copy its
-// layers to disk. The index it returns has no layers to read.
+// layers to disk, and skips every other entry. The index it returns has no
+// layers to read. Like OpenTarball, it refuses a tarball whose entry names
+// lead out of dir.
 func OpenManifests(path, dir string) (v1.ImageIndex, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read OCI tarball: %w", err)
 	}
 	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read OCI tarball %s: %w", path, err)
-		}
-		name := filepath.Clean(h.Name)
-		if h.Typeflag != tar.TypeReg || !filepath.IsLocal(name) {
-			continue
-		}
-		if name != "index.json" && name != "oci-layout" && (!strings.HasPrefix(name, "blobs"+string(filepath.Separator)) || h.Size > maxManifestBlob) {
-			continue
-		}
-		dst := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return nil, err
-		}
-		dt, err := io.ReadAll(tr)
-		if err != nil {
-			return nil, fmt.Errorf("read OCI tarball %s: %w", path, err)
-		}
-		if err := os.WriteFile(dst, dt, 0o644); err != nil {
-			return nil, err
-		}
+	err = Extract(f, dir, ExtractOptions{Keep: func(h *tar.Header) bool {
+		return h.Typeflag == tar.TypeReg && (h.Name == "index.json" || h.Name == "oci-layout" ||
+			strings.HasPrefix(h.Name, "blobs"+string(filepath.Separator)) && h.Size <= maxManifestBlob)
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("read OCI tarball %s: %w", path, err)
 	}
 	idx, err := layout.ImageIndexFromPath(dir)
 	if err != nil {

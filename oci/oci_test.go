@@ -1,8 +1,6 @@
 package oci
 
 import (
-	"io"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -12,8 +10,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/moby/go-archive"
-	"github.com/moby/go-archive/compression"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -87,22 +83,8 @@ func TestOpenImage(t *testing.T) {
 	if _, err := layout.Write(dir, idx); err != nil {
 		t.Fatal(err)
 	}
-	rc, err := archive.Tar(dir, compression.None)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
 	tarball := filepath.Join(t.TempDir(), "image.oci.tar")
-	f, err := os.Create(tarball)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(f, rc); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	tarDir(t, dir, tarball)
 	img, err := OpenImage(tarball, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
