@@ -138,7 +138,12 @@ func (x *extractor) entry(h *tar.Header, r io.Reader) error {
 		}
 		x.dirs = append(x.dirs, h)
 		return nil
-	case tar.TypeReg, tar.TypeGNUSparse:
+	case tar.TypeReg:
+		if isSparse(h) {
+			// A few bytes of a sparse entry unpack to as many zeros as
+			// its header says; neither a layout nor an export holds one.
+			return fmt.Errorf("%w: a sparse file; only files, folders, symlinks and hard links are extracted", ErrUnsafeEntry)
+		}
 		return x.file(h, r)
 	case tar.TypeSymlink:
 		if !x.opt.RootFS && !pointsDown(h.Linkname) {
@@ -239,6 +244,17 @@ func pointsDown(target string) bool {
 	return true
 }
 
+// isSparse reports whether h is a regular file in one of the PAX formats
+// of sparse files, which the tar reader expands.
+func isSparse(h *tar.Header) bool {
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
+}
+
 // mode returns the permission, setuid, setgid and sticky bits of h.
 func mode(h *tar.Header) os.FileMode {
 	return h.FileInfo().Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky)
@@ -276,6 +292,8 @@ func typeName(flag byte) string {
 		return "a block device"
 	case tar.TypeFifo:
 		return "a fifo"
+	case tar.TypeGNUSparse:
+		return "a sparse file"
 	default:
 		return fmt.Sprintf("an entry of type %q", flag)
 	}

@@ -4,8 +4,10 @@ import (
 	"archive/tar"
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -156,6 +158,50 @@ func TestExtractRefuses(t *testing.T) {
 			}
 			isEmpty(t, outside)
 		})
+	}
+}
+
+// sparseBomb returns a tarball of a few blocks whose one entry, a sparse
+// file in PAX format 0.1 (which tar.Writer does not write), unpacks to a
+// tebibyte of zeros. The PAX header is written by hand.
+func sparseBomb(t testing.TB) []byte {
+	t.Helper()
+	var recs string
+	for _, kv := range [][2]string{{"GNU.sparse.size", "1099511627776"}, {"GNU.sparse.numblocks", "1"}, {"GNU.sparse.map", "1099511627775,1"}} {
+		r := " " + kv[0] + "=" + kv[1] + "\n"
+		n := len(r)
+		for n != len(strconv.Itoa(n))+len(r) {
+			n = len(strconv.Itoa(n)) + len(r)
+		}
+		recs += strconv.Itoa(n) + r
+	}
+	b := tarBytes(t, file("PaxHeaders/big", recs), file("big", "x"))
+	// The first entry becomes the PAX header of the second: its type and
+	// its checksum rewritten.
+	b[156] = tar.TypeXHeader
+	copy(b[148:156], "        ")
+	sum := 0
+	for _, c := range b[:512] {
+		sum += int(c)
+	}
+	copy(b[148:156], fmt.Sprintf("%06o\x00 ", sum))
+	return b
+}
+
+// TestExtractSparse: a sparse file, which a few bytes of tarball can make
+// as large as they like, is refused before anything is written.
+func TestExtractSparse(t *testing.T) {
+	b := sparseBomb(t)
+	h, err := tar.NewReader(bytes.NewReader(b)).Next()
+	if err != nil || h.Size != 1<<40 {
+		t.Fatalf("the test's sparse tarball reads as %v, %v: want a 1 TiB file", h, err)
+	}
+	dest := t.TempDir()
+	if err := Extract(bytes.NewReader(b), dest, ExtractOptions{RootFS: true}); !errors.Is(err, ErrUnsafeEntry) {
+		t.Errorf("Extract = %v, want ErrUnsafeEntry", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dest, "big")); err == nil {
+		t.Error("Extract wrote the sparse file")
 	}
 }
 
