@@ -19,7 +19,6 @@ import (
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/connhelper"
 	"github.com/moby/buildkit/util/grpcerrors"
-	dockerclient "github.com/moby/moby/client"
 	"google.golang.org/grpc/codes"
 
 	// BuildKit's connection helpers, registered for their schemes: each runs
@@ -44,7 +43,8 @@ type Config struct {
 	// Addr is the daemon's address: unix:///PATH, tcp://HOST:PORT,
 	// docker:// (the Docker Engine DOCKER_HOST or the current Docker
 	// context names, else /var/run/docker.sock) or docker://HOST (the
-	// engine at HOST, as DOCKER_HOST names it), docker-container://NAME, podman-container://NAME,
+	// engine at HOST, as DOCKER_HOST names it), reached as the docker CLI
+	// reaches it (see [DialEngine]), docker-container://NAME, podman-container://NAME,
 	// nerdctl-container://NAME, kube-pod://POD?namespace=NS&context=CTX or
 	// ssh://USER@HOST[:PORT]/PATH/TO/buildkitd.sock.
 	Addr string
@@ -65,11 +65,7 @@ func (d Config) IsEngine() bool { return strings.HasPrefix(d.Addr, engineScheme)
 
 // Engine reaches the Docker Engine a docker:// address names.
 func (d Config) Engine(ctx context.Context) (*Engine, error) {
-	host, err := engineHost(d.Addr)
-	if err != nil {
-		return nil, err
-	}
-	return DialEngine(ctx, host)
+	return dialEngine(ctx, d.Addr)
 }
 
 // TLS reports whether the connection uses TLS.
@@ -100,12 +96,16 @@ func (d Config) Validate() error {
 		if d.TLS() {
 			return fmt.Errorf("buildkit address %s: a Docker Engine is reached as docker reaches it (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH), not with these TLS files", d.Addr)
 		}
-		host, err := engineHost(d.Addr)
+		// The engine's errors name the engine or the Docker context.
+		ep, err := engineEndpoint(d.Addr)
 		if err != nil {
-			return fmt.Errorf("buildkit address %s: %w", d.Addr, err)
+			return err
 		}
-		if _, err := dockerclient.ParseHostURL(host); err != nil {
-			return fmt.Errorf("buildkit address %s: docker host %q: want unix:///PATH, tcp://HOST:PORT or ssh://USER@HOST", d.Addr, host)
+		if err := checkEngineTransport(ep); err != nil {
+			if errors.Is(err, ErrInsecureEngine) {
+				return err
+			}
+			return fmt.Errorf("buildkit address %s: %w", d.Addr, err)
 		}
 		return nil
 	}

@@ -140,11 +140,14 @@ func TestEngineHost(t *testing.T) {
 	t.Setenv("DOCKER_CONFIG", cfg)
 	t.Setenv("DOCKER_HOST", "")
 	t.Setenv("DOCKER_CONTEXT", "")
+	for _, k := range []string{"DOCKER_TLS", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"} {
+		t.Setenv(k, "")
+	}
 	check := func(addr, want string) {
 		t.Helper()
-		got, err := engineHost(addr)
-		if err != nil || got != want {
-			t.Errorf("engineHost(%q) = %q, %v; want %q", addr, got, err, want)
+		ep, err := engineEndpoint(addr)
+		if got := ep.Host; err != nil || got != want {
+			t.Errorf("engineEndpoint(%q) = %q, %v; want %q", addr, ep.Host, err, want)
 		}
 	}
 	check("docker://", DefaultEngineHost)
@@ -163,7 +166,7 @@ func TestEngineHost(t *testing.T) {
 	}
 	check("docker://", "unix:///Users/me/.docker/run/docker.sock")
 	t.Setenv("DOCKER_CONTEXT", "nonesuch")
-	if _, err := engineHost("docker://"); err == nil || !strings.Contains(err.Error(), `docker context "nonesuch"`) {
+	if _, err := engineEndpoint("docker://"); err == nil || !strings.Contains(err.Error(), `docker context "nonesuch"`) {
 		t.Errorf("an unknown context: %v", err)
 	}
 	t.Setenv("DOCKER_HOST", "tcp://10.0.0.2:2376")

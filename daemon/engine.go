@@ -2,21 +2,17 @@ package daemon
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/containerd/platforms"
-	"github.com/docker/cli/cli/config"
 	"github.com/moby/buildkit/client"
 	dockerclient "github.com/moby/moby/client"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -31,42 +27,6 @@ const DefaultEngineHost = "unix:///var/run/docker.sock"
 // as DOCKER_HOST names it (docker://unix:///run/docker.sock,
 // docker://tcp://host:2376, docker://ssh://user@host).
 const engineScheme = "docker://"
-
-// engineHost is the engine host a docker:// address names: what follows
-// the scheme, else DOCKER_HOST, else the current Docker context's
-// (DOCKER_CONTEXT or the config's currentContext), else
-// [DefaultEngineHost].
-func engineHost(addr string) (string, error) {
-	if host := strings.TrimPrefix(addr, engineScheme); host != "" {
-		return host, nil
-	}
-	if host := os.Getenv("DOCKER_HOST"); host != "" {
-		return host, nil
-	}
-	name := os.Getenv("DOCKER_CONTEXT")
-	if name == "" {
-		if cf, err := config.Load(config.Dir()); err == nil {
-			name = cf.CurrentContext
-		}
-	}
-	if name == "" || name == "default" {
-		return DefaultEngineHost, nil
-	}
-	// The context store keeps each context's metadata under the sha256
-	// of its name.
-	sum := sha256.Sum256([]byte(name))
-	dt, err := os.ReadFile(filepath.Join(config.Dir(), "contexts", "meta", hex.EncodeToString(sum[:]), "meta.json"))
-	if err != nil {
-		return "", fmt.Errorf("docker context %q: %w", name, err)
-	}
-	var meta struct {
-		Endpoints map[string]struct{ Host string }
-	}
-	if err := json.Unmarshal(dt, &meta); err != nil || meta.Endpoints["docker"].Host == "" {
-		return "", fmt.Errorf("docker context %q names no engine host", name)
-	}
-	return meta.Endpoints["docker"].Host, nil
-}
 
 // Engine is a Docker Engine reached through its API: the BuildKit it embeds
 // builds, reached through the API's /grpc and /session endpoints as
@@ -100,15 +60,29 @@ var ErrEngineTooOld = errors.New("the Docker Engine cannot build imagebuild's gr
 const minEngine = 23
 
 // DialEngine reaches the Docker Engine at host ("" for the default: see
-// the docker:// scheme) and asks its version, within a few seconds.
+// the docker:// scheme) as the docker CLI reaches it, and asks its
+// version, within a few seconds. TLS is the environment's
+// (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH) or, for the default engine, the
+// current Docker context's; ssh://USER@HOST runs `docker system
+// dial-stdio` there through ssh. An engine on another machine reached by
+// plain tcp://, or by TLS that does not verify it, is refused
+// ([ErrInsecureEngine]) before anything is dialed.
 func DialEngine(ctx context.Context, host string) (*Engine, error) {
-	if host == "" {
-		var err error
-		if host, err = engineHost(engineScheme); err != nil {
-			return nil, err
-		}
+	return dialEngine(ctx, engineScheme+host)
+}
+
+// dialEngine reaches the engine a docker:// address names.
+func dialEngine(ctx context.Context, addr string) (*Engine, error) {
+	ep, err := engineTarget(addr)
+	if err != nil {
+		return nil, err
 	}
-	api, err := dockerclient.New(dockerclient.WithHost(host))
+	host := ep.Host
+	opts, err := ep.ClientOpts()
+	if err != nil {
+		return nil, fmt.Errorf("docker engine at %s: %w", host, err)
+	}
+	api, err := dockerclient.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("docker engine at %s: %w", host, err)
 	}
@@ -120,6 +94,9 @@ func DialEngine(ctx context.Context, host string) (*Engine, error) {
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
+		if terr := engineTLSError(host, ep.TLSData != nil || ep.SkipTLSVerify, err); terr != nil {
+			return nil, terr
+		}
 		reason := err
 		var op *net.OpError
 		if errors.As(err, &op) {
@@ -128,6 +105,29 @@ func DialEngine(ctx context.Context, host string) (*Engine, error) {
 		return nil, noEngine(fmt.Sprintf("no Docker Engine answers at %s (%s)", host, oneLine(reason)))
 	}
 	return &Engine{Host: host, Version: v.Version, APIVersion: v.APIVersion, api: api}, nil
+}
+
+// engineTLSError tells an engine that answered but whose TLS handshake
+// failed (the certificate does not verify, the engine refused the
+// client's) from one that does not answer, and an engine that speaks TLS
+// from a client that does not; else it returns nil.
+func engineTLSError(host string, withTLS bool, err error) error {
+	var verify *tls.CertificateVerificationError
+	var remote *net.OpError
+	var header tls.RecordHeaderError
+	switch {
+	case !withTLS && strings.Contains(err.Error(), "HTTP request to an HTTPS server"):
+		return fmt.Errorf("docker engine at %s: the engine speaks TLS; set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem), or use a Docker context with TLS", host)
+	case !withTLS:
+		return nil
+	case errors.As(err, &verify):
+		return fmt.Errorf("docker engine at %s: TLS: the engine's certificate does not verify with the CA given (%v)", host, verify.Err)
+	case errors.As(err, &remote) && remote.Op == "remote error":
+		return fmt.Errorf("docker engine at %s: TLS: the engine ended the handshake (%v); it may want a client certificate (cert.pem and key.pem) signed by the CA it trusts", host, remote.Err)
+	case errors.As(err, &header), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return fmt.Errorf("docker engine at %s: TLS: the engine does not speak TLS", host)
+	}
+	return nil
 }
 
 // BuildKit returns a client for the engine's BuildKit, having checked that
