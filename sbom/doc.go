@@ -26,8 +26,9 @@
 //	})
 //
 // [Read] and [Diff] are the check: the packages a document lists against
-// those an image holds.
+// those an image holds ([Listing.Files] gives the SHA-256 it lists for each
+// file, to compare with the image's).
 //
 //	listed, err := sbom.Read(doc)
-//	missing, extra := sbom.Diff(listed, inv.Packages)
+//	missing, extra := sbom.Diff(listed.Packages, inv.Packages)
 package sbom

@@ -600,11 +600,26 @@ func TestReadDiff(t *testing.T) {
 		{Type: "pypi", Name: "asyncpg", Version: "0.30.0"},
 		{Type: "pypi", Name: "legacy", Version: "1.0"},
 	}
-	if diff := cmp.Diff(wantListed, listed); diff != "" {
+	if diff := cmp.Diff(wantListed, listed.Packages); diff != "" {
 		t.Errorf("Read (-want +got):\n%s", diff)
 	}
+	// Every file of every distribution, with the SHA-256 of its content.
+	wantFiles := map[string]string{}
+	fsys := debianFS()
+	for _, p := range inv.Packages {
+		for _, f := range p.Files {
+			sum := sha256.Sum256(fsys[strings.TrimPrefix(f, "/")].Data)
+			wantFiles[f] = hex.EncodeToString(sum[:])
+		}
+	}
+	if len(wantFiles) == 0 {
+		t.Fatal("the fixture's distributions list no files")
+	}
+	if diff := cmp.Diff(wantFiles, listed.Files); diff != "" {
+		t.Errorf("Read's files (-want +got):\n%s", diff)
+	}
 
-	if missing, extra := sbom.Diff(listed, inv.Packages); len(missing)+len(extra) > 0 {
+	if missing, extra := sbom.Diff(listed.Packages, inv.Packages); len(missing)+len(extra) > 0 {
 		t.Errorf("Diff of a document with its own image: missing %q, extra %q", missing, extra)
 	}
 
@@ -618,7 +633,7 @@ func TestReadDiff(t *testing.T) {
 			found[i].Version = "0.30.1"
 		}
 	}
-	missing, extra := sbom.Diff(listed, found)
+	missing, extra := sbom.Diff(listed.Packages, found)
 	if diff := cmp.Diff([]string{"pypi asyncpg 0.30.1", "pypi uvloop 0.21.0"}, missing); diff != "" {
 		t.Errorf("missing (-want +got):\n%s", diff)
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -441,19 +442,34 @@ func (w *writer) file(name string) (*spdx.File, error) {
 	return f, nil
 }
 
-// Read reads the packages the SPDX 2.3 JSON document doc lists: the Type,
-// Name, Version and Arch of every package with a deb, apk or pypi package
-// URL, in the document's order. Packages without one (the image, its OS,
-// its base) are left out.
-func Read(doc []byte) ([]Package, error) {
+// Listing is what an SPDX document lists, as [Read] reads it.
+type Listing struct {
+	// Packages are the packages with a deb, apk or pypi package URL, in
+	// the document's order: their Type, Name, Version and Arch.
+	Packages []Package
+	// Files are the SHA-256 (lower-case hex) of the files the document
+	// lists, by absolute path.
+	Files map[string]string
+}
+
+// Read reads what the SPDX 2.3 JSON document doc lists: the Type, Name,
+// Version and Arch of every package with a deb, apk or pypi package URL,
+// in the document's order (packages without one, the image, its OS, its
+// base, are left out), and the SHA-256 of every file. A file's name is
+// taken as a path from the image's root (./a and /a are both /a); a file
+// without a SHA-256, or listed twice with two, is an error.
+func Read(doc []byte) (*Listing, error) {
 	d, err := spdxjson.Read(bytes.NewReader(doc))
 	if err != nil {
 		return nil, fmt.Errorf("read SPDX document: %w", err)
 	}
-	var pkgs []Package
+	l := &Listing{Files: map[string]string{}}
 	for _, sp := range d.Packages {
+		if sp == nil {
+			continue
+		}
 		for _, ref := range sp.PackageExternalReferences {
-			if ref.Category != common.CategoryPackageManager || ref.RefType != common.TypePackageManagerPURL {
+			if ref == nil || ref.Category != common.CategoryPackageManager || ref.RefType != common.TypePackageManagerPURL {
 				continue
 			}
 			u, err := packageurl.FromString(ref.Locator)
@@ -463,11 +479,30 @@ func Read(doc []byte) ([]Package, error) {
 			if u.Type != Deb && u.Type != Apk && u.Type != PyPI {
 				continue
 			}
-			pkgs = append(pkgs, Package{Type: u.Type, Name: u.Name, Version: u.Version, Arch: u.Qualifiers.Map()["arch"]})
+			l.Packages = append(l.Packages, Package{Type: u.Type, Name: u.Name, Version: u.Version, Arch: u.Qualifiers.Map()["arch"]})
 			break
 		}
 	}
-	return pkgs, nil
+	for _, f := range d.Files {
+		if f == nil {
+			continue
+		}
+		name := path.Clean("/" + f.FileName)
+		var sum string
+		for _, c := range f.Checksums {
+			if c.Algorithm == common.SHA256 {
+				sum = strings.ToLower(c.Value)
+			}
+		}
+		if b, err := hex.DecodeString(sum); err != nil || len(b) != sha256.Size {
+			return nil, fmt.Errorf("file %s (SPDXRef-%s) has no SHA-256 checksum (64 hex digits)", f.FileName, f.FileSPDXIdentifier)
+		}
+		if old, ok := l.Files[name]; ok && old != sum {
+			return nil, fmt.Errorf("file %s is listed twice, with SHA-256 %s and %s", name, old, sum)
+		}
+		l.Files[name] = sum
+	}
+	return l, nil
 }
 
 // Diff compares the packages a document lists with those found in the

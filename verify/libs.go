@@ -29,7 +29,7 @@ func loaderPaths(fs fsys) []string {
 		}
 		return []string{"/lib", "/usr/local/lib", "/usr/lib"}
 	}
-	dirs := ldSoConf(fs, "/etc/ld.so.conf", 0)
+	dirs := ldSoConf(fs, "/etc/ld.so.conf")
 	dirs = append(dirs, "/lib", "/usr/lib", "/lib64", "/usr/lib64")
 	for p, n := range fs {
 		// Multiarch folders: /lib/x86_64-linux-gnu, /usr/lib/aarch64-linux-gnu, ...
@@ -40,36 +40,56 @@ func loaderPaths(fs fsys) []string {
 	return dirs
 }
 
-// ldSoConf reads a glibc ld.so.conf, following its include lines.
-func ldSoConf(fs fsys, file string, depth int) []string {
-	n, ok := fs[file]
-	if !ok || depth > 8 {
-		return nil
-	}
-	var dirs []string
-	for line := range strings.SplitSeq(string(n.data), "\n") {
-		line = strings.TrimSpace(line)
-		if i := strings.Index(line, "#"); i >= 0 {
-			line = strings.TrimSpace(line[:i])
+// maxIncludes is the most include lines of the loader's configuration
+// that verify follows. Past them, folders are left out: libraries are
+// looked for in fewer places, and the check fails rather than passes.
+const maxIncludes = 256
+
+// ldSoConf reads a glibc ld.so.conf, following its include lines; each
+// file is read once, however many lines include it.
+func ldSoConf(fs fsys, file string) []string {
+	seen := map[string]bool{}
+	var names []string // fs's paths, sorted once
+	includes := 0
+	var read func(file string) []string
+	read = func(file string) []string {
+		n, ok := fs[file]
+		if !ok || seen[file] {
+			return nil
 		}
-		if line == "" {
-			continue
-		}
-		if pattern, ok := strings.CutPrefix(line, "include "); ok {
-			pattern = strings.TrimSpace(pattern)
-			if !path.IsAbs(pattern) {
-				pattern = path.Join(path.Dir(file), pattern)
+		seen[file] = true
+		var dirs []string
+		for line := range strings.SplitSeq(string(n.data), "\n") {
+			line = strings.TrimSpace(line)
+			if i := strings.Index(line, "#"); i >= 0 {
+				line = strings.TrimSpace(line[:i])
 			}
-			for _, p := range slices.Sorted(maps.Keys(fs)) {
-				if m, _ := path.Match(pattern, p); m {
-					dirs = append(dirs, ldSoConf(fs, p, depth+1)...)
+			if line == "" {
+				continue
+			}
+			if pattern, ok := strings.CutPrefix(line, "include "); ok {
+				if includes++; includes > maxIncludes {
+					continue
 				}
+				pattern = strings.TrimSpace(pattern)
+				if !path.IsAbs(pattern) {
+					pattern = path.Join(path.Dir(file), pattern)
+				}
+				if names == nil {
+					names = slices.Sorted(maps.Keys(fs))
+				}
+				for _, p := range names {
+					if m, _ := path.Match(pattern, p); m {
+						dirs = append(dirs, read(p)...)
+					}
+				}
+				continue
 			}
-			continue
+			dirs = append(dirs, line)
 		}
-		dirs = append(dirs, line)
+		return dirs
 	}
-	return dirs
+	return read(file)
 }
 
 // libraryPath returns LD_LIBRARY_PATH from the config's environment.
@@ -116,7 +136,11 @@ func checkLibraries(fs fsys, dirs []string, env []string) Result {
 		search = append(search, system...)
 		for _, lib := range n.elf.needed {
 			libs++
-			if !fs.findLibrary(lib, search) {
+			found, err := fs.findLibrary(lib, search)
+			switch {
+			case err != nil:
+				missing = append(missing, fmt.Sprintf("%s needs %s: %v", p, lib, err))
+			case !found:
 				missing = append(missing, fmt.Sprintf("%s needs %s, found in none of %s", p, lib, strings.Join(search, ":")))
 			}
 		}
@@ -130,15 +154,22 @@ func checkLibraries(fs fsys, dirs []string, env []string) Result {
 	return res.findings(missing, fmt.Sprintf("%d ELF files, %d needed libraries, all found", files, libs))
 }
 
-func (fs fsys) findLibrary(lib string, search []string) bool {
+// findLibrary tells whether lib is a file in one of the folders search,
+// as the loader looks for it; a path that needs too many links to resolve
+// is an error, as it is for the loader.
+func (fs fsys) findLibrary(lib string, search []string) (bool, error) {
 	if strings.Contains(lib, "/") {
-		_, n, ok := fs.resolve(lib)
-		return ok && n.typ == tar.TypeReg
+		_, n, err := fs.resolve(lib)
+		return n != nil && n.typ == tar.TypeReg, err
 	}
 	for _, d := range search {
-		if _, n, ok := fs.resolve(path.Join(d, lib)); ok && n.typ == tar.TypeReg {
-			return true
+		_, n, err := fs.resolve(path.Join(d, lib))
+		if err != nil {
+			return false, err
+		}
+		if n != nil && n.typ == tar.TypeReg {
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }

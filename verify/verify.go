@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"path"
 	"slices"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/ref"
+	"github.com/imagebuild/imagebuild/sbom"
 )
 
 // Check results.
@@ -108,7 +110,23 @@ func Image(ctx context.Context, img v1.Image, opt Options) (*Report, error) {
 		}
 		dirs = []string{"/opt/venv", path.Clean(app)}
 	}
-	fs, err := scan(img, dirs)
+	// The SBOM is read first: the files it lists are hashed as the
+	// layers stream by.
+	var listing *sbom.Listing
+	var sbomErr error
+	s := &scanner{roots: dirs, content: map[string]bool{}, hash: map[string]bool{}}
+	if opt.SBOM != nil {
+		if listing, sbomErr = sbom.Read(opt.SBOM); sbomErr == nil {
+			for p := range listing.Files {
+				s.hash[p] = true
+			}
+		}
+	}
+	pipConfig := pipConfigFile(cf.Config.Env, cf.Config.WorkingDir)
+	if pipConfig != "" {
+		s.content[pipConfig] = true
+	}
+	fs, err := s.scan(img)
 	if err != nil {
 		return nil, err
 	}
@@ -125,9 +143,9 @@ func Image(ctx context.Context, img v1.Image, opt Options) (*Report, error) {
 		checkLibraries(fs, dirs, cf.Config.Env),
 		checkOwnership(fs, dirs, uid),
 		checkBase(ctx, img, cf, opt.Keychain),
-		checkLeftovers(fs),
+		checkLeftovers(fs, cf.Config.Env, pipConfig),
 		checkVenvLayers(img, cf, "/opt/venv", uid),
-		checkSBOM(fs, opt.SBOM),
+		checkSBOM(img, fs, opt.SBOM, listing, sbomErr),
 	}}
 	return r, nil
 }
@@ -220,10 +238,15 @@ func checkUserShape(fs fsys, acct *account, uid int, users []account) Result {
 		return res
 	}
 	res.Status = Pass
-	if _, n, ok := fs.resolve(acct.home); ok && acct.home != "/" && n.typ == tar.TypeDir {
+	_, n, err := fs.resolve(acct.home)
+	switch {
+	case err != nil:
+		res.Status = Fail
+		res.Evidence = append(res.Evidence, fmt.Sprintf("%s's home %v", acct.name, err))
+	case n != nil && acct.home != "/" && n.typ == tar.TypeDir:
 		res.Status = Fail
 		res.Evidence = append(res.Evidence, fmt.Sprintf("%s's home %s exists in the image", acct.name, acct.home))
-	} else {
+	default:
 		res.Evidence = append(res.Evidence, fmt.Sprintf("%s's home %s does not exist", acct.name, acct.home))
 	}
 	if !slices.Contains(nologinShells, acct.shell) {
@@ -367,7 +390,10 @@ func checkBase(ctx context.Context, img v1.Image, cf *v1.ConfigFile, keychain au
 // cacheDirs hold package managers' downloads and indexes.
 var cacheDirs = []string{"/var/cache/apk", "/etc/apk/cache", "/var/cache/imagebuild-apt", "/var/cache/apt/archives", "/var/lib/apt/lists", "/root/.cache/pip", "/var/cache/yum", "/var/cache/dnf"}
 
-func checkLeftovers(fs fsys) Result {
+// checkLeftovers looks for package managers' caches and for credentials:
+// in files (pipConfig is the file PIP_CONFIG_FILE names, if any) and in the
+// config's environment env.
+func checkLeftovers(fs fsys, env []string, pipConfig string) Result {
 	res := Result{Check: "no package-manager caches or credential files"}
 	var found []string
 	for _, p := range slices.Sorted(maps.Keys(fs)) {
@@ -383,38 +409,77 @@ func checkLeftovers(fs fsys) Result {
 		if strings.Contains(p, "/.cache/pip/") && !strings.HasPrefix(p, "/root/.cache/pip/") {
 			found = append(found, p+" (pip cache)")
 		}
-		if why := credential(p, n); why != "" {
+		if why := credential(p, n, pipConfig); why != "" {
 			found = append(found, p+" ("+why+")")
+		}
+	}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		// Any user info in pip's settings is a token or a password; in
+		// other variables, a name alone may be no secret.
+		if user, pass := urlUserinfo(v); pass || (user && strings.HasPrefix(k, "PIP_")) {
+			found = append(found, fmt.Sprintf("the config's Env %s (credentials in a URL)", k))
 		}
 	}
 	return res.findings(found, "no package-manager cache and no credential file found")
 }
 
-func credential(p string, n *node) string {
+// pipConfigFile is the file PIP_CONFIG_FILE names in env (relative to the
+// working directory dir), or "".
+func pipConfigFile(env []string, dir string) string {
+	for _, kv := range env {
+		v, ok := strings.CutPrefix(kv, "PIP_CONFIG_FILE=")
+		switch {
+		case !ok || v == "" || v == os.DevNull:
+		case path.IsAbs(v):
+			return path.Clean(v)
+		default:
+			return path.Join("/", dir, v)
+		}
+	}
+	return ""
+}
+
+// credential says why the file p, whose content a check reads, holds a
+// credential, or "".
+func credential(p string, n *node, pipConfig string) string {
 	base := path.Base(p)
 	text := string(n.data)
+	user, _ := urlUserinfo(text)
 	switch {
 	case base == ".netrc":
 		return ".netrc"
-	case base == ".pypirc" && strings.Contains(text, "password"):
-		return ".pypirc with a password"
-	case (base == "pip.conf" || base == "pip.ini") && (strings.Contains(strings.ToLower(text), "password") || urlWithPassword(text)):
+	case base == ".pypirc" && (user || strings.Contains(strings.ToLower(text), "password")):
+		return ".pypirc with credentials"
+	case (base == "pip.conf" || base == "pip.ini" || p == pipConfig) && user:
+		return "pip config with credentials in a URL"
+	case (base == "pip.conf" || base == "pip.ini" || p == pipConfig) && strings.Contains(strings.ToLower(text), "password"):
 		return "pip config with a password"
+	case requirementsFile(base) && user:
+		return "requirements file with credentials in a URL"
 	case strings.Contains(text, "-----BEGIN") && strings.Contains(text, "PRIVATE KEY-----"):
 		return "private key"
 	}
 	return ""
 }
 
-// urlWithPassword tells whether text holds a URL with user:password@.
-func urlWithPassword(text string) bool {
-	for _, f := range strings.Fields(text) {
-		if i := strings.Index(f, "://"); i >= 0 {
-			rest := f[i+3:]
-			if at := strings.Index(rest, "@"); at > 0 && strings.Contains(rest[:at], ":") && !strings.Contains(rest[:at], "/") {
-				return true
-			}
+// urlUserinfo tells whether text holds a URL with user info
+// (https://TOKEN@host, https://user:password@host), and whether that
+// user info has a password.
+func urlUserinfo(text string) (user, password bool) {
+	for rest := text; ; {
+		i := strings.Index(rest, "://")
+		if i < 0 {
+			return user, password
+		}
+		rest = rest[i+3:]
+		authority := rest
+		if end := strings.IndexAny(authority, "/?#\"'<> \t\r\n"); end >= 0 {
+			authority = authority[:end]
+		}
+		if at := strings.LastIndex(authority, "@"); at > 0 {
+			user = true
+			password = password || strings.Contains(authority[:at], ":")
 		}
 	}
-	return false
 }
