@@ -4,6 +4,12 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -155,6 +161,50 @@ func TestVerifyKeyChecksTheSignedDigestNotALocalPath(t *testing.T) {
 			}
 			if code != 1 || !strings.Contains(stdout, "fail non-root") {
 				t.Errorf("verify --key %s exited %d, want 1 with the signed image's failed non-root check (the registry's image, not the local %s)\nstdout:\n%s\nstderr:\n%s", target, code, pinned, stdout, stderr)
+			}
+		})
+	}
+}
+
+// TestVerifyKeyTypes signs an image with each type of key cosign signs
+// with (package sign, as build --sign and push --sign do) and checks that
+// `imagebuild verify --key` accepts the signature and goes on to the image.
+func TestVerifyKeyTypes(t *testing.T) {
+	repo := signingRegistry(t)
+	img := passingImage(t)
+	if err := remote.Write(repo.Tag("v1"), img); err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		new  func() (crypto.Signer, error)
+	}{
+		{"ECDSA P-256", func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) }},
+		{"ECDSA P-384", func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P384(), rand.Reader) }},
+		{"ECDSA P-521", func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P521(), rand.Reader) }},
+		{"Ed25519", func() (crypto.Signer, error) { _, k, err := ed25519.GenerateKey(rand.Reader); return k, err }},
+		{"RSA 2048", func() (crypto.Signer, error) { return rsa.GenerateKey(rand.Reader, 2048) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			priv, err := tc.new()
+			if err != nil {
+				t.Fatal(err)
+			}
+			key, pub := testenv.CosignKeyPairOf(t, priv, "secret")
+			s, err := sign.LoadSigner(key, []byte("secret"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sign.Sign(context.Background(), repo, d, s); err != nil {
+				t.Fatal(err)
+			}
+			stdout, stderr, code := cliNoDaemon(t, "verify", "--key", pub, repo.Tag("v1").String())
+			if code != 0 || !strings.Contains(stdout, "pass signature: "+repo.Digest(d.String()).String()+" is signed by "+pub) {
+				t.Errorf("verify --key with an %s key exited %d, want 0 with the signature passed\nstdout:\n%s\nstderr:\n%s", tc.name, code, stdout, stderr)
 			}
 		})
 	}

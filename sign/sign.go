@@ -3,7 +3,6 @@ package sign
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -109,7 +108,10 @@ func Sign(ctx context.Context, repo name.Repository, d v1.Hash, s signature.Sign
 
 // signedBefore reports whether sigs holds a signature by s of pl, as
 // cosign's DupeDetector finds one: a layer of the same digest and media type
-// whose signature verifies with s's public key.
+// whose signature verifies with s's public key, in the form s signs (a
+// signature cosign sign made with a P-384, P-521 or Ed25519 key is in
+// another form, which `cosign verify --key` does not check by default: Sign
+// adds its own beside it).
 func signedBefore(sigs v1.Image, pl []byte, s signature.Signer) (bool, error) {
 	v, ok := s.(signature.Verifier)
 	if !ok {
@@ -117,7 +119,7 @@ func signedBefore(sigs v1.Image, pl []byte, s signature.Signer) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		if v, err = signature.LoadVerifier(pub, crypto.SHA256); err != nil {
+		if v, err = signature.LoadVerifierWithOpts(pub, signForm...); err != nil {
 			return false, err
 		}
 	}

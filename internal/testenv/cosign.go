@@ -2,7 +2,10 @@ package testenv
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,18 +97,34 @@ func (c *CosignCLI) Sign(t testing.TB, key, ref string) (string, error) {
 }
 
 // CosignKeyPair writes an ECDSA P-256 key pair as `cosign
-// generate-key-pair` does (sigstore's cryptoutils, which encrypts with
-// go-securesystemslib's encrypted as cosign does), the private key
-// encrypted with password, and returns the files' paths.
+// generate-key-pair` does, the private key encrypted with password, and
+// returns the files' paths (see [CosignKeyPairOf]).
 func CosignKeyPair(t testing.TB, password string) (key, pub string) {
 	t.Helper()
-	priv, pubPEM, err := cryptoutils.GeneratePEMEncodedECDSAKeyPair(elliptic.P256(), cryptoutils.StaticPasswordFunc([]byte(password)))
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return CosignKeyPairOf(t, priv, password)
+}
+
+// CosignKeyPairOf writes priv's key pair as `cosign generate-key-pair` and
+// `cosign import-key-pair` write one: PKCS #8 encrypted with password by
+// go-securesystemslib's encrypted, as PEM "ENCRYPTED SIGSTORE PRIVATE KEY",
+// and the public key as PEM "PUBLIC KEY"; it returns the files' paths.
+func CosignKeyPairOf(t testing.TB, priv crypto.Signer, password string) (key, pub string) {
+	t.Helper()
+	der, err := cryptoutils.MarshalPrivateKeyToEncryptedDER(priv, cryptoutils.StaticPasswordFunc([]byte(password)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubPEM, err := cryptoutils.MarshalPublicKeyToPEM(priv.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	key, pub = filepath.Join(dir, "cosign.key"), filepath.Join(dir, "cosign.pub")
-	if err := os.WriteFile(key, priv, 0o600); err != nil {
+	if err := os.WriteFile(key, cryptoutils.PEMEncode(cryptoutils.EncryptedSigstorePrivateKeyPEMType, der), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(pub, pubPEM, 0o644); err != nil {
