@@ -165,7 +165,7 @@ func verifySignature(ctx context.Context, target, key string, stdout io.Writer) 
 	auth := remote.WithAuthFromKeychain(ref.Keychain(nil))
 	d, err := sign.Signed(ctx, r, v, auth)
 	if err != nil {
-		return name.Digest{}, nil, fmt.Errorf("%s: %w", target, err)
+		return name.Digest{}, nil, err
 	}
 	fp, err := sign.Fingerprint(v)
 	if err != nil {

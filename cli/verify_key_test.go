@@ -209,3 +209,19 @@ func TestVerifyKeyTypes(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyKeyRefusesKeysCosignDoesNotSignWith: a public key of a type
+// cosign does not sign with is a usage error of one line naming it, before
+// any registry is asked.
+func TestVerifyKeyRefusesKeysCosignDoesNotSignWith(t *testing.T) {
+	priv, err := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pub := testenv.CosignKeyPairOf(t, priv, "secret")
+	stdout, stderr, code := cliNoDaemon(t, "verify", "--key", pub, "127.0.0.1:1/test/app:v1")
+	lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+	if code != 2 || len(lines) != 1 || !strings.Contains(stderr, "--key "+pub+": public key "+pub+": an ECDSA key on curve P-224, which cosign does not sign with") {
+		t.Errorf("verify --key with a P-224 key: exit %d, want 2 with one line naming the curve\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+}

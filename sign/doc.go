@@ -11,8 +11,15 @@
 // base64. Nothing is written to or read from a transparency log.
 //
 // Keys are the files `cosign generate-key-pair` writes: cosign.key, an
-// ECDSA P-256 key (or another cosign can import) encrypted with a password,
-// and cosign.pub.
+// ECDSA P-256 key encrypted with a password, and cosign.pub; or those
+// `cosign import-key-pair` writes of an ECDSA P-384 or P-521, Ed25519 or
+// RSA key. Each signs in the form `cosign verify --key` checks by default
+// (SHA-256, pure Ed25519), and [LoadVerifier] accepts that form and the one
+// `cosign sign --key` writes.
+//
+// [Signed] is what to check before reading an image: it returns the digest
+// whose signature it verified, and the image is then read by that digest,
+// from the registry.
 //
 //	s, err := sign.LoadSigner("cosign.key", []byte(os.Getenv("COSIGN_PASSWORD")))
 //	...
@@ -20,5 +27,6 @@
 //	...
 //	v, err := sign.LoadVerifier("cosign.pub")
 //	...
-//	err = sign.Verify(ctx, ref.Context(), digest, v, remote.WithAuthFromKeychain(authn.DefaultKeychain))
+//	d, err := sign.Signed(ctx, ref, v, remote.WithAuthFromKeychain(authn.DefaultKeychain))
+//	... remote.Image(d, ...)
 package sign

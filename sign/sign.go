@@ -218,7 +218,7 @@ func Signed(ctx context.Context, r name.Reference, v signature.Verifier, opts ..
 	} else {
 		desc, err := remote.Head(r, append(opts[:len(opts):len(opts)], remote.WithContext(ctx))...)
 		if err != nil {
-			return name.Digest{}, fmt.Errorf("read the digest %s names: %w", r, err)
+			return name.Digest{}, fmt.Errorf("%s: read the digest it names: %w", r, err)
 		}
 		dgst = desc.Digest.String()
 	}
@@ -227,7 +227,7 @@ func Signed(ctx context.Context, r name.Reference, v signature.Verifier, opts ..
 		return name.Digest{}, fmt.Errorf("%s: %w", r, err)
 	}
 	if err := Verify(ctx, r.Context(), h, v, opts...); err != nil {
-		return name.Digest{}, err
+		return name.Digest{}, fmt.Errorf("%s: %w", r, err)
 	}
 	return r.Context().Digest(h.String()), nil
 }
