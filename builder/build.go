@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -18,6 +19,7 @@ import (
 	"github.com/imagebuild/imagebuild/daemon"
 	"github.com/imagebuild/imagebuild/oci"
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -46,6 +48,14 @@ type Result struct {
 	// Signatures are, with [Options.Signer], the tags the signatures of
 	// what was pushed were stored under (NAME:sha256-<hex>.sig).
 	Signatures []string
+
+	// Warnings are what the build's steps said of the build, each once
+	// (see [WarningPrefix]), when its progress was followed.
+	Warnings []string
+
+	// engineImage is the ID of the image the build exported, unnamed, into
+	// the Docker Engine it ran on, for [Result.tag] to name.
+	engineImage string
 }
 
 // Build builds imgs, one image a platform, into one image (an index of
@@ -102,6 +112,9 @@ func build(ctx context.Context, c *client.Client, imgs []Image, opt Options, pro
 		if len(opt.Outputs) == 0 {
 			return res, res.commit(&staged{}, opt)
 		}
+		// The outputs are exported from the daemon's cache of the build
+		// just checked: with NoCache they would be a build of their own.
+		opt.NoCache = false
 	}
 	resp, st, err := solve(ctx, c, imgs, opt, opt.Outputs, prog.next())
 	if err != nil {
@@ -109,11 +122,22 @@ func build(ctx context.Context, c *client.Client, imgs []Image, opt Options, pro
 	}
 	defer st.discard()
 	res.ExporterResponse = resp.ExporterResponse
+	// What was written, pushed by digest or is to be loaded is read back
+	// before anything is named, loaded or moved into place.
+	if err := res.readBack(ctx, imgs, opt, st); err != nil {
+		return nil, err
+	}
 	if err := st.load(ctx, opt.Engine); err != nil {
 		return nil, err
 	}
-	if err := res.readBack(ctx, imgs, opt, st); err != nil {
-		return nil, err
+	for _, o := range opt.Outputs {
+		if o.Type == OutputLoad && !st.onEngine {
+			for _, name := range strings.Split(o.Attrs["name"], ",") {
+				if _, err := res.readBackLoad(ctx, opt.Engine, name); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 	if err := res.commit(st, opt); err != nil {
 		return nil, err
@@ -313,16 +337,35 @@ func (res *Result) readBack(ctx context.Context, imgs []Image, opt Options, st *
 			}
 			idxs, names = append(idxs, idx), append(names, o.Dest)
 		case OutputLoad:
-			if err := res.readBackLoad(ctx, opt.Engine, o); err != nil {
+			if st.onEngine {
+				// Exported unnamed into the engine's store: named by
+				// [Result.tag] once it is the image checked.
+				id, err := res.readBackEngine(ctx, opt.Engine)
+				if err != nil {
+					return err
+				}
+				res.engineImage = id
+				continue
+			}
+			// The docker tarball, before the engine loads it and takes
+			// its names.
+			dir, err := os.MkdirTemp("", "imagebuild-readback-")
+			if err != nil {
 				return err
 			}
-			continue
+			defer os.RemoveAll(dir)
+			idx, err := oci.OpenManifests(st.loads[o.Attrs["name"]], dir)
+			if err != nil {
+				return fmt.Errorf("load %s: read back: %w", o.Attrs["name"], err)
+			}
+			idxs, names = append(idxs, idx), append(names, o.Attrs["name"])
 		case client.ExporterImage:
 			if o.Attrs["push"] != "true" {
 				continue // in the daemon's store only
 			}
+			d := res.ExporterResponse[exptypes.ExporterImageDigestKey]
 			for _, name := range strings.Split(o.Attrs["name"], ",") {
-				idx, err := pushedIndex(ctx, name, o.Attrs["registry.insecure"] == "true", opt.Keychain)
+				idx, err := pushedIndex(ctx, name, d, o.Attrs["registry.insecure"] == "true", opt.Keychain)
 				if err != nil {
 					return fmt.Errorf("read back %s: %w", name, err)
 				}
@@ -348,36 +391,58 @@ func (res *Result) readBack(ctx context.Context, imgs []Image, opt Options, st *
 	return nil
 }
 
-// readBackLoad inspects the image the engine holds under each of o's names:
-// where the engine lists its platform manifests, each must be the one
-// checked; else (an engine before API 1.48) its ID must be the digest the
-// export gave, of the manifest or index in containerd's image store, of the
-// config in a graph driver store.
-func (res *Result) readBackLoad(ctx context.Context, engine *daemon.Engine, o Output) error {
-	for _, name := range strings.Split(o.Attrs["name"], ",") {
-		got, err := engine.Image(ctx, name)
-		if err != nil {
-			return fmt.Errorf("read back %s: %w", name, err)
-		}
-		if len(got.Manifests) > 0 {
-			for id, want := range res.Manifests {
-				if got.Manifests[id] != want.String() {
-					return fmt.Errorf("%s: the engine holds %s as its %s image, not %s, the one checked", name, got.Manifests[id], id, want)
-				}
-			}
-			continue
-		}
-		var ids []string
-		for _, k := range []string{"containerimage.digest", "containerimage.config.digest"} {
-			if d := res.ExporterResponse[k]; d != "" {
-				ids = append(ids, d)
-			}
-		}
-		if !slices.Contains(ids, got.ID) {
-			return fmt.Errorf("%s: the engine holds image %s, not the one built (%s)", name, got.ID, strings.Join(ids, " or "))
+// exportedIDs are the IDs an engine may give the image the build exported:
+// the digest of its manifest or index (containerd's image store), or of its
+// config (a graph driver store).
+func (res *Result) exportedIDs() []string {
+	var ids []string
+	for _, k := range []string{exptypes.ExporterImageDigestKey, exptypes.ExporterImageConfigDigestKey} {
+		if d := res.ExporterResponse[k]; d != "" {
+			ids = append(ids, d)
 		}
 	}
-	return nil
+	return ids
+}
+
+// readBackLoad inspects the image the engine holds under ref (a name, or
+// an image's ID): where the engine lists its platform manifests, each must
+// be the one checked; else (an engine before API 1.48) its ID must be one
+// of [Result.exportedIDs]. It returns the image's ID.
+func (res *Result) readBackLoad(ctx context.Context, engine *daemon.Engine, ref string) (string, error) {
+	got, err := engine.Image(ctx, ref)
+	if err != nil {
+		return "", fmt.Errorf("read back %s: %w", ref, err)
+	}
+	if len(got.Manifests) > 0 {
+		for id, want := range res.Manifests {
+			if got.Manifests[id] != want.String() {
+				return "", fmt.Errorf("%s: the engine holds %s as its %s image, not %s, the one checked", ref, got.Manifests[id], id, want)
+			}
+		}
+		return got.ID, nil
+	}
+	if ids := res.exportedIDs(); !slices.Contains(ids, got.ID) {
+		return "", fmt.Errorf("%s: the engine holds image %s, not the one built (%s)", ref, got.ID, strings.Join(ids, " or "))
+	}
+	return got.ID, nil
+}
+
+// readBackEngine reads back the image the build exported, unnamed, into
+// the engine it ran on, by the first of [Result.exportedIDs] the engine
+// knows, and returns its ID.
+func (res *Result) readBackEngine(ctx context.Context, engine *daemon.Engine) (string, error) {
+	ids := res.exportedIDs()
+	if len(ids) == 0 {
+		return "", errors.New("load: the engine's export gave no image digest")
+	}
+	var err error
+	for _, id := range ids {
+		var got string
+		if got, err = res.readBackLoad(ctx, engine, id); err == nil {
+			return got, nil
+		}
+	}
+	return "", err
 }
 
 // platformManifests returns the manifest digest of each of imgs' platforms
@@ -493,11 +558,23 @@ func DefaultPlatform(ctx context.Context, c *client.Client) (ocispecs.Platform, 
 	return ocispecs.Platform{}, errors.New("the daemon lists no platform")
 }
 
+// WarningPrefix starts a line of a step's output that is a warning about
+// the build rather than output: the build takes such lines out of the
+// steps' output and reports each distinct one once, at the end of the
+// progress, as a warning of the first step that said it, and in
+// [Result.Warnings]. A recipe's steps say so what holds for many of them
+// (the pip steps: that an sdist's build requirements float).
+const WarningPrefix = "imagebuild: warning: "
+
 // progress forwards the status of several solves to one channel, which it
-// closes at the end.
+// closes at the end, with the warnings the steps said (see
+// [WarningPrefix]).
 type progress struct {
 	out chan *client.SolveStatus
 	wg  sync.WaitGroup
+
+	mu       sync.Mutex
+	warnings []*client.VertexWarning
 }
 
 // next returns the channel for the next solve, which the solve closes.
@@ -510,15 +587,68 @@ func (p *progress) next() chan *client.SolveStatus {
 	go func() {
 		defer p.wg.Done()
 		for s := range ch {
+			s.Logs = p.takeWarnings(s.Logs)
 			p.out <- s
 		}
 	}()
 	return ch
 }
 
+// takeWarnings takes the lines that start with WarningPrefix out of logs,
+// keeping the first step's to say each.
+func (p *progress) takeWarnings(logs []*client.VertexLog) []*client.VertexLog {
+	out := logs[:0]
+	for _, l := range logs {
+		if !bytes.Contains(l.Data, []byte(WarningPrefix)) {
+			out = append(out, l)
+			continue
+		}
+		var kept []byte
+		for line := range bytes.Lines(l.Data) {
+			text, ok := bytes.CutPrefix(bytes.TrimRight(line, "\r\n"), []byte(WarningPrefix))
+			if !ok {
+				kept = append(kept, line...)
+				continue
+			}
+			p.warn(l.Vertex, string(text))
+		}
+		if len(kept) > 0 {
+			c := *l
+			c.Data = kept
+			out = append(out, &c)
+		}
+	}
+	return out
+}
+
+func (p *progress) warn(v digest.Digest, text string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, w := range p.warnings {
+		if string(w.Short) == text {
+			return
+		}
+	}
+	p.warnings = append(p.warnings, &client.VertexWarning{Vertex: v, Level: 1, Short: []byte(text)})
+}
+
+// said returns the warnings the steps said, each once.
+func (p *progress) said() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, w := range p.warnings {
+		out = append(out, string(w.Short))
+	}
+	return out
+}
+
 func (p *progress) close() {
 	if p.out != nil {
 		p.wg.Wait()
+		if len(p.warnings) > 0 {
+			p.out <- &client.SolveStatus{Warnings: p.warnings}
+		}
 		close(p.out)
 	}
 }

@@ -142,8 +142,10 @@ func buildAcross(ctx context.Context, c *client.Client, builders map[string]*cli
 				if err != nil {
 					return nil, fmt.Errorf("push %s: %w", n, err)
 				}
-				// The platforms' images are pushed by digest, then the index.
-				pushed, err := publish.Layout(ctx, assembled, r, remote.WithAuthFromKeychain(keychain))
+				// The platforms' images are pushed by digest, then the
+				// index, by digest too: the tag is moved once it is read
+				// back (see [Result.tag]).
+				pushed, err := publish.Layout(ctx, assembled, r.Context().Digest(d.String()), remote.WithAuthFromKeychain(keychain))
 				if err != nil {
 					return nil, err
 				}

@@ -173,6 +173,37 @@ func (c Context) ReadFile(f ContextFile) ([]byte, error) {
 	return dt, nil
 }
 
+// keepsOut reports whether the context leaves the file at path (a build
+// secret) out of what it sends: outside its directory, or excluded by its
+// .dockerignore. A secret the context sends reaches the daemon as context,
+// and a recipe that copies the context into the image puts it there.
+func (c Context) keepsOut(path string) error {
+	if c.dir == "" {
+		return nil
+	}
+	file, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	if f, err := filepath.EvalSymlinks(file); err == nil {
+		file = f
+	}
+	dir := c.dir
+	if d, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = d
+	}
+	rel, err := filepath.Rel(dir, file)
+	if err != nil || !filepath.IsLocal(rel) {
+		return nil
+	}
+	if pattern, err := excludedBy(rel, c.exclude); err != nil {
+		return fmt.Errorf("read .dockerignore: %w", err)
+	} else if pattern != "" {
+		return nil
+	}
+	return fmt.Errorf("%s is inside the build context %s, which would send it to the daemon and could copy it into the image; keep the file outside the context, or leave it out in the context's .dockerignore (%s)", path, c.dir, filepath.ToSlash(rel))
+}
+
 // excludedBy returns the pattern of exclude that keeps name out of the
 // context, or "" when the context sends it. Later patterns override earlier
 // ones, and a "!" pattern takes a path back in, as in BuildKit's file sync.

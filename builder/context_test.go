@@ -141,3 +141,48 @@ func TestBuildChecksContextFiles(t *testing.T) {
 		t.Error("status channel left open")
 	}
 }
+
+// TestSecretInsideTheContext is the attack of a secret the context sends:
+// `--secret id=pipconf,src=pip.conf` with the context "." copied the pip
+// config, with its index token, into /app. A secret inside the context is
+// refused unless its .dockerignore leaves it out.
+func TestSecretInsideTheContext(t *testing.T) {
+	dir := t.TempDir()
+	outside := filepath.Join(t.TempDir(), "pip.conf")
+	for _, f := range []string{filepath.Join(dir, "pip.conf"), filepath.Join(dir, "secrets", "token"), outside} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte("[global]\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := filepath.Join(t.TempDir(), "pip.conf")
+	if err := os.Symlink(filepath.Join(dir, "pip.conf"), link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".dockerignore"), []byte("secrets/\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadContext(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		path    string
+		refused bool
+	}{
+		{filepath.Join(dir, "pip.conf"), true},
+		{link, true}, // a link outside the context to a file inside it
+		{filepath.Join(dir, "secrets", "token"), false},
+		{outside, false},
+	} {
+		err := c.keepsOut(tt.path)
+		if tt.refused && (err == nil || !strings.Contains(err.Error(), "is inside the build context")) {
+			t.Errorf("keepsOut(%s) = %v, want it refused", tt.path, err)
+		}
+		if !tt.refused && err != nil {
+			t.Errorf("keepsOut(%s) = %v, want nil", tt.path, err)
+		}
+	}
+}

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/distribution/reference"
@@ -17,6 +19,7 @@ import (
 	"github.com/imagebuild/imagebuild/internal/stage"
 	"github.com/imagebuild/imagebuild/oci"
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 )
 
 // ErrInvalidOutput is returned (wrapped) for an output that cannot be
@@ -73,14 +76,18 @@ func (o Output) Validate() error {
 // mistake there is found before the build rather than after it: the folder
 // of a tarball or an OCI layout directory must exist and be writable, a
 // tarball's path must not be a directory and a directory's must not be a
-// file; for a local output the nearest folder that exists on its way must
-// be writable (the rest is created).
+// file, nor a folder holding files an earlier output did not write (see
+// [stage.Replaceable]); for a local output the nearest folder that exists
+// on its way must be writable (the rest is created).
 func (o Output) CheckDest() error {
 	switch o.Type {
 	case client.ExporterOCI, client.ExporterDocker:
 		if o.Attrs["tar"] == "false" {
 			if fi, err := os.Stat(o.Dest); err == nil && !fi.IsDir() {
 				return fmt.Errorf("%w: dest=%s is a file; type=%s,tar=false writes an OCI layout directory", ErrInvalidOutput, o.Dest, o.Type)
+			}
+			if err := stage.Replaceable(o.Dest); err != nil {
+				return fmt.Errorf("%w: dest=%s: %w", ErrInvalidOutput, o.Dest, err)
 			}
 			return invalidDir(filepath.Dir(o.Dest), false)
 		}
@@ -92,7 +99,35 @@ func (o Output) CheckDest() error {
 		if fi, err := os.Stat(o.Dest); err == nil && !fi.IsDir() {
 			return fmt.Errorf("%w: dest=%s is a file; type=local writes a directory", ErrInvalidOutput, o.Dest)
 		}
+		if err := stage.Replaceable(o.Dest); err != nil {
+			return fmt.Errorf("%w: dest=%s: %w", ErrInvalidOutput, o.Dest, err)
+		}
 		return invalidDir(filepath.Dir(o.Dest), true)
+	}
+	return nil
+}
+
+// apartFrom reports whether o, when it writes a folder, stays apart from
+// the build context c: a folder output that is the context, or holds it,
+// would replace the sources with the image.
+func (o Output) apartFrom(c Context) error {
+	dirOut := o.Type == client.ExporterLocal || (o.Type == client.ExporterOCI || o.Type == client.ExporterDocker) && o.Attrs["tar"] == "false"
+	if !dirOut || c.dir == "" {
+		return nil
+	}
+	dest, err := filepath.Abs(o.Dest)
+	if err != nil {
+		return fmt.Errorf("%w: dest=%s: %w", ErrInvalidOutput, o.Dest, err)
+	}
+	ctxDir := c.dir
+	if d, err := filepath.EvalSymlinks(ctxDir); err == nil {
+		ctxDir = d
+	}
+	if d, err := filepath.EvalSymlinks(dest); err == nil {
+		dest = d
+	}
+	if rel, err := filepath.Rel(dest, ctxDir); err == nil && filepath.IsLocal(rel) || rel == "." {
+		return fmt.Errorf("%w: dest=%s is or holds the build context %s, which the output would replace; write it outside the context", ErrInvalidOutput, o.Dest, c.dir)
 	}
 	return nil
 }
@@ -141,7 +176,9 @@ type staged struct {
 	// output goes into, which then exports into its own store; else loads
 	// are docker tarballs in temporary files, loaded when the build is done.
 	onEngine bool
-	loads    []string
+	// loads are the docker tarballs of the load outputs, by the output's
+	// name attribute.
+	loads map[string]string
 }
 
 // extract unpacks a tar stream into a directory as the exporter sends it.
@@ -185,16 +222,42 @@ func (s *staged) entry(o Output) (client.ExportEntry, error) {
 	switch o.Type {
 	case OutputLoad:
 		if s.onEngine {
-			e.Type = "moby" // the engine's exporter into its image store
+			// The engine's exporter into its image store, unnamed: the
+			// names are given once the image is read back (see
+			// [Result.tag]).
+			e.Type = "moby"
+			e.Attrs = maps.Clone(o.Attrs)
+			delete(e.Attrs, "name")
 			break
 		}
 		f, err := os.CreateTemp("", "imagebuild-load-*.tar")
 		if err != nil {
 			return e, fmt.Errorf("load: %w", err)
 		}
-		s.loads = append(s.loads, f.Name())
+		if s.loads == nil {
+			s.loads = map[string]string{}
+		}
+		s.loads[o.Attrs["name"]] = f.Name()
 		e.Type = client.ExporterDocker
 		e.Output = func(map[string]string) (io.WriteCloser, error) { return f, nil }
+	case client.ExporterImage:
+		if o.Attrs["push"] == "true" {
+			// Pushed by digest alone: the names' tags are moved once
+			// the push is read back (see [Result.tag]).
+			e.Attrs = maps.Clone(o.Attrs)
+			e.Attrs[string(exptypes.OptKeyPushByDigest)] = "true"
+			var repos []string
+			for _, n := range strings.Split(o.Attrs["name"], ",") {
+				named, err := reference.ParseNormalizedNamed(n)
+				if err != nil {
+					return e, fmt.Errorf("%w: image name %q: %v", ErrInvalidOutput, n, err)
+				}
+				if repo := reference.TrimNamed(named).String(); !slices.Contains(repos, repo) {
+					repos = append(repos, repo)
+				}
+			}
+			e.Attrs["name"] = strings.Join(repos, ",")
+		}
 	case client.ExporterOCI, client.ExporterDocker:
 		if o.Attrs["tar"] == "false" {
 			// An OCI layout directory: the client writes the blobs and
@@ -249,13 +312,11 @@ func (s *staged) file(path string, dt []byte) error {
 // file of an oci or docker output.
 func (s *staged) path(o Output) string { return s.set.Path(o.Dest) }
 
-// commit moves every staged output into place, once local outputs are
-// unpacked. A directory already at a directory output's destination is
-// replaced.
-// load loads the docker tarballs of the load outputs into engine.
+// load loads the docker tarballs of the load outputs into engine, which
+// names each image as its tarball does.
 func (s *staged) load(ctx context.Context, engine *daemon.Engine) error {
-	for _, path := range s.loads {
-		f, err := os.Open(path)
+	for _, name := range sortedKeys(s.loads) {
+		f, err := os.Open(s.loads[name])
 		if err != nil {
 			return err
 		}
@@ -268,6 +329,9 @@ func (s *staged) load(ctx context.Context, engine *daemon.Engine) error {
 	return nil
 }
 
+// commit moves every staged output into place, once local outputs are
+// unpacked. A folder an earlier output wrote at a directory output's
+// destination is replaced (see [stage.Replaceable]).
 func (s *staged) commit() error {
 	extracts := s.extracts
 	s.extracts = nil

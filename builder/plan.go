@@ -110,6 +110,9 @@ func NewPlan(ctx context.Context, images Images, ps []ocispecs.Platform, opt Opt
 		if err := validateOutput(o, len(probe)); err != nil {
 			return nil, &PlanError{Field: "Outputs", Index: i, Err: err}
 		}
+		if err := o.apartFrom(p.imgs[0].Context); err != nil {
+			return nil, &PlanError{Field: "Outputs", Index: i, Err: err}
+		}
 		if err := o.CheckDest(); err != nil {
 			return nil, &PlanError{Field: "Outputs", Index: i, Err: err}
 		}
@@ -155,8 +158,8 @@ func NewPlan(ctx context.Context, images Images, ps []ocispecs.Platform, opt Opt
 // with none asked for, one for [LinuxPlatform].
 func (p *Plan) Images() []Image { return slices.Clone(p.imgs) }
 
-// checkSecrets checks that a step reads each secret opt gives, and that
-// its file can be read.
+// checkSecrets checks that a step reads each secret opt gives, that its
+// file can be read, and that the build context does not send it.
 func (p *Plan) checkSecrets(ctx context.Context) error {
 	if len(p.opt.Secrets) == 0 {
 		return nil
@@ -176,6 +179,9 @@ func (p *Plan) checkSecrets(ctx context.Context) error {
 		path := p.opt.Secrets[id]
 		if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
 			return &PlanError{Field: "Secrets", Key: id, Err: fmt.Errorf("%s is not a readable file", path)}
+		}
+		if err := p.imgs[0].Context.keepsOut(path); err != nil {
+			return &PlanError{Field: "Secrets", Key: id, Err: err}
 		}
 	}
 	return nil
@@ -251,10 +257,19 @@ func (p *Plan) Build(ctx context.Context, c *client.Client, status chan *client.
 	} else {
 		res, err = build(ctx, c, imgs, opt, &prog)
 	}
-	if err != nil || opt.Signer == nil {
+	if res != nil {
+		prog.wg.Wait()
+		res.Warnings = prog.said()
+	}
+	if err != nil {
 		return res, err
 	}
-	return res, res.sign(ctx, opt)
+	if opt.Signer != nil {
+		if err := res.sign(ctx, opt); err != nil {
+			return res, err
+		}
+	}
+	return res, res.tag(ctx, opt)
 }
 
 // checkFileDest reports whether a file can be written at path: its folder

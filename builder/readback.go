@@ -2,27 +2,34 @@ package builder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/containerd/platforms"
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/oci"
 	"github.com/imagebuild/imagebuild/ref"
+	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 )
 
-// pushedIndex reads what the reference s points at in its registry, as an
-// index (an image alone is put in one).
-func pushedIndex(ctx context.Context, s string, insecure bool, keychain authn.Keychain) (v1.ImageIndex, error) {
+// pushedIndex reads what the build pushed to the repository of the
+// reference s, by the digest d the push gave (the tag is not moved yet: see
+// [Result.tag]), as an index (an image alone is put in one).
+func pushedIndex(ctx context.Context, s, d string, insecure bool, keychain authn.Keychain) (v1.ImageIndex, error) {
 	r, err := ref.ParseInsecure(s, insecure)
 	if err != nil {
 		return nil, err
 	}
-	desc, err := remote.Get(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(ref.Keychain(keychain)))
+	if d == "" {
+		return nil, errors.New("the push gave no digest")
+	}
+	desc, err := remote.Get(r.Context().Digest(d), remote.WithContext(ctx), remote.WithAuthFromKeychain(ref.Keychain(keychain)))
 	if err != nil {
 		return nil, err
 	}
@@ -77,4 +84,46 @@ func basePlatforms(ctx context.Context, pin ref.Pin, m ref.Mirrors, keychain aut
 		out = append(out, d.Platform.String())
 	}
 	return out, nil
+}
+
+// tag names what the build pushed and loaded, once it is read back and
+// signed: each pushed name's tag is moved to the digest the push gave, and
+// an image exported unnamed into the engine the build ran on is given each
+// load output's names. Until then a registry's tags and an engine's names
+// still show what they showed before the build.
+func (res *Result) tag(ctx context.Context, opt Options) error {
+	d := res.ExporterResponse[exptypes.ExporterImageDigestKey]
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(ref.Keychain(opt.Keychain))}
+	names := pushes(opt)
+	for _, n := range sortedKeys(names) {
+		r, err := ref.ParseInsecure(n, names[n])
+		if err != nil {
+			return fmt.Errorf("tag %s: %w", n, err)
+		}
+		t, ok := r.(name.Tag)
+		if !ok {
+			continue // a name by digest: nothing to move
+		}
+		desc, err := remote.Get(r.Context().Digest(d), opts...)
+		if err != nil {
+			return fmt.Errorf("tag %s: %w", n, err)
+		}
+		if err := remote.Tag(t, desc, opts...); err != nil {
+			return fmt.Errorf("tag %s: %w", n, err)
+		}
+	}
+	if res.engineImage == "" {
+		return nil
+	}
+	for _, o := range opt.Outputs {
+		if o.Type != OutputLoad {
+			continue
+		}
+		for _, n := range strings.Split(o.Attrs["name"], ",") {
+			if err := opt.Engine.Tag(ctx, res.engineImage, n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

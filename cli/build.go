@@ -322,12 +322,15 @@ func finishBuild(o *buildOptions, res *builder.Result, err error, stdout, stderr
 }
 
 // withProgress runs build with n status channels, shown one after the other
-// on stderr by BuildKit's progress display.
+// on stderr by BuildKit's progress display. The display shows the builds'
+// warnings (a cache that could not be imported, what the steps warn of)
+// except in quiet mode, where each is one line on stderr at the end.
 func withProgress(ctx context.Context, stderr io.Writer, mode string, n int, build func(context.Context, []chan *client.SolveStatus) error) error {
 	status := make([]chan *client.SolveStatus, n)
 	for i := range status {
 		status[i] = make(chan *client.SolveStatus)
 	}
+	var warnings []string
 	eg, ectx := errgroup.WithContext(ctx)
 	eg.Go(func() error { return build(ectx, status) })
 	eg.Go(func() error {
@@ -345,13 +348,25 @@ func withProgress(ctx context.Context, stderr io.Writer, mode string, n int, bui
 				}
 				continue
 			}
-			_, err = display.UpdateFrom(context.WithoutCancel(ectx), ch)
+			var ws []client.VertexWarning
+			ws, err = display.UpdateFrom(context.WithoutCancel(ectx), ch)
 			for range ch {
+			}
+			for _, w := range ws {
+				if !slices.Contains(warnings, string(w.Short)) {
+					warnings = append(warnings, string(w.Short))
+				}
 			}
 		}
 		return err
 	})
-	return explainBuildError(eg.Wait(), mode)
+	err := eg.Wait()
+	if mode == string(progressui.QuietMode) {
+		for _, w := range warnings {
+			fmt.Fprintf(stderr, "imagebuild: warning: %s\n", w)
+		}
+	}
+	return explainBuildError(err, mode)
 }
 
 // explainBuildError says what to do about a build error the user can fix:

@@ -47,6 +47,23 @@ func TestUsageErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(app, "requirements.txt"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// mine is a folder of the user's, which no output may replace.
+	mine := t.TempDir()
+	if err := os.WriteFile(filepath.Join(mine, "keep.txt"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if dt, err := os.ReadFile(filepath.Join(mine, "keep.txt")); err != nil || string(dt) != "mine" {
+			t.Errorf("keep.txt after the usage errors: %q, %v; want it kept", dt, err)
+		}
+	})
+	// secretIn keeps the pip config it gives as a secret in the context.
+	secretIn := t.TempDir()
+	for name, body := range map[string]string{"requirements.txt": "flask\n", "pip.conf": "[global]\nindex-url = https://TOKEN@pypi.example.com/simple\n"} {
+		if err := os.WriteFile(filepath.Join(secretIn, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// A cosign key pair, its password in COSIGN_PASSWORD, and a key with
 	// another password.
 	signKey, signPub := testenv.CosignKeyPair(t, testenv.CosignPassword)
@@ -124,6 +141,16 @@ func TestUsageErrors(t *testing.T) {
 			want: "folder {out}/missing does not exist"},
 		{name: "local output is a file", args: []string{"build", "python-alpine", "--context", ctxDir, "-o", "type=local,dest=" + notFolder},
 			want: "is a file; type=local writes a directory"},
+		{name: "local output over the user's files", args: []string{"build", "python-alpine", "--context", app, "-o", "type=local,dest=" + mine},
+			want: "dest=" + mine + ": " + mine + " holds files imagebuild did not write (keep.txt, ...); name a new or empty folder"},
+		{name: "layout output over the user's files", args: []string{"build", "python-alpine", "--context", app, "-o", "type=oci,tar=false,dest=" + mine},
+			want: mine + " holds files imagebuild did not write"},
+		{name: "local output is the context", args: []string{"build", "python-alpine", "--context", app, "-o", "type=local,dest=" + app},
+			want: "dest=" + app + " is or holds the build context " + app + ", which the output would replace; write it outside the context"},
+		{name: "layout output holds the context", args: []string{"build", "python-alpine", "--context", app, "-o", "type=oci,tar=false,dest=" + filepath.Dir(app)},
+			want: "is or holds the build context " + app},
+		{name: "secret inside the context", args: []string{"build", "python-alpine", "--context", secretIn, "--secret", "id=pipconf,src=" + filepath.Join(secretIn, "pip.conf")},
+			want: "--secret id=pipconf: " + filepath.Join(secretIn, "pip.conf") + " is inside the build context " + secretIn + ", which would send it to the daemon and could copy it into the image; keep the file outside the context, or leave it out in the context's .dockerignore (pip.conf)"},
 		{name: "metadata file folder missing", args: []string{"build", "python-alpine", "--context", ctxDir, "--metadata-file", "{out}/missing/md.json"},
 			want: "--metadata-file {out}/missing/md.json: folder {out}/missing does not exist"},
 		{name: "bad tag", args: []string{"build", "python-alpine", "--context", ctxDir, "-t", "Team/App:1"}, want: `--tag "Team/App:1"`},
