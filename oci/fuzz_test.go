@@ -1,9 +1,13 @@
 package oci
 
 import (
+	"archive/tar"
+	"bytes"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -91,6 +95,85 @@ func FuzzOpenManifests(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if idx := fuzzOpen(t, data, OpenManifests); idx != nil {
 			readIndex(idx, false)
+		}
+	})
+}
+
+// FuzzExtract feeds Extract a tarball that a script describes, one entry a
+// line: a type flag, a name, and for a link " -> " and its target, where
+// $OUT stands for a folder beside the destination ("2 blobs -> $OUT",
+// "0 blobs/pwned"). Unlike raw bytes, every script is a well-formed
+// tarball, so the fuzzer spends its time on names and links. Nothing may
+// be written beside the destination, and without RootFS no symlink left in
+// it may lead out of it.
+func FuzzExtract(f *testing.F) {
+	f.Fuzz(func(t *testing.T, script string, rootFS bool) {
+		tmp := t.TempDir()
+		dest := filepath.Join(tmp, "dest")
+		outside := filepath.Join(tmp, "outside")
+		if err := os.Mkdir(outside, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		for i, line := range strings.Split(script, "\n") {
+			if i == 64 {
+				break
+			}
+			flag, rest, _ := strings.Cut(line, " ")
+			if flag == "" {
+				continue
+			}
+			name, link, _ := strings.Cut(rest, " -> ")
+			h := tar.Header{Typeflag: flag[0], Name: name, Linkname: strings.ReplaceAll(link, "$OUT", outside), Mode: 0o755}
+			body := ""
+			if h.Typeflag == tar.TypeReg {
+				body = "x"
+				h.Size = 1
+			}
+			if tw.WriteHeader(&h) != nil {
+				return // not a header tar writes
+			}
+			if _, err := tw.Write([]byte(body)); err != nil {
+				return
+			}
+		}
+		if err := tw.Close(); err != nil {
+			return
+		}
+		_ = Extract(&buf, dest, ExtractOptions{RootFS: rootFS})
+		isEmpty(t, outside)
+		des, err := os.ReadDir(tmp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, de := range des {
+			if de.Name() != "dest" && de.Name() != "outside" {
+				t.Errorf("%s was written beside the destination", de.Name())
+			}
+		}
+		if rootFS {
+			return
+		}
+		destReal, err := filepath.EvalSymlinks(dest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = filepath.WalkDir(dest, func(p string, de fs.DirEntry, err error) error {
+			if err != nil || de.Type()&fs.ModeSymlink == 0 {
+				return err
+			}
+			real, err := filepath.EvalSymlinks(p)
+			if err != nil {
+				return nil // dangling or a loop: it leads nowhere
+			}
+			if rel, err := filepath.Rel(destReal, real); err != nil || !filepath.IsLocal(rel) && rel != "." {
+				t.Errorf("%s leads out of the destination, to %s", p, real)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 	})
 }
