@@ -225,3 +225,40 @@ func TestVerifyKeyRefusesKeysCosignDoesNotSignWith(t *testing.T) {
 		t.Errorf("verify --key with a P-224 key: exit %d, want 2 with one line naming the curve\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 }
+
+// TestVerifyKeyIndex: for a signed index, verify --key checks each
+// platform's image of the signed index, or the one --platform names.
+func TestVerifyKeyIndex(t *testing.T) {
+	repo := signingRegistry(t)
+	key, pub := testenv.CosignKeyPair(t, "secret")
+	s, err := sign.LoadSigner(key, []byte("secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// arm64's image runs as root: it fails.
+	arm, err := random.Image(512, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: passingImage(t), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+	)
+	if err := remote.WriteIndex(repo.Tag("v1"), idx); err != nil {
+		t.Fatal(err)
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sign.Sign(context.Background(), repo, d, s); err != nil {
+		t.Fatal(err)
+	}
+	image := repo.Tag("v1").String()
+	if stdout, stderr, code := cliNoDaemon(t, "verify", "--key", pub, "--platform", "linux/amd64", image); code != 0 || !strings.Contains(stdout, "pass signature: "+repo.Digest(d.String()).String()) {
+		t.Errorf("verify --key --platform linux/amd64 exited %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if stdout, stderr, code := cliNoDaemon(t, "verify", "--key", pub, image); code != 1 || !strings.Contains(stderr, "linux/arm64 non-root user") {
+		t.Errorf("verify --key of both platforms exited %d, want 1 naming arm64's failed check\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+}
