@@ -14,4 +14,9 @@
 //
 // Images are go-containerregistry's [v1.Image] and [v1.ImageIndex]; a
 // layout directory is read with its layout package.
+//
+// A tarball is unpacked by [Extract], the one extractor of tar streams,
+// which also unpacks a local output's root filesystem: it writes through
+// an [os.Root], so no entry and no link leads a write out of the
+// destination, and it refuses devices, fifos and sparse files.
 package oci
