@@ -83,3 +83,53 @@ func TestVerifyIndexWithoutImage(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyTarballLinkOut: verify of a tarball holding oci-layout, a
+// symlink blobs to a folder outside its temporary folder and a file
+// blobs/pwned fails in one line, exit 1, and writes nothing in that folder.
+func TestVerifyTarballLinkOut(t *testing.T) {
+	outside := t.TempDir()
+	tarball := filepath.Join(t.TempDir(), "evil.oci.tar")
+	f, err := os.Create(tarball)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(f)
+	for _, e := range []struct {
+		h    tar.Header
+		body string
+	}{
+		{tar.Header{Typeflag: tar.TypeReg, Name: "oci-layout", Mode: 0o644}, `{"imageLayoutVersion":"1.0.0"}`},
+		{tar.Header{Typeflag: tar.TypeSymlink, Name: "blobs", Linkname: outside, Mode: 0o777}, ""},
+		{tar.Header{Typeflag: tar.TypeReg, Name: "blobs/pwned", Mode: 0o644}, "pwned"},
+		{tar.Header{Typeflag: tar.TypeReg, Name: "index.json", Mode: 0o644}, `{"schemaVersion":2,"manifests":[]}`},
+	} {
+		e.h.Size = int64(len(e.body))
+		if err := tw.WriteHeader(&e.h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(tw, e.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := cli(t, "verify", tarball)
+	if code != 1 {
+		t.Errorf("verify exited %d, want 1\n%s%s", code, stdout, stderr)
+	}
+	if strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "symlink") || !strings.Contains(stderr, tarball) {
+		t.Errorf("stderr %q, want one line naming %s and its symlink", stderr, tarball)
+	}
+	des, err := os.ReadDir(outside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, de := range des {
+		t.Errorf("verify wrote %s outside its temporary folder", filepath.Join(outside, de.Name()))
+	}
+}
