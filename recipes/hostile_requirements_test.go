@@ -1,8 +1,13 @@
 package recipes
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/imagebuild/imagebuild/builder"
 )
 
 // TestHashCheckingMode: a --hash on any line has pip check every line, so
@@ -121,5 +126,42 @@ func TestAheadChecksTheFileHashes(t *testing.T) {
 	}
 	if dists, ok := closed(ahead, readRecords([][]byte{rec(a)})); !ok || len(dists) != 1 || dists[0].Hashes[0] != a {
 		t.Errorf("closed = %+v, %v; want hiredis with its hash", dists, ok)
+	}
+}
+
+// TestProjectBuiltWithTheFileOptions: a local project's step is given the
+// requirements file's global options, with which its build requirements
+// are installed, as a distribution's step is in its requirement.
+func TestProjectBuiltWithTheFileOptions(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"requirements.txt":      "--index-url https://pypi.internal.example/simple\n--trusted-host pypi.internal.example\n./native\n",
+		"native/pyproject.toml": "[build-system]\nrequires = [\"setuptools\", \"acme-buildtools\"]\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, err := builder.LoadContext(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := PythonSlim{}.Image(Inputs{Platform: amd64, Context: ctx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ops, _ := marshal(t, img)
+	var got [][]string
+	for _, e := range execs(ops) {
+		if args := e.Meta.Args; len(args) > 2 && args[2] == "project" {
+			got = append(got, args[3:])
+		}
+	}
+	want := [][]string{{projectMount, venvPython, "--index-url https://pypi.internal.example/simple\n--trusted-host pypi.internal.example"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("project step arguments (-want +got):\n%s", diff)
 	}
 }

@@ -226,10 +226,15 @@ func fetched(ahead []aheadStep, recs []*aheadRecord, dists []Distribution) map[s
 // empty venv: one step, on the builder stage, builds its wheel from the
 // context's folder at the fixed paths an sdist is built at and installs
 // it without its dependencies, as installed does; it is cached by that
-// folder's content alone.
+// folder's content (and the requirements file's options, with which its
+// build requirements are installed) alone.
 func (v venv) project(context llb.State, dir string) llb.State {
+	args := []string{v.python, toolPath, "project", projectMount, venvPython}
+	if len(v.options) > 0 {
+		args = append(args, strings.Join(v.options, "\n"))
+	}
 	after := v.stage.Run(append(v.reads(),
-		llb.Args([]string{v.python, toolPath, "project", projectMount, venvPython}),
+		llb.Args(args),
 		llb.AddMount(projectMount, context, llb.SourcePath(dir), llb.Readonly),
 		llb.WithCustomName("builder: pip wheel and install ./"+dir),
 	)...).Root()

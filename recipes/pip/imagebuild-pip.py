@@ -4,7 +4,7 @@ so that a build of the same inputs gives the same bytes on any machine.
 
     python imagebuild-pip.py resolve REQUIREMENTS OUT PYTHON
     python imagebuild-pip.py install REQUIREMENT NAME PYTHON [RECORD]
-    python imagebuild-pip.py project SRC PYTHON
+    python imagebuild-pip.py project SRC PYTHON [OPTIONS]
 
 The interpreter that runs this file has pip; PYTHON is the one of the
 environment pip installs into (the venv the image gets), where pip runs
@@ -32,7 +32,15 @@ installs nothing.
 
 project builds the wheel of the local project in the folder SRC (read
 only) at the same fixed paths as an sdist, and installs it as install does,
-by the name its file gives.
+by the name its file gives. OPTIONS are the requirements file's global
+options, one a line.
+
+The build requirements of an sdist or a project (pyproject.toml's
+build-system, then the backend's get_requires_for_build_wheel) are
+installed with the requirements file's global options, as pip's own
+isolated builds take them: from the file's index, not only pip's
+configured one. They are not hashed: a step that installs any says so in
+one line, UNHASHED_BUILD_REQUIREMENTS.
 """
 
 import hashlib
@@ -55,6 +63,15 @@ ROOT = "/tmp/imagebuild-pip"
 # depend on the image's date. 1980-01-01, the earliest a zip file holds.
 SOURCE_DATE_EPOCH = "315532800"
 
+
+# A line a step prints that starts with WARNING is a warning the build
+# shows once, at its end, however many steps print it.
+WARNING = "imagebuild: warning: "
+
+# The warning of a step that installs build requirements: the same text in
+# every step, so that the build shows it once.
+UNHASHED_BUILD_REQUIREMENTS = (WARNING + "sdists are compiled with build requirements installed unhashed from the "
+                               "index at build time (setuptools, wheel, Cython, ...): their versions float")
 
 # Where a step puts the wheel it installs.
 WHEELS = os.path.join(ROOT, "out")
@@ -210,31 +227,39 @@ def unpack(archive, dest):
     return dest
 
 
-def build(sdist, outdir):
+def build(sdist, outdir, options):
     """Builds sdist's wheel into outdir from ROOT/src/tree (see build_tree)."""
     top = unpack(sdist, os.path.join(ROOT, "unpacked"))
     src = os.path.join(ROOT, "src", "tree")
     os.makedirs(os.path.dirname(src))
     os.rename(top, src)
-    build_tree(src, outdir)
+    build_tree(src, outdir, options)
 
 
-def project(src, python):
+def project(src, python, options=""):
     """Builds the wheel of the local project in src, from a copy at
-    ROOT/src/tree (see build_tree), and installs it by the name its file
+    ROOT/src/tree (see build_tree), with options (the requirements file's
+    global options, one a line), and installs it by the name its file
     gives."""
     os.makedirs(WHEELS)
     tree = os.path.join(ROOT, "src", "tree")
     shutil.copytree(src, tree, symlinks=True)
-    build_tree(tree, WHEELS)
+    build_tree(tree, WHEELS, [line for line in options.splitlines() if line.strip()])
     install_wheel(os.listdir(WHEELS)[0].split("-")[0], python)
 
 
-def build_tree(src, outdir):
+def global_options(requirement):
+    """The global options (--index-url URL, ...) of a requirements file's
+    text, requirement: its lines that start with "-"."""
+    return [line for line in requirement.splitlines() if line.startswith("-")]
+
+
+def build_tree(src, outdir, options):
     """Builds the wheel of the source tree src into outdir: the build
     requirements (as pip's isolated builds take them: pyproject.toml's
-    build-system, then the backend's get_requires_for_build_wheel) in a venv
-    at ROOT/env, temporary files in ROOT/tmp."""
+    build-system, then the backend's get_requires_for_build_wheel, and
+    with options, the requirements file's global options, one a line) in
+    a venv at ROOT/env, temporary files in ROOT/tmp."""
     tmp = os.path.join(ROOT, "tmp")
     os.makedirs(tmp)
     env = os.path.join(ROOT, "env")
@@ -253,12 +278,24 @@ def build_tree(src, outdir):
     environ = dict(os.environ, TMPDIR=tmp, SOURCE_DATE_EPOCH=SOURCE_DATE_EPOCH, PYTHONHASHSEED="0",
                    HOME=home, DIST_EXTRA_CONFIG=cfg)
 
+    warned = []
+
     def install(reqs):
-        if reqs:
-            # No byte code: the build environment is thrown away, and
-            # Python compiles what the build imports as it imports it.
-            run([*pip_for(python), "install", "--disable-pip-version-check", "--no-input", "--quiet", "--no-compile",
-                 *reqs], env=environ)
+        if not reqs:
+            return
+        if not warned:
+            print(UNHASHED_BUILD_REQUIREMENTS)
+            warned.append(True)
+        # The requirements file's options, in a file with the build
+        # requirements, apply to them as pip applies a file's options.
+        reqfile = os.path.join(ROOT, "build-requirements.txt")
+        with open(reqfile, "w") as f:
+            f.write("".join(line + "\n" for line in [*options, *reqs]))
+        # No byte code: the build environment is thrown away, and
+        # Python compiles what the build imports as it imports it.
+        run([*pip_for(python), "install", "--disable-pip-version-check", "--no-input", "--quiet", "--no-compile",
+             "--requirement", reqfile], env=environ)
+        os.remove(reqfile)
 
     def call(name, *args):
         out = os.path.join(ROOT, name + ".json")
@@ -282,15 +319,18 @@ def fetch(outdir, requirement, record=None):
     reqfile = os.path.join(ROOT, "requirement.txt")
     with open(reqfile, "w") as f:
         f.write(requirement)
+    # A step ahead of the resolve step (record) may fetch a requirement
+    # without hashes; any hash the requirement gives is checked all the same.
+    hashed = not record or "--hash" in requirement
     try:
-        fetch_file(reqfile, dl, hashed=not record)
+        fetch_file(reqfile, dl, hashed=hashed)
     except (Exception, SystemExit) as e:
         if isinstance(e, HashMismatch):
             raise
         print("imagebuild: fetching with pip download (%s)" % (str(e) or type(e).__name__))
         shutil.rmtree(dl)
         os.makedirs(dl)
-        hashes = [] if record else ["--require-hashes"]
+        hashes = ["--require-hashes"] if hashed else []
         run([*PIP, "download", "--no-deps", *hashes, "--disable-pip-version-check", "--no-input",
              "--dest", dl, "--requirement", reqfile])
     files = os.listdir(dl)
@@ -307,7 +347,7 @@ def fetch(outdir, requirement, record=None):
         shutil.copy(path, outdir)
         print("imagebuild: fetched %s" % files[0])
         return
-    build(path, outdir)
+    build(path, outdir, global_options(requirement))
 
 
 class HashMismatch(Exception):
