@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -452,29 +453,55 @@ type Listing struct {
 	Files map[string]string
 }
 
-// Read reads what the SPDX 2.3 JSON document doc lists: the Type, Name,
+// spdxDocument is the part of an SPDX 2.x JSON document that Read reads.
+// Read decodes it itself, with encoding/json: what it reads is few fields,
+// and a document is input from outside (tools-golang's reader panics on a
+// null in its packages).
+type spdxDocument struct {
+	SPDXVersion string `json:"spdxVersion"`
+	Packages    []struct {
+		Name         string `json:"name"`
+		SPDXID       string `json:"SPDXID"`
+		ExternalRefs []struct {
+			Category string `json:"referenceCategory"`
+			Type     string `json:"referenceType"`
+			Locator  string `json:"referenceLocator"`
+		} `json:"externalRefs"`
+	} `json:"packages"`
+	Files []struct {
+		Name      string `json:"fileName"`
+		SPDXID    string `json:"SPDXID"`
+		Checksums []struct {
+			Algorithm string `json:"algorithm"`
+			Value     string `json:"checksumValue"`
+		} `json:"checksums"`
+	} `json:"files"`
+}
+
+// Read reads what the SPDX 2.x JSON document doc lists: the Type, Name,
 // Version and Arch of every package with a deb, apk or pypi package URL,
 // in the document's order (packages without one, the image, its OS, its
 // base, are left out), and the SHA-256 of every file. A file's name is
 // taken as a path from the image's root (./a and /a are both /a); a file
 // without a SHA-256, or listed twice with two, is an error.
 func Read(doc []byte) (*Listing, error) {
-	d, err := spdxjson.Read(bytes.NewReader(doc))
-	if err != nil {
+	var d spdxDocument
+	if err := json.Unmarshal(doc, &d); err != nil {
 		return nil, fmt.Errorf("read SPDX document: %w", err)
+	}
+	if !strings.HasPrefix(d.SPDXVersion, "SPDX-2.") {
+		return nil, fmt.Errorf("read SPDX document: version %q, want %s", d.SPDXVersion, spdx.Version)
 	}
 	l := &Listing{Files: map[string]string{}}
 	for _, sp := range d.Packages {
-		if sp == nil {
-			continue
-		}
-		for _, ref := range sp.PackageExternalReferences {
-			if ref == nil || ref.Category != common.CategoryPackageManager || ref.RefType != common.TypePackageManagerPURL {
+		for _, ref := range sp.ExternalRefs {
+			// SPDX 2.2 writes the category PACKAGE_MANAGER, 2.3 PACKAGE-MANAGER.
+			if strings.ReplaceAll(ref.Category, "_", "-") != common.CategoryPackageManager || ref.Type != common.TypePackageManagerPURL {
 				continue
 			}
 			u, err := packageurl.FromString(ref.Locator)
 			if err != nil {
-				return nil, fmt.Errorf("package %s (SPDXRef-%s): %w", sp.PackageName, sp.PackageSPDXIdentifier, err)
+				return nil, fmt.Errorf("package %s (%s): %w", sp.Name, sp.SPDXID, err)
 			}
 			if u.Type != Deb && u.Type != Apk && u.Type != PyPI {
 				continue
@@ -484,18 +511,15 @@ func Read(doc []byte) (*Listing, error) {
 		}
 	}
 	for _, f := range d.Files {
-		if f == nil {
-			continue
-		}
-		name := path.Clean("/" + f.FileName)
+		name := path.Clean("/" + f.Name)
 		var sum string
 		for _, c := range f.Checksums {
-			if c.Algorithm == common.SHA256 {
+			if c.Algorithm == string(common.SHA256) {
 				sum = strings.ToLower(c.Value)
 			}
 		}
 		if b, err := hex.DecodeString(sum); err != nil || len(b) != sha256.Size {
-			return nil, fmt.Errorf("file %s (SPDXRef-%s) has no SHA-256 checksum (64 hex digits)", f.FileName, f.FileSPDXIdentifier)
+			return nil, fmt.Errorf("file %s (%s) has no SHA-256 checksum (64 hex digits)", f.Name, f.SPDXID)
 		}
 		if old, ok := l.Files[name]; ok && old != sum {
 			return nil, fmt.Errorf("file %s is listed twice, with SHA-256 %s and %s", name, old, sum)
