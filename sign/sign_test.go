@@ -307,3 +307,30 @@ func TestLoadVerifierRejectsAPrivateKey(t *testing.T) {
 	_, err := sign.LoadVerifier(key)
 	oneLine(t, err, "public key "+key)
 }
+
+// TestSigned: Signed returns the digest whose signature it verified, what
+// a tag points at when it is asked, or the digest a reference names.
+func TestSigned(t *testing.T) {
+	ctx := context.Background()
+	repo := testRegistry(t)
+	s, v := loadPair(t, "secret")
+	d := pushRandom(t, repo, "v1")
+	if err := sign.Sign(ctx, repo, d, s); err != nil {
+		t.Fatal(err)
+	}
+	got, err := sign.Signed(ctx, repo.Tag("v1"), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := repo.Digest(d.String()); got != want {
+		t.Errorf("Signed(%s) = %s, want %s", repo.Tag("v1"), got, want)
+	}
+
+	moved := pushRandom(t, repo, "v1")
+	_, err = sign.Signed(ctx, repo.Tag("v1"), v)
+	oneLine(t, err, repo.Tag("v1").String()+": no signature for "+moved.String())
+	got, err = sign.Signed(ctx, repo.Digest(d.String()), v)
+	if err != nil || got != repo.Digest(d.String()) {
+		t.Errorf("Signed(%s) = %s, %v; want it back, signed", repo.Digest(d.String()), got, err)
+	}
+}
