@@ -51,68 +51,93 @@ func compareRelease(a, b []int) int {
 // satisfies reports whether version meets the PEP 440 specifier spec
 // (">=4.0.3,<5", "" for any) and whether it could tell: only release
 // versions and the operators ==, !=, <, <=, >, >= and ~= (with ==X.* and
-// !=X.*) are read here; for anything else it cannot tell, and the build
-// has pip resolve the file.
+// !=X.*) are read here; for anything else, in any clause of spec, it cannot
+// tell, and the build has pip resolve the file.
 func satisfies(version, spec string) (ok, told bool) {
 	v, isRelease := release(version)
 	if !isRelease {
 		return false, false
 	}
-	for _, clause := range strings.Split(spec, ",") {
-		clause = strings.TrimSpace(clause)
-		if clause == "" {
+	var clauses []clause
+	for _, text := range strings.Split(spec, ",") {
+		text = strings.TrimSpace(text)
+		if text == "" {
 			continue
 		}
-		var op string
-		for _, o := range []string{"~=", "==", "!=", "<=", ">=", "<", ">"} {
-			if strings.HasPrefix(clause, o) {
-				op = o
-				break
-			}
-		}
-		if op == "" || strings.HasPrefix(clause, "===") {
-			return false, false
-		}
-		target := strings.TrimSpace(clause[len(op):])
-		if prefix, wild := strings.CutSuffix(target, ".*"); wild && (op == "==" || op == "!=") {
-			p, ok := release(prefix)
-			if !ok {
-				return false, false
-			}
-			match := len(v) >= len(p) && compareRelease(v[:len(p)], p) == 0
-			if match != (op == "==") {
-				return false, true
-			}
-			continue
-		}
-		t, ok := release(target)
+		c, ok := readClause(text)
 		if !ok {
 			return false, false
 		}
-		c := compareRelease(v, t)
-		var holds bool
-		switch op {
-		case "==":
-			holds = c == 0
-		case "!=":
-			holds = c != 0
-		case "<":
-			holds = c < 0
-		case "<=":
-			holds = c <= 0
-		case ">":
-			holds = c > 0
-		case ">=":
-			holds = c >= 0
-		case "~=":
-			if len(t) < 2 {
-				return false, false
-			}
-			holds = c >= 0 && compareRelease(v[:min(len(v), len(t)-1)], t[:len(t)-1]) == 0
-		}
-		if !holds {
+		clauses = append(clauses, c)
+	}
+	for _, c := range clauses {
+		if !c.holds(v) {
 			return false, true
 		}
 	}
 	return true, true
+}
+
+// clause is one clause of a specifier: an operator and a release, which
+// is a prefix for ==X.* and !=X.*.
+type clause struct {
+	op     string
+	target []int
+	prefix bool
+}
+
+// readClause reads a clause of a specifier, "" and false for one that
+// satisfies does not read.
+func readClause(text string) (clause, bool) {
+	var op string
+	for _, o := range []string{"~=", "==", "!=", "<=", ">=", "<", ">"} {
+		if strings.HasPrefix(text, o) {
+			op = o
+			break
+		}
+	}
+	if op == "" || strings.HasPrefix(text, "===") {
+		return clause{}, false
+	}
+	target := strings.TrimSpace(text[len(op):])
+	prefix, wild := strings.CutSuffix(target, ".*")
+	if wild {
+		if op != "==" && op != "!=" {
+			return clause{}, false
+		}
+		target = prefix
+	}
+	t, ok := release(target)
+	if !ok || (op == "~=" && len(t) < 2) {
+		return clause{}, false
+	}
+	return clause{op: op, target: t, prefix: wild}, true
+}
+
+// holds reports whether the release v meets c.
+func (c clause) holds(v []int) bool {
+	if c.prefix {
+		// The version is padded with zeros to the prefix's length, as
+		// pip's packaging does: 1 matches 1.0.*.
+		match := compareRelease(v[:min(len(v), len(c.target))], c.target) == 0
+		return match == (c.op == "==")
+	}
+	cmp := compareRelease(v, c.target)
+	switch c.op {
+	case "==":
+		return cmp == 0
+	case "!=":
+		return cmp != 0
+	case "<":
+		return cmp < 0
+	case "<=":
+		return cmp <= 0
+	case ">":
+		return cmp > 0
+	case ">=":
+		return cmp >= 0
+	default: // ~=
+		t := c.target
+		return cmp >= 0 && compareRelease(v[:min(len(v), len(t)-1)], t[:len(t)-1]) == 0
+	}
 }

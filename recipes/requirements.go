@@ -82,8 +82,9 @@ type Requirements struct {
 }
 
 // requirementLine is a pinned requirement: a name, extras, == or === and a
-// version, and an environment marker after ";".
-var requirementLine = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*===?\s*([^\s;*]+)\s*(?:;\s*(.*))?$`)
+// version (of the characters a PEP 440 version is written in), and an
+// environment marker after ";".
+var requirementLine = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*===?\s*([A-Za-z0-9][A-Za-z0-9._+!-]*)\s*(?:;\s*(.*))?$`)
 
 // globalOptions are the requirements-file options that apply to the whole
 // file and that imagebuild passes to every pip step; the value of each in
@@ -162,6 +163,10 @@ func ParseRequirements(dt []byte) (Requirements, error) {
 						return r, fmt.Errorf("line %d: %s needs a value", line.number, opt)
 					}
 					value = fields[1]
+				}
+				if strings.HasPrefix(value, "#") {
+					// Each pip step is given "OPTION VALUE", where pip reads it as a comment.
+					return r, fmt.Errorf("line %d: %s=%s: a value that starts with # is not one", line.number, opt, value)
 				}
 				if slices.Contains(urlOptions, opt) {
 					if err := checkIndexURL(value); err != nil {
