@@ -16,7 +16,7 @@ PIP_CONF ?=
 # TAG: the name make image loads the image under when it builds on Docker's engine.
 TAG ?= imagebuild/incident-tracker:dev
 
-.PHONY: help build image buildkitd buildkitd-stop trivy deps test unit lint golden clean
+.PHONY: help build image buildkitd buildkitd-stop trivy deps test unit fuzz lint golden clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "%-16s%s\n", $$1, $$2 }'
@@ -53,6 +53,18 @@ test: deps ## every test, integration tests included, one package at a time (the
 
 unit: ## unit tests only (no daemon; integration tests skip with -short)
 	$(GO) test -count=1 -short ./...
+
+# FUZZTIME: how long make fuzz runs each fuzz target.
+FUZZTIME ?= 1m
+
+fuzz: ## run each fuzz target (the readers of bytes from outside: requirements, PEP 440 versions, OCI tarballs and layouts, SBOMs) for FUZZTIME; make test runs their seed corpora
+	@set -e; for f in $$(grep -l '^func Fuzz' $$(find . -name '*_test.go' -not -path './examples/*')); do \
+		pkg=./$$(dirname $$f); \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "$(GO) test $$pkg -run '^$$' -fuzz '^$$t\$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 50x"; \
+			$(GO) test $$pkg -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 50x; \
+		done; \
+	done
 
 lint: ## gofmt, go vet (for linux, darwin and windows), staticcheck, go mod tidy, the command cross-compiled
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need gofmt -w" >&2; exit 1; }

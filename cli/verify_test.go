@@ -11,9 +11,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/internal/testenv"
+	"github.com/imagebuild/imagebuild/oci"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
-	"github.com/moby/go-archive"
 )
 
 // TestVerifyGoodImage builds the recipe and verifies it in every form
@@ -35,7 +35,7 @@ func TestVerifyGoodImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := archive.Untar(f, layoutDir, &archive.TarOptions{NoLchown: true}); err != nil {
+	if err := oci.Extract(f, layoutDir, oci.ExtractOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
