@@ -43,7 +43,7 @@ func TestLocalOutputReplacesItsOwn(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("build %d exited %d: %s", i+1, code, lastLines(stderr, 5))
 		}
-		if _, err := os.Stat(filepath.Join(dest, "app", "__main__.py")); err != nil {
+		if _, err := os.Stat(filepath.Join(dest, "app", "app", "__main__.py")); err != nil {
 			t.Fatalf("build %d: the rootfs has no app: %v", i+1, err)
 		}
 		if i == 0 {
