@@ -9,7 +9,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"go/build"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -281,6 +284,12 @@ func TestReadELF(t *testing.T) {
 		t.Fatal(err)
 	}
 	files["crafted"] = dt
+	// Go's own test files: a 32-bit one among them.
+	for _, name := range []string{"gcc-386-freebsd-exec", "gcc-amd64-linux-exec", "gcc-riscv64-linux-exec", "libtiffxx.so_"} {
+		if dt, err := os.ReadFile(filepath.Join(build.Default.GOROOT, "src", "debug", "elf", "testdata", name)); err == nil {
+			files[name] = dt
+		}
+	}
 	for name, dt := range files {
 		t.Run(name, func(t *testing.T) {
 			f, err := elf.NewFile(bytes.NewReader(dt))
@@ -306,6 +315,9 @@ func TestReadELF(t *testing.T) {
 				return out
 			}
 			want.rpath, want.runpath = split(want.rpath), split(want.runpath)
+			if name == "gcc-386-freebsd-exec" && len(got.needed) == 0 {
+				t.Errorf("readELF of a 32-bit file needs nothing, want its libc")
+			}
 			if fmt.Sprint(got.needed, got.rpath, got.runpath) != fmt.Sprint(want.needed, want.rpath, want.runpath) {
 				t.Errorf("readELF: needed %q rpath %q runpath %q; debug/elf: needed %q rpath %q runpath %q",
 					got.needed, got.rpath, got.runpath, want.needed, want.rpath, want.runpath)
