@@ -76,6 +76,7 @@ func TestIndexUserInfo(t *testing.T) {
 		"--find-links https://s3cr3ttoken:@pypi.example.com/wheels",
 		"-f https://__token__:s3cr3ttoken@pypi.example.com/wheels",
 		"--index-url https://${PIP_s3cr3ttoken}@pypi.example.com/simple",
+		"--index-url https://s3cr3t|token@pypi.example.com/simple",
 	} {
 		t.Run(line, func(t *testing.T) {
 			_, err := ParseRequirements([]byte(line + "\nflask\n"))

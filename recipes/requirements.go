@@ -63,8 +63,10 @@ type Requirements struct {
 	// Distributions are the requirements, when Locked.
 	Distributions []Distribution
 	// Pinned are, when not Locked, the requirements pinned to one version
-	// (name==version), hashes or not: the build fetches and builds each
-	// while it resolves the file.
+	// (name==version), without hashes (a file with any is locked or an
+	// error, but for one that names a distribution twice, which pip
+	// resolves, checking the hashes): the build fetches and builds each
+	// while it resolves the file, checking the hashes it has.
 	Pinned []Distribution
 	// PinnedOnly is set, when not Locked, for a file that pins every
 	// requirement to one version without extras (as pip freeze writes
@@ -245,7 +247,7 @@ func checkIndexURL(value string) error {
 	const fix = "give a private index in pip's config file as the " + PipConfSecret + " secret, which no step's command line, layer or cache holds"
 	u, err := url.Parse(value)
 	if err != nil {
-		return fmt.Errorf("is not a URL: %s", fix)
+		return fmt.Errorf("value is not a URL (not shown: it may hold a token): %s", fix)
 	}
 	if u.User == nil {
 		return nil
