@@ -145,7 +145,7 @@ func buildAcross(ctx context.Context, c *client.Client, builders map[string]*cli
 				// The platforms' images are pushed by digest, then the
 				// index, by digest too: the tag is moved once it is read
 				// back (see [Result.tag]).
-				pushed, err := publish.Layout(ctx, assembled, r.Context().Digest(d.String()), remote.WithAuthFromKeychain(keychain))
+				pushed, err := publish.LayoutByDigest(ctx, assembled, r.Context(), remote.WithAuthFromKeychain(keychain))
 				if err != nil {
 					return nil, err
 				}

@@ -14,8 +14,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/oci"
+	"github.com/imagebuild/imagebuild/publish"
 	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
+	digest "github.com/opencontainers/go-digest"
 )
 
 // pushedIndex reads what the build pushed to the repository of the
@@ -92,24 +94,18 @@ func basePlatforms(ctx context.Context, pin ref.Pin, m ref.Mirrors, keychain aut
 // load output's names. Until then a registry's tags and an engine's names
 // still show what they showed before the build.
 func (res *Result) tag(ctx context.Context, opt Options) error {
-	d := res.ExporterResponse[exptypes.ExporterImageDigestKey]
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(ref.Keychain(opt.Keychain))}
+	d := digest.Digest(res.ExporterResponse[exptypes.ExporterImageDigestKey])
+	auth := remote.WithAuthFromKeychain(ref.Keychain(opt.Keychain))
 	names := pushes(opt)
 	for _, n := range sortedKeys(names) {
 		r, err := ref.ParseInsecure(n, names[n])
 		if err != nil {
 			return fmt.Errorf("tag %s: %w", n, err)
 		}
-		t, ok := r.(name.Tag)
-		if !ok {
-			continue // a name by digest: nothing to move
-		}
-		desc, err := remote.Get(r.Context().Digest(d), opts...)
-		if err != nil {
-			return fmt.Errorf("tag %s: %w", n, err)
-		}
-		if err := remote.Tag(t, desc, opts...); err != nil {
-			return fmt.Errorf("tag %s: %w", n, err)
+		if t, ok := r.(name.Tag); ok { // a name by digest has nothing to move
+			if err := publish.Tag(ctx, t, d, auth); err != nil {
+				return err
+			}
 		}
 	}
 	if res.engineImage == "" {

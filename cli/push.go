@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/oci"
@@ -20,7 +21,8 @@ import (
 
 // runPush pushes the image of an OCI layout directory to a registry, as it
 // is, and prints its digest: the image that was scanned is the one pushed.
-// With --sign it then signs what it pushed, as build --sign does.
+// It goes by digest; with --sign it then signs what it pushed, as build
+// --sign does, and only then moves the tag.
 func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := pflag.NewFlagSet("push", pflag.ContinueOnError)
 	key := fs.String("sign", "", "after the push, sign what was pushed (the index and each platform's manifest) with this cosign private key (its password in $COSIGN_PASSWORD), stored as cosign v2 stores it: the NAME:sha256-<hex>.sig tag")
@@ -37,7 +39,8 @@ func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	auth := remote.WithAuthFromKeychain(ref.Keychain(nil))
-	dgst, err := publish.Layout(ctx, pos[0], r, auth)
+	// By digest first: the tag moves only once what it will name is signed.
+	dgst, err := publish.LayoutByDigest(ctx, pos[0], r.Context(), auth)
 	if errors.Is(err, publish.ErrNoLayout) {
 		return usageError{err}
 	}
@@ -54,6 +57,11 @@ func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			fmt.Fprintf(stderr, "signed: %s\n", tag)
 		}
 		if err != nil {
+			return err
+		}
+	}
+	if t, ok := r.(name.Tag); ok {
+		if err := publish.Tag(ctx, t, dgst, auth); err != nil {
 			return err
 		}
 	}

@@ -19,19 +19,51 @@ import (
 var ErrNoLayout = errors.New("not an OCI layout of one image")
 
 // Layout pushes the one image of the OCI layout directory dir (as BuildKit's
-// oci exporter writes it with tar=false) to ref and returns its digest. The
-// manifest, or the index with its manifests and attestations, is pushed as
-// it is in the layout, so the digest is the layout's.
+// oci exporter writes it with tar=false) to ref and returns its digest: by
+// digest first ([LayoutByDigest]), then, where ref is a tag, the tag is
+// moved to it ([Tag]). The manifest, or the index with its manifests and
+// attestations, is pushed as it is in the layout, so the digest is the
+// layout's.
 func Layout(ctx context.Context, dir string, ref name.Reference, opts ...remote.Option) (digest.Digest, error) {
+	d, err := LayoutByDigest(ctx, dir, ref.Context(), opts...)
+	if err != nil {
+		return "", err
+	}
+	if t, ok := ref.(name.Tag); ok {
+		if err := Tag(ctx, t, d, opts...); err != nil {
+			return "", err
+		}
+	}
+	return d, nil
+}
+
+// LayoutByDigest pushes the one image of the OCI layout directory dir to
+// the repository repo by its digest alone, which it returns: no tag names
+// it yet, so what a tag names can be checked or signed first.
+func LayoutByDigest(ctx context.Context, dir string, repo name.Repository, opts ...remote.Option) (digest.Digest, error) {
 	desc, idx, err := single(dir)
 	if err != nil {
 		return "", err
 	}
 	opts = append(opts, remote.WithContext(ctx))
-	if err := write(idx, desc, ref, opts); err != nil {
-		return "", fmt.Errorf("push %s to %s: %w", dir, ref, err)
+	if err := write(idx, desc, repo.Digest(desc.Digest.String()), opts); err != nil {
+		return "", fmt.Errorf("push %s to %s: %w", dir, repo, err)
 	}
 	return digest.Digest(desc.Digest.String()), nil
+}
+
+// Tag moves the tag t to the manifest or index d, already in t's
+// repository.
+func Tag(ctx context.Context, t name.Tag, d digest.Digest, opts ...remote.Option) error {
+	opts = append(opts, remote.WithContext(ctx))
+	desc, err := remote.Get(t.Context().Digest(d.String()), opts...)
+	if err != nil {
+		return fmt.Errorf("tag %s: %w", t, err)
+	}
+	if err := remote.Tag(t, desc, opts...); err != nil {
+		return fmt.Errorf("tag %s: %w", t, err)
+	}
+	return nil
 }
 
 // write pushes the image or index desc names in idx to ref.
