@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"path"
 	"slices"
 	"strconv"
@@ -430,7 +429,7 @@ func pipConfigFile(env []string, dir string) string {
 	for _, kv := range env {
 		v, ok := strings.CutPrefix(kv, "PIP_CONFIG_FILE=")
 		switch {
-		case !ok || v == "" || v == os.DevNull:
+		case !ok || v == "" || v == "/dev/null":
 		case path.IsAbs(v):
 			return path.Clean(v)
 		default:
@@ -445,16 +444,18 @@ func pipConfigFile(env []string, dir string) string {
 func credential(p string, n *node, pipConfig string) string {
 	base := path.Base(p)
 	text := string(n.data)
-	user, _ := urlUserinfo(text)
+	user, pass := urlUserinfo(text)
+	pass = pass || strings.Contains(strings.ToLower(text), "password")
+	pipConf := base == "pip.conf" || base == "pip.ini" || p == pipConfig
 	switch {
 	case base == ".netrc":
 		return ".netrc"
-	case base == ".pypirc" && (user || strings.Contains(strings.ToLower(text), "password")):
+	case base == ".pypirc" && (user || pass):
 		return ".pypirc with credentials"
-	case (base == "pip.conf" || base == "pip.ini" || p == pipConfig) && user:
-		return "pip config with credentials in a URL"
-	case (base == "pip.conf" || base == "pip.ini" || p == pipConfig) && strings.Contains(strings.ToLower(text), "password"):
+	case pipConf && pass:
 		return "pip config with a password"
+	case pipConf && user:
+		return "pip config with credentials in a URL"
 	case requirementsFile(base) && user:
 		return "requirements file with credentials in a URL"
 	case strings.Contains(text, "-----BEGIN") && strings.Contains(text, "PRIVATE KEY-----"):

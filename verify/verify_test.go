@@ -168,7 +168,7 @@ func TestVerify(t *testing.T) {
 		}, failCheck: "shared libraries", evidence: "needs libimagebuild_dep.so.1"},
 		{name: "pip.conf with a password", user: "appuser",
 			extra:     []file{{path: "/etc/pip.conf", body: []byte("[global]\nindex-url = https://ci:s3cret@pypi.example.com/simple/\n")}},
-			failCheck: "no package-manager", evidence: "/etc/pip.conf (pip config with credentials in a URL)"},
+			failCheck: "no package-manager", evidence: "/etc/pip.conf (pip config with a password)"},
 		{name: "private key", user: "appuser",
 			extra:     []file{owned(file{path: "/app/deploy.pem", body: []byte("-----BEGIN RSA PRIVATE KEY-----\nx\n-----END RSA PRIVATE KEY-----\n")})},
 			failCheck: "no package-manager", evidence: "/app/deploy.pem (private key)"},
