@@ -261,6 +261,11 @@ type Subject struct {
 	Digest map[string]string `json:"digest"`
 }
 
+// MaxStatement is the largest attestation statement [Attestation] reads:
+// an SPDX SBOM of an image of a hundred thousand files is a few tens of
+// MiB.
+const MaxStatement = 128 << 20
+
 // Attestation returns the statement of predicateType that idx attaches to
 // the image whose manifest digest is image (in an attestation manifest the
 // index names for it, looking into nested indexes), and the digest of the
@@ -304,10 +309,13 @@ func Attestation(idx v1.ImageIndex, image v1.Hash, predicateType string) (*State
 			if err != nil {
 				return nil, v1.Hash{}, err
 			}
-			dt, err := io.ReadAll(rc)
+			dt, err := io.ReadAll(io.LimitReader(rc, MaxStatement+1))
 			rc.Close()
 			if err != nil {
 				return nil, v1.Hash{}, fmt.Errorf("read attestation %s: %w", l.Digest, err)
+			}
+			if len(dt) > MaxStatement {
+				return nil, v1.Hash{}, fmt.Errorf("attestation %s: more than %d MiB, the most a statement is read", l.Digest, MaxStatement>>20)
 			}
 			var st Statement
 			if err := json.Unmarshal(dt, &st); err != nil {
