@@ -2,6 +2,9 @@ package testenv
 
 import (
 	"context"
+	"crypto/x509"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -152,4 +155,56 @@ func (e *Engine) Run(t testing.TB, image string) string {
 		t.Fatal(err)
 	}
 	return out.String()
+}
+
+// TLSEngine is a current Docker Engine a test started that listens, besides
+// its unix socket, on tcp://127.0.0.1:PORT with mutual TLS (dockerd
+// --tlsverify), as a remote engine is reached.
+type TLSEngine struct {
+	*Engine
+	// Addr is tcp://127.0.0.1:PORT.
+	Addr string
+	// ClientDir holds the client's files as DOCKER_CERT_PATH names them:
+	// ca.pem (the CA that signed the engine's certificate and the
+	// client's), cert.pem and key.pem (the client's).
+	ClientDir string
+	// OtherDir holds the same files, but its ca.pem is a CA that signed
+	// neither: the engine's certificate does not verify with it.
+	OtherDir string
+}
+
+// StartTLSEngine makes a CA and certificates for an engine and a client,
+// and starts a current Docker Engine (see [StartEngine]) listening on a
+// free loopback port with mutual TLS, and on its unix socket without.
+func StartTLSEngine(t testing.TB, args ...string) *TLSEngine {
+	t.Helper()
+	dir := t.TempDir()
+	e := &TLSEngine{
+		Addr:      fmt.Sprintf("tcp://127.0.0.1:%d", FreePort(t)),
+		ClientDir: filepath.Join(dir, "client"),
+		OtherDir:  filepath.Join(dir, "other"),
+	}
+	serverDir := filepath.Join(dir, "server")
+	for _, p := range []string{e.ClientDir, e.OtherDir, serverDir} {
+		if err := os.Mkdir(p, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ca := newCA(t, "imagebuild test CA")
+	ca.writeCert(t, filepath.Join(e.ClientDir, "ca.pem"))
+	ca.writeCert(t, filepath.Join(serverDir, "ca.pem"))
+	newCA(t, "another CA").writeCert(t, filepath.Join(e.OtherDir, "ca.pem"))
+	server := ca.issue(t, "dockerd", x509.ExtKeyUsageServerAuth, []string{"localhost"}, net.IPv4(127, 0, 0, 1))
+	server.writeCert(t, filepath.Join(serverDir, "cert.pem"))
+	server.writeKey(t, filepath.Join(serverDir, "key.pem"))
+	cl := ca.issue(t, "imagebuild test client", x509.ExtKeyUsageClientAuth, nil, nil)
+	for _, d := range []string{e.ClientDir, e.OtherDir} {
+		cl.writeCert(t, filepath.Join(d, "cert.pem"))
+		cl.writeKey(t, filepath.Join(d, "key.pem"))
+	}
+	e.Engine = StartEngine(t, append([]string{"--host", e.Addr, "--tlsverify",
+		"--tlscacert", filepath.Join(serverDir, "ca.pem"),
+		"--tlscert", filepath.Join(serverDir, "cert.pem"),
+		"--tlskey", filepath.Join(serverDir, "key.pem")}, args...)...)
+	return e
 }
