@@ -177,9 +177,9 @@ func checkEngineTransport(ep docker.Endpoint) error {
 	}
 	switch {
 	case ep.TLSData == nil && !ep.SkipTLSVerify:
-		return insecureEngine(fmt.Sprintf("docker engine at %s: plain tcp:// to another machine is refused: the build's secrets and registry credentials would cross the network in the clear; set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem), use a Docker context with TLS, or reach the engine by ssh://USER@HOST", ep.Host))
+		return insecureEngine(fmt.Sprintf("docker engine at %s: plain tcp:// to another machine is refused: the build's secrets, registry credentials and images would cross the network in the clear, to whoever answers; set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem), use a Docker context with TLS, or reach the engine by ssh://USER@HOST", ep.Host))
 	case ep.SkipTLSVerify:
-		return insecureEngine(fmt.Sprintf("docker engine at %s: TLS that does not verify the engine's certificate is refused for another machine: whoever sits between could take the build's secrets and registry credentials; set DOCKER_TLS_VERIFY=1 with the CA that signed the engine's certificate in DOCKER_CERT_PATH/ca.pem (or a context that verifies it), or reach the engine by ssh://USER@HOST", ep.Host))
+		return insecureEngine(fmt.Sprintf("docker engine at %s: TLS that does not verify the engine's certificate is refused for another machine: whoever sits between could take the build's secrets, registry credentials and images; set DOCKER_TLS_VERIFY=1 with the CA that signed the engine's certificate in DOCKER_CERT_PATH/ca.pem (or a context that verifies it), or reach the engine by ssh://USER@HOST", ep.Host))
 	}
 	return nil
 }
