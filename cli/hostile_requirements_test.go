@@ -1,15 +1,10 @@
 package cli
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"maps"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -78,38 +73,6 @@ func TestHashCheckingRefusedBeforeTheDaemon(t *testing.T) {
 	}
 }
 
-// openIndex serves a PEP 503 index on 127.0.0.1 to anyone, as an internal
-// index on a private network does, each project page listing every file
-// in files (file name to content). It returns its simple URL.
-func openIndex(t *testing.T, files map[string][]byte) string {
-	t.Helper()
-	mux := http.NewServeMux()
-	mux.HandleFunc("/simple/", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, "<html><body>\n")
-		for _, name := range slices.Sorted(maps.Keys(files)) {
-			sum := sha256.Sum256(files[name])
-			fmt.Fprintf(w, "<a href=\"/files/%s#sha256=%s\">%s</a>\n", name, hex.EncodeToString(sum[:]), name)
-		}
-		fmt.Fprint(w, "</body></html>\n")
-	})
-	mux.HandleFunc("/files/", func(w http.ResponseWriter, r *http.Request) {
-		body, ok := files[strings.TrimPrefix(r.URL.Path, "/files/")]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Write(body)
-	})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return "http://" + l.Addr().String() + "/simple/"
-}
-
 // acmeSetup is the setup.py of a project that build-requires
 // acme-buildtools and records, in its package, the MARK of the
 // acme-buildtools it was built with.
@@ -152,7 +115,7 @@ func TestBuildRequirementsFromTheFileIndex(t *testing.T) {
 		"setup.py": fmt.Sprintf(acmeSetup, "acme_internal", "acme-internal"), "pyproject.toml": acmePyproject,
 	})
 	internal[sdist] = dt
-	index := openIndex(t, internal)
+	index := testenv.OpenIndex(t, internal)
 
 	ctxDir := testenv.ExampleContext(t, "--index-url "+index+"\nacme-internal==1.0\n./tool\n")
 	if err := os.MkdirAll(filepath.Join(ctxDir, "tool"), 0o755); err != nil {

@@ -27,6 +27,27 @@ import (
 // the ones of the project it asks for). It returns the index's host:port.
 func PrivateIndex(t testing.TB, token string, files map[string][]byte) string {
 	t.Helper()
+	index := indexHandler(files)
+	return serveIndex(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pass, ok := r.BasicAuth(); !ok || pass != token {
+			w.Header().Set("WWW-Authenticate", `Basic realm="private"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		index.ServeHTTP(w, r)
+	}))
+}
+
+// OpenIndex serves files as [PrivateIndex] does, to anyone, as an internal
+// index on a private network does. It returns its simple URL.
+func OpenIndex(t testing.TB, files map[string][]byte) string {
+	t.Helper()
+	return "http://" + serveIndex(t, indexHandler(files)) + "/simple/"
+}
+
+// indexHandler serves a PEP 503 index whose every project page lists every
+// file in files, with its sha256.
+func indexHandler(files map[string][]byte) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/simple/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "<html><body>\n")
@@ -44,18 +65,18 @@ func PrivateIndex(t testing.TB, token string, files map[string][]byte) string {
 		}
 		w.Write(body)
 	})
+	return mux
+}
+
+// serveIndex serves h on 127.0.0.1 until the test ends and returns its
+// host:port.
+func serveIndex(t testing.TB, h http.Handler) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pass, ok := r.BasicAuth(); !ok || pass != token {
-			w.Header().Set("WWW-Authenticate", `Basic realm="private"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})}
+	srv := &http.Server{Handler: h}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 	return l.Addr().String()
