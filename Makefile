@@ -66,13 +66,14 @@ fuzz: ## run each fuzz target (the readers of bytes from outside: requirements, 
 		done; \
 	done
 
-lint: ## gofmt, go vet (for linux, darwin and windows), staticcheck, go mod tidy, the command cross-compiled
+lint: ## gofmt, go vet (for linux, darwin and windows), staticcheck, go mod tidy (the example recipe module too), the command cross-compiled
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need gofmt -w" >&2; exit 1; }
 	$(GO) vet ./...
 	@for os in darwin windows; do echo "GOOS=$$os go vet ./... && go build ./cmd/imagebuild"; \
 		GOOS=$$os $(GO) vet ./... && GOOS=$$os $(GO) build -o /dev/null ./cmd/imagebuild || exit 1; done
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 	$(GO) mod tidy -diff
+	cd examples/custom-recipe && $(GO) mod tidy -diff && $(GO) vet ./...
 
 golden: ## refresh the golden LLB in testdata/
 	$(GO) test ./recipes/ -run TestGolden -update
