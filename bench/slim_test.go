@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/moby/buildkit/client"
@@ -52,14 +53,14 @@ func BenchmarkSlimExample(b *testing.B) {
 	})
 
 	// The builder stage alone, for its size (not timed).
-	bctx, err := builder.LoadContext(dir)
+	bctx, err := graph.LoadContext(dir)
 	if err != nil {
 		b.Fatal(err)
 	}
 	r := recipes.PythonSlim{Packages: []string{"gcc", "libc6-dev", "python3-dev"}}
 	in := recipes.Inputs{Platform: testenv.Platform, Base: recipes.Base{Pin: env.Base}, Context: bctx}
 	builderTar := filepath.Join(out, "builder.tar")
-	if _, err := builder.Build(b.Context(), env.Client, []builder.Image{{Platform: testenv.Platform, Root: r.BuilderStage(in), Base: env.Base, Context: bctx}}, builder.Options{
+	if _, err := builder.Build(b.Context(), env.Client, []graph.Image{{Platform: testenv.Platform, Root: r.BuilderStage(in), Base: env.Base, Context: bctx}}, builder.Options{
 		Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: builderTar}},
 		Secrets: map[string]string{recipes.PipConfSecret: testenv.PipConf(b, pipconf)},
 	}, nil); err != nil {

@@ -17,6 +17,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/imagebuild/imagebuild/compare"
 	"github.com/imagebuild/imagebuild/daemon"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/oci"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
@@ -78,7 +79,7 @@ type Result struct {
 // Progress goes to status when it is not nil; Build closes it. On a failed
 // reproducibility check Build returns the Result, with its Comparisons,
 // and an error wrapping [ErrCheck].
-func Build(ctx context.Context, c *client.Client, imgs []Image, opt Options, status chan *client.SolveStatus) (*Result, error) {
+func Build(ctx context.Context, c *client.Client, imgs []graph.Image, opt Options, status chan *client.SolveStatus) (*Result, error) {
 	if len(imgs) == 0 {
 		if status != nil {
 			close(status)
@@ -89,8 +90,8 @@ func Build(ctx context.Context, c *client.Client, imgs []Image, opt Options, sta
 	for _, img := range imgs {
 		ps = append(ps, img.Platform)
 	}
-	p, err := NewPlan(ctx, func(pl ocispecs.Platform) (Image, error) {
-		i := slices.IndexFunc(imgs, func(img Image) bool { return PlatformID(img.Platform) == PlatformID(pl) })
+	p, err := NewPlan(ctx, func(pl ocispecs.Platform) (graph.Image, error) {
+		i := slices.IndexFunc(imgs, func(img graph.Image) bool { return PlatformID(img.Platform) == PlatformID(pl) })
 		return imgs[i], nil
 	}, ps, opt)
 	if err != nil {
@@ -103,7 +104,7 @@ func Build(ctx context.Context, c *client.Client, imgs []Image, opt Options, sta
 }
 
 // build is [Build] on one daemon, of images it has checked.
-func build(ctx context.Context, c *client.Client, imgs []Image, opt Options, prog *progress) (*Result, error) {
+func build(ctx context.Context, c *client.Client, imgs []graph.Image, opt Options, prog *progress) (*Result, error) {
 	res := &Result{}
 	if opt.Verify != nil || opt.CheckReproducible {
 		if err := check(ctx, c, imgs, opt, prog, res); err != nil {
@@ -194,7 +195,7 @@ func (res *Result) Metadata() ([]byte, error) {
 
 // check builds imgs into a temporary OCI tarball and runs opt's checks on
 // it, recording the manifests checked in res.
-func check(ctx context.Context, c *client.Client, imgs []Image, opt Options, prog *progress, res *Result) error {
+func check(ctx context.Context, c *client.Client, imgs []graph.Image, opt Options, prog *progress, res *Result) error {
 	dir, err := os.MkdirTemp("", "imagebuild-check-")
 	if err != nil {
 		return err
@@ -296,7 +297,7 @@ func sbomStatement(idx v1.ImageIndex, img v1.Image) (*oci.Statement, v1.Hash, er
 
 // buildTarball builds imgs into an OCI tarball, unpacks it into the
 // directory dir and returns its index.
-func buildTarball(ctx context.Context, c *client.Client, imgs []Image, opt Options, dir string, prog *progress) (v1.ImageIndex, error) {
+func buildTarball(ctx context.Context, c *client.Client, imgs []graph.Image, opt Options, dir string, prog *progress) (v1.ImageIndex, error) {
 	tarball := dir + ".oci.tar"
 	_, st, err := solve(ctx, c, imgs, opt, []Output{{Type: client.ExporterOCI, Dest: tarball}}, prog.next())
 	if err != nil {
@@ -314,7 +315,7 @@ func buildTarball(ctx context.Context, c *client.Client, imgs []Image, opt Optio
 // readBack reads each written image and tarball's platform manifests and
 // compares them with those checked, or where nothing was checked, with
 // each other; res.Manifests are the first read where nothing was checked.
-func (res *Result) readBack(ctx context.Context, imgs []Image, opt Options, st *staged) error {
+func (res *Result) readBack(ctx context.Context, imgs []graph.Image, opt Options, st *staged) error {
 	for _, o := range opt.Outputs {
 		var idxs []v1.ImageIndex
 		var names []string
@@ -447,7 +448,7 @@ func (res *Result) readBackEngine(ctx context.Context, engine *daemon.Engine) (s
 
 // platformManifests returns the manifest digest of each of imgs' platforms
 // in idx, by platform ID.
-func platformManifests(idx v1.ImageIndex, imgs []Image) (map[string]digest.Digest, error) {
+func platformManifests(idx v1.ImageIndex, imgs []graph.Image) (map[string]digest.Digest, error) {
 	out := map[string]digest.Digest{}
 	for _, img := range imgs {
 		im, err := oci.Image(idx, img.Platform)
@@ -465,10 +466,10 @@ func platformManifests(idx v1.ImageIndex, imgs []Image) (map[string]digest.Diges
 
 // validateImages reports whether imgs, one a platform, can be built as one
 // image: one context, each base and config valid.
-func validateImages(imgs []Image) error {
+func validateImages(imgs []graph.Image) error {
 	for _, img := range imgs {
-		if img.Context.dir != imgs[0].Context.dir {
-			return fmt.Errorf("build contexts %s and %s: the images of one build read one context", imgs[0].Context.dir, img.Context.dir)
+		if img.Context.Dir() != imgs[0].Context.Dir() {
+			return fmt.Errorf("build contexts %s and %s: the images of one build read one context", imgs[0].Context.Dir(), img.Context.Dir())
 		}
 		if err := img.Base.Validate(); err != nil {
 			return fmt.Errorf("base: %w", err)
@@ -513,7 +514,7 @@ func validateOutput(o Output, n int) error {
 // checkWorkers fails when a daemon has no worker that runs the platform of
 // an image it is to build, natively or under emulation: builders' for
 // their platforms, c's for the rest.
-func checkWorkers(ctx context.Context, c *client.Client, imgs []Image, builders map[string]*client.Client) error {
+func checkWorkers(ctx context.Context, c *client.Client, imgs []graph.Image, builders map[string]*client.Client) error {
 	have := map[*client.Client]platforms.MatchComparer{}
 	names := map[*client.Client][]string{}
 	for _, img := range imgs {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/oci"
 	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client"
@@ -21,8 +22,8 @@ import (
 
 const testPin = ref.Pin("registry.example/python:3.12@sha256:236173eb74001afe2f60862de935b74fcbd00adfca247b2c27051a70a6a39a2d")
 
-func testImage(p ocispecs.Platform) Image {
-	return Image{Platform: p, Root: llb.Image(testPin.String()), Base: testPin}
+func testImage(p ocispecs.Platform) graph.Image {
+	return graph.Image{Platform: p, Root: llb.Image(testPin.String()), Base: testPin}
 }
 
 var (
@@ -41,15 +42,15 @@ func TestBuildRefusesBeforeTheDaemon(t *testing.T) {
 	docker := []Output{{Type: client.ExporterDocker, Dest: filepath.Join(t.TempDir(), "x.tar")}}
 	tests := []struct {
 		name    string
-		imgs    []Image
+		imgs    []graph.Image
 		outputs []Output
 		want    error
 	}{
 		{"no image", nil, nil, ErrPlatform},
-		{"windows", []Image{testImage(ocispecs.Platform{OS: "windows", Architecture: "amd64"})}, nil, ErrPlatform},
-		{"windows beside linux", []Image{testImage(amd64), testImage(ocispecs.Platform{OS: "windows", Architecture: "amd64"})}, nil, ErrPlatform},
-		{"platform twice", []Image{testImage(arm64), testImage(ocispecs.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"})}, nil, ErrPlatform},
-		{"docker of two platforms", []Image{testImage(amd64), testImage(arm64)}, docker, ErrInvalidOutput},
+		{"windows", []graph.Image{testImage(ocispecs.Platform{OS: "windows", Architecture: "amd64"})}, nil, ErrPlatform},
+		{"windows beside linux", []graph.Image{testImage(amd64), testImage(ocispecs.Platform{OS: "windows", Architecture: "amd64"})}, nil, ErrPlatform},
+		{"platform twice", []graph.Image{testImage(arm64), testImage(ocispecs.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"})}, nil, ErrPlatform},
+		{"docker of two platforms", []graph.Image{testImage(amd64), testImage(arm64)}, docker, ErrInvalidOutput},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,14 +93,14 @@ func TestPlatformManifests(t *testing.T) {
 		Annotations: map[string]string{oci.AttestationAnnotation: "attestation-manifest"},
 	}})
 	idx := mutate.AppendManifests(empty.Index, adds...)
-	manifests, err := platformManifests(idx, []Image{testImage(amd64), testImage(arm64)})
+	manifests, err := platformManifests(idx, []graph.Image{testImage(amd64), testImage(arm64)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(map[string]digest.Digest{"linux/amd64": want[0], "linux/arm64": want[1]}, manifests); diff != "" {
 		t.Errorf("platformManifests (-want +got):\n%s", diff)
 	}
-	if _, err := platformManifests(idx, []Image{testImage(ocispecs.Platform{OS: "linux", Architecture: "s390x"})}); err == nil {
+	if _, err := platformManifests(idx, []graph.Image{testImage(ocispecs.Platform{OS: "linux", Architecture: "s390x"})}); err == nil {
 		t.Errorf("platformManifests found a linux/s390x image in an index without one")
 	}
 }

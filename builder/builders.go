@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/daemon"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/oci"
 	"github.com/imagebuild/imagebuild/publish"
 	"github.com/imagebuild/imagebuild/ref"
@@ -48,7 +49,7 @@ func validateBuilders(ids []string, opt Options) error {
 // else c), each checked as opt asks into an OCI tarball, assembles them into
 // one index and writes that to opt's outputs, staged, read back and
 // committed as a one-daemon build's are.
-func buildAcross(ctx context.Context, c *client.Client, builders map[string]*client.Client, imgs []Image, opt Options, prog *progress) (*Result, error) {
+func buildAcross(ctx context.Context, c *client.Client, builders map[string]*client.Client, imgs []graph.Image, opt Options, prog *progress) (*Result, error) {
 	tmp, err := os.MkdirTemp("", "imagebuild-builders-")
 	if err != nil {
 		return nil, err
@@ -72,7 +73,7 @@ func buildAcross(ctx context.Context, c *client.Client, builders map[string]*cli
 		}
 		sub := &progress{out: prog.next()}
 		go func() {
-			res, err := build(ctx, on, []Image{img}, one, sub)
+			res, err := build(ctx, on, []graph.Image{img}, one, sub)
 			sub.close()
 			results[i] = res
 			if err == nil {

@@ -7,6 +7,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client"
@@ -25,10 +26,10 @@ func TestPushIsTheImageChecked(t *testing.T) {
 	base := llb.Image(env.Base.String(), llb.Platform(testenv.Platform))
 	root := base.Run(llb.Args([]string{"/bin/sh", "-c", "date +%s%N > /build-time"}),
 		llb.WithCustomName("write the time")).Root()
-	img := builder.Image{Platform: testenv.Platform, Root: root, Base: env.Base}
+	img := graph.Image{Platform: testenv.Platform, Root: root, Base: env.Base}
 	name := env.Registry + "/imagebuild-test/checked:1"
 	var checked v1.Hash
-	res, err := builder.Build(context.Background(), env.Client, []builder.Image{img}, builder.Options{
+	res, err := builder.Build(context.Background(), env.Client, []graph.Image{img}, builder.Options{
 		SourceDateEpoch: epoch(1700000000),
 		NoCache:         true,
 		Verify: func(ctx context.Context, p ocispecs.Platform, img v1.Image, sbom []byte) error {

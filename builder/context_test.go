@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
@@ -19,44 +20,44 @@ func TestLoadContext(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(a, ".dockerignore"), []byte("# secrets\n*.env\n/build\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ca, err := LoadContext(a)
+	ca, err := graph.LoadContext(a)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]string{"*.env", "build"}, ca.Exclude()); diff != "" {
 		t.Errorf("exclude patterns (-want +got):\n%s", diff)
 	}
-	cb, err := LoadContext(b)
+	cb, err := graph.LoadContext(b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cb.Exclude() != nil {
 		t.Errorf("no .dockerignore, exclude = %q", cb.Exclude())
 	}
-	if ca.Dir() != a || ca.id() == cb.id() {
-		t.Errorf("contexts %s (%s) and %s (%s): want the directory and distinct IDs for distinct directories", ca.Dir(), ca.id(), cb.Dir(), cb.id())
+	if ca.Dir() != a || ca.ID() == cb.ID() {
+		t.Errorf("contexts %s (%s) and %s (%s): want the directory and distinct IDs for distinct directories", ca.Dir(), ca.ID(), cb.Dir(), cb.ID())
 	}
-	again, err := LoadContext(a + "/.")
-	if err != nil || again.id() != ca.id() {
-		t.Errorf("same directory, IDs %q and %q (%v): want one", ca.id(), again.id(), err)
+	again, err := graph.LoadContext(a + "/.")
+	if err != nil || again.ID() != ca.ID() {
+		t.Errorf("same directory, IDs %q and %q (%v): want one", ca.ID(), again.ID(), err)
 	}
-	var zero Context
+	var zero graph.Context
 	if zero.Dir() != "" || zero.All().Output() != nil {
-		t.Error("the zero Context is not the empty context")
+		t.Error("the zero graph.Context is not the empty context")
 	}
 	f := filepath.Join(a, "file")
 	if err := os.WriteFile(f, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, bad := range []string{f, filepath.Join(a, "missing")} {
-		if _, err := LoadContext(bad); err == nil {
+		if _, err := graph.LoadContext(bad); err == nil {
 			t.Errorf("LoadContext(%s) = nil error, want one", bad)
 		}
 	}
 }
 
 func TestCheckContext(t *testing.T) {
-	req := ContextFile{Path: "deploy/requirements.txt", NamedBy: "the recipe's Requirements field"}
+	req := graph.ContextFile{Path: "deploy/requirements.txt", NamedBy: "the recipe's Requirements field"}
 	tests := []struct {
 		name     string
 		files    map[string]string // path: content; a path ending in / is a directory
@@ -94,20 +95,20 @@ func TestCheckContext(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			bctx, err := LoadContext(dir)
+			bctx, err := graph.LoadContext(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = bctx.Check([]ContextFile{req})
+			err = bctx.Check([]graph.ContextFile{req})
 			if tt.want == "" {
 				if err != nil {
 					t.Fatalf("CheckContext = %v, want nil", err)
 				}
 				return
 			}
-			var cfe *ContextFileError
+			var cfe *graph.ContextFileError
 			if !errors.As(err, &cfe) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), dir) {
-				t.Fatalf("CheckContext = %v, want a ContextFileError naming %s and saying %q", err, dir, tt.want)
+				t.Fatalf("CheckContext = %v, want a graph.ContextFileError naming %s and saying %q", err, dir, tt.want)
 			}
 			if cfe.Excluded != tt.excluded {
 				t.Errorf("excluded by %q, want %q", cfe.Excluded, tt.excluded)
@@ -120,22 +121,22 @@ func TestCheckContext(t *testing.T) {
 // CLI, before the daemon is contacted (the client here is nil).
 func TestBuildChecksContextFiles(t *testing.T) {
 	pin := ref.Pin("docker.io/library/python:3.12-alpine@sha256:" + strings.Repeat("ab", 32))
-	img := Image{
+	img := graph.Image{
 		Platform:     ocispecs.Platform{OS: "linux", Architecture: "amd64"},
 		Root:         llb.Image(pin.String()),
 		Base:         pin,
-		ContextFiles: []ContextFile{{Path: "requirements.txt", NamedBy: "the test"}},
+		ContextFiles: []graph.ContextFile{{Path: "requirements.txt", NamedBy: "the test"}},
 	}
 	status := make(chan *client.SolveStatus)
-	bctx, err := LoadContext(t.TempDir())
+	bctx, err := graph.LoadContext(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	img.Context = bctx
-	_, err = Build(t.Context(), nil, []Image{img}, Options{}, status)
-	var cfe *ContextFileError
+	_, err = Build(t.Context(), nil, []graph.Image{img}, Options{}, status)
+	var cfe *graph.ContextFileError
 	if !errors.As(err, &cfe) || cfe.File.Path != "requirements.txt" {
-		t.Fatalf("Build = %v, want a ContextFileError for requirements.txt", err)
+		t.Fatalf("Build = %v, want a graph.ContextFileError for requirements.txt", err)
 	}
 	if _, open := <-status; open {
 		t.Error("status channel left open")
@@ -164,7 +165,7 @@ func TestSecretInsideTheContext(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, ".dockerignore"), []byte("secrets/\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, err := LoadContext(dir)
+	c, err := graph.LoadContext(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +178,7 @@ func TestSecretInsideTheContext(t *testing.T) {
 		{filepath.Join(dir, "secrets", "token"), false},
 		{outside, false},
 	} {
-		err := c.keepsOut(tt.path)
+		err := c.KeepsOut(tt.path)
 		if tt.refused && (err == nil || !strings.Contains(err.Error(), "is inside the build context")) {
 			t.Errorf("keepsOut(%s) = %v, want it refused", tt.path, err)
 		}

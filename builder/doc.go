@@ -1,12 +1,13 @@
 // Package builder turns an image description into a BuildKit build.
 //
-// An [Image] is a filesystem graph ([llb.State]) for one platform, the
-// [Pin] of the base image it starts from, and the [Config] it sets on top of
-// that base's own config. [Build] runs one image a platform on a BuildKit
-// daemon through the gateway API, the way BuildKit's Dockerfile frontend
-// does: each platform's base config is resolved in the daemon, patched with
-// the image's [Config], and sent to the exporters as result metadata, so
-// several platforms give one image index. Build is the whole pipeline: it
+// A [graph.Image] (package graph: what describes an image, nothing that
+// runs a build) is a filesystem graph ([llb.State]) for one platform, the
+// pin of the base image it starts from, and the [graph.Config] it sets on
+// top of that base's own config. [Build] runs one image a platform on a
+// BuildKit daemon through the gateway API, the way BuildKit's Dockerfile
+// frontend does: each platform's base config is resolved in the daemon,
+// patched with the image's config, and sent to the exporters as result
+// metadata, so several platforms give one image index. Build is the whole pipeline: it
 // builds once, runs the checks asked for on that build, then writes the
 // outputs and reads back what it wrote.
 //
@@ -16,9 +17,9 @@
 // The smallest use builds one recipe's image into an OCI tarball:
 //
 //	c, err := daemon.Connect(ctx, daemon.Config{Addr: "unix:///run/buildkit/buildkitd.sock"})
-//	bctx, err := builder.LoadContext(".")
+//	bctx, err := graph.LoadContext(".")
 //	img, err := recipes.PythonAlpine{}.Image(recipes.Inputs{Platform: platform, Context: bctx})
-//	res, err := builder.Build(ctx, c, []builder.Image{img}, builder.Options{
+//	res, err := builder.Build(ctx, c, []graph.Image{img}, builder.Options{
 //		Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: "image.oci.tar"}},
 //	}, nil)
 //

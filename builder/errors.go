@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/moby/buildkit/client/llb"
 	gwpb "github.com/moby/buildkit/frontend/gateway/pb"
 	"github.com/moby/buildkit/solver/errdefs"
@@ -75,8 +76,8 @@ func solveError(err error, def *llb.Definition) error {
 		}
 		return &StepError{Name: name, ExitCode: int(exit.ExitCode), Err: err}
 	}
-	if g, derr := decode(def); derr == nil && g.ops[dgst] != nil {
-		if ref, ok := strings.CutPrefix(g.ops[dgst].GetSource().GetIdentifier(), "docker-image://"); ok {
+	if g, derr := graph.Decode(def); derr == nil && g.Op(dgst) != nil {
+		if ref, ok := strings.CutPrefix(g.Op(dgst).GetSource().GetIdentifier(), "docker-image://"); ok {
 			return &PullError{Ref: ref, Err: err}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/daemon"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client"
@@ -22,7 +23,7 @@ func ExampleBuild() {
 		log.Fatal(err)
 	}
 	defer c.Close()
-	bctx, err := builder.LoadContext(".")
+	bctx, err := graph.LoadContext(".")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func ExampleBuild() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	res, err := builder.Build(ctx, c, []builder.Image{img}, builder.Options{
+	res, err := builder.Build(ctx, c, []graph.Image{img}, builder.Options{
 		Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: "image.oci.tar"}},
 	}, nil)
 	if err != nil {

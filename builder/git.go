@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/imagebuild/imagebuild/graph"
 )
 
 // Labels an image records about the source it was built from, when its
@@ -21,8 +23,8 @@ const (
 // of their build context's git work tree, as [Build] makes every image:
 // opt's epoch when set, else the commit time of HEAD, else the Unix epoch;
 // the revision and source labels unless an image sets them itself.
-func withSource(ctx context.Context, imgs []Image, opt Options) ([]Image, Options) {
-	dir := imgs[0].Context.dir
+func withSource(ctx context.Context, imgs []graph.Image, opt Options) ([]graph.Image, Options) {
+	dir := imgs[0].Context.Dir()
 	if opt.SourceDateEpoch == nil {
 		t := time.Unix(0, 0).UTC()
 		if out, ok := git(ctx, dir, "log", "-1", "--format=%ct"); ok {
@@ -36,7 +38,7 @@ func withSource(ctx context.Context, imgs []Image, opt Options) ([]Image, Option
 	if len(labels) == 0 {
 		return imgs, opt
 	}
-	out := make([]Image, len(imgs))
+	out := make([]graph.Image, len(imgs))
 	for i, img := range imgs {
 		l := maps.Clone(labels)
 		maps.Copy(l, img.Config.Labels)

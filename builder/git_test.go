@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/imagebuild/imagebuild/graph"
 )
 
 // TestWithSource: the library, not the command line, dates and labels an
@@ -28,11 +29,11 @@ func TestWithSource(t *testing.T) {
 	if !ok {
 		t.Fatal("git rev-parse HEAD failed")
 	}
-	bctx, err := LoadContext(dir)
+	bctx, err := graph.LoadContext(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	imgs := []Image{{Context: bctx, Config: Config{Labels: map[string]string{LabelSource: "set by the recipe"}}}}
+	imgs := []graph.Image{{Context: bctx, Config: graph.Config{Labels: map[string]string{LabelSource: "set by the recipe"}}}}
 	got, opt := withSource(t.Context(), imgs, Options{})
 	if opt.SourceDateEpoch == nil || !opt.SourceDateEpoch.Equal(time.Unix(1700000000, 0)) {
 		t.Errorf("epoch = %v, want the commit time 1700000000", opt.SourceDateEpoch)
@@ -52,11 +53,11 @@ func TestWithSource(t *testing.T) {
 		t.Errorf("epoch %v, labels %v: want the given epoch and the remote without credentials", opt.SourceDateEpoch, got[0].Config.Labels)
 	}
 
-	outside, err := LoadContext(t.TempDir())
+	outside, err := graph.LoadContext(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, opt = withSource(t.Context(), []Image{{Context: outside}}, Options{})
+	got, opt = withSource(t.Context(), []graph.Image{{Context: outside}}, Options{})
 	if !opt.SourceDateEpoch.Equal(time.Unix(0, 0)) || len(got[0].Config.Labels) != 0 {
 		t.Errorf("outside git: epoch %v, labels %v; want the Unix epoch and none", opt.SourceDateEpoch, got[0].Config.Labels)
 	}

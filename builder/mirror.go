@@ -1,10 +1,10 @@
 package builder
 
 import (
-	"context"
 	"slices"
 
 	"github.com/distribution/reference"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client/llb"
 	spb "github.com/moby/buildkit/sourcepolicy/pb"
@@ -44,50 +44,9 @@ func sourcePolicy(m ref.Mirrors, refs []string) (*spb.Policy, error) {
 
 // imageRefs lists the refs of def's image sources, and base's.
 func imageRefs(def *llb.Definition, base ref.Pin) ([]string, error) {
-	g, err := decode(def)
+	g, err := graph.Decode(def)
 	if err != nil {
 		return nil, err
 	}
-	return append([]string{base.String()}, g.images()...), nil
-}
-
-// Refs returns the image references img pulls: those of its graph's image
-// sources, as llb names them (docker.io/library/python:...), and its base,
-// each once, sorted; what `pins check` checks. A reference that is not a
-// valid [ref.Pin] is returned as it is; [ref.Pin.Validate] tells what is
-// wrong with it.
-func (img Image) Refs(ctx context.Context) ([]string, error) {
-	g, err := img.decode(ctx)
-	if err != nil {
-		return nil, err
-	}
-	refs := g.images()
-	if img.Base != "" {
-		base := img.Base.String()
-		if p, err := ref.ParsePin(base); err == nil {
-			base = p.String()
-		}
-		refs = append(refs, base)
-	}
-	slices.Sort(refs)
-	return slices.Compact(refs), nil
-}
-
-// Secrets returns the IDs of the build secrets img's steps mount, sorted:
-// those a build of it can be given.
-func (img Image) Secrets(ctx context.Context) ([]string, error) {
-	g, err := img.decode(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return g.secrets(), nil
-}
-
-// decode marshals img's graph and decodes it.
-func (img Image) decode(ctx context.Context) (*graph, error) {
-	def, err := img.Marshal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return decode(def)
+	return append([]string{base.String()}, g.Images()...), nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client/llb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -41,7 +42,7 @@ func TestRefs(t *testing.T) {
 	root := llb.Image(base.String()).
 		File(llb.Copy(builderStage, "/out", "/out")).
 		File(llb.Copy(tool, "/bin/tool", "/bin/tool"))
-	img := Image{Platform: ocispecs.Platform{OS: "linux", Architecture: "amd64"}, Root: root, Base: base}
+	img := graph.Image{Platform: ocispecs.Platform{OS: "linux", Architecture: "amd64"}, Root: root, Base: base}
 	got, err := img.Refs(context.Background())
 	if err != nil {
 		t.Fatal(err)

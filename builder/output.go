@@ -16,6 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imagebuild/imagebuild/daemon"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/internal/stage"
 	"github.com/imagebuild/imagebuild/oci"
 	"github.com/moby/buildkit/client"
@@ -110,16 +111,16 @@ func (o Output) CheckDest() error {
 // apartFrom reports whether o, when it writes a folder, stays apart from
 // the build context c: a folder output that is the context, or holds it,
 // would replace the sources with the image.
-func (o Output) apartFrom(c Context) error {
+func (o Output) apartFrom(c graph.Context) error {
 	dirOut := o.Type == client.ExporterLocal || (o.Type == client.ExporterOCI || o.Type == client.ExporterDocker) && o.Attrs["tar"] == "false"
-	if !dirOut || c.dir == "" {
+	if !dirOut || c.Dir() == "" {
 		return nil
 	}
 	dest, err := filepath.Abs(o.Dest)
 	if err != nil {
 		return fmt.Errorf("%w: dest=%s: %w", ErrInvalidOutput, o.Dest, err)
 	}
-	ctxDir := c.dir
+	ctxDir := c.Dir()
 	if d, err := filepath.EvalSymlinks(ctxDir); err == nil {
 		ctxDir = d
 	}
@@ -127,7 +128,7 @@ func (o Output) apartFrom(c Context) error {
 		dest = d
 	}
 	if rel, err := filepath.Rel(dest, ctxDir); err == nil && filepath.IsLocal(rel) || rel == "." {
-		return fmt.Errorf("%w: dest=%s is or holds the build context %s, which the output would replace; write it outside the context", ErrInvalidOutput, o.Dest, c.dir)
+		return fmt.Errorf("%w: dest=%s is or holds the build context %s, which the output would replace; write it outside the context", ErrInvalidOutput, o.Dest, c.Dir())
 	}
 	return nil
 }

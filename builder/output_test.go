@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/moby/buildkit/client"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -108,7 +109,7 @@ func TestTarballIsReadBackAndReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	imgs := []Image{testImage(amd64)}
+	imgs := []graph.Image{testImage(amd64)}
 	opt := Options{Outputs: []Output{out}}
 	checked := &Result{Manifests: map[string]digest.Digest{"linux/amd64": digest.Digest(d.String())}}
 	if err := checked.readBack(context.Background(), imgs, opt, &st); err != nil {
@@ -157,4 +158,29 @@ func ociTarball(t *testing.T, img v1.Image, p ocispecs.Platform) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+func TestOutputValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		o    Output
+		ok   bool
+	}{
+		{name: "oci", o: Output{Type: "oci", Dest: "a.tar"}, ok: true},
+		{name: "oci without dest", o: Output{Type: "oci"}},
+		{name: "docker", o: Output{Type: "docker", Dest: "a.tar"}, ok: true},
+		{name: "local", o: Output{Type: "local", Dest: "dir"}, ok: true},
+		{name: "local without dest", o: Output{Type: "local"}},
+		{name: "image", o: Output{Type: "image", Attrs: map[string]string{"name": "r/x:y"}}, ok: true},
+		{name: "image without name", o: Output{Type: "image"}},
+		{name: "no type", o: Output{Dest: "x"}},
+		{name: "unknown type", o: Output{Type: "zip", Dest: "x"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.o.Validate(); (err == nil) != tt.ok {
+				t.Errorf("Validate() = %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/compare"
 	"github.com/imagebuild/imagebuild/daemon"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/oci"
 	"github.com/imagebuild/imagebuild/recipes"
@@ -37,11 +38,11 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // service's code and no third-party package, for a platform.
 func alpine(t *testing.T, env *testenv.Env) builder.Images {
 	t.Helper()
-	bctx, err := builder.LoadContext(testenv.ExampleContext(t, "# offline\n"))
+	bctx, err := graph.LoadContext(testenv.ExampleContext(t, "# offline\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return func(p ocispecs.Platform) (builder.Image, error) {
+	return func(p ocispecs.Platform) (graph.Image, error) {
 		return recipes.PythonAlpine{}.Image(recipes.Inputs{Platform: p, Base: recipes.Base{Pin: env.Base}, Context: bctx})
 	}
 }
@@ -132,8 +133,8 @@ func TestEpochOnlyMovesDates(t *testing.T) {
 		if !cf.Created.Time.Equal(want) {
 			t.Errorf("build %d: created %s, want %s", i+1, cf.Created.Time, want)
 		}
-		if got := cf.Config.Labels[builder.LabelCreated]; got != want.Format(time.RFC3339) {
-			t.Errorf("build %d: label %s = %q, want %q", i+1, builder.LabelCreated, got, want.Format(time.RFC3339))
+		if got := cf.Config.Labels[graph.LabelCreated]; got != want.Format(time.RFC3339) {
+			t.Errorf("build %d: label %s = %q, want %q", i+1, graph.LabelCreated, got, want.Format(time.RFC3339))
 		}
 		base := len(cf.History) - 3
 		for j, h := range cf.History {
@@ -143,7 +144,7 @@ func TestEpochOnlyMovesDates(t *testing.T) {
 			cf.History[j].Created = v1.Time{}
 		}
 		cf.Created = v1.Time{}
-		delete(cf.Config.Labels, builder.LabelCreated)
+		delete(cf.Config.Labels, graph.LabelCreated)
 	}
 	if diff := gocmp.Diff(configs[0], configs[1]); diff != "" {
 		t.Errorf("configs differ in more than their dates (-first +second):\n%s", diff)
@@ -157,9 +158,9 @@ func TestCheckReproducibleFindsInjectedDifference(t *testing.T) {
 	base := llb.Image(env.Base.String(), llb.Platform(testenv.Platform))
 	root := base.Run(llb.Args([]string{"/bin/sh", "-c", "date +%s%N > /build-time"}),
 		llb.WithCustomName("write the time")).Root()
-	img := builder.Image{Platform: testenv.Platform, Root: root, Base: env.Base}
+	img := graph.Image{Platform: testenv.Platform, Root: root, Base: env.Base}
 	dest := filepath.Join(t.TempDir(), "image.tar")
-	res, err := builder.Build(context.Background(), env.Client, []builder.Image{img}, builder.Options{
+	res, err := builder.Build(context.Background(), env.Client, []graph.Image{img}, builder.Options{
 		SourceDateEpoch: epoch(1700000000), CheckReproducible: true, Outputs: tarball(dest),
 	}, nil)
 	if !errors.Is(err, builder.ErrCheck) {
@@ -393,8 +394,8 @@ func TestPlanRefusesBeforeAnyDaemon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	images := func(p ocispecs.Platform) (builder.Image, error) {
-		return builder.Image{Platform: p, Root: llb.Scratch(), Base: pin}, nil
+	images := func(p ocispecs.Platform) (graph.Image, error) {
+		return graph.Image{Platform: p, Root: llb.Scratch(), Base: pin}, nil
 	}
 	amd64, arm64 := ocispecs.Platform{OS: "linux", Architecture: "amd64"}, ocispecs.Platform{OS: "linux", Architecture: "arm64"}
 	dir := t.TempDir()

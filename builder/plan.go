@@ -11,6 +11,7 @@ import (
 
 	"github.com/containerd/platforms"
 	"github.com/imagebuild/imagebuild/daemon"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
@@ -18,7 +19,7 @@ import (
 )
 
 // Images makes a build's image for a platform: a recipe, given its inputs.
-type Images func(ocispecs.Platform) (Image, error)
+type Images func(ocispecs.Platform) (graph.Image, error)
 
 // Plan is a build checked as far as it can be without a daemon. [NewPlan]
 // makes one; [Plan.Build] runs it. Its graphs may grow during the build
@@ -30,7 +31,7 @@ type Plan struct {
 	platforms []ocispecs.Platform
 	// imgs are the images checked: one a platform, or with none asked
 	// for, one for [LinuxPlatform].
-	imgs []Image
+	imgs []graph.Image
 	opt  Options
 }
 
@@ -156,7 +157,7 @@ func NewPlan(ctx context.Context, images Images, ps []ocispecs.Platform, opt Opt
 
 // Images are the images the plan checked: one a platform asked for, or
 // with none asked for, one for [LinuxPlatform].
-func (p *Plan) Images() []Image { return slices.Clone(p.imgs) }
+func (p *Plan) Images() []graph.Image { return slices.Clone(p.imgs) }
 
 // checkSecrets checks that a step reads each secret opt gives, that its
 // file can be read, and that the build context does not send it.
@@ -180,7 +181,7 @@ func (p *Plan) checkSecrets(ctx context.Context) error {
 		if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
 			return &PlanError{Field: "Secrets", Key: id, Err: fmt.Errorf("%s is not a readable file", path)}
 		}
-		if err := p.imgs[0].Context.keepsOut(path); err != nil {
+		if err := p.imgs[0].Context.KeepsOut(path); err != nil {
 			return &PlanError{Field: "Secrets", Key: id, Err: err}
 		}
 	}
@@ -203,7 +204,7 @@ func (p *Plan) Build(ctx context.Context, c *client.Client, status chan *client.
 			if err != nil {
 				return nil, err
 			}
-			imgs = []Image{img}
+			imgs = []graph.Image{img}
 		}
 	}
 	opt.session = []session.Attachable{sessionAuth(opt.Keychain)}

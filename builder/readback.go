@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/oci"
 	"github.com/imagebuild/imagebuild/publish"
 	"github.com/imagebuild/imagebuild/ref"
@@ -48,7 +49,7 @@ func pushedIndex(ctx context.Context, s, d string, insecure bool, keychain authn
 // baseError explains err, the daemon's answer when asked for img's base
 // config: a platform the base's index lacks is named with the platforms it
 // has, as its registry lists them to Options.Keychain.
-func baseError(ctx context.Context, img Image, opt Options, err error) error {
+func baseError(ctx context.Context, img graph.Image, opt Options, err error) error {
 	if !strings.Contains(err.Error(), "no match for platform") {
 		return err // named by the client, which gets only its message
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/containerd/platforms"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/oci"
 	"github.com/imagebuild/imagebuild/sbom"
 	"github.com/moby/buildkit/client/llb"
@@ -34,7 +35,7 @@ const sbomPath = "/sbom.spdx.json"
 // its own (a scratch state holding the document), as a client-side build
 // attaches attestations. The document is dated by the build's epoch, so the
 // same image gives the same bytes.
-func sbomAttestation(ctx context.Context, gw gateway.Client, img Image, ref gateway.Reference, opt Options) (gateway.Attestation, error) {
+func sbomAttestation(ctx context.Context, gw gateway.Client, img graph.Image, ref gateway.Reference, opt Options) (gateway.Attestation, error) {
 	var none gateway.Attestation
 	fsys := refFS{ctx: ctx, ref: ref}
 	inv, err := sbom.Catalog(fsys)
@@ -80,7 +81,7 @@ func sbomAttestation(ctx context.Context, gw gateway.Client, img Image, ref gate
 
 // sbomName is what the SBOM calls the image: its title label, else
 // "image".
-func sbomName(img Image) string {
+func sbomName(img graph.Image) string {
 	if t := img.Config.Labels["org.opencontainers.image.title"]; t != "" {
 		return t
 	}

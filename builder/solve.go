@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/imagebuild/imagebuild/daemon"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
@@ -138,11 +139,8 @@ func (opt Options) marshal(ctx context.Context, st llb.State, p ocispecs.Platfor
 	if opt.Network == llb.NetModeSandbox {
 		return def, nil
 	}
-	return withNetwork(def, opt.Network)
+	return graph.WithNetwork(def, opt.Network)
 }
-
-// LabelCreated is the label that records [Options.SourceDateEpoch].
-const LabelCreated = "org.opencontainers.image.created"
 
 // CompatibilityVersion pins the daemon's exporter behaviour (BuildKit's
 // compatibility version 0.31), so that a daemon upgrade does not silently
@@ -182,7 +180,7 @@ func imageOutputAttrs(o Output, epoch *time.Time) map[string]string {
 // and the outputs staged, written but not yet moved into place; the caller
 // commits or discards them. Progress goes to status when it is not nil;
 // solve closes it.
-func solve(ctx context.Context, c *client.Client, imgs []Image, opt Options, outputs []Output, status chan *client.SolveStatus) (*client.SolveResponse, *staged, error) {
+func solve(ctx context.Context, c *client.Client, imgs []graph.Image, opt Options, outputs []Output, status chan *client.SolveStatus) (*client.SolveResponse, *staged, error) {
 	st := &staged{onEngine: opt.Engine.Builds(c)}
 	defs, so, err := prepare(ctx, imgs, opt, outputs, st)
 	if err != nil {
@@ -321,7 +319,7 @@ func (d *definitions) all() []*llb.Definition {
 // expand solves img's expansion step and the steps ahead of it side by
 // side, reads their files and returns img with the Root its expansion makes
 // of them.
-func expand(ctx context.Context, gw gateway.Client, img Image, imports []gateway.CacheOptionsEntry, opt Options) (Image, error) {
+func expand(ctx context.Context, gw gateway.Client, img graph.Image, imports []gateway.CacheOptionsEntry, opt Options) (graph.Image, error) {
 	x := img.Expand
 	solve := func(ctx context.Context, st llb.State) (gateway.Reference, error) {
 		def, err := opt.marshal(ctx, st, img.Platform)
@@ -360,7 +358,7 @@ func expand(ctx context.Context, gw gateway.Client, img Image, imports []gateway
 			img.Root, img.Expand = root, nil
 			return img, nil
 		}
-		if !errors.Is(err, ErrNeedStep) {
+		if !errors.Is(err, graph.ErrNeedStep) {
 			return img, err
 		}
 	}
@@ -407,7 +405,7 @@ func readAll(ctx context.Context, ref gateway.Reference, path string) ([]byte, e
 // failed vertex. An error with no vertex that names a base of imgs is the
 // daemon's answer when asked for that base's config, before any step: a
 // [*PullError] too, unless it is the base lacking a platform.
-func solveErrorOf(err error, defs []*llb.Definition, imgs []Image) error {
+func solveErrorOf(err error, defs []*llb.Definition, imgs []graph.Image) error {
 	var ve *errdefs.VertexError
 	if errors.As(err, &ve) {
 		for _, def := range defs {
@@ -435,7 +433,7 @@ func PlatformID(p ocispecs.Platform) string {
 
 // prepare turns imgs, which a [Plan] has checked, and opt into one definition a platform and the client's solve
 // options, staging outputs in st.
-func prepare(ctx context.Context, imgs []Image, opt Options, outputs []Output, st *staged) ([]*llb.Definition, client.SolveOpt, error) {
+func prepare(ctx context.Context, imgs []graph.Image, opt Options, outputs []Output, st *staged) ([]*llb.Definition, client.SolveOpt, error) {
 	var so client.SolveOpt
 	var defs []*llb.Definition
 	var refs []string
@@ -467,16 +465,16 @@ func prepare(ctx context.Context, imgs []Image, opt Options, outputs []Output, s
 	if so.SourcePolicy, err = sourcePolicy(opt.Mirrors, refs); err != nil {
 		return nil, so, fmt.Errorf("registry mirrors: %w", err)
 	}
-	if c := imgs[0].Context; c.dir != "" {
-		fs, err := fsutil.NewFS(c.dir)
+	if c := imgs[0].Context; c.Dir() != "" {
+		fs, err := fsutil.NewFS(c.Dir())
 		if err != nil {
 			return nil, so, fmt.Errorf("build context: %w", err)
 		}
-		so.LocalMounts = map[string]fsutil.FS{ContextName: fs}
+		so.LocalMounts = map[string]fsutil.FS{graph.ContextName: fs}
 		// As buildx does: the daemon syncs a context incrementally into
 		// the snapshot it last synced under the same key, so the key names
 		// the directory.
-		so.SharedKey = c.id()
+		so.SharedKey = c.ID()
 	}
 	for _, o := range outputs {
 		o.Attrs = imageOutputAttrs(o, opt.SourceDateEpoch)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/oci"
 	"github.com/moby/buildkit/client"
@@ -28,9 +29,9 @@ func TestLocalOutputLinks(t *testing.T) {
 		Symlink("../etc/passwd", "/x/rel"))
 	// A file operation cannot set setuid (it keeps 0777); a step can.
 	root := files.Run(llb.Args([]string{"/bin/chmod", "4755", "/x/tool"}), llb.WithCustomName("setuid")).Root()
-	img := builder.Image{Platform: testenv.Platform, Root: root, Base: env.Base}
+	img := graph.Image{Platform: testenv.Platform, Root: root, Base: env.Base}
 	dest := filepath.Join(t.TempDir(), "rootfs")
-	if _, err := builder.Build(context.Background(), env.Client, []builder.Image{img}, builder.Options{
+	if _, err := builder.Build(context.Background(), env.Client, []graph.Image{img}, builder.Options{
 		Outputs: []builder.Output{{Type: client.ExporterLocal, Dest: dest}},
 	}, nil); err != nil {
 		t.Fatal(err)
@@ -64,9 +65,9 @@ func TestLocalOutputLinks(t *testing.T) {
 func TestOCITarballOpens(t *testing.T) {
 	env := testenv.Get(t)
 	root := llb.Image(env.Base.String(), llb.Platform(testenv.Platform)).File(llb.Mkfile("/hello", 0o644, []byte("hello")))
-	img := builder.Image{Platform: testenv.Platform, Root: root, Base: env.Base}
+	img := graph.Image{Platform: testenv.Platform, Root: root, Base: env.Base}
 	path := filepath.Join(t.TempDir(), "image.oci.tar")
-	res, err := builder.Build(context.Background(), env.Client, []builder.Image{img}, builder.Options{
+	res, err := builder.Build(context.Background(), env.Client, []graph.Image{img}, builder.Options{
 		Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: path}},
 	}, nil)
 	if err != nil {

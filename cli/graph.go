@@ -8,6 +8,7 @@ import (
 
 	"github.com/containerd/platforms"
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client/llb"
@@ -68,7 +69,7 @@ func (o *graphOptions) recipe(a *app, name string) (recipes.Recipe, recipes.Inpu
 			return nil, in, usagef("--base-distro: %v", err)
 		}
 	}
-	if in.Context, err = builder.LoadContext(o.contextDir); err != nil {
+	if in.Context, err = graph.LoadContext(o.contextDir); err != nil {
 		return nil, in, usagef("--context: %v; point it at the build context directory", err)
 	}
 	return r, in, nil
@@ -84,16 +85,16 @@ func plan0(ps []ocispecs.Platform) ocispecs.Platform {
 
 // recipeImages makes r's image, given in, for a platform.
 func recipeImages(r recipes.Recipe, in recipes.Inputs) builder.Images {
-	return func(p ocispecs.Platform) (builder.Image, error) {
+	return func(p ocispecs.Platform) (graph.Image, error) {
 		in.Platform = p
 		return recipeImage(r, in)
 	}
 }
 
 // recipeImage is r's image for in. A field of the recipe, or a file of the
-// context it reads, that makes it unbuildable is a [builder.FieldError],
+// context it reads, that makes it unbuildable is a [graph.FieldError],
 // which the command reports as a usage error.
-func recipeImage(r recipes.Recipe, in recipes.Inputs) (builder.Image, error) {
+func recipeImage(r recipes.Recipe, in recipes.Inputs) (graph.Image, error) {
 	img, err := r.Image(in)
 	if err != nil {
 		return img, fmt.Errorf("recipe %s: %w", r.Name(), err)
@@ -125,16 +126,16 @@ func (a *app) runLLB(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	// The graph is written whether or not the context holds the files it
 	// reads: nothing is sent.
-	var imgs []builder.Image
+	var imgs []graph.Image
 	plan, err := builder.NewPlan(ctx, recipeImages(r, in), ps, builder.Options{})
-	var cfe *builder.ContextFileError
+	var cfe *graph.ContextFileError
 	switch {
 	case errors.As(err, &cfe):
 		img, err := recipeImages(r, in)(plan0(ps))
 		if err != nil {
 			return err
 		}
-		imgs = []builder.Image{img}
+		imgs = []graph.Image{img}
 	case err != nil:
 		return (&buildOptions{graphOptions: o}).planError(err, r.Name())
 	default:

@@ -16,7 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/imagebuild/imagebuild/ref"
@@ -170,14 +170,14 @@ func checkPlatformConfig(t *testing.T, env *testenv.Env, img v1.Image, created t
 	if diff := cmp.Diff([]string{"python", "-m", "app"}, c.Cmd); diff != "" {
 		t.Errorf("cmd (-want +got):\n%s", diff)
 	}
-	wantEnv := []string{"PATH=/opt/venv/bin:" + builder.DefaultPath, "LANG=C.UTF-8"}
+	wantEnv := []string{"PATH=/opt/venv/bin:" + graph.DefaultPath, "LANG=C.UTF-8"}
 	if diff := cmp.Diff(wantEnv, c.Env); diff != "" {
 		t.Errorf("env: the base's, PATH with /opt/venv/bin first (-want +got):\n%s", diff)
 	}
 	wantLabels := map[string]string{
-		ref.LabelBaseName:    env.Base.Tagged(),
-		ref.LabelBaseDigest:  env.Base.Digest().String(),
-		builder.LabelCreated: created.Format(time.RFC3339),
+		ref.LabelBaseName:   env.Base.Tagged(),
+		ref.LabelBaseDigest: env.Base.Digest().String(),
+		graph.LabelCreated:  created.Format(time.RFC3339),
 	}
 	if diff := cmp.Diff(wantLabels, c.Labels); diff != "" {
 		t.Errorf("labels (-want +got):\n%s", diff)
@@ -320,7 +320,7 @@ func checkFilesystem(t *testing.T, files map[string]testenv.File) {
 func TestBuilderStageInstallsADRPackages(t *testing.T) {
 	env := testenv.Get(t)
 	dir := appContext(t)
-	bctx, err := builder.LoadContext(dir)
+	bctx, err := graph.LoadContext(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/containerd/log"
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/spf13/pflag"
 )
@@ -85,7 +86,7 @@ func exitCode(err error, stderr io.Writer) int {
 	var (
 		ue usageError
 		pe *builder.PlanError
-		fe *builder.FieldError
+		fe *graph.FieldError
 	)
 	if errors.As(err, &ue) || errors.As(err, &pe) || errors.As(err, &fe) {
 		return 2

@@ -12,6 +12,7 @@ import (
 	"github.com/containerd/platforms"
 	"github.com/google/go-cmp/cmp"
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/moby/buildkit/client/llb"
@@ -296,7 +297,7 @@ func readLLB(t *testing.T, stdout string) [][]byte {
 // build context.
 func alpineGraph(t *testing.T, dir string, p ocispecs.Platform) [][]byte {
 	t.Helper()
-	bctx, err := builder.LoadContext(dir)
+	bctx, err := graph.LoadContext(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

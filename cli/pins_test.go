@@ -17,7 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/imagebuild/imagebuild/ref"
@@ -34,12 +34,12 @@ type pullsRecipe struct {
 func (r pullsRecipe) Name() string        { return r.name }
 func (r pullsRecipe) Description() string { return "pulls " + strings.Join(r.refs, ", ") }
 func (r pullsRecipe) Validate() error     { return nil }
-func (r pullsRecipe) Image(in recipes.Inputs) (builder.Image, error) {
+func (r pullsRecipe) Image(in recipes.Inputs) (graph.Image, error) {
 	root := llb.Image(r.refs[0])
 	for _, ref := range r.refs[1:] {
 		root = root.File(llb.Copy(llb.Image(ref), "/bin/tool", "/bin/tool"))
 	}
-	return builder.Image{Platform: in.Platform, Root: root}, nil
+	return graph.Image{Platform: in.Platform, Root: root}, nil
 }
 
 // pinsRegistry is an in-process registry that serves as docker.io's mirror.

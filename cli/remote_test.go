@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/moby/buildkit/client/llb"
@@ -191,10 +192,10 @@ type sleepRecipe struct{}
 func (sleepRecipe) Name() string        { return "sleeps" }
 func (sleepRecipe) Description() string { return "sleeps in a step" }
 func (sleepRecipe) Validate() error     { return nil }
-func (sleepRecipe) Image(in recipes.Inputs) (builder.Image, error) {
+func (sleepRecipe) Image(in recipes.Inputs) (graph.Image, error) {
 	root := llb.Image(in.Base.Pin.String(), llb.Platform(in.Platform)).
 		Run(llb.Args([]string{"sleep", "600"}), llb.WithCustomName("sleep: waits for the daemon to go")).Root()
-	return builder.Image{Platform: in.Platform, Root: root, Base: in.Base.Pin, Context: in.Context}, nil
+	return graph.Image{Platform: in.Platform, Root: root, Base: in.Base.Pin, Context: in.Context}, nil
 }
 
 // TestDaemonGoneMidBuild kills a daemon of the test's own (SIGKILL, as a

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/oci"
 	"github.com/moby/buildkit/client"
@@ -58,9 +59,9 @@ func TestVerifyGoodImage(t *testing.T) {
 func badImage(t *testing.T, env *testenv.Env, user string, root func(llb.State) llb.State) string {
 	t.Helper()
 	base := llb.Image(env.Base.String(), llb.Platform(testenv.Platform))
-	img := builder.Image{Platform: testenv.Platform, Root: root(base), Base: env.Base, Config: builder.Config{User: user}}
+	img := graph.Image{Platform: testenv.Platform, Root: root(base), Base: env.Base, Config: graph.Config{User: user}}
 	dest := filepath.Join(t.TempDir(), "image.tar")
-	if _, err := builder.Build(context.Background(), env.Client, []builder.Image{img}, builder.Options{
+	if _, err := builder.Build(context.Background(), env.Client, []graph.Image{img}, builder.Options{
 		Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: dest}},
 	}, nil); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/moby/buildkit/client/llb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -46,7 +46,7 @@ func (docs) Name() string        { return "docs-site" }
 func (docs) Description() string { return "the docs, generated with mkdocs, served as appuser" }
 func (docs) Validate() error     { return nil }
 
-func (docs) Image(in recipes.Inputs) (builder.Image, error) {
+func (docs) Image(in recipes.Inputs) (graph.Image, error) {
 	b := in.BaseOr(recipes.Base{Pin: recipes.PythonAlpineBase, Distro: recipes.Alpine})
 	base := llb.Image(b.Pin.String(), llb.Platform(in.Platform))
 	// The builder stage: the generator and its build dependencies.
@@ -61,11 +61,11 @@ func (docs) Image(in recipes.Inputs) (builder.Image, error) {
 		recipes.AppUser.FilesLayer("runtime: add appuser", base, b.Distro),
 		recipes.AppUser.CopyLayer("runtime: copy the site", site, "/site", "/srv/site"),
 	})
-	return builder.Image{
+	return graph.Image{
 		Platform: in.Platform,
 		Root:     root,
 		Base:     b.Pin,
-		Config: builder.Config{
+		Config: graph.Config{
 			User: recipes.AppUser.Name,
 			Cmd:  []string{"python", "-m", "http.server", "8000", "--directory", "/srv/site"},
 		},

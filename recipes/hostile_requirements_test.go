@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/graph"
 )
 
 // TestHashCheckingMode: a --hash on any line has pip check every line, so
@@ -146,7 +146,7 @@ func TestProjectBuiltWithTheFileOptions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ctx, err := builder.LoadContext(dir)
+	ctx, err := graph.LoadContext(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

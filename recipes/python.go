@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client/llb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -54,7 +54,7 @@ type Python struct {
 	// Kubernetes' runAsNonRoot needs the numeric form to verify.
 	User string
 	// Healthcheck, when set, is the image's healthcheck.
-	Healthcheck *builder.Healthcheck
+	Healthcheck *graph.Healthcheck
 	// KeepPip keeps pip (and what the Python's ensurepip bundles with it,
 	// setuptools before Python 3.12) in /opt/venv. By default the venv holds
 	// only the requirements and what they depend on: it is filled by a pip
@@ -117,37 +117,37 @@ func (p Python) withDefaults(def, b Base) Python {
 func (p Python) validate(def Base) error {
 	p = p.withDefaults(def, def)
 	if err := p.Base.Validate(); err != nil {
-		return &builder.FieldError{Field: "Base", Err: err}
+		return &graph.FieldError{Field: "Base", Err: err}
 	}
 	for _, pkg := range p.Packages {
 		if err := ValidPackage(pkg); err != nil {
-			return &builder.FieldError{Field: "Packages", Err: err}
+			return &graph.FieldError{Field: "Packages", Err: err}
 		}
 	}
 	for _, pkg := range p.RuntimePackages {
 		if err := ValidPackage(pkg); err != nil {
-			return &builder.FieldError{Field: "RuntimePackages", Err: err}
+			return &graph.FieldError{Field: "RuntimePackages", Err: err}
 		}
 	}
-	if err := builder.ValidContextPath(p.Requirements); err != nil {
-		return &builder.FieldError{Field: "Requirements", Err: err}
+	if err := graph.ValidContextPath(p.Requirements); err != nil {
+		return &graph.FieldError{Field: "Requirements", Err: err}
 	}
 	if p.Cmd != nil && len(p.Cmd) == 0 {
-		return &builder.FieldError{Field: "Cmd", Err: errors.New("empty; leave it nil for the default, python -m app")}
+		return &graph.FieldError{Field: "Cmd", Err: errors.New("empty; leave it nil for the default, python -m app")}
 	}
 	if !slices.Contains(AppUser.ConfigUsers(), p.User) {
-		return &builder.FieldError{Field: "User", Err: fmt.Errorf("%q: want one of %s", p.User, strings.Join(AppUser.ConfigUsers(), ", "))}
+		return &graph.FieldError{Field: "User", Err: fmt.Errorf("%q: want one of %s", p.User, strings.Join(AppUser.ConfigUsers(), ", "))}
 	}
 	for k := range p.Labels {
 		if k == "" {
-			return &builder.FieldError{Field: "Labels", Err: errors.New("a label with an empty key")}
+			return &graph.FieldError{Field: "Labels", Err: errors.New("a label with an empty key")}
 		}
 	}
 	return p.config().Validate()
 }
 
-func (p Python) config() builder.Config {
-	return builder.Config{
+func (p Python) config() graph.Config {
+	return graph.Config{
 		Path:        []string{venvDir + "/bin"},
 		Env:         p.Env,
 		User:        p.User,
@@ -162,41 +162,41 @@ func (p Python) config() builder.Config {
 // made from the requirements file: a locked file (every requirement pinned
 // with hashes) gives the whole graph now; any other is resolved in the
 // build first, and the graph made from what pip chose (see [venv]).
-func (p Python) image(def Base, in Inputs) (builder.Image, error) {
+func (p Python) image(def Base, in Inputs) (graph.Image, error) {
 	if err := p.validate(def); err != nil {
-		return builder.Image{}, err
+		return graph.Image{}, err
 	}
 	b := in.BaseOr(Base{Pin: p.withDefaults(def, def).Base, Distro: def.Distro})
 	if err := b.Pin.Validate(); err != nil {
-		return builder.Image{}, fmt.Errorf("base: %w", err)
+		return graph.Image{}, fmt.Errorf("base: %w", err)
 	}
 	p = p.withDefaults(def, b)
 	base := llb.Image(b.Pin.String(), llb.Platform(in.Platform))
 	context := in.Context.All()
-	reqFile := builder.ContextFile{Path: p.Requirements, NamedBy: "the recipe's Requirements field"}
-	img := builder.Image{
+	reqFile := graph.ContextFile{Path: p.Requirements, NamedBy: "the recipe's Requirements field"}
+	img := graph.Image{
 		Platform:     in.Platform,
 		Base:         b.Pin,
 		Config:       p.config(),
 		Context:      in.Context,
-		ContextFiles: []builder.ContextFile{reqFile},
+		ContextFiles: []graph.ContextFile{reqFile},
 	}
 	var reqs Requirements
 	dt, err := in.Context.ReadFile(reqFile)
 	switch {
 	case err == nil:
 		if reqs, err = ParseRequirements(dt); err != nil {
-			return builder.Image{}, &builder.FieldError{Field: "Requirements", Err: fmt.Errorf("%s: %w", p.Requirements, err)}
+			return graph.Image{}, &graph.FieldError{Field: "Requirements", Err: fmt.Errorf("%s: %w", p.Requirements, err)}
 		}
 	case !unreadableHere(err):
-		return builder.Image{}, err
+		return graph.Image{}, err
 	}
 	var projects []string
 	for _, dir := range reqs.Projects {
 		dir = projectPath(p.Requirements, dir)
-		if err := in.Context.Check([]builder.ContextFile{{Path: dir + "/setup.py"}}); err != nil {
-			if err := in.Context.Check([]builder.ContextFile{{Path: dir + "/pyproject.toml"}}); err != nil {
-				return builder.Image{}, &builder.FieldError{Field: "Requirements", Err: fmt.Errorf("%s: ./%s: the build context has no Python project there (no pyproject.toml or setup.py it sends)", p.Requirements, dir)}
+		if err := in.Context.Check([]graph.ContextFile{{Path: dir + "/setup.py"}}); err != nil {
+			if err := in.Context.Check([]graph.ContextFile{{Path: dir + "/pyproject.toml"}}); err != nil {
+				return graph.Image{}, &graph.FieldError{Field: "Requirements", Err: fmt.Errorf("%s: ./%s: the build context has no Python project there (no pyproject.toml or setup.py it sends)", p.Requirements, dir)}
 			}
 		}
 		projects = append(projects, dir)
@@ -211,12 +211,12 @@ func (p Python) image(def Base, in Inputs) (builder.Image, error) {
 	// What is pinned to a version is fetched and built meanwhile.
 	resolve := v.resolve(context, p.Requirements, reqs.Projects)
 	var ahead []aheadStep
-	x := &builder.Expansion{Step: resolve, Files: []string{"/" + lockFileName}}
+	x := &graph.Expansion{Step: resolve, Files: []string{"/" + lockFileName}}
 	for _, d := range reqs.Pinned {
 		if len(ahead) == 0 || ahead[len(ahead)-1].dist.Key() != d.Key() {
 			a := v.ahead(d)
 			ahead = append(ahead, a)
-			x.Ahead = append(x.Ahead, builder.Ahead{Step: a.added, File: aheadFile})
+			x.Ahead = append(x.Ahead, graph.Ahead{Step: a.added, File: aheadFile})
 		}
 	}
 	// A file that pins every requirement is resolved only when its pins
@@ -228,7 +228,7 @@ func (p Python) image(def Base, in Inputs) (builder.Image, error) {
 		if files == nil {
 			var ok bool
 			if dists, ok = closed(ahead, recs); !ok {
-				return llb.State{}, builder.ErrNeedStep
+				return llb.State{}, graph.ErrNeedStep
 			}
 		} else {
 			var err error
@@ -248,7 +248,7 @@ func (p Python) image(def Base, in Inputs) (builder.Image, error) {
 // the build, and [builder.Build] refuses such a context, naming the file,
 // before the daemon is contacted.
 func unreadableHere(err error) bool {
-	var cf *builder.ContextFileError
+	var cf *graph.ContextFileError
 	return errors.As(err, &cf)
 }
 
@@ -277,7 +277,7 @@ python3 -m venv --without-pip "$2"`
 // the venv is made without pip and filled by a pip in a venv of its own
 // (pipToolDir, see venvsScript), which stays behind.
 func (p Python) venv(base llb.State, d Distro, platform ocispecs.Platform, options []string) venv {
-	st := base.AddEnv("PATH", venvDir+"/bin:"+builder.DefaultPath).AddEnv("PYTHONHASHSEED", "0")
+	st := base.AddEnv("PATH", venvDir+"/bin:"+graph.DefaultPath).AddEnv("PYTHONHASHSEED", "0")
 	if len(p.Packages) > 0 {
 		st = st.With(d.Install("builder: install build dependencies", p.Packages, platform))
 	}

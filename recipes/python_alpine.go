@@ -1,7 +1,7 @@
 package recipes
 
 import (
-	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/moby/buildkit/client/llb"
 )
 
@@ -36,7 +36,7 @@ func (PythonAlpine) Description() string {
 func (r PythonAlpine) Validate() error { return Python(r).validate(pythonAlpineBase) }
 
 // Image implements [Recipe].
-func (r PythonAlpine) Image(in Inputs) (builder.Image, error) {
+func (r PythonAlpine) Image(in Inputs) (graph.Image, error) {
 	return Python(r).image(pythonAlpineBase, in)
 }
 

@@ -1,7 +1,7 @@
 package recipes
 
 import (
-	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/moby/buildkit/client/llb"
 )
 
@@ -36,7 +36,7 @@ func (PythonSlim) Description() string {
 func (r PythonSlim) Validate() error { return Python(r).validate(pythonSlimBase) }
 
 // Image implements [Recipe].
-func (r PythonSlim) Image(in Inputs) (builder.Image, error) {
+func (r PythonSlim) Image(in Inputs) (graph.Image, error) {
 	return Python(r).image(pythonSlimBase, in)
 }
 

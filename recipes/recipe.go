@@ -1,7 +1,7 @@
 package recipes
 
 import (
-	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/ref"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -16,7 +16,7 @@ type Inputs struct {
 	Base Base
 	// Context is the build context the graph reads; the zero Context is
 	// an empty one.
-	Context builder.Context
+	Context graph.Context
 }
 
 // Base is a base image and the distribution it runs, which decides how a
@@ -54,7 +54,7 @@ type Recipe interface {
 	Validate() error
 	// Image returns the image's graph and config for in.Platform. It does no
 	// I/O, so a graph can be made without a daemon or network.
-	Image(in Inputs) (builder.Image, error)
+	Image(in Inputs) (graph.Image, error)
 }
 
 // All returns imagebuild's own recipes, with their defaults: the set

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/pins"
 	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/solver/pb"
@@ -52,7 +52,7 @@ func lockJSON(t *testing.T, dists []Distribution) []byte {
 
 // expanded returns img with its expansion made as the build makes it,
 // from the resolve step's output for testDists.
-func expanded(t *testing.T, img builder.Image) builder.Image {
+func expanded(t *testing.T, img graph.Image) graph.Image {
 	t.Helper()
 	if img.Expand == nil {
 		return img
@@ -69,10 +69,10 @@ func expanded(t *testing.T, img builder.Image) builder.Image {
 	return img
 }
 
-// graph marshals r's image for the platform, its expansion made as for
+// recipeGraph marshals r's image for the platform, its expansion made as for
 // requirements that resolve to testDists, and returns its ops in order,
 // and the ops by digest.
-func graph(t *testing.T, r Recipe, in Inputs) ([]op, map[digest.Digest]*pb.Op, digest.Digest) {
+func recipeGraph(t *testing.T, r Recipe, in Inputs) ([]op, map[digest.Digest]*pb.Op, digest.Digest) {
 	t.Helper()
 	img, err := r.Image(in)
 	if err != nil {
@@ -81,8 +81,8 @@ func graph(t *testing.T, r Recipe, in Inputs) ([]op, map[digest.Digest]*pb.Op, d
 	return marshal(t, expanded(t, img))
 }
 
-// marshal is graph for an image.
-func marshal(t *testing.T, img builder.Image) ([]op, map[digest.Digest]*pb.Op, digest.Digest) {
+// marshal is recipeGraph for an image.
+func marshal(t *testing.T, img graph.Image) ([]op, map[digest.Digest]*pb.Op, digest.Digest) {
 	t.Helper()
 	def, err := img.Marshal(context.Background())
 	if err != nil {
@@ -216,11 +216,11 @@ func TestPythonGraphs(t *testing.T) {
 }
 
 func testPythonGraph(t *testing.T, r Recipe, pin ref.Pin, install []string) {
-	bctx, err := builder.LoadContext(t.TempDir())
+	bctx, err := graph.LoadContext(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, ops, root := graph(t, r, Inputs{Platform: amd64, Context: bctx})
+	_, ops, root := recipeGraph(t, r, Inputs{Platform: amd64, Context: bctx})
 
 	t.Run("every image source carries the pin", func(t *testing.T) {
 		srcs := imageSources(ops)
@@ -387,7 +387,7 @@ func dependsOn(ops map[digest.Digest]*pb.Op, d, on digest.Digest) bool {
 
 func TestRuntimePackages(t *testing.T) {
 	r := PythonSlim{RuntimePackages: []string{"libpq5"}}
-	_, ops, root := graph(t, r, Inputs{Platform: amd64})
+	_, ops, root := recipeGraph(t, r, Inputs{Platform: amd64})
 	_, layers := runtime(t, ops, root)
 	if len(layers) != 6 {
 		t.Fatalf("%d layers over the base, want 6 (account, runtime packages, empty venv, asyncpg, hiredis, app)", len(layers))
@@ -423,7 +423,7 @@ func TestRuntimePackages(t *testing.T) {
 
 func TestPythonAlpineBaseOverride(t *testing.T) {
 	base := ref.Pin("127.0.0.1:5000/test/debian:bookworm@sha256:" + strings.Repeat("ab", 32))
-	_, defaults, _ := graph(t, PythonAlpine{}, Inputs{Platform: amd64})
+	_, defaults, _ := recipeGraph(t, PythonAlpine{}, Inputs{Platform: amd64})
 	for _, tt := range []struct {
 		name    string
 		base    Base
@@ -434,7 +434,7 @@ func TestPythonAlpineBaseOverride(t *testing.T) {
 		{"a Debian base", Base{Pin: base, Distro: Debian}, Debian.InstallCommand(DebianBuildPackages()), Debian.NoLogin},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, ops, _ := graph(t, PythonAlpine{}, Inputs{Platform: amd64, Base: tt.base})
+			_, ops, _ := recipeGraph(t, PythonAlpine{}, Inputs{Platform: amd64, Base: tt.base})
 			srcs := imageSources(ops)
 			for _, got := range srcs {
 				if want := "docker-image://" + base.String(); got != want {
@@ -462,7 +462,7 @@ func TestPythonAlpineBaseOverride(t *testing.T) {
 
 func TestRecipeBaseField(t *testing.T) {
 	own := ref.Pin("registry.example.com/platform/python:3.12-alpine@sha256:" + strings.Repeat("cd", 32))
-	_, ops, _ := graph(t, PythonAlpine{Base: own}, Inputs{Platform: amd64})
+	_, ops, _ := recipeGraph(t, PythonAlpine{Base: own}, Inputs{Platform: amd64})
 	srcs := imageSources(ops)
 	for _, got := range srcs {
 		if want := "docker-image://" + own.String(); got != want {
@@ -506,7 +506,7 @@ func TestPythonAlpineValidate(t *testing.T) {
 		{name: "env", r: PythonAlpine{Env: []string{"APP_ENV=prod"}}, ok: true},
 		{name: "empty command", r: PythonAlpine{Cmd: []string{}}, field: "Cmd"},
 		{name: "base not pinned by digest", r: PythonAlpine{Base: "python:3.12-alpine"}, field: "Base"},
-		{name: "healthcheck without CMD", r: PythonAlpine{Healthcheck: &builder.Healthcheck{Test: []string{"curl"}}}, field: "Healthcheck"},
+		{name: "healthcheck without CMD", r: PythonAlpine{Healthcheck: &graph.Healthcheck{Test: []string{"curl"}}}, field: "Healthcheck"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -526,7 +526,7 @@ func TestPythonAlpineValidate(t *testing.T) {
 
 func TestPythonAlpineGraphIsPlatformExplicit(t *testing.T) {
 	arm := ocispecs.Platform{OS: "linux", Architecture: "arm64"}
-	_, ops, _ := graph(t, PythonAlpine{}, Inputs{Platform: arm})
+	_, ops, _ := recipeGraph(t, PythonAlpine{}, Inputs{Platform: arm})
 	// Processes and image sources are what a platform chooses; BuildKit
 	// marshals file ops and local sources without one.
 	n := 0
@@ -627,7 +627,7 @@ func TestVenvWithoutPip(t *testing.T) {
 		{"KeepPip", PythonAlpine{KeepPip: true}, []string{"python3", "-m", "venv", venvDir}, venvDir + "/bin/python"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, ops, _ := graph(t, tt.r, Inputs{Platform: amd64})
+			_, ops, _ := recipeGraph(t, tt.r, Inputs{Platform: amd64})
 			var venvs, dists int
 			for _, e := range execs(ops) {
 				args := e.Meta.Args
@@ -647,7 +647,7 @@ func TestVenvWithoutPip(t *testing.T) {
 
 func TestCachesKeyedByDistroAndPlatform(t *testing.T) {
 	ids := func(r Recipe, p ocispecs.Platform) []string {
-		_, ops, _ := graph(t, r, Inputs{Platform: p})
+		_, ops, _ := recipeGraph(t, r, Inputs{Platform: p})
 		var out []string
 		for _, e := range execs(ops) {
 			for _, m := range e.Mounts {

@@ -72,7 +72,7 @@ type Requirements struct {
 	// requirement to one version without extras (as pip freeze writes
 	// it), names no other file and no local project: its pins are its
 	// whole set when their dependencies are among them, which the build
-	// checks before it resolves the file (see [builder.Expansion.Later]).
+	// checks before it resolves the file (see [graph.Expansion.Later]).
 	PinnedOnly bool
 	// Projects are the local projects the file names, folders under its
 	// own written as ./PATH (as pip takes them), cleaned: each is built

@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/graph"
 )
 
 func TestParseRequirements(t *testing.T) {
@@ -129,13 +129,13 @@ func TestRequirementsWithAPassword(t *testing.T) {
 }
 
 // contextWith is a build context holding one file.
-func contextWith(t *testing.T, name, content string) builder.Context {
+func contextWith(t *testing.T, name, content string) graph.Context {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, err := builder.LoadContext(dir)
+	ctx, err := graph.LoadContext(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestPinnedOnlyResolvedWhenOpen(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			root, err := x.Root(nil, tt.records)
 			if !tt.closed {
-				if !errors.Is(err, builder.ErrNeedStep) {
+				if !errors.Is(err, graph.ErrNeedStep) {
 					t.Fatalf("Root without the resolve step = %v, want ErrNeedStep", err)
 				}
 				return

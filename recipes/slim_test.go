@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/imagebuild/imagebuild/verify"
@@ -32,7 +33,7 @@ var slimTestPackages = []string{"gcc", "libc6-dev", "python3-dev", "libpq-dev"}
 func buildSlim(t *testing.T, env *testenv.Env, r recipes.PythonSlim, requirements string, pipconf []byte, ref string) string {
 	t.Helper()
 	ctxDir := testenv.ExampleContext(t, requirements)
-	bctx, err := builder.LoadContext(ctxDir)
+	bctx, err := graph.LoadContext(ctxDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func buildSlim(t *testing.T, env *testenv.Env, r recipes.PythonSlim, requirement
 	if ref != "" {
 		outputs = append(outputs, builder.Output{Type: client.ExporterImage, Attrs: map[string]string{"name": ref, "push": "true"}})
 	}
-	if _, err := builder.Build(context.Background(), env.Client, []builder.Image{img}, builder.Options{
+	if _, err := builder.Build(context.Background(), env.Client, []graph.Image{img}, builder.Options{
 		Outputs: outputs,
 		Secrets: map[string]string{recipes.PipConfSecret: testenv.PipConf(t, pipconf)},
 	}, nil); err != nil {
@@ -135,13 +136,13 @@ kill $pid`, port, port)
 
 	// What the multi-stage build saves: the builder stage as an image.
 	ctxDir := testenv.ExampleContext(t, "incident-severity==1.0\n")
-	bctx, err := builder.LoadContext(ctxDir)
+	bctx, err := graph.LoadContext(ctxDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	builderTar := filepath.Join(t.TempDir(), "builder.tar")
 	st := r.BuilderStage(recipes.Inputs{Platform: testenv.Platform, Base: recipes.Base{Pin: env.Base}, Context: bctx})
-	if _, err := builder.Build(context.Background(), env.Client, []builder.Image{{Platform: testenv.Platform, Root: st, Base: env.Base, Context: bctx}},
+	if _, err := builder.Build(context.Background(), env.Client, []graph.Image{{Platform: testenv.Platform, Root: st, Base: env.Base, Context: bctx}},
 		builder.Options{Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: builderTar}}}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +202,7 @@ func TestLocalProject(t *testing.T) {
 	addr := testenv.PrivateIndex(t, "backend-token", files)
 	pipconf := []byte("[global]\nindex-url = http://ci:backend-token@" + addr + "/simple/\n")
 	ctxDir := exampleWithProject(t, "./native\nwheel\n")
-	bctx, err := builder.LoadContext(ctxDir)
+	bctx, err := graph.LoadContext(ctxDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +216,7 @@ func TestLocalProject(t *testing.T) {
 	}
 	dest := filepath.Join(t.TempDir(), "image.tar")
 	ref := env.Registry + "/imagebuild-test/incident-tracker:local-project"
-	if _, err := builder.Build(context.Background(), env.Client, []builder.Image{img}, builder.Options{
+	if _, err := builder.Build(context.Background(), env.Client, []graph.Image{img}, builder.Options{
 		Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: dest}, {Type: client.ExporterImage, Attrs: map[string]string{"name": ref, "push": "true"}}},
 		Secrets: map[string]string{recipes.PipConfSecret: testenv.PipConf(t, pipconf)},
 	}, nil); err != nil {

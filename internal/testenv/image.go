@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/oci"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
@@ -188,7 +189,7 @@ func (e *Env) ReadFile(ctx context.Context, st llb.State, contextDir, path strin
 		return nil, err
 	}
 	var out []byte
-	_, err = e.Client.Build(ctx, client.SolveOpt{LocalMounts: map[string]fsutil.FS{builder.ContextName: fs}}, "imagebuild-test",
+	_, err = e.Client.Build(ctx, client.SolveOpt{LocalMounts: map[string]fsutil.FS{graph.ContextName: fs}}, "imagebuild-test",
 		func(ctx context.Context, gw gateway.Client) (*gateway.Result, error) {
 			res, err := solveState(ctx, gw, st)
 			if err != nil {

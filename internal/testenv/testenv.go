@@ -21,6 +21,7 @@ import (
 
 	"github.com/containerd/platforms"
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/ref"
 	controlapi "github.com/moby/buildkit/api/services/control"
 	"github.com/moby/buildkit/client"
@@ -312,7 +313,7 @@ func (e *Env) pushRootfs(ctx context.Context, rootfses map[string]string) (ref.P
 			config, err := json.Marshal(ocispecs.Image{
 				Platform: p,
 				Config: ocispecs.ImageConfig{
-					Env: []string{"PATH=" + builder.DefaultPath, "LANG=C.UTF-8"},
+					Env: []string{"PATH=" + graph.DefaultPath, "LANG=C.UTF-8"},
 					Cmd: []string{"python3"},
 				},
 			})

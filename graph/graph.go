@@ -1,28 +1,30 @@
-package builder
+package graph
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 )
 
-// graph is a marshaled LLB definition decoded once: its ops by digest, in
+// Graph is a marshaled LLB definition decoded once: its ops by digest, in
 // the definition's order, and the names its steps were given. Every reader
 // of a definition in imagebuild walks one: the history, the image
 // references, the secrets the steps mount, a failed step's name.
-type graph struct {
+type Graph struct {
 	ops   map[digest.Digest]*pb.Op
 	order []digest.Digest
 	names map[digest.Digest]string
 }
 
-// decode decodes def.
-func decode(def *llb.Definition) (*graph, error) {
-	g := &graph{ops: map[digest.Digest]*pb.Op{}, names: map[digest.Digest]string{}}
+// Decode decodes def.
+func Decode(def *llb.Definition) (*Graph, error) {
+	g := &Graph{ops: map[digest.Digest]*pb.Op{}, names: map[digest.Digest]string{}}
 	for _, dt := range def.Def {
 		var op pb.Op
 		if err := op.UnmarshalVT(dt); err != nil {
@@ -38,17 +40,17 @@ func decode(def *llb.Definition) (*graph, error) {
 
 // terminal is the definition's last op, whose input is the graph's result;
 // nil for an empty definition.
-func (g *graph) terminal() *pb.Op {
+func (g *Graph) terminal() *pb.Op {
 	if len(g.order) == 0 {
 		return nil
 	}
 	return g.ops[g.order[len(g.order)-1]]
 }
 
-// images lists the references of the graph's image sources, in the order of
+// Images lists the references of the graph's image sources, in the order of
 // the definition, as the graph names them: llb normalizes
 // python:3.12-alpine@sha256:... to docker.io/library/python:3.12-alpine@sha256:....
-func (g *graph) images() []string {
+func (g *Graph) Images() []string {
 	var refs []string
 	for _, d := range g.order {
 		if r, ok := strings.CutPrefix(g.ops[d].GetSource().GetIdentifier(), "docker-image://"); ok {
@@ -58,8 +60,11 @@ func (g *graph) images() []string {
 	return refs
 }
 
-// secrets lists the IDs of the secrets the graph's steps mount, sorted.
-func (g *graph) secrets() []string {
+// Op returns the op of digest d; nil where the graph has none.
+func (g *Graph) Op(d digest.Digest) *pb.Op { return g.ops[d] }
+
+// Secrets lists the IDs of the secrets the graph's steps mount, sorted.
+func (g *Graph) Secrets() []string {
 	var ids []string
 	for _, d := range g.order {
 		for _, m := range g.ops[d].GetExec().GetMounts() {
@@ -72,12 +77,12 @@ func (g *graph) secrets() []string {
 	return ids
 }
 
-// withNetwork returns def with every step that runs a process in the
+// WithNetwork returns def with every step that runs a process in the
 // network mode mode: each such op rewritten, and every op that reaches one
 // given the new digests of its inputs. Ops come in the definition's order,
 // inputs first.
-func withNetwork(def *llb.Definition, mode pb.NetMode) (*llb.Definition, error) {
-	g, err := decode(def)
+func WithNetwork(def *llb.Definition, mode pb.NetMode) (*llb.Definition, error) {
+	g, err := Decode(def)
 	if err != nil {
 		return nil, err
 	}
@@ -115,4 +120,45 @@ func withNetwork(def *llb.Definition, mode pb.NetMode) (*llb.Definition, error) 
 		out.Source = src
 	}
 	return out, nil
+}
+
+// Refs returns the image references img pulls: those of its graph's image
+// sources, as llb names them (docker.io/library/python:...), and its base,
+// each once, sorted; what `pins check` checks. A reference that is not a
+// valid [ref.Pin] is returned as it is; [ref.Pin.Validate] tells what is
+// wrong with it.
+func (img Image) Refs(ctx context.Context) ([]string, error) {
+	g, err := img.decode(ctx)
+	if err != nil {
+		return nil, err
+	}
+	refs := g.Images()
+	if img.Base != "" {
+		base := img.Base.String()
+		if p, err := ref.ParsePin(base); err == nil {
+			base = p.String()
+		}
+		refs = append(refs, base)
+	}
+	slices.Sort(refs)
+	return slices.Compact(refs), nil
+}
+
+// Secrets returns the IDs of the build secrets img's steps mount, sorted:
+// those a build of it can be given.
+func (img Image) Secrets(ctx context.Context) ([]string, error) {
+	g, err := img.decode(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return g.Secrets(), nil
+}
+
+// decode marshals img's graph and decodes it.
+func (img Image) decode(ctx context.Context) (*Graph, error) {
+	def, err := img.Marshal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return Decode(def)
 }

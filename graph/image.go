@@ -1,4 +1,4 @@
-package builder
+package graph
 
 import (
 	"context"
@@ -16,6 +16,10 @@ import (
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
+
+// LabelCreated is the label that records the time an image says it was
+// made (the build's source date epoch).
+const LabelCreated = "org.opencontainers.image.created"
 
 // DefaultPath is the PATH a container gets when its image sets none.
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -36,7 +40,7 @@ type Image struct {
 	// the build; the zero Context is an empty one. Every image of one
 	// build reads the same context.
 	Context Context
-	// ContextFiles are the files Root reads from Context by name; [Build]
+	// ContextFiles are the files Root reads from Context by name; [builder.Build]
 	// checks each is there before it contacts the daemon.
 	ContextFiles []ContextFile
 	// Expand, when set, makes the image's graph during the build from what
@@ -147,7 +151,7 @@ func (c Config) Validate() error {
 }
 
 // Marshal returns the image's graph for its platform, the definition
-// `imagebuild llb` writes and [Build] sends.
+// `imagebuild llb` writes and [builder.Build] sends.
 func (img Image) Marshal(ctx context.Context, opts ...llb.ConstraintsOpt) (*llb.Definition, error) {
 	opts = append([]llb.ConstraintsOpt{llb.Platform(img.Platform)}, opts...)
 	def, err := img.Root.Marshal(ctx, opts...)

@@ -1,4 +1,4 @@
-package builder
+package graph
 
 import (
 	"context"
@@ -67,7 +67,7 @@ func (img Image) addHistory(cfg *dockerspec.DockerOCIImage) error {
 // the base image base, bottom first, as BuildKit stacks them: a process or a file
 // operation adds one layer to the output it changes, and a merge stacks its
 // inputs' layers in order.
-func (g *graph) layers(in *pb.Input, base reference.Named) ([]string, error) {
+func (g *Graph) layers(in *pb.Input, base reference.Named) ([]string, error) {
 	d := digest.Digest(in.Digest)
 	op, ok := g.ops[d]
 	if !ok {

@@ -1,4 +1,4 @@
-package builder
+package graph
 
 import (
 	"errors"
@@ -57,11 +57,11 @@ func (c Context) Dir() string { return c.dir }
 // Exclude is the context's .dockerignore patterns.
 func (c Context) Exclude() []string { return slices.Clone(c.exclude) }
 
-// id names the directory in the graph and in the daemon's file sync. The
+// ID names the directory in the graph and in the daemon's file sync. The
 // daemon merges identical steps of concurrent builds and syncs a context
 // into the snapshot it last synced under the same key, so two directories
 // never share one: it is derived from the absolute path.
-func (c Context) id() string { return digest.FromString(c.dir).Encoded()[:20] }
+func (c Context) ID() string { return digest.FromString(c.dir).Encoded()[:20] }
 
 // All is the whole context, minus what .dockerignore excludes. The empty
 // context is an empty tree.
@@ -71,7 +71,7 @@ func (c Context) All() llb.State {
 	}
 	return llb.Local(ContextName,
 		llb.ExcludePatterns(c.exclude),
-		llb.LocalUniqueID("imagebuild-"+c.id()),
+		llb.LocalUniqueID("imagebuild-"+c.ID()),
 		llb.SharedKeyHint(ContextName),
 		llb.WithCustomName("load build context"),
 	)
@@ -127,7 +127,7 @@ func (e *ContextFileError) Unwrap() error { return e.Err }
 
 // Check reports, as a [*ContextFileError], the first of files that the
 // context would not send: missing, not a regular file, or excluded by its
-// .dockerignore. [Build] checks an image's ContextFiles so before anything
+// .dockerignore. [builder.Build] checks an image's ContextFiles so before anything
 // reaches the daemon.
 func (c Context) Check(files []ContextFile) error {
 	if len(files) == 0 {
@@ -173,11 +173,11 @@ func (c Context) ReadFile(f ContextFile) ([]byte, error) {
 	return dt, nil
 }
 
-// keepsOut reports whether the context leaves the file at path (a build
+// KeepsOut reports whether the context leaves the file at path (a build
 // secret) out of what it sends: outside its directory, or excluded by its
 // .dockerignore. A secret the context sends reaches the daemon as context,
 // and a recipe that copies the context into the image puts it there.
-func (c Context) keepsOut(path string) error {
+func (c Context) KeepsOut(path string) error {
 	if c.dir == "" {
 		return nil
 	}
