@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -10,95 +8,34 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/sign"
 )
-
-// signingRegistry starts go-containerregistry's registry on 127.0.0.1 and
-// returns a repository in it.
-func signingRegistry(t *testing.T) name.Repository {
-	t.Helper()
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	repo, err := name.NewRepository(strings.TrimPrefix(srv.URL, "http://") + "/test/app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return repo
-}
 
 // passingImage is a small image that passes every check of `imagebuild
 // verify`: a non-root user without a home or shell, its app and venv
 // owned by it, no compilers, no ELF files, no caches.
 func passingImage(t *testing.T) v1.Image {
 	t.Helper()
-	type entry struct {
-		path, body string
-		dir        bool
-		uid        int
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range []entry{
-		{path: "etc/", dir: true},
-		{path: "etc/passwd", body: "root:x:0:0:root:/root:/bin/bash\nappuser:x:1000:1000::/nonexistent:/sbin/nologin\n"},
-		{path: "opt/", dir: true},
-		{path: "opt/venv/", dir: true, uid: 1000},
-		{path: "app/", dir: true, uid: 1000},
-		{path: "app/main.py", body: "print('hi')\n", uid: 1000},
-	} {
-		h := &tar.Header{Name: e.path, Mode: 0o644, Uid: e.uid, Gid: e.uid, Size: int64(len(e.body)), Typeflag: tar.TypeReg}
-		if e.dir {
-			h.Mode, h.Typeflag = 0o755, tar.TypeDir
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.WriteString(tw, e.body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	dt := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(dt)), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := mutate.AppendLayers(empty.Image, l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	cf.Config.User, cf.Config.WorkingDir = "appuser", "/app"
-	img, err = mutate.ConfigFile(img, cf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
+	return testenv.Image(t, "appuser", testenv.Layer(t, []testenv.Entry{
+		{Path: "etc/", Dir: true},
+		{Path: "etc/passwd", Body: []byte("root:x:0:0:root:/root:/bin/bash\nappuser:x:1000:1000::/nonexistent:/sbin/nologin\n")},
+		{Path: "opt/", Dir: true},
+		{Path: "opt/venv/", Dir: true, UID: 1000, GID: 1000},
+		{Path: "app/", Dir: true, UID: 1000, GID: 1000},
+		{Path: "app/main.py", Body: []byte("print('hi')\n"), UID: 1000, GID: 1000},
+	}...))
 }
 
 // writeLayout writes img as the only image of an OCI layout at dir.
@@ -119,7 +56,7 @@ func writeLayout(t *testing.T, dir string, img v1.Image) {
 // working directory is named REPO@DIGEST and holds another image that
 // passes.
 func TestVerifyKeyChecksTheSignedDigestNotALocalPath(t *testing.T) {
-	repo := signingRegistry(t)
+	repo := testenv.MemoryRepository(t)
 	key, pub := testenv.CosignKeyPair(t, "secret")
 	s, err := sign.LoadSigner(key, []byte("secret"))
 	if err != nil {
@@ -170,7 +107,7 @@ func TestVerifyKeyChecksTheSignedDigestNotALocalPath(t *testing.T) {
 // with (package sign, as build --sign and push --sign do) and checks that
 // `imagebuild verify --key` accepts the signature and goes on to the image.
 func TestVerifyKeyTypes(t *testing.T) {
-	repo := signingRegistry(t)
+	repo := testenv.MemoryRepository(t)
 	img := passingImage(t)
 	if err := remote.Write(repo.Tag("v1"), img); err != nil {
 		t.Fatal(err)
@@ -229,7 +166,7 @@ func TestVerifyKeyRefusesKeysCosignDoesNotSignWith(t *testing.T) {
 // TestVerifyKeyIndex: for a signed index, verify --key checks each
 // platform's image of the signed index, or the one --platform names.
 func TestVerifyKeyIndex(t *testing.T) {
-	repo := signingRegistry(t)
+	repo := testenv.MemoryRepository(t)
 	key, pub := testenv.CosignKeyPair(t, "secret")
 	s, err := sign.LoadSigner(key, []byte("secret"))
 	if err != nil {

