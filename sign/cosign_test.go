@@ -17,20 +17,13 @@ import (
 func TestCosignInterop(t *testing.T) {
 	cosign := testenv.NewCosignCLI(t)
 	ctx := context.Background()
-	repo := testRegistry(t)
+	repo := testenv.MemoryRepository(t)
 
 	if _, err := cosign.Run(t, "generate-key-pair"); err != nil {
 		t.Fatalf("cosign generate-key-pair: %v", err)
 	}
 	key, pub := filepath.Join(cosign.Dir, "cosign.key"), filepath.Join(cosign.Dir, "cosign.pub")
-	s, err := sign.LoadSigner(key, []byte(testenv.CosignPassword))
-	if err != nil {
-		t.Fatalf("load cosign's private key: %v", err)
-	}
-	v, err := sign.LoadVerifier(pub)
-	if err != nil {
-		t.Fatalf("load cosign's public key: %v", err)
-	}
+	s, v := loadKeys(t, key, pub, testenv.CosignPassword)
 	_, otherPub := testenv.CosignKeyPair(t, "other")
 
 	t.Run("cosign verifies our signature", func(t *testing.T) {
@@ -103,7 +96,7 @@ var cosignOwnForm = map[string]string{"ECDSA P-384": "sha384", "ECDSA P-521": "s
 func TestCosignKeyTypes(t *testing.T) {
 	cosign := testenv.NewCosignCLI(t)
 	ctx := context.Background()
-	repo := testRegistry(t)
+	repo := testenv.MemoryRepository(t)
 	for i, kt := range keyTypes {
 		t.Run(kt.name, func(t *testing.T) {
 			der, err := x509.MarshalPKCS8PrivateKey(newKey(t, kt))
@@ -119,14 +112,7 @@ func TestCosignKeyTypes(t *testing.T) {
 				t.Fatalf("cosign import-key-pair: %v", err)
 			}
 			key, pub := filepath.Join(cosign.Dir, prefix+".key"), filepath.Join(cosign.Dir, prefix+".pub")
-			s, err := sign.LoadSigner(key, []byte(testenv.CosignPassword))
-			if err != nil {
-				t.Fatalf("load cosign's private key: %v", err)
-			}
-			v, err := sign.LoadVerifier(pub)
-			if err != nil {
-				t.Fatalf("load cosign's public key: %v", err)
-			}
+			s, v := loadKeys(t, key, pub, testenv.CosignPassword)
 
 			ours := pushRandom(t, repo, "ours")
 			if err := sign.Sign(ctx, repo, ours, s); err != nil {

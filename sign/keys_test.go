@@ -13,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/sign"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -54,19 +53,12 @@ func newKey(t *testing.T, kt keyType) crypto.Signer {
 // for the key, Ed25519ph for Ed25519, as cosign's LoadPrivateKey loads it).
 func TestKeyTypes(t *testing.T) {
 	ctx := context.Background()
-	repo := testRegistry(t)
+	repo := testenv.MemoryRepository(t)
 	for _, kt := range keyTypes {
 		t.Run(kt.name, func(t *testing.T) {
 			priv := newKey(t, kt)
 			key, pub := testenv.CosignKeyPairOf(t, priv, "secret")
-			s, err := sign.LoadSigner(key, []byte("secret"))
-			if err != nil {
-				t.Fatalf("LoadSigner: %v", err)
-			}
-			v, err := sign.LoadVerifier(pub)
-			if err != nil {
-				t.Fatalf("LoadVerifier: %v", err)
-			}
+			s, v := loadKeys(t, key, pub, "secret")
 
 			d := pushRandom(t, repo, "ours")
 			if err := sign.Sign(ctx, repo, d, s); err != nil {
@@ -129,34 +121,10 @@ func TestKeyTypesCosignCannotUse(t *testing.T) {
 // the signature image tag.
 func storedSignature(t *testing.T, tag name.Tag) (sig, payload []byte) {
 	t.Helper()
-	img, err := remote.Image(tag)
+	l, payload := signatureLayer(t, tag)
+	sig, err := base64.StdEncoding.DecodeString(l.Annotations[sign.SignatureAnnotation])
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := img.Manifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(m.Layers) != 1 {
-		t.Fatalf("%s: %d signature layers, want 1", tag, len(m.Layers))
-	}
-	l := m.Layers[0]
-	sig, err = base64.StdEncoding.DecodeString(l.Annotations[sign.SignatureAnnotation])
-	if err != nil {
-		t.Fatal(err)
-	}
-	layer, err := img.LayerByDigest(l.Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := layer.Compressed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(rc); err != nil {
-		t.Fatal(err)
-	}
-	return sig, buf.Bytes()
+	return sig, payload
 }

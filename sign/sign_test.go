@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/pem"
 	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -23,19 +20,6 @@ import (
 	"github.com/imagebuild/imagebuild/sign"
 	"github.com/sigstore/sigstore/pkg/signature"
 )
-
-// testRegistry starts go-containerregistry's registry on 127.0.0.1 and
-// returns a repository in it.
-func testRegistry(t *testing.T) name.Repository {
-	t.Helper()
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	repo, err := name.NewRepository(strings.TrimPrefix(srv.URL, "http://") + "/test/app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return repo
-}
 
 // pushRandom pushes a random image to repo:tag and returns its digest.
 func pushRandom(t *testing.T, repo name.Repository, tag string) v1.Hash {
@@ -54,17 +38,24 @@ func pushRandom(t *testing.T, repo name.Repository, tag string) v1.Hash {
 	return d
 }
 
-// loadPair loads a key pair that keyPair wrote.
+// loadPair loads a key pair that testenv.CosignKeyPair wrote.
 func loadPair(t *testing.T, password string) (signature.Signer, signature.Verifier) {
 	t.Helper()
 	key, pub := testenv.CosignKeyPair(t, password)
+	return loadKeys(t, key, pub, password)
+}
+
+// loadKeys loads the private key file key, encrypted with password, and
+// the public key file pub.
+func loadKeys(t *testing.T, key, pub, password string) (signature.Signer, signature.Verifier) {
+	t.Helper()
 	s, err := sign.LoadSigner(key, []byte(password))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("LoadSigner %s: %v", key, err)
 	}
 	v, err := sign.LoadVerifier(pub)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("LoadVerifier %s: %v", pub, err)
 	}
 	return s, v
 }
@@ -83,32 +74,11 @@ func sigManifest(t *testing.T, repo name.Repository, d v1.Hash) *v1.Manifest {
 	return m
 }
 
-func oneLine(t *testing.T, err error, want string) {
+// signatureLayer returns the descriptor and the content (the payload) of
+// the only layer of the signature image tag.
+func signatureLayer(t *testing.T, tag name.Tag) (v1.Descriptor, []byte) {
 	t.Helper()
-	if err == nil {
-		t.Fatalf("got no error, want one containing %q", want)
-	}
-	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, want) {
-		t.Fatalf("error %q: want one line containing %q", msg, want)
-	}
-}
-
-func TestSignStoresWhatCosignStores(t *testing.T) {
-	ctx := context.Background()
-	repo := testRegistry(t)
-	d := pushRandom(t, repo, "v1")
-	s, v := loadPair(t, "secret")
-	if err := sign.Sign(ctx, repo, d, s); err != nil {
-		t.Fatal(err)
-	}
-	if err := sign.Verify(ctx, repo, d, v); err != nil {
-		t.Fatalf("Verify after Sign: %v", err)
-	}
-
-	if got, want := sign.SignatureTag(repo, d).TagStr(), "sha256-"+d.Hex+".sig"; got != want {
-		t.Errorf("signature tag %q, want %q", got, want)
-	}
-	img, err := remote.Image(sign.SignatureTag(repo, d))
+	img, err := remote.Image(tag)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,20 +86,10 @@ func TestSignStoresWhatCosignStores(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.MediaType != types.OCIManifestSchema1 || m.Config.MediaType != types.OCIConfigJSON {
-		t.Errorf("manifest %s with config %s, want %s with %s as cosign writes", m.MediaType, m.Config.MediaType, types.OCIManifestSchema1, types.OCIConfigJSON)
-	}
 	if len(m.Layers) != 1 {
-		t.Fatalf("%d signature layers, want 1", len(m.Layers))
+		t.Fatalf("%s: %d signature layers, want 1", tag, len(m.Layers))
 	}
-	l := m.Layers[0]
-	if l.MediaType != sign.SimpleSigningMediaType {
-		t.Errorf("layer media type %s, want %s", l.MediaType, sign.SimpleSigningMediaType)
-	}
-	if l.Annotations[sign.SignatureAnnotation] == "" {
-		t.Errorf("layer annotations %v: no %s", l.Annotations, sign.SignatureAnnotation)
-	}
-	layer, err := img.LayerByDigest(l.Digest)
+	layer, err := img.LayerByDigest(m.Layers[0].Digest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +102,45 @@ func TestSignStoresWhatCosignStores(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m.Layers[0], pl
+}
+
+func oneLine(t *testing.T, err error, want string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want one containing %q", want)
+	}
+	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, want) {
+		t.Fatalf("error %q: want one line containing %q", msg, want)
+	}
+}
+
+func TestSignStoresWhatCosignStores(t *testing.T) {
+	ctx := context.Background()
+	repo := testenv.MemoryRepository(t)
+	d := pushRandom(t, repo, "v1")
+	s, v := loadPair(t, "secret")
+	if err := sign.Sign(ctx, repo, d, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := sign.Verify(ctx, repo, d, v); err != nil {
+		t.Fatalf("Verify after Sign: %v", err)
+	}
+
+	if got, want := sign.SignatureTag(repo, d).TagStr(), "sha256-"+d.Hex+".sig"; got != want {
+		t.Errorf("signature tag %q, want %q", got, want)
+	}
+	m := sigManifest(t, repo, d)
+	if m.MediaType != types.OCIManifestSchema1 || m.Config.MediaType != types.OCIConfigJSON {
+		t.Errorf("manifest %s with config %s, want %s with %s as cosign writes", m.MediaType, m.Config.MediaType, types.OCIManifestSchema1, types.OCIConfigJSON)
+	}
+	l, pl := signatureLayer(t, sign.SignatureTag(repo, d))
+	if l.MediaType != sign.SimpleSigningMediaType {
+		t.Errorf("layer media type %s, want %s", l.MediaType, sign.SimpleSigningMediaType)
+	}
+	if l.Annotations[sign.SignatureAnnotation] == "" {
+		t.Errorf("layer annotations %v: no %s", l.Annotations, sign.SignatureAnnotation)
+	}
 	// The payload byte for byte as cosign v2 writes it (field order included).
 	want := `{"critical":{"identity":{"docker-reference":"` + repo.Name() + `"},"image":{"docker-manifest-digest":"` + d.String() + `"},"type":"cosign container image signature"},"optional":null}`
 	if diff := cmp.Diff(want, string(pl)); diff != "" {
@@ -151,7 +150,7 @@ func TestSignStoresWhatCosignStores(t *testing.T) {
 
 func TestVerifyFails(t *testing.T) {
 	ctx := context.Background()
-	repo := testRegistry(t)
+	repo := testenv.MemoryRepository(t)
 	signed := pushRandom(t, repo, "signed")
 	unsigned := pushRandom(t, repo, "unsigned")
 	s, v := loadPair(t, "secret")
@@ -185,7 +184,7 @@ func TestVerifyFails(t *testing.T) {
 // another repository) must not pass for that image.
 func TestVerifyChecksWhatThePayloadNames(t *testing.T) {
 	ctx := context.Background()
-	repo := testRegistry(t)
+	repo := testenv.MemoryRepository(t)
 	signed := pushRandom(t, repo, "signed")
 	victim := pushRandom(t, repo, "victim")
 	s, v := loadPair(t, "secret")
@@ -213,7 +212,7 @@ func TestVerifyChecksWhatThePayloadNames(t *testing.T) {
 
 func TestSignKeepsOneSignaturePerKey(t *testing.T) {
 	ctx := context.Background()
-	repo := testRegistry(t)
+	repo := testenv.MemoryRepository(t)
 	d := pushRandom(t, repo, "v1")
 	s1, va := loadPair(t, "one")
 	s2, vb := loadPair(t, "two")
@@ -312,7 +311,7 @@ func TestLoadVerifierRejectsAPrivateKey(t *testing.T) {
 // a tag points at when it is asked, or the digest a reference names.
 func TestSigned(t *testing.T) {
 	ctx := context.Background()
-	repo := testRegistry(t)
+	repo := testenv.MemoryRepository(t)
 	s, v := loadPair(t, "secret")
 	d := pushRandom(t, repo, "v1")
 	if err := sign.Sign(ctx, repo, d, s); err != nil {
