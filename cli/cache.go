@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/imagebuild/imagebuild/builder"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/cmd/buildctl/build"
 	"github.com/tonistiigi/go-csvvalue"
@@ -14,7 +13,8 @@ import (
 // and buildx's syntax (type=registry,ref=REF,mode=max, type=local,dest=DIR,
 // type=inline, type=gha, ...); a bare REF is type=registry,ref=REF. An
 // export that names no mode gets mode=max from the library, not buildctl's
-// min.
+// min. What it parses is checked by the plan (builder.NewPlan), which
+// names the flag.
 func parseCacheTo(specs []string) ([]client.CacheOptionsEntry, error) {
 	var out []client.CacheOptionsEntry
 	for _, spec := range specs {
@@ -25,9 +25,6 @@ func parseCacheTo(specs []string) ([]client.CacheOptionsEntry, error) {
 		e := entries[0]
 		if !hasField(spec, "mode") {
 			delete(e.Attrs, "mode")
-		}
-		if err := builder.ValidateCacheExport(e); err != nil {
-			return nil, usagef("--cache-to %s: %v", redactCache(spec), err)
 		}
 		out = append(out, e)
 	}
@@ -41,9 +38,6 @@ func parseCacheFrom(specs []string) ([]client.CacheOptionsEntry, error) {
 	for _, spec := range specs {
 		entries, err := build.ParseImportCache([]string{registryShorthand(spec)})
 		if err != nil {
-			return nil, usagef("--cache-from %s: %v", redactCache(spec), err)
-		}
-		if err := builder.ValidateCacheImport(entries[0]); err != nil {
 			return nil, usagef("--cache-from %s: %v", redactCache(spec), err)
 		}
 		out = append(out, entries[0])

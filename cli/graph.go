@@ -46,15 +46,13 @@ func (o *graphOptions) parsePlatforms() ([]ocispecs.Platform, error) {
 }
 
 // recipe validates the options and returns the recipe and its inputs, less
-// the platform.
+// the platform. The recipe's fields are checked where its image is made
+// (see recipeImage): by the plan, before a daemon is contacted.
 func (o *graphOptions) recipe(a *app, name string) (recipes.Recipe, recipes.Inputs, error) {
 	var in recipes.Inputs
 	r, err := a.lookup(name)
 	if err != nil {
 		return nil, in, err
-	}
-	if err := r.Validate(); err != nil {
-		return nil, in, usagef("recipe %s: %v", r.Name(), err)
 	}
 	if o.base != "" {
 		if in.Base.Pin, err = ref.ParsePin(o.base); err != nil {

@@ -36,7 +36,7 @@ func TestInvalidRecipe(t *testing.T) {
 			args := append(tt.args, "--context", ctxDir)
 			if tt.args[0] == "build" {
 				// A daemon address nothing may connect to: the refusal comes first.
-				args = append(args, "--addr", testenv.Tripwire(t), "-o", "type=oci,dest="+filepath.Join(out, "image.tar"))
+				args = append(args, "--addr", testenv.Tripwire(t), "-o", `type=oci,"dest=`+filepath.Join(out, "image.tar")+`"`)
 			}
 			var stdout, stderr bytes.Buffer
 			code := Run(t.Context(), args, &stdout, &stderr, rs...)

@@ -166,10 +166,9 @@ func (p Python) image(def Base, in Inputs) (graph.Image, error) {
 	if err := p.validate(def); err != nil {
 		return graph.Image{}, err
 	}
+	// The base's pin is checked once, with the image, by the plan that
+	// builds it (builder.NewPlan): the recipe's own by validate.
 	b := in.BaseOr(Base{Pin: p.withDefaults(def, def).Base, Distro: def.Distro})
-	if err := b.Pin.Validate(); err != nil {
-		return graph.Image{}, fmt.Errorf("base: %w", err)
-	}
 	p = p.withDefaults(def, b)
 	base := llb.Image(b.Pin.String(), llb.Platform(in.Platform))
 	context := in.Context.All()

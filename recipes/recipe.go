@@ -53,7 +53,9 @@ type Recipe interface {
 	// naming the field that does not.
 	Validate() error
 	// Image returns the image's graph and config for in.Platform. It does no
-	// I/O, so a graph can be made without a daemon or network.
+	// I/O, so a graph can be made without a daemon or network. A recipe
+	// whose fields Validate refuses is refused here, with Validate's error:
+	// the command checks a recipe by making its image, once.
 	Image(in Inputs) (graph.Image, error)
 }
 
