@@ -12,6 +12,8 @@ import (
 
 func main() {
 	cli.Main(
+		// tracker-api is ADR-003's image (imagebuild's docs/adr-003.md) with
+		// the team's pin, command, environment and labels.
 		recipes.Named("tracker-api", "the tracker's API: ADR-003's image, served by gunicorn", recipes.PythonAlpine{
 			Base: TrackerBase,
 			Cmd:  []string{"gunicorn", "--bind", "0.0.0.0:8000", "tracker.wsgi"},
