@@ -18,8 +18,8 @@ type Account struct {
 	Home string
 }
 
-// AppUser is ADR-003's account: appuser and appgroup, UID and GID 1000, no
-// home, a nologin shell.
+// AppUser is ADR-003's account (docs/adr-003.md): appuser and appgroup, UID
+// and GID 1000, no home, a nologin shell.
 var AppUser = Account{Name: "appuser", Group: "appgroup", UID: 1000, GID: 1000, Home: "/nonexistent"}
 
 // ConfigUsers are the ways an image config may name the account: its name,

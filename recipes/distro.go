@@ -25,8 +25,8 @@ type Distro struct {
 	CacheDir string
 	// NoLogin is the shell of accounts that must not log in.
 	NoLogin string
-	// BuildPackages returns ADR-003's build dependencies by this
-	// distribution's names: a Python recipe's default Packages.
+	// BuildPackages returns ADR-003's build dependencies (docs/adr-003.md)
+	// by this distribution's names: a Python recipe's default Packages.
 	BuildPackages func() []string
 }
 

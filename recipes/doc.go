@@ -3,8 +3,8 @@
 //
 // A recipe is data, documented fields with safe zero values, plus one pure
 // method that returns the image's graph for one platform: no I/O, no
-// registration. [PythonAlpine] is ADR-003's image; [PythonSlim] its Debian
-// alternative. A literal names only what it changes:
+// registration. [PythonAlpine] is ADR-003's image (docs/adr-003.md);
+// [PythonSlim] its Debian alternative. A literal names only what it changes:
 //
 //	tracker := recipes.Named("tracker-api", "the tracker's API", recipes.PythonAlpine{
 //		Base: TrackerBase, // a ref.Pin constant of your own

@@ -12,7 +12,7 @@ import (
 
 var amd64 = ocispecs.Platform{OS: "linux", Architecture: "amd64"}
 
-// A configured ADR-003 image under a name of its own.
+// A configured ADR-003 image (docs/adr-003.md) under a name of its own.
 func ExampleNamed() {
 	tracker := recipes.Named("tracker-api", "the tracker's API", recipes.PythonAlpine{
 		Cmd: []string{"gunicorn", "--bind", "0.0.0.0:8000", "tracker.wsgi"},

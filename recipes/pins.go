@@ -6,8 +6,8 @@ import "github.com/imagebuild/imagebuild/ref"
 // multi-arch index. TestPins checks every pin declared here is written as
 // NAME:TAG@sha256:<64 hex> and is the base of a recipe of [All].
 const (
-	// PythonAlpineBase is python:3.12-alpine as ADR-003 pins it, for both of
-	// its stages.
+	// PythonAlpineBase is python:3.12-alpine as ADR-003 (docs/adr-003.md)
+	// pins it, for both of its stages.
 	PythonAlpineBase ref.Pin = "docker.io/library/python:3.12-alpine@sha256:236173eb74001afe2f60862de935b74fcbd00adfca247b2c27051a70a6a39a2d"
 
 	// PythonSlimBase is python:3.12-slim (Debian 13), the index digest that

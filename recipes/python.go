@@ -31,7 +31,8 @@ type Python struct {
 	// `pins check` and `pins bump` find it.
 	Base ref.Pin
 	// Packages are the build dependencies installed in the builder stage.
-	// Default: the distribution's list of ADR-003's build dependencies.
+	// Default: the distribution's list of ADR-003's build dependencies
+	// (docs/adr-003.md).
 	Packages []string
 	// RuntimePackages are installed in the runtime stage, for shared
 	// libraries a compiled extension needs and its wheel does not bundle

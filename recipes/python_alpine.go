@@ -5,9 +5,9 @@ import (
 	"github.com/moby/buildkit/client/llb"
 )
 
-// PythonAlpine is ADR-003's image on python:3.12-alpine ([PythonAlpineBase]),
-// its build dependencies installed with apk. Its fields are [Python]'s; the
-// zero value is ADR-003's image as written.
+// PythonAlpine is ADR-003's image (docs/adr-003.md) on python:3.12-alpine
+// ([PythonAlpineBase]), its build dependencies installed with apk. Its
+// fields are [Python]'s; the zero value is ADR-003's image as written.
 type PythonAlpine Python
 
 // AlpineBuildPackages returns ADR-003's builder-stage apk packages, with the

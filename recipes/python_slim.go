@@ -5,9 +5,10 @@ import (
 	"github.com/moby/buildkit/client/llb"
 )
 
-// PythonSlim is ADR-003's image on python:3.12-slim ([PythonSlimBase],
-// Debian), the ADR's own alternative: the same stages as [PythonAlpine],
-// its build dependencies installed with apt-get. Its fields are [Python]'s.
+// PythonSlim is ADR-003's image (docs/adr-003.md) on python:3.12-slim
+// ([PythonSlimBase], Debian), the ADR's own alternative: the same stages as
+// [PythonAlpine], its build dependencies installed with apt-get. Its fields
+// are [Python]'s.
 type PythonSlim Python
 
 // DebianBuildPackages returns the Debian equivalents of ADR-003's
