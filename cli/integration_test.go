@@ -329,8 +329,9 @@ func TestBuilderStageInstallsADRPackages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// ADR-003's list, as the ADR writes it ("The builder stage installs:"),
-	// not read from the recipe, so a change to the recipe's list fails here.
+	// ADR-003's list (docs/adr-003.md), as the ADR writes it ("The builder
+	// stage installs:"), not read from the recipe, so a change to the
+	// recipe's list fails here.
 	adr := []string{
 		"gcc", "g++", "musl-dev", "libpq-dev", "postgresql-dev", // asyncpg
 		"openssl-dev", "libffi-dev", // cryptography, argon2-cffi

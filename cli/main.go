@@ -108,6 +108,7 @@ func usagef(format string, a ...any) error {
 	return usageError{fmt.Errorf(format, a...)}
 }
 
+// usage is imagebuild's help; ADR-003 is summarised in docs/adr-003.md.
 const usage = `Usage: imagebuild COMMAND [ARGS]
 
 Builds container images from typed Go recipes on a BuildKit daemon.

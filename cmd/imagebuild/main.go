@@ -4,7 +4,8 @@
 //
 //	imagebuild build RECIPE [flags]   build a recipe and export it
 //	imagebuild llb RECIPE [flags]     write a recipe's LLB definition to stdout
-//	imagebuild verify TARGET          check ADR-003's promises on a built image
+//	imagebuild verify TARGET          check ADR-003's promises (docs/adr-003.md) on a built image
+//	imagebuild push LAYOUT REF        push an OCI layout's image as it is
 //	imagebuild recipes                list the recipes
 //	imagebuild pins check|bump        check or bump the recipes' base image pins
 //	imagebuild version                print imagebuild's and BuildKit's versions
