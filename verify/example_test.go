@@ -9,7 +9,7 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// Check ADR-003's promises on the linux/amd64 image of an OCI tarball,
+// Check ADR-003's promises (docs/adr-003.md) on the linux/amd64 image of an OCI tarball,
 // as `imagebuild verify image.oci.tar` does. (Not run: it needs an image.)
 func ExampleImage() {
 	ctx := context.Background()
