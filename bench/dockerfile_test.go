@@ -19,7 +19,7 @@ import (
 
 // BenchmarkAgainstDockerfile builds the example app with `imagebuild build
 // python-alpine` (the CLI, with its defaults, as a user runs it) and with
-// ADR-003's Dockerfile (testdata/Dockerfile) through BuildKit's own
+// ADR-003's Dockerfile (docs/adr-003.md; testdata/Dockerfile) through BuildKit's own
 // Dockerfile frontend (`buildctl build --frontend dockerfile.v0`), on the
 // same daemon and base, and reports each case's median time for both and
 // their ratio (imagebuild / Dockerfile):

@@ -14,7 +14,7 @@ import (
 )
 
 // BenchmarkVenvGraph measures what the venv as a graph is for, against
-// ADR-003's Dockerfile through BuildKit's frontend, on the same daemon and
+// ADR-003's Dockerfile (docs/adr-003.md) through BuildKit's frontend, on the same daemon and
 // base (the Debian test base with a C compiler), both tools through their
 // command lines:
 //
