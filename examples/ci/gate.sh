@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ADR-003's container gate, as CI runs it: check the base image pins, build
+# ADR-003's container gate (docs/adr-003.md), as CI runs it: check the base image pins, build
 # the image once into an OCI layout directory, verify it (imagebuild verify,
 # every platform, and the SBOM a build with --sbom attaches), scan every
 # platform's image with Trivy (CRITICAL/HIGH with a fix, .trivyignore
