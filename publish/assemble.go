@@ -71,7 +71,7 @@ func Assemble(dst string, srcs []string) (digest.Digest, error) {
 				images = append(images, od)
 			}
 		}
-		if err := copyBlobs(src, dst); err != nil {
+		if err := LinkBlobs(src, dst); err != nil {
 			return "", err
 		}
 	}
@@ -126,45 +126,6 @@ func ociDescriptor(d v1.Descriptor) (ocispec.Descriptor, error) {
 	var od ocispec.Descriptor
 	err = json.Unmarshal(dt, &od)
 	return od, err
-}
-
-// copyBlobs hard-links, or else copies, every blob of the layout src into dst.
-func copyBlobs(src, dst string) error {
-	dir := filepath.Join(src, "blobs", "sha256")
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		from, to := filepath.Join(dir, e.Name()), filepath.Join(dst, "blobs", "sha256", e.Name())
-		if _, err := os.Stat(to); err == nil {
-			continue
-		}
-		if os.Link(from, to) == nil {
-			continue
-		}
-		if err := copyFile(from, to); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func copyFile(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(to)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // WriteTar writes the OCI layout directory dir to w as a tarball, as
