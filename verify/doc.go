@@ -10,4 +10,11 @@
 // time.
 //
 //	report, err := verify.Image(ctx, img, verify.Options{})
+//
+// [Load] opens what to check (a layout, a tarball or a registry reference)
+// with the credentials of its options, and where they name a signature
+// check (package sign's SignedBy(key)), checks the signature first and
+// opens the digest whose signature it checked, from the registry:
+//
+//	opened, err := verify.Load(ctx, "registry.example/app:1", verify.OpenOptions{Signed: sign.SignedBy(key)})
 package verify

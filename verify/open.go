@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"github.com/distribution/reference"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/oci"
@@ -19,6 +21,11 @@ import (
 // directory nor a registry reference.
 var ErrNoTarget = errors.New("no such file or directory")
 
+// ErrNotReference is returned (wrapped) when a target whose signature is
+// to be checked is not a registry reference: signatures are checked in the
+// registry the image was pushed to.
+var ErrNotReference = errors.New("not a registry reference")
+
 // PlatformImage is one platform's image of a target.
 type PlatformImage struct {
 	Platform ocispecs.Platform
@@ -28,11 +35,81 @@ type PlatformImage struct {
 	SBOM []byte
 }
 
+// SignatureCheck checks that the image r names in its registry is signed,
+// reading the registry with opts, and returns the digest whose signature
+// it checked, in r's repository. Package sign's SignedBy(key) is one:
+// verify runs the check but links no signing library.
+type SignatureCheck func(ctx context.Context, r name.Reference, opts ...remote.Option) (name.Digest, error)
+
+// OpenOptions say which of a target's images [Load] opens and how it reads
+// them.
+type OpenOptions struct {
+	// Platform, where not the zero value, is the platform whose image is
+	// opened; default every platform's.
+	Platform ocispecs.Platform
+	// Tmp is where an OCI tarball is unpacked; it must be set to open
+	// one, and outlive the images.
+	Tmp string
+	// Keychain gives registry credentials, for the target and its
+	// signatures; default Docker's config (see ref.Keychain).
+	Keychain authn.Keychain
+	// Signed, where not nil, checks the target's signature before
+	// anything else is read: the target must then be a registry reference
+	// ([ErrNotReference] otherwise), and what is opened is the digest whose
+	// signature was checked, from the registry, wherever the tag moves
+	// meanwhile and whatever file is named like the target.
+	Signed SignatureCheck
+}
+
+// Opened is a target as [Load] opened it.
+type Opened struct {
+	// Target names what was opened: the target given, or where its
+	// signature was checked, REPO@DIGEST, the digest whose signature was.
+	Target string
+	// Signed says that Target's signature was checked and passed.
+	Signed bool
+	// Images are its platforms' images, or the one platform's asked for.
+	Images []PlatformImage
+}
+
+// Load opens target as [Images] does, with opt's credentials, after
+// checking its signature where opt.Signed is set.
+func Load(ctx context.Context, target string, opt OpenOptions) (*Opened, error) {
+	auth := remote.WithAuthFromKeychain(ref.Keychain(opt.Keychain))
+	if opt.Signed == nil {
+		idx, img, err := open(ctx, target, opt.Tmp, auth)
+		if err != nil {
+			return nil, err
+		}
+		imgs, err := platformImages(target, idx, img, opt.Platform)
+		if err != nil {
+			return nil, err
+		}
+		return &Opened{Target: target, Images: imgs}, nil
+	}
+	if !IsReference(target) {
+		return nil, fmt.Errorf("%s is %w (NAME:TAG or NAME@sha256:<digest>): signatures are checked in the registry the image was pushed to", target, ErrNotReference)
+	}
+	r, err := ref.Parse(target)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: %w", target, ErrNotReference, err)
+	}
+	d, err := opt.Signed(ctx, r, auth)
+	if err != nil {
+		return nil, err
+	}
+	imgs, err := Pulled(ctx, d, opt.Platform, auth)
+	if err != nil {
+		return nil, fmt.Errorf("%s is signed, but: %w", d, err)
+	}
+	return &Opened{Target: d.String(), Signed: true, Images: imgs}, nil
+}
+
 // Open opens target as an image: an OCI layout directory or an OCI or
 // docker tarball when target is a path that exists, else a registry
-// reference when [IsReference] says target is written as one. A
-// multi-platform target gives its image for platform. tmp is where an OCI
-// tarball is unpacked.
+// reference when [IsReference] says target is written as one, read with
+// Docker's credentials ([Load] takes others). A multi-platform target
+// gives its image for platform. tmp is where an OCI tarball is unpacked.
 func Open(ctx context.Context, target string, platform ocispecs.Platform, tmp string) (v1.Image, error) {
 	imgs, err := Images(ctx, target, platform, tmp)
 	if err != nil {
@@ -48,16 +125,22 @@ func Open(ctx context.Context, target string, platform ocispecs.Platform, tmp st
 // or where platform is not the zero value, that platform's only. An index
 // that lists no image, or only attestations, is an error.
 func Images(ctx context.Context, target string, platform ocispecs.Platform, tmp string) ([]PlatformImage, error) {
-	idx, img, err := open(ctx, target, tmp)
+	o, err := Load(ctx, target, OpenOptions{Platform: platform, Tmp: tmp})
 	if err != nil {
 		return nil, err
 	}
-	return platformImages(target, idx, img, platform)
+	return o.Images, nil
 }
 
 // platformImages is [Images] of what target opened to: its index, or its
 // image where it holds no index.
 func platformImages(target string, idx v1.ImageIndex, img v1.Image, platform ocispecs.Platform) ([]PlatformImage, error) {
+	if img == nil {
+		var err error
+		if img, err = lone(idx); err != nil {
+			return nil, fmt.Errorf("open %s: %w", target, err)
+		}
+	}
 	if img != nil {
 		cfg, err := img.ConfigFile()
 		if err != nil {
@@ -92,8 +175,28 @@ func platformImages(target string, idx v1.ImageIndex, img v1.Image, platform oci
 	return out, nil
 }
 
-// open returns target's index, or its image where it holds no index.
-func open(ctx context.Context, target, tmp string) (v1.ImageIndex, v1.Image, error) {
+// lone returns the image of an index that holds one and nothing else, with
+// no platform (a lone image in a registry, as [oci.OpenRemote] wraps it),
+// and nil for any other index: that image is taken as an image with no
+// index is, whatever platform is asked.
+func lone(idx v1.ImageIndex) (v1.Image, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	if len(im.Manifests) != 1 {
+		return nil, nil
+	}
+	d := im.Manifests[0]
+	if d.Platform != nil || !d.MediaType.IsImage() || oci.IsAttestation(d) {
+		return nil, nil
+	}
+	return idx.Image(d.Digest)
+}
+
+// open returns target's index, or its image where it holds no index, read
+// with auth where it is a registry's.
+func open(ctx context.Context, target, tmp string, auth remote.Option) (v1.ImageIndex, v1.Image, error) {
 	_, err := os.Stat(target)
 	if err == nil {
 		return oci.Open(target, tmp)
@@ -108,11 +211,11 @@ func open(ctx context.Context, target, tmp string) (v1.ImageIndex, v1.Image, err
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w, and not a registry reference: %v", target, ErrNoTarget, err)
 	}
-	idx, img, err := pull(ctx, r, remote.WithAuthFromKeychain(ref.Keychain(nil)))
+	idx, err := oci.OpenRemote(ctx, r, auth)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pull %s: %w", target, err)
 	}
-	return idx, img, nil
+	return idx, nil, nil
 }
 
 // IsReference reports whether target is written as a registry reference
