@@ -232,6 +232,15 @@ func Signed(ctx context.Context, r name.Reference, v signature.Verifier, opts ..
 	return r.Context().Digest(h.String()), nil
 }
 
+// SignedBy is [Signed] with the key v: the check of a signature that
+// verify.OpenOptions.Signed takes, so that package verify, which runs it,
+// links no signing library.
+func SignedBy(v signature.Verifier) func(ctx context.Context, r name.Reference, opts ...remote.Option) (name.Digest, error) {
+	return func(ctx context.Context, r name.Reference, opts ...remote.Option) (name.Digest, error) {
+		return Signed(ctx, r, v, opts...)
+	}
+}
+
 // claims checks that a verified payload is cosign's simple signing of d in
 // repo, as cosign's SimpleClaimVerifier does for the digest.
 func claims(pl []byte, repo name.Repository, d v1.Hash) error {
