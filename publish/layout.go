@@ -23,16 +23,11 @@ var ErrNoLayout = errors.New("not an OCI layout of one image")
 // digest first ([LayoutByDigest]), then, where ref is a tag, the tag is
 // moved to it ([Tag]). The manifest, or the index with its manifests and
 // attestations, is pushed as it is in the layout, so the digest is the
-// layout's.
+// layout's. [SignedLayout] signs it between the two steps.
 func Layout(ctx context.Context, dir string, ref name.Reference, opts ...remote.Option) (digest.Digest, error) {
-	d, err := LayoutByDigest(ctx, dir, ref.Context(), opts...)
+	d, _, err := SignedLayout(ctx, dir, ref, nil, opts...)
 	if err != nil {
 		return "", err
-	}
-	if t, ok := ref.(name.Tag); ok {
-		if err := Tag(ctx, t, d, opts...); err != nil {
-			return "", err
-		}
 	}
 	return d, nil
 }
