@@ -104,7 +104,7 @@ func (a *app) runLLB(ctx context.Context, args []string, stdout, stderr io.Write
 	var o graphOptions
 	fs := pflag.NewFlagSet("llb", pflag.ContinueOnError)
 	o.addFlags(fs, "target platform, one (always explicit in the graph); default: this machine's")
-	pos, help, err := parseFlags(fs, args, stdout, "llb RECIPE [--platform P] [--context DIR] [--base REF]", 1)
+	pos, help, err := parseFlags(fs, args, stdout, "llb RECIPE [--platform P] [--context DIR] [--base REF] [--base-distro D]", 1)
 	if help || err != nil {
 		return err
 	}
