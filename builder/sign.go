@@ -3,14 +3,14 @@ package builder
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/imagebuild/imagebuild/publish"
 	"github.com/imagebuild/imagebuild/ref"
-	"github.com/imagebuild/imagebuild/sign"
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/exporter/containerimage/exptypes"
+	digest "github.com/opencontainers/go-digest"
 )
 
 // pushes are the names opt's outputs push to, each with whether its
@@ -28,32 +28,16 @@ func pushes(opt Options) map[string]bool {
 	return out
 }
 
-// sign signs, with opt.Signer, what each of opt's outputs pushed, as cosign
-// v2 stores signatures (see package sign): the digest the push gave (the
-// index's, where there is one) and each platform's image manifest, in the
+// sign signs, with opt.Signer, what each of opt's outputs pushed, as
+// publish.Sign does (the digest the push gave, the index's where there is
+// one, and each platform's image manifest, by platform ID), in the
 // repository of each name pushed. The signatures' tags go to
 // res.Signatures.
 func (res *Result) sign(ctx context.Context, opt Options) error {
-	var digests []v1.Hash
-	add := func(s string) error {
-		h, err := v1.NewHash(s)
-		if err != nil {
-			return fmt.Errorf("sign: digest %q: %w", s, err)
-		}
-		if !slices.Contains(digests, h) {
-			digests = append(digests, h)
-		}
-		return nil
-	}
-	if d := res.ExporterResponse["containerimage.digest"]; d != "" {
-		if err := add(d); err != nil {
-			return err
-		}
-	}
+	pushed := digest.Digest(res.ExporterResponse[exptypes.ExporterImageDigestKey])
+	var manifests []digest.Digest
 	for _, id := range sortedKeys(res.Manifests) {
-		if err := add(res.Manifests[id].String()); err != nil {
-			return err
-		}
+		manifests = append(manifests, res.Manifests[id])
 	}
 	auth := remote.WithAuthFromKeychain(ref.Keychain(opt.Keychain))
 	names := pushes(opt)
@@ -62,7 +46,7 @@ func (res *Result) sign(ctx context.Context, opt Options) error {
 		if err != nil {
 			return fmt.Errorf("sign %s: %w", n, err)
 		}
-		tags, err := sign.All(ctx, r.Context(), digests, opt.Signer, auth)
+		tags, err := publish.Sign(ctx, r.Context(), pushed, manifests, opt.Signer, auth)
 		for _, tag := range tags {
 			res.Signatures = append(res.Signatures, tag.String())
 		}
