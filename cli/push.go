@@ -6,12 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/imagebuild/imagebuild/oci"
 	"github.com/imagebuild/imagebuild/publish"
 	"github.com/imagebuild/imagebuild/ref"
 	"github.com/imagebuild/imagebuild/sign"
@@ -21,8 +17,8 @@ import (
 
 // runPush pushes the image of an OCI layout directory to a registry, as it
 // is, and prints its digest: the image that was scanned is the one pushed.
-// It goes by digest; with --sign it then signs what it pushed, as build
-// --sign does, and only then moves the tag.
+// With --sign, what it pushed is signed before the tag moves to it (see
+// publish.SignedLayout), as build --sign signs.
 func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := pflag.NewFlagSet("push", pflag.ContinueOnError)
 	key := fs.String("sign", "", "after the push, sign what was pushed (the index and each platform's manifest) with this cosign private key (its password in $COSIGN_PASSWORD), stored as cosign v2 stores it: the NAME:sha256-<hex>.sig tag")
@@ -38,67 +34,18 @@ func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	auth := remote.WithAuthFromKeychain(ref.Keychain(nil))
-	// By digest first: the tag moves only once what it will name is signed.
-	dgst, err := publish.LayoutByDigest(ctx, pos[0], r.Context(), auth)
+	dgst, tags, err := publish.SignedLayout(ctx, pos[0], r, signer, remote.WithAuthFromKeychain(ref.Keychain(nil)))
+	for _, tag := range tags {
+		fmt.Fprintf(stderr, "signed: %s\n", tag)
+	}
 	if errors.Is(err, publish.ErrNoLayout) {
 		return usageError{err}
 	}
 	if err != nil {
 		return err
 	}
-	if signer != nil {
-		digests, err := layoutDigests(pos[0], dgst.String())
-		if err != nil {
-			return fmt.Errorf("%s@%s was pushed but not signed: %w", r.Context(), dgst, err)
-		}
-		tags, err := sign.All(ctx, r.Context(), digests, signer, auth)
-		for _, tag := range tags {
-			fmt.Fprintf(stderr, "signed: %s\n", tag)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	if t, ok := r.(name.Tag); ok {
-		if err := publish.Tag(ctx, t, dgst, auth); err != nil {
-			return err
-		}
-	}
 	_, err = fmt.Fprintln(stdout, dgst)
 	return err
-}
-
-// layoutDigests are what a push of the layout dir, which gave the digest
-// pushed, is signed for: that digest and each platform's image manifest.
-func layoutDigests(dir, pushed string) ([]v1.Hash, error) {
-	top, err := v1.NewHash(pushed)
-	if err != nil {
-		return nil, err
-	}
-	idx, err := oci.OpenLayout(dir)
-	if err != nil {
-		return nil, err
-	}
-	ps, err := oci.Platforms(idx)
-	if err != nil {
-		return nil, err
-	}
-	out := []v1.Hash{top}
-	for _, p := range ps {
-		img, err := oci.Image(idx, p)
-		if err != nil {
-			return nil, err
-		}
-		d, err := img.Digest()
-		if err != nil {
-			return nil, err
-		}
-		if !slices.Contains(out, d) {
-			out = append(out, d)
-		}
-	}
-	return out, nil
 }
 
 // loadSigner loads --sign's cosign private key, key, with the password in

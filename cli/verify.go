@@ -10,13 +10,11 @@ import (
 	"strings"
 
 	"github.com/containerd/platforms"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/imagebuild/imagebuild/ref"
 	"github.com/imagebuild/imagebuild/sign"
 	"github.com/imagebuild/imagebuild/verify"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/pflag"
 )
 
@@ -45,59 +43,61 @@ func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		p = platforms.Normalize(p)
 	}
-	images := func(tmp string) ([]verify.PlatformImage, error) {
-		return verify.Images(ctx, target, p, tmp)
-	}
+	var v signature.Verifier
 	if *key != "" {
-		// The report is the output in JSON; the signature passed when
-		// it is written at all.
-		w := stdout
-		if *format == "json" {
-			w = io.Discard
-		}
-		d, auth, err := verifySignature(ctx, target, *key, w)
-		if err != nil {
-			return err
-		}
-		// The image checked is the one whose signature was: by digest,
-		// wherever the tag moves meanwhile, and from the registry,
-		// whatever file is named like it.
-		target = d.String()
-		images = func(string) ([]verify.PlatformImage, error) {
-			return verify.Pulled(ctx, d, p, auth)
+		if v, err = sign.LoadVerifier(*key); err != nil {
+			return usagef("--key %s: %v", *key, err)
 		}
 	}
-	return verifyTarget(ctx, target, images, *format, stdout)
-}
-
-// verifyTarget verifies each platform's image of target, as images opens
-// them (tmp is where it may unpack), and writes the reports; a failed check
-// is an error.
-func verifyTarget(ctx context.Context, target string, images func(tmp string) ([]verify.PlatformImage, error), format string, stdout io.Writer) error {
 	tmp, err := os.MkdirTemp("", "imagebuild-verify-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	imgs, err := images(tmp)
-	if errors.Is(err, verify.ErrNoTarget) {
-		return usageError{err}
+	opt := verify.OpenOptions{Platform: p, Tmp: tmp}
+	if v != nil {
+		opt.Signed = sign.SignedBy(v)
 	}
-	if err != nil {
+	opened, err := verify.Load(ctx, target, opt)
+	switch {
+	case errors.Is(err, verify.ErrNotReference):
+		return usagef("--key: %v", err)
+	case errors.Is(err, verify.ErrNoTarget):
+		return usageError{err}
+	case err != nil:
 		return err
 	}
+	// The report is the output in JSON; the signature passed when it is
+	// written at all.
+	if opened.Signed && *format == "text" {
+		fp, err := sign.Fingerprint(v)
+		if err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintf(stdout, "pass signature: %s is signed by %s (%s)\n", opened.Target, *key, fp); err != nil {
+			return err
+		}
+	}
+	return writeReports(ctx, opened, *format, stdout)
+}
+
+// writeReports verifies each platform's image of what was opened and
+// writes the reports; a failed check is an error.
+func writeReports(ctx context.Context, opened *verify.Opened, format string, stdout io.Writer) error {
+	imgs := opened.Images
 	var reports []*verify.Report
 	var failed []string
 	for _, img := range imgs {
 		report, err := verify.Image(ctx, img.Image, verify.Options{SBOM: img.SBOM})
 		if err != nil {
-			return fmt.Errorf("verify %s (%s): %w", target, platforms.Format(img.Platform), err)
+			return fmt.Errorf("verify %s (%s): %w", opened.Target, platforms.Format(img.Platform), err)
 		}
 		reports = append(reports, report)
 		for _, f := range report.Failures() {
 			failed = append(failed, platforms.Format(img.Platform)+" "+f)
 		}
 	}
+	var err error
 	switch {
 	case format == "json" && len(reports) == 1:
 		err = reports[0].WriteJSON(stdout)
@@ -144,33 +144,4 @@ func verifyImage(ctx context.Context, img v1.Image, p ocispecs.Platform, sbom []
 		return errors.New(strings.Join(report.Failures(), "; "))
 	}
 	return nil
-}
-
-// verifySignature checks that target, a registry reference, is signed by
-// the cosign public key in the file key, says so on stdout and returns the
-// digest whose signature it checked (REPO@DIGEST) and the credentials it
-// read the registry with.
-func verifySignature(ctx context.Context, target, key string, stdout io.Writer) (name.Digest, remote.Option, error) {
-	v, err := sign.LoadVerifier(key)
-	if err != nil {
-		return name.Digest{}, nil, usagef("--key %s: %v", key, err)
-	}
-	if !verify.IsReference(target) {
-		return name.Digest{}, nil, usagef("--key: %s is not a registry reference (NAME:TAG or NAME@sha256:<digest>): signatures are checked in the registry the image was pushed to", target)
-	}
-	r, err := ref.Parse(target)
-	if err != nil {
-		return name.Digest{}, nil, usagef("--key: %s: %v", target, err)
-	}
-	auth := remote.WithAuthFromKeychain(ref.Keychain(nil))
-	d, err := sign.Signed(ctx, r, v, auth)
-	if err != nil {
-		return name.Digest{}, nil, err
-	}
-	fp, err := sign.Fingerprint(v)
-	if err != nil {
-		return name.Digest{}, nil, err
-	}
-	_, err = fmt.Fprintf(stdout, "pass signature: %s is signed by %s (%s)\n", d, key, fp)
-	return d, auth, err
 }
