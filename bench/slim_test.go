@@ -9,6 +9,7 @@ import (
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/internal/testenv"
+	"github.com/imagebuild/imagebuild/output"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/moby/buildkit/client"
 )
@@ -61,7 +62,7 @@ func BenchmarkSlimExample(b *testing.B) {
 	in := recipes.Inputs{Platform: testenv.Platform, Base: recipes.Base{Pin: env.Base}, Context: bctx}
 	builderTar := filepath.Join(out, "builder.tar")
 	if _, err := builder.Build(b.Context(), env.Client, []graph.Image{{Platform: testenv.Platform, Root: r.BuilderStage(in), Base: env.Base, Context: bctx}}, builder.Options{
-		Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: builderTar}},
+		Outputs: []output.Output{{Type: client.ExporterOCI, Dest: builderTar}},
 		Secrets: map[string]string{recipes.PipConfSecret: testenv.PipConf(b, pipconf)},
 	}, nil); err != nil {
 		b.Fatal(err)

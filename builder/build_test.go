@@ -6,17 +6,11 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/imagebuild/imagebuild/graph"
-	"github.com/imagebuild/imagebuild/oci"
+	"github.com/imagebuild/imagebuild/output"
 	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
-	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -39,18 +33,18 @@ func TestBuildRefusesBeforeTheDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	docker := []Output{{Type: client.ExporterDocker, Dest: filepath.Join(t.TempDir(), "x.tar")}}
+	docker := []output.Output{{Type: client.ExporterDocker, Dest: filepath.Join(t.TempDir(), "x.tar")}}
 	tests := []struct {
 		name    string
 		imgs    []graph.Image
-		outputs []Output
+		outputs []output.Output
 		want    error
 	}{
 		{"no image", nil, nil, ErrPlatform},
 		{"windows", []graph.Image{testImage(ocispecs.Platform{OS: "windows", Architecture: "amd64"})}, nil, ErrPlatform},
 		{"windows beside linux", []graph.Image{testImage(amd64), testImage(ocispecs.Platform{OS: "windows", Architecture: "amd64"})}, nil, ErrPlatform},
 		{"platform twice", []graph.Image{testImage(arm64), testImage(ocispecs.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"})}, nil, ErrPlatform},
-		{"docker of two platforms", []graph.Image{testImage(amd64), testImage(arm64)}, docker, ErrInvalidOutput},
+		{"docker of two platforms", []graph.Image{testImage(amd64), testImage(arm64)}, docker, output.ErrInvalidOutput},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,44 +58,6 @@ func TestBuildRefusesBeforeTheDaemon(t *testing.T) {
 				t.Errorf("Build: %v, want %v", err, tt.want)
 			}
 		})
-	}
-}
-
-// TestPlatformManifests: an index's platform manifests as platformManifests
-// reads them, attestations left out.
-func TestPlatformManifests(t *testing.T) {
-	var adds []mutate.IndexAddendum
-	var want []digest.Digest
-	for _, p := range []ocispecs.Platform{amd64, arm64} {
-		img, err := random.Image(64, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := img.Digest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		want = append(want, digest.Digest(d.String()))
-		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: p.OS, Architecture: p.Architecture}}})
-	}
-	att, err := random.Image(64, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	adds = append(adds, mutate.IndexAddendum{Add: att, Descriptor: v1.Descriptor{
-		Platform:    &v1.Platform{OS: "unknown", Architecture: "unknown"},
-		Annotations: map[string]string{oci.AttestationAnnotation: "attestation-manifest"},
-	}})
-	idx := mutate.AppendManifests(empty.Index, adds...)
-	manifests, err := platformManifests(idx, []graph.Image{testImage(amd64), testImage(arm64)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(map[string]digest.Digest{"linux/amd64": want[0], "linux/arm64": want[1]}, manifests); diff != "" {
-		t.Errorf("platformManifests (-want +got):\n%s", diff)
-	}
-	if _, err := platformManifests(idx, []graph.Image{testImage(ocispecs.Platform{OS: "linux", Architecture: "s390x"})}); err == nil {
-		t.Errorf("platformManifests found a linux/s390x image in an index without one")
 	}
 }
 

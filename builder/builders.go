@@ -7,43 +7,15 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/daemon"
 	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/oci"
+	"github.com/imagebuild/imagebuild/output"
 	"github.com/imagebuild/imagebuild/publish"
-	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client"
 	digest "github.com/opencontainers/go-digest"
 )
-
-// validateBuilders reports whether a build of the platforms ids can be
-// made across opt's builders: each builds one of ids; the platforms'
-// images are assembled into one index by the client, so it can be written
-// as an OCI tarball or layout or pushed, not kept in a daemon's store; and
-// each daemon has its own cache, so none is exported.
-func validateBuilders(ids []string, opt Options) error {
-	for _, id := range sortedKeys(opt.Builders) {
-		if !slices.Contains(ids, id) {
-			return &PlanError{Field: "Builders", Key: id, Err: fmt.Errorf("%w: the build does not build %s", ErrPlatform, id)}
-		}
-	}
-	for i, o := range opt.Outputs {
-		switch {
-		case o.Type == client.ExporterOCI:
-		case o.Type == client.ExporterImage && o.Attrs["push"] == "true":
-		default:
-			return &PlanError{Field: "Outputs", Index: i, Err: fmt.Errorf("%w: type=%s with a builder per platform: the platforms' images are assembled into one index; write it with type=oci or push it (type=image,push=true)", ErrInvalidOutput, o.Type)}
-		}
-	}
-	if len(opt.CacheExports) > 0 {
-		return &PlanError{Field: "CacheExports", Err: fmt.Errorf("%w: a cache export with a builder per platform: each daemon has its own cache; export the cache from one-daemon builds", ErrInvalidCache)}
-	}
-	return nil
-}
 
 // buildAcross builds each of imgs on its platform's daemon (builders,
 // else c), each checked as opt asks into an OCI tarball, assembles them into
@@ -66,7 +38,7 @@ func buildAcross(ctx context.Context, c *client.Client, builders map[string]*cli
 		one.Builders, one.MetadataFile = nil, ""
 		srcs[i] = filepath.Join(tmp, fmt.Sprintf("platform-%d", i))
 		tarball := srcs[i] + ".oci.tar"
-		one.Outputs = []Output{{Type: client.ExporterOCI, Dest: tarball}}
+		one.Outputs = []output.Output{{Type: client.ExporterOCI, Dest: tarball}}
 		on := c
 		if b, ok := builders[PlatformID(img.Platform)]; ok {
 			on = b
@@ -112,51 +84,14 @@ func buildAcross(ctx context.Context, c *client.Client, builders map[string]*cli
 		return nil, err
 	}
 	res.ExporterResponse = map[string]string{"containerimage.digest": d.String()}
-	st := &staged{}
-	defer st.discard()
-	keychain := ref.Keychain(opt.Keychain)
-	for _, o := range opt.Outputs {
-		switch {
-		case o.Type == client.ExporterOCI && o.Attrs["tar"] == "false":
-			dir, err := st.set.Dir(o.Dest)
-			if err != nil {
-				return nil, fmt.Errorf("output %s: %w", o.Dest, err)
-			}
-			if err := os.CopyFS(dir, os.DirFS(assembled)); err != nil {
-				return nil, fmt.Errorf("output %s: %w", o.Dest, err)
-			}
-		case o.Type == client.ExporterOCI:
-			f, err := st.set.File(o.Dest, 0o644)
-			if err != nil {
-				return nil, fmt.Errorf("output %s: %w", o.Dest, err)
-			}
-			err = publish.WriteTar(assembled, f)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return nil, fmt.Errorf("output %s: %w", o.Dest, err)
-			}
-		case o.Type == client.ExporterImage:
-			for _, n := range strings.Split(o.Attrs["name"], ",") {
-				r, err := ref.ParseInsecure(n, o.Attrs["registry.insecure"] == "true")
-				if err != nil {
-					return nil, fmt.Errorf("push %s: %w", n, err)
-				}
-				// The platforms' images are pushed by digest, then the
-				// index, by digest too: the tag is moved once it is read
-				// back (see [Result.tag]).
-				pushed, err := publish.LayoutByDigest(ctx, assembled, r.Context(), remote.WithAuthFromKeychain(keychain))
-				if err != nil {
-					return nil, err
-				}
-				if pushed != d {
-					return nil, fmt.Errorf("push %s: pushed %s, not the index assembled, %s", n, pushed, d)
-				}
-			}
-		}
+	// The platforms' images are pushed by digest, then the index, by
+	// digest too: the tag is moved once it is read back (see [Result.tag]).
+	st := &output.Stage{}
+	defer st.Discard()
+	if err := st.Layout(ctx, assembled, d, opt.Outputs, opt.Keychain); err != nil {
+		return nil, err
 	}
-	if err := res.readBack(ctx, imgs, opt, st); err != nil {
+	if _, err := res.readBack(ctx, imgs, opt, st); err != nil {
 		return nil, err
 	}
 	if err := res.commit(st, opt); err != nil {

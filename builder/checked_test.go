@@ -9,6 +9,7 @@ import (
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/internal/testenv"
+	"github.com/imagebuild/imagebuild/output"
 	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
@@ -37,7 +38,7 @@ func TestPushIsTheImageChecked(t *testing.T) {
 			checked, err = img.Digest()
 			return err
 		},
-		Outputs: []builder.Output{{Type: client.ExporterImage, Attrs: map[string]string{"name": name, "push": "true"}}},
+		Outputs: []output.Output{{Type: client.ExporterImage, Attrs: map[string]string{"name": name, "push": "true"}}},
 	}, nil)
 	r, perr := ref.Parse(name)
 	if perr != nil {

@@ -12,7 +12,18 @@
 // outputs and reads back what it wrote.
 //
 // The client comes from package daemon ([daemon.Connect]); pins and
-// references from package ref.
+// references from package ref. Where the result goes is package output:
+// an [output.Output] names it, and output stages, writes, loads and reads
+// back what the build exports; the build moves tags only once that is read
+// back and signed.
+//
+// The files follow one build: plan.go checks it ([NewPlan]) and runs it
+// ([Plan.Build]); build.go is the pipeline ([Build]: check, export, read
+// back, commit, tag); check.go the checks (verify, reproducibility);
+// solve.go one solve on a daemon, expand.go a graph that grows during it,
+// sbom.go the SBOM attached to it; builders.go a daemon per platform;
+// errors.go what the daemon's errors mean to the user. The other files hold
+// what their names say.
 //
 // The smallest use builds one recipe's image into an OCI tarball:
 //
@@ -20,7 +31,7 @@
 //	bctx, err := graph.LoadContext(".")
 //	img, err := recipes.PythonAlpine{}.Image(recipes.Inputs{Platform: platform, Context: bctx})
 //	res, err := builder.Build(ctx, c, []graph.Image{img}, builder.Options{
-//		Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: "image.oci.tar"}},
+//		Outputs: []output.Output{{Type: client.ExporterOCI, Dest: "image.oci.tar"}},
 //	}, nil)
 //
 // [Build] is [NewPlan], which checks everything that needs no daemon

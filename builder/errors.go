@@ -1,11 +1,17 @@
 package builder
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/containerd/platforms"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/graph"
+	"github.com/imagebuild/imagebuild/oci"
+	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client/llb"
 	gwpb "github.com/moby/buildkit/frontend/gateway/pb"
 	"github.com/moby/buildkit/solver/errdefs"
@@ -82,4 +88,71 @@ func solveError(err error, def *llb.Definition) error {
 		}
 	}
 	return err
+}
+
+// solveErrorOf is [solveError] for the definition, of defs, that holds the
+// failed vertex. An error with no vertex that names a base of imgs is the
+// daemon's answer when asked for that base's config, before any step: a
+// [*PullError] too, unless it is the base lacking a platform.
+func solveErrorOf(err error, defs []*llb.Definition, imgs []graph.Image) error {
+	var ve *errdefs.VertexError
+	if errors.As(err, &ve) {
+		for _, def := range defs {
+			if _, ok := def.Metadata[digest.Digest(ve.Digest)]; ok {
+				return solveError(err, def)
+			}
+		}
+		return solveError(err, defs[0])
+	}
+	if msg := err.Error(); !strings.Contains(msg, ErrPlatform.Error()+": ") {
+		for _, img := range imgs {
+			if strings.Contains(msg, img.Base.String()) {
+				return &PullError{Ref: img.Base.String(), Err: err}
+			}
+		}
+	}
+	return err
+}
+
+// baseError explains err, the daemon's answer when asked for img's base
+// config: a platform the base's index lacks is named with the platforms it
+// has, as its registry lists them to Options.Keychain.
+func baseError(ctx context.Context, img graph.Image, opt Options, err error) error {
+	if !strings.Contains(err.Error(), "no match for platform") {
+		return err // named by the client, which gets only its message
+	}
+	has := ""
+	if have, lerr := basePlatforms(ctx, img.Base, opt.Mirrors, opt.Keychain); lerr == nil {
+		has = "; it has " + strings.Join(have, ", ")
+	}
+	return fmt.Errorf("%w: the base %s has no %s image%s", ErrPlatform, img.Base, platforms.Format(img.Platform), has)
+}
+
+// basePlatforms lists the platforms of pin's index, through its mirror in m
+// when there is one.
+func basePlatforms(ctx context.Context, pin ref.Pin, m ref.Mirrors, keychain authn.Keychain) ([]string, error) {
+	from, err := m.Rewrite(pin.Name() + "@" + pin.Digest().String())
+	if err != nil {
+		return nil, err
+	}
+	r, err := ref.Parse(from)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := remote.Index(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(ref.Keychain(keychain)))
+	if err != nil {
+		return nil, err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, d := range im.Manifests {
+		if d.Platform == nil || oci.IsAttestation(d) || d.Platform.OS == "unknown" {
+			continue
+		}
+		out = append(out, d.Platform.String())
+	}
+	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/daemon"
 	"github.com/imagebuild/imagebuild/graph"
+	"github.com/imagebuild/imagebuild/output"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client"
@@ -35,7 +36,7 @@ func ExampleBuild() {
 		log.Fatal(err)
 	}
 	res, err := builder.Build(ctx, c, []graph.Image{img}, builder.Options{
-		Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: "image.oci.tar"}},
+		Outputs: []output.Output{{Type: client.ExporterOCI, Dest: "image.oci.tar"}},
 	}, nil)
 	if err != nil {
 		log.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/oci"
+	"github.com/imagebuild/imagebuild/output"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/imagebuild/imagebuild/ref"
 	"github.com/imagebuild/imagebuild/verify"
@@ -57,8 +58,8 @@ func build(t *testing.T, env *testenv.Env, images builder.Images, ps []ocispecs.
 	return plan.Build(context.Background(), env.Client, nil)
 }
 
-func tarball(dest string) []builder.Output {
-	return []builder.Output{{Type: client.ExporterOCI, Dest: dest}}
+func tarball(dest string) []output.Output {
+	return []output.Output{{Type: client.ExporterOCI, Dest: dest}}
 }
 
 func epoch(s int64) *time.Time {
@@ -237,7 +238,7 @@ func TestBuildersPerPlatform(t *testing.T) {
 			verified = append(verified, builder.PlatformID(p))
 			return nil
 		},
-		Outputs: []builder.Output{
+		Outputs: []output.Output{
 			{Type: client.ExporterOCI, Dest: dest},
 			{Type: client.ExporterOCI, Dest: filepath.Join(out, "layout"), Attrs: map[string]string{"tar": "false"}},
 			{Type: client.ExporterImage, Attrs: map[string]string{"name": ref, "push": "true"}},
@@ -408,9 +409,9 @@ func TestPlanRefusesBeforeAnyDaemon(t *testing.T) {
 	}{
 		{"windows", []ocispecs.Platform{{OS: "windows", Architecture: "amd64"}}, builder.Options{}, "Platforms", builder.ErrPlatform},
 		{"twice", []ocispecs.Platform{arm64, {OS: "linux", Architecture: "aarch64"}}, builder.Options{}, "Platforms", builder.ErrPlatform},
-		{"docker of two", []ocispecs.Platform{amd64, arm64}, builder.Options{Outputs: []builder.Output{{Type: client.ExporterDocker, Dest: filepath.Join(dir, "x.tar")}}}, "Outputs", builder.ErrInvalidOutput},
+		{"docker of two", []ocispecs.Platform{amd64, arm64}, builder.Options{Outputs: []output.Output{{Type: client.ExporterDocker, Dest: filepath.Join(dir, "x.tar")}}}, "Outputs", output.ErrInvalidOutput},
 		{"builder of no platform built", []ocispecs.Platform{amd64}, builder.Options{Builders: map[string]daemon.Config{"linux/arm64": {Addr: addr}}}, "Builders", builder.ErrPlatform},
-		{"builders and an image not pushed", []ocispecs.Platform{amd64, arm64}, builder.Options{Builders: map[string]daemon.Config{"linux/arm64": {Addr: addr}}, Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: filepath.Join(dir, "x.tar")}, {Type: client.ExporterImage, Attrs: map[string]string{"name": "r/a:1"}}}}, "Outputs", builder.ErrInvalidOutput},
+		{"builders and an image not pushed", []ocispecs.Platform{amd64, arm64}, builder.Options{Builders: map[string]daemon.Config{"linux/arm64": {Addr: addr}}, Outputs: []output.Output{{Type: client.ExporterOCI, Dest: filepath.Join(dir, "x.tar")}, {Type: client.ExporterImage, Attrs: map[string]string{"name": "r/a:1"}}}}, "Outputs", output.ErrInvalidOutput},
 		{"cache export type", []ocispecs.Platform{amd64}, builder.Options{CacheExports: []client.CacheOptionsEntry{{Type: "zip"}}}, "CacheExports", builder.ErrInvalidCache},
 		{"secret no step reads", []ocispecs.Platform{amd64}, builder.Options{Secrets: map[string]string{"token": "/etc/hostname"}}, "Secrets", nil},
 		{"metadata folder missing", []ocispecs.Platform{amd64}, builder.Options{MetadataFile: filepath.Join(dir, "missing", "md.json")}, "MetadataFile", nil},

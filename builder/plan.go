@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
-	"github.com/containerd/platforms"
 	"github.com/imagebuild/imagebuild/daemon"
 	"github.com/imagebuild/imagebuild/graph"
+	"github.com/imagebuild/imagebuild/output"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
@@ -60,15 +59,6 @@ func (e *PlanError) Error() string {
 
 func (e *PlanError) Unwrap() error { return e.Err }
 
-// LinuxPlatform is Linux on this machine's architecture: the platform a
-// [Plan] that names none is checked for, and what the graph is written
-// for when no platform is named, whatever OS the client runs on.
-func LinuxPlatform() ocispecs.Platform {
-	p := platforms.DefaultSpec()
-	p.OS = "linux"
-	return platforms.Normalize(p)
-}
-
 // NewPlan checks a build of the images images makes for ps (none: the
 // daemon's default platform, found when the build starts) with opt, before
 // any daemon is contacted: the platforms (Linux, each once), the images
@@ -111,7 +101,7 @@ func NewPlan(ctx context.Context, images Images, ps []ocispecs.Platform, opt Opt
 		if err := validateOutput(o, len(probe)); err != nil {
 			return nil, &PlanError{Field: "Outputs", Index: i, Err: err}
 		}
-		if err := o.apartFrom(p.imgs[0].Context); err != nil {
+		if err := o.ApartFrom(p.imgs[0].Context.Dir()); err != nil {
 			return nil, &PlanError{Field: "Outputs", Index: i, Err: err}
 		}
 		if err := o.CheckDest(); err != nil {
@@ -137,7 +127,7 @@ func NewPlan(ctx context.Context, images Images, ps []ocispecs.Platform, opt Opt
 		return nil, err
 	}
 	if opt.MetadataFile != "" {
-		if err := checkFileDest(opt.MetadataFile); err != nil {
+		if err := output.CheckFileDest(opt.MetadataFile); err != nil {
 			return nil, &PlanError{Field: "MetadataFile", Err: err}
 		}
 	}
@@ -219,7 +209,7 @@ func (p *Plan) Build(ctx context.Context, c *client.Client, status chan *client.
 		}
 		opt.session = append(opt.session, secretsprovider.NewSecretProvider(store))
 	}
-	if slices.ContainsFunc(opt.Outputs, func(o Output) bool { return o.Type == OutputLoad }) {
+	if slices.ContainsFunc(opt.Outputs, func(o output.Output) bool { return o.Type == output.OutputLoad }) {
 		if opt.Engine == nil {
 			opt.Engine = daemon.EngineOf(c)
 		}
@@ -232,7 +222,7 @@ func (p *Plan) Build(ctx context.Context, c *client.Client, status chan *client.
 			opt.Engine = e
 		}
 		if len(imgs) > 1 && !(opt.Engine.Builds(c) && opt.Engine.HoldsIndexes()) {
-			return nil, fmt.Errorf("%w: a load of %d platforms: an engine's image store holds an index only where the build runs on the engine (docker://) and it keeps images in containerd's image store; load one platform, or write the index with type=oci or push it", ErrInvalidOutput, len(imgs))
+			return nil, fmt.Errorf("%w: a load of %d platforms: an engine's image store holds an index only where the build runs on the engine (docker://) and it keeps images in containerd's image store; load one platform, or write the index with type=oci or push it", output.ErrInvalidOutput, len(imgs))
 		}
 	}
 	builders := map[string]*client.Client{}
@@ -271,15 +261,6 @@ func (p *Plan) Build(ctx context.Context, c *client.Client, status chan *client.
 		}
 	}
 	return res, res.tag(ctx, opt)
-}
-
-// checkFileDest reports whether a file can be written at path: its folder
-// exists and can be written in, and path is not a directory.
-func checkFileDest(path string) error {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return errors.New("is a directory; name a file")
-	}
-	return writableDir(filepath.Dir(path), false)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -11,6 +11,7 @@ import (
 	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/oci"
+	"github.com/imagebuild/imagebuild/output"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 )
@@ -32,7 +33,7 @@ func TestLocalOutputLinks(t *testing.T) {
 	img := graph.Image{Platform: testenv.Platform, Root: root, Base: env.Base}
 	dest := filepath.Join(t.TempDir(), "rootfs")
 	if _, err := builder.Build(context.Background(), env.Client, []graph.Image{img}, builder.Options{
-		Outputs: []builder.Output{{Type: client.ExporterLocal, Dest: dest}},
+		Outputs: []output.Output{{Type: client.ExporterLocal, Dest: dest}},
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func TestOCITarballOpens(t *testing.T) {
 	img := graph.Image{Platform: testenv.Platform, Root: root, Base: env.Base}
 	path := filepath.Join(t.TempDir(), "image.oci.tar")
 	res, err := builder.Build(context.Background(), env.Client, []graph.Image{img}, builder.Options{
-		Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: path}},
+		Outputs: []output.Output{{Type: client.ExporterOCI, Dest: path}},
 	}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/daemon"
+	"github.com/imagebuild/imagebuild/output"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/util/progress/progressui"
@@ -112,10 +113,10 @@ func (o *buildOptions) options() (builder.Options, error) {
 		if o.push {
 			attrs["push"] = "true"
 		}
-		so.Outputs = append(so.Outputs, builder.Output{Type: client.ExporterImage, Attrs: attrs})
+		so.Outputs = append(so.Outputs, output.Output{Type: client.ExporterImage, Attrs: attrs})
 	}
 	if o.load {
-		so.Outputs = append(so.Outputs, builder.Output{Type: builder.OutputLoad, Attrs: map[string]string{"name": strings.Join(o.tags, ",")}})
+		so.Outputs = append(so.Outputs, output.Output{Type: output.OutputLoad, Attrs: map[string]string{"name": strings.Join(o.tags, ",")}})
 	}
 	switch o.network {
 	case "", "default":
@@ -230,16 +231,16 @@ func parseSecret(spec string) (id, path string, err error) {
 // parseOutput parses an --output spec the way buildctl does: comma-separated
 // KEY=VALUE fields (CSV, so a value with commas is quoted), type and dest
 // taken out, the rest exporter attributes.
-func parseOutput(spec string) (builder.Output, error) {
+func parseOutput(spec string) (output.Output, error) {
 	fields, err := csv.NewReader(strings.NewReader(spec)).Read()
 	if err != nil {
-		return builder.Output{}, usagef("--output %q: %v", spec, err)
+		return output.Output{}, usagef("--output %q: %v", spec, err)
 	}
-	out := builder.Output{Attrs: map[string]string{}}
+	out := output.Output{Attrs: map[string]string{}}
 	for _, f := range fields {
 		k, v, ok := strings.Cut(f, "=")
 		if !ok || k == "" {
-			return builder.Output{}, usagef("--output %q: field %q is not KEY=VALUE", spec, f)
+			return output.Output{}, usagef("--output %q: field %q is not KEY=VALUE", spec, f)
 		}
 		switch k {
 		case "type":

@@ -11,9 +11,9 @@ import (
 
 	"github.com/containerd/platforms"
 	"github.com/google/go-cmp/cmp"
-	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/internal/testenv"
+	"github.com/imagebuild/imagebuild/output"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/moby/buildkit/client/llb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -241,12 +241,12 @@ func TestParseOutput(t *testing.T) {
 	}
 	tests := []struct {
 		spec string
-		want builder.Output
+		want output.Output
 	}{
-		{"type=oci,dest=out/image.tar", builder.Output{Type: "oci", Dest: "out/image.tar", Attrs: map[string]string{}}},
-		{"type=image,name=r/a:1,push=true", builder.Output{Type: "image", Attrs: map[string]string{"name": "r/a:1", "push": "true"}}},
-		{`type=image,"name=r/a:1,r/a:2"`, builder.Output{Type: "image", Attrs: map[string]string{"name": "r/a:1,r/a:2"}}},
-		{"type=local,dest=rootfs", builder.Output{Type: "local", Dest: "rootfs", Attrs: map[string]string{}}},
+		{"type=oci,dest=out/image.tar", output.Output{Type: "oci", Dest: "out/image.tar", Attrs: map[string]string{}}},
+		{"type=image,name=r/a:1,push=true", output.Output{Type: "image", Attrs: map[string]string{"name": "r/a:1", "push": "true"}}},
+		{`type=image,"name=r/a:1,r/a:2"`, output.Output{Type: "image", Attrs: map[string]string{"name": "r/a:1,r/a:2"}}},
+		{"type=local,dest=rootfs", output.Output{Type: "local", Dest: "rootfs", Attrs: map[string]string{}}},
 	}
 	for _, tt := range tests {
 		got, err := parseOutput(tt.spec)
@@ -266,7 +266,7 @@ func TestTagAndPush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []builder.Output{{Type: "image", Attrs: map[string]string{"name": "r/a:1,r/a:2", "push": "true"}}}
+	want := []output.Output{{Type: "image", Attrs: map[string]string{"name": "r/a:1,r/a:2", "push": "true"}}}
 	if diff := cmp.Diff(want, so.Outputs); diff != "" {
 		t.Errorf("outputs (-want +got):\n%s", diff)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/oci"
+	"github.com/imagebuild/imagebuild/output"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -75,9 +76,9 @@ func TestMultiPlatformBuild(t *testing.T) {
 	if got := md["containerimage.digest"]; got != im.Manifests[0].Digest.String() {
 		t.Errorf("metadata containerimage.digest = %v, want the index's %s", got, im.Manifests[0].Digest)
 	}
-	manifests, _ := md[builder.MetadataManifests].(map[string]any)
+	manifests, _ := md[output.MetadataManifests].(map[string]any)
 	if len(manifests) != 2 {
-		t.Errorf("metadata %s = %v, want a digest for each of two platforms", builder.MetadataManifests, md[builder.MetadataManifests])
+		t.Errorf("metadata %s = %v, want a digest for each of two platforms", output.MetadataManifests, md[output.MetadataManifests])
 	}
 
 	epoch := time.Unix(1700000000, 0).UTC()
@@ -230,7 +231,7 @@ func TestMultiPlatformPush(t *testing.T) {
 	if last := lines[len(lines)-1]; last != d.String() || md["containerimage.digest"] != d.String() {
 		t.Errorf("registry has index %s; build printed %q, metadata says %v", d, last, md["containerimage.digest"])
 	}
-	manifests, _ := md[builder.MetadataManifests].(map[string]any)
+	manifests, _ := md[output.MetadataManifests].(map[string]any)
 	pushed := testenv.PlatformManifests(t, idx)
 	for _, p := range ps {
 		if id := pushed[builder.PlatformID(p)]; id == "" || manifests[builder.PlatformID(p)] != id {

@@ -13,6 +13,7 @@ import (
 	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/oci"
+	"github.com/imagebuild/imagebuild/output"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 )
@@ -62,7 +63,7 @@ func badImage(t *testing.T, env *testenv.Env, user string, root func(llb.State) 
 	img := graph.Image{Platform: testenv.Platform, Root: root(base), Base: env.Base, Config: graph.Config{User: user}}
 	dest := filepath.Join(t.TempDir(), "image.tar")
 	if _, err := builder.Build(context.Background(), env.Client, []graph.Image{img}, builder.Options{
-		Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: dest}},
+		Outputs: []output.Output{{Type: client.ExporterOCI, Dest: dest}},
 	}, nil); err != nil {
 		t.Fatal(err)
 	}

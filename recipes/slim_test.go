@@ -13,6 +13,7 @@ import (
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/internal/testenv"
+	"github.com/imagebuild/imagebuild/output"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/imagebuild/imagebuild/verify"
 	"github.com/moby/buildkit/client"
@@ -42,9 +43,9 @@ func buildSlim(t *testing.T, env *testenv.Env, r recipes.PythonSlim, requirement
 		t.Fatal(err)
 	}
 	dest := filepath.Join(t.TempDir(), "image.tar")
-	outputs := []builder.Output{{Type: client.ExporterOCI, Dest: dest}}
+	outputs := []output.Output{{Type: client.ExporterOCI, Dest: dest}}
 	if ref != "" {
-		outputs = append(outputs, builder.Output{Type: client.ExporterImage, Attrs: map[string]string{"name": ref, "push": "true"}})
+		outputs = append(outputs, output.Output{Type: client.ExporterImage, Attrs: map[string]string{"name": ref, "push": "true"}})
 	}
 	if _, err := builder.Build(context.Background(), env.Client, []graph.Image{img}, builder.Options{
 		Outputs: outputs,
@@ -143,7 +144,7 @@ kill $pid`, port, port)
 	builderTar := filepath.Join(t.TempDir(), "builder.tar")
 	st := r.BuilderStage(recipes.Inputs{Platform: testenv.Platform, Base: recipes.Base{Pin: env.Base}, Context: bctx})
 	if _, err := builder.Build(context.Background(), env.Client, []graph.Image{{Platform: testenv.Platform, Root: st, Base: env.Base, Context: bctx}},
-		builder.Options{Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: builderTar}}}, nil); err != nil {
+		builder.Options{Outputs: []output.Output{{Type: client.ExporterOCI, Dest: builderTar}}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	rt, bd := imageSize(t, tarball), imageSize(t, builderTar)
@@ -217,7 +218,7 @@ func TestLocalProject(t *testing.T) {
 	dest := filepath.Join(t.TempDir(), "image.tar")
 	ref := env.Registry + "/imagebuild-test/incident-tracker:local-project"
 	if _, err := builder.Build(context.Background(), env.Client, []graph.Image{img}, builder.Options{
-		Outputs: []builder.Output{{Type: client.ExporterOCI, Dest: dest}, {Type: client.ExporterImage, Attrs: map[string]string{"name": ref, "push": "true"}}},
+		Outputs: []output.Output{{Type: client.ExporterOCI, Dest: dest}, {Type: client.ExporterImage, Attrs: map[string]string{"name": ref, "push": "true"}}},
 		Secrets: map[string]string{recipes.PipConfSecret: testenv.PipConf(t, pipconf)},
 	}, nil); err != nil {
 		t.Fatalf("build the example with ./native: %v", err)

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package builder
+package output
 
 // canWrite reports whether this process may create files in dir. Where
 // there is no access(2) (Windows), a folder's ACLs are not read ahead:

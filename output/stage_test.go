@@ -1,4 +1,4 @@
-package builder
+package output
 
 import (
 	"archive/tar"
@@ -14,19 +14,20 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/imagebuild/imagebuild/graph"
 	"github.com/moby/buildkit/client"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
+
+var amd64 = ocispecs.Platform{OS: "linux", Architecture: "amd64"}
 
 func TestLayoutOutputIsStagedBesideItsDestination(t *testing.T) {
 	dir := t.TempDir()
 	dest := filepath.Join(dir, "image")
 	out := Output{Type: client.ExporterOCI, Dest: dest, Attrs: map[string]string{"tar": "false"}}
 
-	var st staged
-	e, err := st.entry(out)
+	var st Stage
+	e, err := st.Entry(out, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,10 +43,10 @@ func TestLayoutOutputIsStagedBesideItsDestination(t *testing.T) {
 	if _, err := os.Stat(dest); !os.IsNotExist(err) {
 		t.Fatalf("%s exists before the build succeeded (%v)", dest, err)
 	}
-	if err := st.commit(); err != nil {
+	if err := st.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	st.discard()
+	st.Discard()
 	if _, err := os.Stat(filepath.Join(dest, "index.json")); err != nil {
 		t.Errorf("after commit: %v", err)
 	}
@@ -55,15 +56,15 @@ func TestLayoutOutputIsStagedBesideItsDestination(t *testing.T) {
 
 	// A build that fails leaves neither the layout nor its partial folder,
 	// and an earlier layout at the destination stays as it was.
-	var failed staged
-	e, err = failed.entry(out)
+	var failed Stage
+	e, err = failed.Entry(out, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(e.OutputDir, "index.json"), []byte(`{"partial":true}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	failed.discard()
+	failed.Discard()
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("after a failed build %s holds %d entries, want the earlier layout alone", dir, len(entries))
 	}
@@ -73,7 +74,7 @@ func TestLayoutOutputIsStagedBesideItsDestination(t *testing.T) {
 }
 
 // TestTarballIsReadBackAndReplaced: an oci tarball output's manifests are
-// read back from the file written, which must hold the image checked, and
+// read back ([ReadBack.Outputs]) from the file written, which must hold the image checked, and
 // the file then replaces an earlier one at its destination, whole.
 func TestTarballIsReadBackAndReplaced(t *testing.T) {
 	img, err := random.Image(5<<20, 2) // layers above maxManifestBlob
@@ -92,9 +93,9 @@ func TestTarballIsReadBackAndReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := Output{Type: client.ExporterOCI, Dest: dest}
-	var st staged
-	defer st.discard()
-	e, err := st.entry(out)
+	var st Stage
+	defer st.Discard()
+	e, err := st.Entry(out, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,24 +110,24 @@ func TestTarballIsReadBackAndReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	imgs := []graph.Image{testImage(amd64)}
-	opt := Options{Outputs: []Output{out}}
-	checked := &Result{Manifests: map[string]digest.Digest{"linux/amd64": digest.Digest(d.String())}}
-	if err := checked.readBack(context.Background(), imgs, opt, &st); err != nil {
+	platforms := map[string]ocispecs.Platform{"linux/amd64": amd64}
+	outs := []Output{out}
+	checked := &ReadBack{Platforms: platforms, Manifests: map[string]digest.Digest{"linux/amd64": digest.Digest(d.String())}}
+	if err := checked.Outputs(context.Background(), &st, outs); err != nil {
 		t.Errorf("read back the image checked: %v", err)
 	}
-	unchecked := &Result{}
-	if err := unchecked.readBack(context.Background(), imgs, opt, &st); err != nil {
+	unchecked := &ReadBack{Platforms: platforms}
+	if err := unchecked.Outputs(context.Background(), &st, outs); err != nil {
 		t.Errorf("read back with nothing checked: %v", err)
 	} else if diff := cmp.Diff(checked.Manifests, unchecked.Manifests); diff != "" {
 		t.Errorf("manifests read back (-want +got):\n%s", diff)
 	}
-	other := &Result{Manifests: map[string]digest.Digest{"linux/amd64": digest.FromString("another image")}}
-	if err := other.readBack(context.Background(), imgs, opt, &st); err == nil || !strings.Contains(err.Error(), "not "+digest.FromString("another image").String()) {
+	other := &ReadBack{Platforms: platforms, Manifests: map[string]digest.Digest{"linux/amd64": digest.FromString("another image")}}
+	if err := other.Outputs(context.Background(), &st, outs); err == nil || !strings.Contains(err.Error(), "not "+digest.FromString("another image").String()) {
 		t.Errorf("read back an image other than the one checked: %v, want an error naming both", err)
 	}
 
-	if err := st.commit(); err != nil {
+	if err := st.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := os.ReadFile(dest); err != nil || !bytes.Equal(got, stream) {
@@ -158,29 +159,4 @@ func ociTarball(t *testing.T, img v1.Image, p ocispecs.Platform) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
-}
-
-func TestOutputValidate(t *testing.T) {
-	tests := []struct {
-		name string
-		o    Output
-		ok   bool
-	}{
-		{name: "oci", o: Output{Type: "oci", Dest: "a.tar"}, ok: true},
-		{name: "oci without dest", o: Output{Type: "oci"}},
-		{name: "docker", o: Output{Type: "docker", Dest: "a.tar"}, ok: true},
-		{name: "local", o: Output{Type: "local", Dest: "dir"}, ok: true},
-		{name: "local without dest", o: Output{Type: "local"}},
-		{name: "image", o: Output{Type: "image", Attrs: map[string]string{"name": "r/x:y"}}, ok: true},
-		{name: "image without name", o: Output{Type: "image"}},
-		{name: "no type", o: Output{Dest: "x"}},
-		{name: "unknown type", o: Output{Type: "zip", Dest: "x"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := tt.o.Validate(); (err == nil) != tt.ok {
-				t.Errorf("Validate() = %v, want ok=%v", err, tt.ok)
-			}
-		})
-	}
 }

@@ -1,0 +1,116 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/imagebuild/imagebuild/graph"
+	"github.com/moby/buildkit/client/llb"
+	gateway "github.com/moby/buildkit/frontend/gateway/client"
+)
+
+// definitions collects the definitions a build makes as it goes.
+type definitions struct {
+	mu   sync.Mutex
+	defs []*llb.Definition
+}
+
+func (d *definitions) add(def *llb.Definition) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.defs = append(d.defs, def)
+}
+
+func (d *definitions) all() []*llb.Definition {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.defs)
+}
+
+// expand solves img's expansion step and the steps ahead of it side by
+// side, reads their files and returns img with the Root its expansion makes
+// of them.
+func expand(ctx context.Context, gw gateway.Client, img graph.Image, imports []gateway.CacheOptionsEntry, opt Options) (graph.Image, error) {
+	x := img.Expand
+	solve := func(ctx context.Context, st llb.State) (gateway.Reference, error) {
+		def, err := opt.marshal(ctx, st, img.Platform)
+		if err != nil {
+			return nil, err
+		}
+		res, err := gw.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true, CacheImports: imports})
+		if err != nil {
+			return nil, err
+		}
+		return res.SingleRef()
+	}
+	// A step ahead that fails leaves its file nil: Root does without it.
+	// When Step fails, the steps ahead are not waited for.
+	ahead := make([][]byte, len(x.Ahead))
+	actx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	for i, a := range x.Ahead {
+		wg.Go(func() {
+			if ref, err := solve(actx, a.Step); err == nil {
+				ahead[i], _ = readAll(actx, ref, a.File)
+			}
+		})
+	}
+	if x.Later {
+		wg.Wait()
+		if err := ctx.Err(); err != nil {
+			return img, err
+		}
+		root, err := x.Root(nil, ahead)
+		if err == nil {
+			img.Root, img.Expand = root, nil
+			return img, nil
+		}
+		if !errors.Is(err, graph.ErrNeedStep) {
+			return img, err
+		}
+	}
+	ref, err := solve(ctx, x.Step)
+	if err != nil {
+		return img, err
+	}
+	files := map[string][]byte{}
+	for _, f := range x.Files {
+		if files[f], err = readAll(ctx, ref, f); err != nil {
+			return img, fmt.Errorf("read %s from the expansion step: %w", f, err)
+		}
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return img, err
+	}
+	if img.Root, err = x.Root(files, ahead); err != nil {
+		return img, err
+	}
+	img.Expand = nil
+	return img, nil
+}
+
+// readAll reads the whole file path from ref, past the daemon's cap on one
+// read: a chunk at a time until one comes back short, so a small file is
+// one round trip.
+func readAll(ctx context.Context, ref gateway.Reference, path string) ([]byte, error) {
+	const chunk = 8 << 20
+	var out []byte
+	for off := 0; ; off += chunk {
+		dt, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: path, Range: &gateway.FileRange{Offset: off, Length: chunk}})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, dt...)
+		if len(dt) < chunk {
+			return out, nil
+		}
+	}
+}
