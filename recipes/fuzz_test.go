@@ -3,9 +3,11 @@ package recipes
 import (
 	"encoding/hex"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
+	pep440 "github.com/aquasecurity/go-pep440-version"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -78,23 +80,21 @@ func renderRequirements(r Requirements) string {
 	return b.String()
 }
 
-// FuzzPEP440 compares two versions as the PEP 440 code reads them: it does
-// not panic on any version or specifier; where it tells, its comparisons
-// are antisymmetric (a < b exactly when b > a), consistent with one
-// another (<= is < or ==, != is not ==, the same for prefixes) and
-// reflexive, on two releases. The seeds are in testdata/fuzz/FuzzPEP440.
+// FuzzPEP440 compares two versions as satisfies reads them: it does not
+// panic on any version or specifier, and holds only where it tells. On
+// any PEP 440 version a it tells ==a, >=a and <=a hold, !=a, <a and >a do
+// not; == and != of the same version or prefix never agree; a version
+// equal to b matches the prefix of b's release; ~=b implies >=b. On two
+// releases (1, 1.2, 2.3.2) it tells every comparison, and they are
+// antisymmetric (a < b exactly when b > a), consistent with one another
+// (<= is < or ==) and one order. The seeds are in
+// testdata/fuzz/FuzzPEP440.
 func FuzzPEP440(f *testing.F) {
 	for _, s := range [][2]string{{"1", "1.0"}, {"1.4.5", "1.4.2"}, {"2.3.2", ">=2,<3"}, {"1", "!=1.0.*"}, {"1.0rc1", "1.0"}} {
 		f.Add(s[0], s[1])
 	}
 	f.Fuzz(func(t *testing.T, a, b string) {
 		satisfies(a, b) // any specifier
-		if _, ok := release(a); !ok {
-			return
-		}
-		if _, ok := release(b); !ok {
-			return
-		}
 		sat := func(v, spec string) (bool, bool) {
 			ok, told := satisfies(v, spec)
 			if !told && ok {
@@ -102,13 +102,42 @@ func FuzzPEP440(f *testing.F) {
 			}
 			return ok, told
 		}
-		if _, told := sat(a, "=="+a); told {
-			if ok, _ := sat(a, "=="+a); !ok {
-				t.Errorf("%q is not == itself", a)
+		for _, v := range []string{a, b} {
+			if strings.Contains(v, ",") {
+				continue
+			}
+			for op, want := range map[string]bool{"==": true, ">=": true, "<=": true, "!=": false, "<": false, ">": false} {
+				if ok, told := sat(v, op+v); told && ok != want {
+					t.Errorf("satisfies(%q, %s%s) = %v", v, op, v, ok)
+				}
 			}
 		}
+		if strings.Contains(a+b, ",") {
+			return
+		}
+		for _, w := range []string{b, b + ".*"} {
+			eq, told := sat(a, "=="+w)
+			if ne, told2 := sat(a, "!="+w); told && told2 && ne == eq {
+				t.Errorf("satisfies(%q, ==%s) = satisfies(%q, !=%s) = %v", a, w, a, w, eq)
+			}
+		}
+		if eq, _ := sat(a, "=="+b); eq {
+			if base := releaseOf(b); base != "" {
+				if in, told := sat(a, "=="+base+".*"); told && !in {
+					t.Errorf("%q == %q, but not == %s.*", a, b, base)
+				}
+			}
+		}
+		if compatible, _ := sat(a, "~="+b); compatible {
+			if ge, _ := sat(a, ">="+b); !ge {
+				t.Errorf("%q is ~=%s but not >=%s", a, b, b)
+			}
+		}
+		if !releaseVersion.MatchString(a) || !releaseVersion.MatchString(b) {
+			return
+		}
 		type ops struct{ eq, ne, lt, le, gt, ge bool }
-		read := func(v, w string) (ops, bool) {
+		read := func(v, w string) ops {
 			var o ops
 			var told [6]bool
 			o.eq, told[0] = sat(v, "=="+w)
@@ -118,33 +147,35 @@ func FuzzPEP440(f *testing.F) {
 			o.gt, told[4] = sat(v, ">"+w)
 			o.ge, told[5] = sat(v, ">="+w)
 			for _, x := range told {
-				if x != told[0] {
-					t.Errorf("satisfies(%q, OP %q) tells for some operators and not others: %v", v, w, told)
+				if !x {
+					t.Fatalf("satisfies(%q, OP %q) does not tell for some operators, for two releases: %v", v, w, told)
 				}
 			}
-			return o, told[0]
+			return o
 		}
-		ab, told := read(a, b)
-		if !told {
-			t.Fatalf("satisfies(%q, OP %q) does not tell, for two releases", a, b)
-		}
-		ba, told := read(b, a)
-		if !told {
-			t.Fatalf("satisfies(%q, OP %q) tells, satisfies(%q, OP %q) does not", a, b, b, a)
-		}
+		ab, ba := read(a, b), read(b, a)
 		if ab.eq != ba.eq || ab.lt != ba.gt || ab.gt != ba.lt || ab.le != ba.ge || ab.ge != ba.le {
 			t.Errorf("%q vs %q: %+v, but %q vs %q: %+v", a, b, ab, b, a, ba)
 		}
 		if ab.ne == ab.eq || ab.le != (ab.lt || ab.eq) || ab.ge != (ab.gt || ab.eq) || ab.lt == ab.ge || ab.gt == ab.le {
 			t.Errorf("%q vs %q: %+v, not one order", a, b, ab)
 		}
-		if eq, told := sat(a, "=="+b+".*"); told {
-			if ne, _ := sat(a, "!="+b+".*"); ne == eq {
-				t.Errorf("satisfies(%q, ==%s.*) = satisfies(%q, !=%s.*) = %v", a, b, a, b, eq)
-			}
-			if ab.eq && !eq {
-				t.Errorf("%q == %q, but not == %s.*", a, b, b)
-			}
+		if _, told := sat(a, "=="+b+".*"); !told {
+			t.Errorf("satisfies(%q, ==%s.*) does not tell, for two releases", a, b)
 		}
 	})
+}
+
+// releaseVersion matches a PEP 440 version that is a release alone: 1,
+// 1.2, 2.3.2.
+var releaseVersion = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
+
+// releaseOf is the epoch and release of the PEP 440 version v (1!2.0 for
+// 1!2.0rc1+local), "" for one that is not.
+func releaseOf(v string) string {
+	p, err := pep440.Parse(v)
+	if err != nil {
+		return ""
+	}
+	return p.BaseVersion()
 }
