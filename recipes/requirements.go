@@ -83,10 +83,10 @@ type Requirements struct {
 	Projects []string
 }
 
-// requirementLine is a pinned requirement: a name, extras, == or === and a
-// version (of the characters a PEP 440 version is written in), and an
-// environment marker after ";".
-var requirementLine = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*===?\s*([A-Za-z0-9][A-Za-z0-9._+!-]*)\s*(?:;\s*(.*))?$`)
+// pinnedText is a requirement pinned to one version: a name, extras, ==
+// or === and a version (of the characters a PEP 440 version is written
+// in), and an environment marker after ";".
+var pinnedText = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(===?)\s*([A-Za-z0-9][A-Za-z0-9._+!-]*)\s*(?:;\s*(.*))?$`)
 
 // globalOptions are the requirements-file options that apply to the whole
 // file and that imagebuild passes to every pip step; the value of each in
@@ -97,6 +97,115 @@ var (
 	withValue = []string{"-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host",
 		"--only-binary", "--no-binary"}
 )
+
+// requirementLine is one logical line of a requirements file, read once:
+// exactly one of its kinds (a local project, a global option, an option
+// pip resolves, a requirement) is set, none for a blank line.
+type requirementLine struct {
+	// number is the line's number in the file (its first, when continued).
+	number int
+	// hashMode names what on the line turns pip's hash-checking mode on
+	// ("a --hash", "--require-hashes"), "" for nothing.
+	hashMode string
+	// project is a local project's folder, cleaned.
+	project string
+	// option is a global option and its value, as every pip step is
+	// given it ("--index-url URL", "--pre").
+	option string
+	// other is an option pip resolves (-r FILE, -c FILE, -e ...), its
+	// fields joined by one space.
+	other string
+	// requirement is a requirement, pinned or not.
+	requirement *requirement
+}
+
+// requirement is a requirement line other than an option or a local
+// project, its --hash options cut out.
+type requirement struct {
+	// spec is the line without its hashes, its fields joined by one
+	// space.
+	spec string
+	// hashes are its sha256 hashes (hex, lower case).
+	hashes []string
+	// name, extras ("[a,b]", "" for none), op (== or ===), version and
+	// marker are set when it pins one version ("" name otherwise).
+	name, extras, op, version, marker string
+}
+
+// pinned is r as a distribution, false where r does not pin one version.
+func (r *requirement) pinned() (Distribution, bool) {
+	if r.name == "" {
+		return Distribution{}, false
+	}
+	return Distribution{Name: r.name, Version: r.version, Hashes: r.hashes, Marker: r.marker}, true
+}
+
+// readRequirementLine reads one logical line.
+func readRequirementLine(line logicalLine) (requirementLine, error) {
+	l := requirementLine{number: line.number}
+	fields := strings.Fields(line.text)
+	if len(fields) == 0 {
+		return l, nil
+	}
+	for _, f := range fields {
+		if strings.HasPrefix(f, "--hash") {
+			l.hashMode = "a --hash"
+			break
+		}
+		if f == "--require-hashes" {
+			l.hashMode = "--require-hashes"
+			break
+		}
+	}
+	switch {
+	case strings.HasPrefix(fields[0], "./") || strings.HasPrefix(fields[0], "../"):
+		dir := path.Clean(fields[0])
+		if len(fields) > 1 || dir == "." || strings.HasPrefix(dir, "../") || dir == ".." {
+			return l, fmt.Errorf("line %d: %s: a local project is a folder under the requirements file's, written alone as ./PATH", line.number, line.text)
+		}
+		l.project = dir
+	case strings.HasPrefix(fields[0], "-") && !strings.HasPrefix(fields[0], "--hash"):
+		opt, value, hasValue := strings.Cut(fields[0], "=")
+		if opt == "--require-hashes" && !hasValue && len(fields) == 1 {
+			return l, nil // hash-checking mode, which a locked file is in anyway
+		}
+		if !slices.Contains(globalOptions, opt) {
+			l.other = strings.Join(fields, " ")
+			return l, nil
+		}
+		words := []string{opt}
+		if slices.Contains(withValue, opt) {
+			if !hasValue && len(fields) > 1 {
+				value = fields[1]
+			}
+			if value == "" { // --index-url alone, or --index-url=
+				return l, fmt.Errorf("line %d: %s needs a value", line.number, opt)
+			}
+			if strings.HasPrefix(value, "#") {
+				// Each pip step is given "OPTION VALUE", where pip reads it as a comment.
+				return l, fmt.Errorf("line %d: %s=%s: a value that starts with # is not one", line.number, opt, value)
+			}
+			if slices.Contains(urlOptions, opt) {
+				if err := checkIndexURL(value); err != nil {
+					return l, fmt.Errorf("line %d: %s %w", line.number, opt, err)
+				}
+			}
+			words = append(words, value)
+		}
+		l.option = strings.Join(words, " ")
+	default:
+		spec, hashes, err := cutHashes(line.text)
+		if err != nil {
+			return l, fmt.Errorf("line %d: %w", line.number, err)
+		}
+		r := &requirement{spec: strings.Join(strings.Fields(spec), " "), hashes: hashes}
+		if m := pinnedText.FindStringSubmatch(strings.TrimSpace(spec)); m != nil {
+			r.name, r.extras, r.op, r.version, r.marker = m[1], m[2], m[3], m[4], strings.TrimSpace(m[5])
+		}
+		l.requirement = r
+	}
+	return l, nil
+}
 
 // ParseRequirements reads a pip requirements file. A file of pinned
 // requirements, each with its hashes, and local projects (./PATH) is
@@ -120,90 +229,46 @@ func ParseRequirements(dt []byte) (Requirements, error) {
 	// nothing has; unchecked are the lines it cannot check.
 	var hashMode string
 	var unchecked []string
-	for _, line := range logicalLines(string(dt)) {
-		fields := strings.Fields(line.text)
-		if len(fields) == 0 {
-			continue
+	for _, text := range logicalLines(string(dt)) {
+		line, err := readRequirementLine(text)
+		if err != nil {
+			return r, err
 		}
-		if hashMode == "" {
-			for _, f := range fields {
-				if strings.HasPrefix(f, "--hash") {
-					hashMode = fmt.Sprintf("line %d gives a --hash", line.number)
-					break
-				}
-				if f == "--require-hashes" {
-					hashMode = fmt.Sprintf("line %d gives --require-hashes", line.number)
-					break
-				}
-			}
+		if hashMode == "" && line.hashMode != "" {
+			hashMode = fmt.Sprintf("line %d gives %s", line.number, line.hashMode)
 		}
-		if strings.HasPrefix(fields[0], "./") || strings.HasPrefix(fields[0], "../") {
-			dir := path.Clean(fields[0])
-			if len(fields) > 1 || dir == "." || strings.HasPrefix(dir, "../") || dir == ".." {
-				return r, fmt.Errorf("line %d: %s: a local project is a folder under the requirements file's, written alone as ./PATH", line.number, line.text)
-			}
-			if !slices.Contains(r.Projects, dir) {
-				r.Projects = append(r.Projects, dir)
+		switch {
+		case line.project != "":
+			if !slices.Contains(r.Projects, line.project) {
+				r.Projects = append(r.Projects, line.project)
 			}
 			pinnedOnly = false
-			continue
-		}
-		if strings.HasPrefix(fields[0], "-") && !strings.HasPrefix(fields[0], "--hash") {
-			opt, value, hasValue := strings.Cut(fields[0], "=")
-			if opt == "--require-hashes" && !hasValue && len(fields) == 1 {
-				continue // hash-checking mode, which a locked file is in anyway
-			}
-			if !slices.Contains(globalOptions, opt) {
-				locked, pinnedOnly = false, false // -r, -c, -e and the like: pip resolves them
-				unchecked = append(unchecked, fmt.Sprintf("line %d (%s)", line.number, strings.Join(fields, " ")))
-				continue
-			}
-			words := []string{opt}
-			if slices.Contains(withValue, opt) {
-				if !hasValue {
-					if len(fields) < 2 {
-						return r, fmt.Errorf("line %d: %s needs a value", line.number, opt)
-					}
-					value = fields[1]
+		case line.option != "":
+			r.Options = append(r.Options, line.option)
+		case line.other != "":
+			locked, pinnedOnly = false, false // -r, -c, -e and the like: pip resolves them
+			unchecked = append(unchecked, fmt.Sprintf("line %d (%s)", line.number, line.other))
+		case line.requirement != nil:
+			req := line.requirement
+			d, pinned := req.pinned()
+			switch {
+			case pinned && len(req.hashes) > 0:
+				r.Distributions = append(r.Distributions, d)
+			case pinned:
+				locked = false
+				unchecked = append(unchecked, fmt.Sprintf("line %d (%s)", line.number, req.spec))
+				r.Pinned = append(r.Pinned, d)
+			default:
+				locked, pinnedOnly = false, false
+				shown := req.spec
+				if shown == "" {
+					shown = "--hash without a requirement"
 				}
-				if strings.HasPrefix(value, "#") {
-					// Each pip step is given "OPTION VALUE", where pip reads it as a comment.
-					return r, fmt.Errorf("line %d: %s=%s: a value that starts with # is not one", line.number, opt, value)
-				}
-				if slices.Contains(urlOptions, opt) {
-					if err := checkIndexURL(value); err != nil {
-						return r, fmt.Errorf("line %d: %s %w", line.number, opt, err)
-					}
-				}
-				words = append(words, value)
+				unchecked = append(unchecked, fmt.Sprintf("line %d (%s)", line.number, shown))
 			}
-			r.Options = append(r.Options, strings.Join(words, " "))
-			continue
-		}
-		spec, hashes, err := cutHashes(line.text)
-		if err != nil {
-			return r, fmt.Errorf("line %d: %w", line.number, err)
-		}
-		d, ok := parsePinned(spec, hashes)
-		if !ok {
-			locked = false
-			shown := strings.Join(strings.Fields(spec), " ")
-			if shown == "" {
-				shown = "--hash without a requirement"
+			if req.extras != "" {
+				pinnedOnly = false // extras bring more dependencies
 			}
-			unchecked = append(unchecked, fmt.Sprintf("line %d (%s)", line.number, shown))
-			m := requirementLine.FindStringSubmatch(strings.TrimSpace(spec))
-			if m == nil {
-				pinnedOnly = false
-				continue
-			}
-			d = Distribution{Name: m[1], Version: m[3], Hashes: hashes, Marker: strings.TrimSpace(m[4])}
-			r.Pinned = append(r.Pinned, d)
-		} else {
-			r.Distributions = append(r.Distributions, d)
-		}
-		if m := requirementLine.FindStringSubmatch(strings.TrimSpace(spec)); m == nil || m[2] != "" {
-			pinnedOnly = false // extras bring more dependencies
 		}
 	}
 	if hashMode != "" && len(unchecked) > 0 {
@@ -286,16 +351,6 @@ func cutHashes(text string) (string, []string, error) {
 	}
 }
 
-// parsePinned parses a requirement, spec, pinned to a version, with its
-// hashes: false where spec is not pinned or hashes is empty.
-func parsePinned(spec string, hashes []string) (Distribution, bool) {
-	m := requirementLine.FindStringSubmatch(strings.TrimSpace(spec))
-	if m == nil || len(hashes) == 0 {
-		return Distribution{}, false
-	}
-	return Distribution{Name: m[1], Version: m[3], Hashes: hashes, Marker: strings.TrimSpace(m[4])}, true
-}
-
 type logicalLine struct {
 	number int
 	text   string
@@ -360,7 +415,7 @@ func parseLock(dt []byte) ([]Distribution, error) {
 	}
 	var out []Distribution
 	for _, e := range lf {
-		if !requirementLine.MatchString(e.Name + "==" + e.Version) {
+		if !pinnedText.MatchString(e.Name + "==" + e.Version) {
 			return nil, fmt.Errorf("the resolved requirements name %q at %q, not a distribution and a version", e.Name, e.Version)
 		}
 		if b, err := hex.DecodeString(e.SHA256); err != nil || len(b) != 32 {

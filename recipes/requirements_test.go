@@ -46,6 +46,8 @@ func TestParseRequirements(t *testing.T) {
 		{name: "a local project, unlocked", file: "./native\nflask\n", want: Requirements{Projects: []string{"native"}}},
 		{name: "a project above the file", file: "../shared\n", wantErr: "line 1: ../shared: a local project is a folder under the requirements file's"},
 		{name: "a project with options", file: "./native --config-settings=x=y\n", wantErr: "written alone as ./PATH"},
+		{name: "an option without its value", file: "--index-url\n", wantErr: "line 1: --index-url needs a value"},
+		{name: "an option with an empty value", file: "--trusted-host=\nflask\n", wantErr: "line 1: --trusted-host needs a value"},
 		{name: "index with a password", file: "--index-url https://ci:s3cr3t@pypi.example.com/simple\nflask\n",
 			wantErr: "line 1: --index-url https://ci:xxxxx@pypi.example.com/simple holds a password"},
 	}
