@@ -5,6 +5,7 @@ so that a build of the same inputs gives the same bytes on any machine.
     python imagebuild-pip.py resolve REQUIREMENTS OUT PYTHON
     python imagebuild-pip.py install REQUIREMENT NAME PYTHON [RECORD]
     python imagebuild-pip.py project SRC PYTHON [OPTIONS]
+    python imagebuild-pip.py hook NAME OUT [WHEEL_DIR]
 
 The interpreter that runs this file has pip; PYTHON is the one of the
 environment pip installs into (the venv the image gets), where pip runs
@@ -41,8 +42,21 @@ installed with the requirements file's global options, as pip's own
 isolated builds take them: from the file's index, not only pip's
 configured one. They are not hashed: a step that installs any says so in
 one line, UNHASHED_BUILD_REQUIREMENTS.
+
+hook is not a step of its own: install and project run it, with the
+build environment's Python, in the source tree they build. It calls the
+tree's PEP 517 backend's hook NAME (get_requires_for_build_wheel, or
+build_wheel into WHEEL_DIR) and writes its result to OUT as JSON.
+
+The script's own refusals (a direct reference, a requirement without its
+hash, ...) end it through refuse, never as a reason to fetch another way.
+Where it relies on pip's or Python's internals, each use is in one
+function that says so (pip_for, pip_finder, seed_temp_names,
+compile_side_by_side), and test_private_api.py beside this file checks
+each against the installed pip and Python.
 """
 
+import contextlib
 import hashlib
 import importlib
 import json
@@ -53,6 +67,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import types
 import zipfile
 
 # Everything a build makes is under ROOT, at the same paths every time.
@@ -85,10 +100,25 @@ def run(cmd, **kw):
     subprocess.run(cmd, check=True, **kw)
 
 
+class Refused(SystemExit):
+    """The script's own deliberate exit, with a message for the build's
+    log: a step that refuses fails with it (exit 1), never falls back to
+    another way of fetching (see fetch)."""
+
+
+def refuse(message):
+    raise Refused("imagebuild: " + message)
+
+
 def pip_for(python):
     """The command that runs this interpreter's pip under python, as pip's
-    --python option does (pip/__pip-runner__.py, pip 22.3 and later), but
-    without starting pip first to start it again."""
+    --python option does, but without starting pip first to start it
+    again.
+
+    PRIVATE API: pip/__pip-runner__.py, the script --python runs (pip 22.3
+    and later), run as a file under another interpreter; it imports pip from
+    the folder it is in and installs into that interpreter's environment.
+    test_private_api.py checks that it still does."""
     import pip
     return [python, os.path.join(os.path.dirname(pip.__file__), "__pip-runner__.py")]
 
@@ -97,40 +127,51 @@ PIP = [sys.executable, "-m", "pip"]
 
 
 def resolve(requirements, out, python):
+    """Writes to out what pip would install for the requirements file at
+    requirements (an absolute path, or one from the current folder, the
+    file's), as locked makes it of pip's report."""
     report = os.path.join(ROOT, "report.json")
     os.makedirs(ROOT, exist_ok=True)
     # The requirements file's folder holds the local projects it names,
     # mounted read-only; pip prepares a project's metadata in its tree, so
     # it runs in a copy.
     here, work = os.getcwd(), os.path.join(ROOT, "resolve")
+    requirements = os.path.join(work, os.path.relpath(os.path.abspath(requirements), here))
     shutil.copytree(here, work, symlinks=True)
     os.chdir(work)
-    requirements = os.path.join(work, os.path.relpath(requirements, here))
     run([*pip_for(python), "install", "--dry-run", "--ignore-installed", "--quiet", "--disable-pip-version-check",
          "--no-input", "--report", report, "--requirement", requirements])
     with open(report) as f:
-        items = json.load(f)["install"]
+        dists = locked(json.load(f))
+    with open(out, "w") as f:
+        json.dump(dists, f, indent=1)
+        f.write("\n")
+    os.remove(report)
+
+
+def locked(report):
+    """The distributions of pip's installation report (pip install --report)
+    as resolve writes them: [{"name", "version", "sha256"}] sorted by name,
+    without the local projects; a direct reference, or a file without a
+    sha256, is refused."""
     dists = []
-    for item in items:
+    for item in report["install"]:
         info = item.get("download_info", {})
         if item.get("is_direct") and "dir_info" in info and info.get("url", "").startswith("file://"):
             continue  # a local project: built from the context in a step of its own
         if item.get("is_direct") or "archive_info" not in info:
-            sys.exit("imagebuild: %s is a direct reference (%s), not a distribution from the index; "
-                     "imagebuild builds what the index serves: publish it there"
-                     % (item["metadata"]["name"], "a path or URL"))
+            refuse("%s is a direct reference (%s), not a distribution from the index; "
+                   "imagebuild builds what the index serves: publish it there"
+                   % (item["metadata"]["name"], "a path or URL"))
         archive = info["archive_info"]
         sha256 = archive.get("hashes", {}).get("sha256")
         if not sha256 and archive.get("hash", "").startswith("sha256="):
             sha256 = archive["hash"][len("sha256="):]
         if not sha256:
-            sys.exit("imagebuild: the index gives no sha256 for %s" % item["metadata"]["name"])
+            refuse("the index gives no sha256 for %s" % item["metadata"]["name"])
         dists.append({"name": item["metadata"]["name"], "version": item["metadata"]["version"], "sha256": sha256})
     dists.sort(key=lambda d: d["name"].lower())
-    with open(out, "w") as f:
-        json.dump(dists, f, indent=1)
-        f.write("\n")
-    os.remove(report)
+    return dists
 
 
 def build_system(src):
@@ -162,13 +203,24 @@ def hook(name, out, *args):
         # Backends build in temporary folders of their own (meson-python,
         # scikit-build-core): names drawn from a seeded sequence are the
         # same in every build.
-        names = tempfile._RandomNameSequence()
-        names._rng, names._rng_pid = random.Random(0), os.getpid()
-        tempfile._name_sequence = names
+        seed_temp_names()
         compile_side_by_side(JOBS)
         result = backend.build_wheel(args[0], {})
     with open(out, "w") as f:
         json.dump(result, f)
+
+
+def seed_temp_names():
+    """Has tempfile name what it makes (mkdtemp, mkstemp, ...) in this
+    process from a sequence seeded with 0: the same names in every build.
+
+    PRIVATE API: tempfile._RandomNameSequence (its _rng and _rng_pid, which
+    it checks against the process's id before drawing) and
+    tempfile._name_sequence, the sequence tempfile's functions draw from.
+    test_private_api.py checks that two processes get the same names."""
+    names = tempfile._RandomNameSequence()
+    names._rng, names._rng_pid = random.Random(0), os.getpid()
+    tempfile._name_sequence = names
 
 
 # How many compiles a build runs at once: this machine's processors.
@@ -181,14 +233,20 @@ def compile_side_by_side(jobs):
     does not compile its own way) compile them jobs at a time, as
     numpy.distutils did. Each source gives the same object file, and the
     objects are linked in the same order. A setuptools whose distutils
-    differs from what this expects is left as it is."""
+    differs from what this expects is left as it is. It reports whether it
+    changed the compiler class.
+
+    PRIVATE API: distutils' (setuptools' _distutils') CCompiler._setup_compile,
+    _get_cc_args and _compile, which CCompiler.compile calls in that order.
+    test_private_api.py checks that the replaced compile still compiles
+    each source once, through _compile, and returns the objects in order."""
     try:
         import setuptools  # noqa: F401 (distutils is setuptools' own from here on)
         from distutils import ccompiler
         base = ccompiler.CCompiler
         base._setup_compile, base._get_cc_args, base._compile
     except (ImportError, AttributeError):
-        return
+        return False
     from concurrent.futures import ThreadPoolExecutor
 
     def compile(self, sources, output_dir=None, macros=None, include_dirs=None, debug=False,
@@ -207,6 +265,7 @@ def compile_side_by_side(jobs):
         return objects
 
     base.compile = compile
+    return True
 
 
 def unpack(archive, dest):
@@ -324,9 +383,11 @@ def fetch(outdir, requirement, record=None):
     hashed = not record or "--hash" in requirement
     try:
         fetch_file(reqfile, dl, hashed=hashed)
+    except (HashMismatch, Refused):
+        raise  # the file is not the one the requirement names, or the script refuses it
     except (Exception, SystemExit) as e:
-        if isinstance(e, HashMismatch):
-            raise
+        # pip's internals did not fit (pip exits on what its parser does
+        # not take): pip download fetches the same file its own way.
         print("imagebuild: fetching with pip download (%s)" % (str(e) or type(e).__name__))
         shutil.rmtree(dl)
         os.makedirs(dl)
@@ -338,7 +399,7 @@ def fetch(outdir, requirement, record=None):
         print("imagebuild: nothing to fetch for this platform (environment markers)")
         return
     if len(files) != 1:
-        sys.exit("imagebuild: pip downloaded %s, want one file" % ", ".join(sorted(files)))
+        refuse("pip downloaded %s, want one file" % ", ".join(sorted(files)))
     path = os.path.join(dl, files[0])
     if record:
         with open(path, "rb") as f:
@@ -359,8 +420,50 @@ def fetch_file(reqfile, dl, hashed):
     in reqfile into dl, as pip finds it (its configuration, the file's
     global options, this interpreter's tags), without preparing an sdist's
     metadata first: pip download builds an isolated environment for that,
-    which build_tree then makes again. It goes through pip's internals; a
-    pip they do not fit fails here, and fetch takes pip download instead."""
+    which build_tree then makes again. It goes through pip's internals
+    (pip_finder); a pip they do not fit fails here, and fetch takes pip
+    download instead. With hashed, a requirement without a hash is refused."""
+    with pip_finder(reqfile, dl) as req:
+        if not req.applies:
+            return
+        if hashed and not req.hashed:
+            refuse("%s has no --hash; its step installs what was locked or resolved only" % req.name)
+        found = req.best()
+        if found is None:
+            raise ValueError("no file of %s found" % req.requirement)
+        url, filename = found
+        path = os.path.join(dl, filename)
+        req.download(url, path)
+        if req.hashed and not req.check(path):
+            with open(path, "rb") as f:
+                got = hashlib.sha256(f.read()).hexdigest()
+            raise HashMismatch("%s has sha256 %s, not a hash the requirements give for it" % (filename, got))
+    print("imagebuild: downloaded %s" % filename)
+
+
+@contextlib.contextmanager
+def pip_finder(reqfile, dl):
+    """Yields the one requirement of reqfile as pip download --dest dl reads
+    it (pip's configuration, the file's global options, this interpreter's
+    tags), as plain values and calls:
+
+      name, requirement  its name, and its text without options
+      applies            whether its environment markers hold here
+      hashed             whether it gives hashes
+      best()             (url, file name) of the file pip would take (of
+                         those that match its hashes, where any do), or None
+      download(url, path)  that file, through pip's session (its
+                         credentials, proxies and certificates)
+      check(path)        whether the file at path matches its hashes
+
+    PRIVATE API: pip._internal: create_command("download") and the
+    command's parse_args, main_context, get_default_session,
+    _build_package_finder and get_requirements; InstallRequirement's req,
+    match_markers and hashes(trust_internet=False);
+    PackageFinder.find_best_candidate(...).best_candidate.link's
+    url_without_fragment and filename; Hashes.check_against_path. Every use
+    of them is here; test_private_api.py checks each against the installed
+    pip."""
     from pip._internal.commands import create_command
 
     cmd = create_command("download")
@@ -374,30 +477,30 @@ def fetch_file(reqfile, dl, hashed):
         if len(reqs) != 1:
             raise ValueError("want one requirement, have %d" % len(reqs))
         req = reqs[0]
-        if not req.match_markers():
-            return
         hashes = req.hashes(trust_internet=False)
-        if hashed and not hashes:
-            sys.exit("imagebuild: %s has no --hash; its step installs what was locked or resolved only" % req.name)
-        found = finder.find_best_candidate(req.req.name, req.req.specifier, hashes=hashes)
-        best = found.best_candidate
-        if best is None:
-            raise ValueError("no file of %s found" % req.req)
-        link = best.link
-        path = os.path.join(dl, link.filename)
-        with session.get(link.url_without_fragment, stream=True) as resp:
-            resp.raise_for_status()
-            with open(path, "wb") as f:
-                for chunk in resp.iter_content(1 << 16):
-                    f.write(chunk)
-        if hashes:
+
+        def best():
+            found = finder.find_best_candidate(req.req.name, req.req.specifier, hashes=hashes).best_candidate
+            if found is None:
+                return None
+            return found.link.url_without_fragment, found.link.filename
+
+        def download(url, path):
+            with session.get(url, stream=True) as resp:
+                resp.raise_for_status()
+                with open(path, "wb") as f:
+                    for chunk in resp.iter_content(1 << 16):
+                        f.write(chunk)
+
+        def check(path):
             try:
                 hashes.check_against_path(path)
             except Exception:
-                with open(path, "rb") as f:
-                    got = hashlib.sha256(f.read()).hexdigest()
-                raise HashMismatch("%s has sha256 %s, not a hash the requirements give for it" % (link.filename, got))
-    print("imagebuild: downloaded %s" % link.filename)
+                return False
+            return True
+
+        yield types.SimpleNamespace(name=req.name, requirement=str(req.req), applies=req.match_markers(),
+                                    hashed=bool(hashes), best=best, download=download, check=check)
 
 
 def install_wheel(name, python):
@@ -417,7 +520,10 @@ def install_wheel(name, python):
 def requires(wheel):
     """The dependencies the wheel's metadata names whose environment markers
     hold here (this interpreter is the venv's Python), as
-    [{"name", "specifier", "extras"}]: what a resolver adds for it."""
+    [{"name", "specifier", "extras"}]: what a resolver adds for it. It
+    reads them with the packaging pip bundles (pip._vendor.packaging: the
+    builder's Python has pip, not always packaging); test_imagebuild_pip.py
+    checks it on a wheel's METADATA."""
     from email.parser import Parser
     from pip._vendor.packaging.requirements import Requirement
 
