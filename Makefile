@@ -43,7 +43,7 @@ buildkitd-stop: ## stop the buildkitd that make buildkitd, make image or make te
 trivy: ## build Trivy at the version the CI gate pins (cached); prints its path
 	@bash scripts/trivy.sh
 
-deps: ## install with apt what the tests need: runc, docker-registry, debootstrap, openssh-server, mmdebstrap, qemu-user-static
+deps: ## install with apt what the tests need: runc, docker-registry, debootstrap, openssh-server, mmdebstrap, qemu-user-static, python3-pip
 	@bash scripts/deps.sh
 
 test: deps ## every test, integration tests included, one package at a time (they share the daemon, and some empty its cache): sets up buildkitd (left running), the test bases, Trivy and the Docker Engines first; fails, naming what is missing, when they cannot run

@@ -1,0 +1,161 @@
+"""Tests of what imagebuild-pip.py takes from pip's and Python's internals,
+each use in one function of the script: each test calls that function
+against the installed pip, setuptools and Python, and fails when they no
+longer do what the script relies on. See fixtures.py for how they run."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+from fixtures import SCRIPT, Index, ScriptTest, isolate_pip, pip_script, sdist, sha256, site_packages, venv, wheel
+
+index = None
+
+
+def setUpModule():
+    global index
+    index = Index()
+    unittest.addModuleCleanup(index.close)
+    isolate_pip(index.url)
+
+
+class PipFor(ScriptTest):
+    """pip_for: pip's __pip-runner__.py, run under another interpreter,
+    runs this pip and installs into that interpreter's environment."""
+
+    def test_installs_into_the_given_interpreters_venv(self):
+        python = venv(self.path("venv"))
+        os.makedirs(self.path("wheels"))
+        wheel(self.path("wheels"), "runner-probe", "1.0")
+        cmd = pip_script.pip_for(python)
+        version = subprocess.run([*cmd, "--version"], check=True, capture_output=True, text=True).stdout
+        import pip
+        self.assertIn(os.path.dirname(pip.__file__), version, "the runner ran another pip")
+        subprocess.run([*cmd, "install", "--no-index", "--no-deps", "--quiet", "--find-links", self.path("wheels"),
+                        "runner-probe"], check=True)
+        self.assertTrue(os.path.isfile(os.path.join(site_packages(self.path("venv")), "runner_probe", "__init__.py")))
+        got = subprocess.run([python, "-c", "import runner_probe; print(runner_probe.VERSION)"], check=True,
+                             capture_output=True, text=True).stdout
+        self.assertEqual(got, "1.0\n")
+
+
+class PipFinder(ScriptTest):
+    """pip_finder: pip download's command, finder and requirements, read
+    through pip._internal."""
+
+    @classmethod
+    def setUpClass(cls):
+        folder = tempfile.mkdtemp(prefix="imagebuild-pip-dists-")
+        cls.addClassCleanup(shutil.rmtree, folder)
+        cls.whl = wheel(folder, "finder-probe", "1.0")
+        cls.whl_sum = index.add(cls.whl)
+        cls.sdist_sum = index.add(sdist(folder, "finder-probe", "1.0", requires=[]))
+        cls.newer_sum = index.add(wheel(folder, "finder-probe", "2.0"))
+        # Another index, which only the requirements file names.
+        cls.other = Index()
+        cls.addClassCleanup(cls.other.close)
+        cls.other_sum = cls.other.add(wheel(folder, "elsewhere", "3.0"))
+
+    def find(self, requirement):
+        reqfile = self.path("requirement.txt")
+        with open(reqfile, "w") as f:
+            f.write(requirement)
+        os.makedirs(self.path("dl"), exist_ok=True)
+        with pip_script.pip_finder(reqfile, self.path("dl")) as req:
+            best = req.best()
+            return req, best
+
+    def test_the_requirement(self):
+        cases = [
+            ("hashed", "finder-probe==1.0 --hash=sha256:%s\n" % self.whl_sum, "finder-probe", True, True),
+            ("unhashed", "finder-probe==1.0\n", "finder-probe", True, False),
+            ("markers", "finder-probe==1.0 ; python_version < '3'\n", "finder-probe", False, False),
+        ]
+        for name, text, want_name, applies, hashed in cases:
+            with self.subTest(name):
+                req, _ = self.find(text)
+                self.assertEqual((req.name, req.applies, req.hashed), (want_name, applies, hashed))
+                self.assertEqual(req.requirement, "finder-probe==1.0")
+
+    def test_best(self):
+        base = index.url.replace("/simple/", "/files/")
+        cases = [
+            ("the wheel, as pip prefers", "finder-probe==1.0\n", "finder_probe-1.0-py3-none-any.whl"),
+            ("the newest", "finder-probe\n", "finder_probe-2.0-py3-none-any.whl"),
+            ("the file the hash names", "finder-probe==1.0 --hash=sha256:%s\n" % self.sdist_sum,
+             "finder_probe-1.0.tar.gz"),
+            ("none", "finder-probe==9\n", None),
+        ]
+        for name, text, want in cases:
+            with self.subTest(name):
+                _, best = self.find(text)
+                self.assertEqual(best, want and (base + want, want))
+
+    def test_the_files_index_options(self):
+        _, best = self.find("--index-url %s\nelsewhere==3.0\n" % self.other.url)
+        self.assertEqual(best, (self.other.file_url + "elsewhere-3.0-py3-none-any.whl",
+                                "elsewhere-3.0-py3-none-any.whl"))
+
+    def test_download_and_check(self):
+        reqfile = self.path("requirement.txt")
+        with open(reqfile, "w") as f:
+            f.write("finder-probe==1.0 --hash=sha256:%s\n" % self.whl_sum)
+        os.makedirs(self.path("dl"))
+        with pip_script.pip_finder(reqfile, self.path("dl")) as req:
+            url, filename = req.best()
+            path = self.path("dl", filename)
+            req.download(url, path)
+            self.assertEqual(sha256(path), self.whl_sum)
+            self.assertTrue(req.check(path))
+            with open(path, "ab") as f:
+                f.write(b"changed")
+            self.assertFalse(req.check(path))
+
+    def test_more_than_one_requirement(self):
+        with self.assertRaisesRegex(ValueError, "want one requirement, have 2"):
+            self.find("finder-probe==1.0\nelsewhere==3.0\n")
+
+
+class SeedTempNames(unittest.TestCase):
+    """seed_temp_names: tempfile's name sequence, replaced by a seeded one,
+    gives the same names in every process."""
+
+    def names(self):
+        folder = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, folder)
+        code = ("import importlib.util, json, sys, tempfile\n"
+                "spec = importlib.util.spec_from_file_location('s', sys.argv[1])\n"
+                "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+                "m.seed_temp_names()\n"
+                "print(json.dumps([tempfile.mkdtemp(dir=sys.argv[2]), tempfile.mkstemp(dir=sys.argv[2])[1],\n"
+                "                  tempfile.mkdtemp(dir=sys.argv[2])]))\n")
+        out = subprocess.run([sys.executable, "-c", code, SCRIPT, folder], check=True, capture_output=True,
+                             text=True, env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1")).stdout
+        return [os.path.basename(p) for p in json.loads(out)]
+
+    def test_the_same_names_in_every_process(self):
+        first, second = self.names(), self.names()
+        self.assertEqual(first, second)
+        self.assertEqual(len(set(first)), 3, first)
+
+
+class CompileSideBySide(unittest.TestCase):
+    """compile_side_by_side: its tests (compile_side_by_side_checks.py) run
+    in an interpreter of their own, as the hook runs it: one that imports
+    setuptools before anything imports the standard library's distutils
+    (pip's internals, in this process, do)."""
+
+    def test_in_a_fresh_interpreter(self):
+        run = subprocess.run([sys.executable, "-m", "unittest", "-v", "compile_side_by_side_checks"],
+                             cwd=os.path.dirname(SCRIPT), capture_output=True, text=True,
+                             env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+        self.assertIn("Ran 3 tests", run.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
