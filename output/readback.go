@@ -11,8 +11,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imagebuild/imagebuild/daemon"
 	"github.com/imagebuild/imagebuild/oci"
@@ -128,7 +126,7 @@ func (r *ReadBack) Outputs(ctx context.Context, s *Stage, outs []Output) error {
 
 // pushed reads what the build pushed to the repository of the reference
 // s, by the digest d the push gave, as an index (an image alone is put in
-// one).
+// one: see [oci.OpenRemote]).
 func (r *ReadBack) pushed(ctx context.Context, s, d string, insecure bool) (v1.ImageIndex, error) {
 	named, err := ref.ParseInsecure(s, insecure)
 	if err != nil {
@@ -137,18 +135,7 @@ func (r *ReadBack) pushed(ctx context.Context, s, d string, insecure bool) (v1.I
 	if d == "" {
 		return nil, errors.New("the push gave no digest")
 	}
-	desc, err := remote.Get(named.Context().Digest(d), remote.WithContext(ctx), remote.WithAuthFromKeychain(ref.Keychain(r.Keychain)))
-	if err != nil {
-		return nil, err
-	}
-	if desc.MediaType.IsIndex() {
-		return desc.ImageIndex()
-	}
-	img, err := desc.Image()
-	if err != nil {
-		return nil, err
-	}
-	return mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img}), nil
+	return oci.OpenRemote(ctx, named.Context().Digest(d), remote.WithAuthFromKeychain(ref.Keychain(r.Keychain)))
 }
 
 // exportedIDs are the IDs an engine may give the image the build exported:
