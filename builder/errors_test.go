@@ -6,10 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/moby/buildkit/client/llb"
 	gwpb "github.com/moby/buildkit/frontend/gateway/pb"
 	"github.com/moby/buildkit/solver/errdefs"
-	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -24,17 +24,17 @@ func TestSolveError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	g, err := graph.Decode(def)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var run, src digest.Digest
-	for _, dt := range def.Def {
-		var op pb.Op
-		if err := op.UnmarshalVT(dt); err != nil {
-			t.Fatal(err)
-		}
+	for d, op := range g.All() {
 		switch {
 		case op.GetExec() != nil:
-			run = digest.FromBytes(dt)
+			run = d
 		case op.GetSource() != nil:
-			src = digest.FromBytes(dt)
+			src = d
 		}
 	}
 	daemon := fmt.Errorf("failed to solve: %w", &gwpb.ExitError{ExitCode: 3,

@@ -11,11 +11,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/imagebuild/imagebuild/compare"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/moby/buildkit/client"
-	"github.com/moby/buildkit/solver/pb"
-	digest "github.com/opencontainers/go-digest"
 )
 
 func TestParseCache(t *testing.T) {
@@ -128,16 +127,16 @@ func processSteps(t *testing.T, env *testenv.Env, ctxDir string) map[string]bool
 	if err != nil {
 		t.Fatal(err)
 	}
+	g, err := graph.Decode(def)
+	if err != nil {
+		t.Fatal(err)
+	}
 	steps := map[string]bool{}
-	for _, dt := range def.Def {
-		var op pb.Op
-		if err := op.UnmarshalVT(dt); err != nil {
-			t.Fatal(err)
-		}
+	for d, op := range g.All() {
 		if op.GetExec() == nil {
 			continue
 		}
-		name := def.Metadata[digest.FromBytes(dt)].Description["llb.customname"]
+		name := g.Name(d)
 		if name == "" {
 			t.Fatalf("a step that runs %q has no name", op.GetExec().GetMeta().GetArgs())
 		}

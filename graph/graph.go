@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 
@@ -59,6 +60,21 @@ func (g *Graph) Images() []string {
 	}
 	return refs
 }
+
+// All yields the graph's ops by digest, in the definition's order (inputs
+// first; the last is the terminal op).
+func (g *Graph) All() iter.Seq2[digest.Digest, *pb.Op] {
+	return func(yield func(digest.Digest, *pb.Op) bool) {
+		for _, d := range g.order {
+			if !yield(d, g.ops[d]) {
+				return
+			}
+		}
+	}
+}
+
+// Name is the name the step of digest d was given; "" for none.
+func (g *Graph) Name(d digest.Digest) string { return g.names[d] }
 
 // Op returns the op of digest d; nil where the graph has none.
 func (g *Graph) Op(d digest.Digest) *pb.Op { return g.ops[d] }

@@ -88,16 +88,15 @@ func marshal(t *testing.T, img graph.Image) ([]op, map[digest.Digest]*pb.Op, dig
 	if err != nil {
 		t.Fatal(err)
 	}
+	g, err := graph.Decode(def)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var ops []op
 	byDigest := map[digest.Digest]*pb.Op{}
-	for _, dt := range def.Def {
-		var o pb.Op
-		if err := o.UnmarshalVT(dt); err != nil {
-			t.Fatal(err)
-		}
-		d := digest.FromBytes(dt)
-		ops = append(ops, op{Digest: d, Op: &o, Metadata: def.Metadata[d].ToPB()})
-		byDigest[d] = &o
+	for d, o := range g.All() {
+		ops = append(ops, op{Digest: d, Op: o, Metadata: def.Metadata[d].ToPB()})
+		byDigest[d] = o
 	}
 	// The last op is the terminal one; its only input is the image's root.
 	last := ops[len(ops)-1].Op
