@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/imagebuild/imagebuild/graph"
+	"github.com/imagebuild/imagebuild/internal/reffs"
 	"github.com/moby/buildkit/client/llb"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 )
@@ -58,7 +59,7 @@ func expand(ctx context.Context, gw gateway.Client, img graph.Image, imports []g
 	for i, a := range x.Ahead {
 		wg.Go(func() {
 			if ref, err := solve(actx, a.Step); err == nil {
-				ahead[i], _ = readAll(actx, ref, a.File)
+				ahead[i], _ = reffs.ReadFile(actx, ref, a.File)
 			}
 		})
 	}
@@ -82,7 +83,7 @@ func expand(ctx context.Context, gw gateway.Client, img graph.Image, imports []g
 	}
 	files := map[string][]byte{}
 	for _, f := range x.Files {
-		if files[f], err = readAll(ctx, ref, f); err != nil {
+		if files[f], err = reffs.ReadFile(ctx, ref, f); err != nil {
 			return img, fmt.Errorf("read %s from the expansion step: %w", f, err)
 		}
 	}
@@ -95,22 +96,4 @@ func expand(ctx context.Context, gw gateway.Client, img graph.Image, imports []g
 	}
 	img.Expand = nil
 	return img, nil
-}
-
-// readAll reads the whole file path from ref, past the daemon's cap on one
-// read: a chunk at a time until one comes back short, so a small file is
-// one round trip.
-func readAll(ctx context.Context, ref gateway.Reference, path string) ([]byte, error) {
-	const chunk = 8 << 20
-	var out []byte
-	for off := 0; ; off += chunk {
-		dt, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: path, Range: &gateway.FileRange{Offset: off, Length: chunk}})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, dt...)
-		if len(dt) < chunk {
-			return out, nil
-		}
-	}
 }

@@ -19,6 +19,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/imagebuild/imagebuild/builder"
+	"github.com/imagebuild/imagebuild/cache"
 	"github.com/imagebuild/imagebuild/compare"
 	"github.com/imagebuild/imagebuild/daemon"
 	"github.com/imagebuild/imagebuild/graph"
@@ -412,7 +413,7 @@ func TestPlanRefusesBeforeAnyDaemon(t *testing.T) {
 		{"docker of two", []ocispecs.Platform{amd64, arm64}, builder.Options{Outputs: []output.Output{{Type: client.ExporterDocker, Dest: filepath.Join(dir, "x.tar")}}}, "Outputs", output.ErrInvalidOutput},
 		{"builder of no platform built", []ocispecs.Platform{amd64}, builder.Options{Builders: map[string]daemon.Config{"linux/arm64": {Addr: addr}}}, "Builders", builder.ErrPlatform},
 		{"builders and an image not pushed", []ocispecs.Platform{amd64, arm64}, builder.Options{Builders: map[string]daemon.Config{"linux/arm64": {Addr: addr}}, Outputs: []output.Output{{Type: client.ExporterOCI, Dest: filepath.Join(dir, "x.tar")}, {Type: client.ExporterImage, Attrs: map[string]string{"name": "r/a:1"}}}}, "Outputs", output.ErrInvalidOutput},
-		{"cache export type", []ocispecs.Platform{amd64}, builder.Options{CacheExports: []client.CacheOptionsEntry{{Type: "zip"}}}, "CacheExports", builder.ErrInvalidCache},
+		{"cache export type", []ocispecs.Platform{amd64}, builder.Options{CacheExports: []client.CacheOptionsEntry{{Type: "zip"}}}, "CacheExports", cache.ErrInvalid},
 		{"secret no step reads", []ocispecs.Platform{amd64}, builder.Options{Secrets: map[string]string{"token": "/etc/hostname"}}, "Secrets", nil},
 		{"metadata folder missing", []ocispecs.Platform{amd64}, builder.Options{MetadataFile: filepath.Join(dir, "missing", "md.json")}, "MetadataFile", nil},
 		{"provenance", []ocispecs.Platform{amd64}, builder.Options{Provenance: "full"}, "Provenance", nil},

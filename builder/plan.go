@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/imagebuild/imagebuild/cache"
 	"github.com/imagebuild/imagebuild/daemon"
 	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/output"
@@ -109,12 +110,12 @@ func NewPlan(ctx context.Context, images Images, ps []ocispecs.Platform, opt Opt
 		}
 	}
 	for i, e := range opt.CacheExports {
-		if err := ValidateCacheExport(e); err != nil {
+		if err := cache.ValidateExport(e); err != nil {
 			return nil, &PlanError{Field: "CacheExports", Index: i, Err: err}
 		}
 	}
 	for i, e := range opt.CacheImports {
-		if err := ValidateCacheImport(e); err != nil {
+		if err := cache.ValidateImport(e); err != nil {
 			return nil, &PlanError{Field: "CacheImports", Index: i, Err: err}
 		}
 	}

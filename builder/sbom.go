@@ -7,6 +7,7 @@ import (
 
 	"github.com/containerd/platforms"
 	"github.com/imagebuild/imagebuild/graph"
+	"github.com/imagebuild/imagebuild/internal/reffs"
 	"github.com/imagebuild/imagebuild/oci"
 	"github.com/imagebuild/imagebuild/sbom"
 	"github.com/moby/buildkit/client/llb"
@@ -29,7 +30,7 @@ const sbomPath = "/sbom.spdx.json"
 // same image gives the same bytes.
 func sbomAttestation(ctx context.Context, gw gateway.Client, img graph.Image, ref gateway.Reference, opt Options) (gateway.Attestation, error) {
 	var none gateway.Attestation
-	fsys := refFS{ctx: ctx, ref: ref}
+	fsys := reffs.New(ctx, ref)
 	inv, err := sbom.Catalog(fsys)
 	if err != nil {
 		return none, fmt.Errorf("SBOM of %s: %w", platforms.Format(img.Platform), err)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/containerd/platforms"
+	"github.com/imagebuild/imagebuild/cache"
 	"github.com/imagebuild/imagebuild/daemon"
 	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/output"
@@ -41,12 +42,12 @@ func solve(ctx context.Context, c *client.Client, imgs []graph.Image, opt Option
 	if so.SourcePolicy != nil {
 		policies = append(policies, so.SourcePolicy)
 	}
-	status = reportCacheImports(&so, status)
+	status = cache.ReportImports(&so, status)
 	// The graphs expansions make during the build, for naming a failed step.
 	var expanded definitions
 
 	build := func(ctx context.Context, gw gateway.Client) (*gateway.Result, error) {
-		imports, err := buildCacheImports(gw)
+		imports, err := cache.BuildImports(gw)
 		if err != nil {
 			return nil, err
 		}
@@ -174,7 +175,7 @@ func prepare(ctx context.Context, imgs []graph.Image, opt Options, outputs []out
 	if opt.Provenance != "" {
 		so.FrontendAttrs["attest:provenance"] = opt.Provenance
 	}
-	so.CacheExports, so.CacheImports = cacheExports(opt.CacheExports), cacheImports(opt.CacheImports)
+	so.CacheExports, so.CacheImports = cache.Exports(opt.CacheExports), cache.Imports(opt.CacheImports)
 	var err error
 	if so.SourcePolicy, err = sourcePolicy(opt.Mirrors, refs); err != nil {
 		return nil, so, fmt.Errorf("registry mirrors: %w", err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/imagebuild/imagebuild/cache"
 	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/output"
 	"github.com/moby/buildkit/client"
@@ -57,7 +58,7 @@ func validateBuilders(ids []string, opt Options) error {
 		}
 	}
 	if len(opt.CacheExports) > 0 {
-		return &PlanError{Field: "CacheExports", Err: fmt.Errorf("%w: a cache export with a builder per platform: each daemon has its own cache; export the cache from one-daemon builds", ErrInvalidCache)}
+		return &PlanError{Field: "CacheExports", Err: fmt.Errorf("%w: a cache export with a builder per platform: each daemon has its own cache; export the cache from one-daemon builds", cache.ErrInvalid)}
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package builder
+package cache
 
 import (
 	"encoding/json"
@@ -18,9 +18,9 @@ import (
 	digest "github.com/opencontainers/go-digest"
 )
 
-// ErrInvalidCache is returned (wrapped) for a cache import or export that
+// ErrInvalid is returned (wrapped) for a cache import or export that
 // BuildKit would refuse or, worse, silently read otherwise than written.
-var ErrInvalidCache = errors.New("invalid cache")
+var ErrInvalid = errors.New("invalid cache")
 
 // Cache backends of BuildKit's daemon. Inline cache is written into the
 // image's own config and read back as a registry import of that image.
@@ -29,30 +29,30 @@ var (
 	cacheImportTypes = []string{"registry", "local", "gha", "s3", "azblob"}
 )
 
-// ValidateCacheExport reports whether e is a cache export BuildKit reads as
+// ValidateExport reports whether e is a cache export BuildKit reads as
 // written: a known type with what that type needs, mode min or max (BuildKit
 // takes any other mode as min without a word), and ignore-error a boolean.
-func ValidateCacheExport(e client.CacheOptionsEntry) error {
+func ValidateExport(e client.CacheOptionsEntry) error {
 	if err := validateCache(e, cacheExportTypes, "dest"); err != nil {
 		return err
 	}
 	switch mode := e.Attrs["mode"]; {
 	case mode == "max" && e.Type == "inline":
-		return fmt.Errorf("%w: type=inline stores only mode=min (the image's own layers); use type=registry for mode=max", ErrInvalidCache)
+		return fmt.Errorf("%w: type=inline stores only mode=min (the image's own layers); use type=registry for mode=max", ErrInvalid)
 	case mode != "" && mode != "min" && mode != "max":
-		return fmt.Errorf("%w: mode=%s; want mode=min or mode=max", ErrInvalidCache, mode)
+		return fmt.Errorf("%w: mode=%s; want mode=min or mode=max", ErrInvalid, mode)
 	}
 	if v, ok := e.Attrs["ignore-error"]; ok {
 		if _, err := strconv.ParseBool(v); err != nil {
-			return fmt.Errorf("%w: ignore-error=%s; want true or false", ErrInvalidCache, v)
+			return fmt.Errorf("%w: ignore-error=%s; want true or false", ErrInvalid, v)
 		}
 	}
 	return nil
 }
 
-// ValidateCacheImport reports whether e is a cache import BuildKit can use:
+// ValidateImport reports whether e is a cache import BuildKit can use:
 // a known type with what that type needs.
-func ValidateCacheImport(e client.CacheOptionsEntry) error {
+func ValidateImport(e client.CacheOptionsEntry) error {
 	return validateCache(e, cacheImportTypes, "src")
 }
 
@@ -61,30 +61,30 @@ func ValidateCacheImport(e client.CacheOptionsEntry) error {
 func validateCache(e client.CacheOptionsEntry, types []string, dir string) error {
 	if !slices.Contains(types, e.Type) {
 		if e.Type == "" {
-			return fmt.Errorf("%w: no type; want type=%s", ErrInvalidCache, strings.Join(types, "|"))
+			return fmt.Errorf("%w: no type; want type=%s", ErrInvalid, strings.Join(types, "|"))
 		}
-		return fmt.Errorf("%w: unknown type %q; want %s", ErrInvalidCache, e.Type, strings.Join(types, ", "))
+		return fmt.Errorf("%w: unknown type %q; want %s", ErrInvalid, e.Type, strings.Join(types, ", "))
 	}
 	switch e.Type {
 	case "registry":
 		ref := e.Attrs["ref"]
 		if ref == "" {
-			return fmt.Errorf("%w: type=registry needs ref=REF", ErrInvalidCache)
+			return fmt.Errorf("%w: type=registry needs ref=REF", ErrInvalid)
 		}
 		if _, err := reference.ParseNormalizedNamed(ref); err != nil {
-			return fmt.Errorf("%w: ref=%s: %v", ErrInvalidCache, ref, err)
+			return fmt.Errorf("%w: ref=%s: %v", ErrInvalid, ref, err)
 		}
 	case "local":
 		if e.Attrs[dir] == "" {
-			return fmt.Errorf("%w: type=local needs %s=DIR", ErrInvalidCache, dir)
+			return fmt.Errorf("%w: type=local needs %s=DIR", ErrInvalid, dir)
 		}
 	}
 	return nil
 }
 
-// cacheExports returns the exports to ask BuildKit for: mode=max where an
+// Exports returns the exports to ask BuildKit for: mode=max where an
 // export names no mode (inline cache has only min).
-func cacheExports(exports []client.CacheOptionsEntry) []client.CacheOptionsEntry {
+func Exports(exports []client.CacheOptionsEntry) []client.CacheOptionsEntry {
 	var out []client.CacheOptionsEntry
 	for _, e := range exports {
 		e.Attrs = maps.Clone(e.Attrs)
@@ -99,8 +99,8 @@ func cacheExports(exports []client.CacheOptionsEntry) []client.CacheOptionsEntry
 	return out
 }
 
-// cacheImports returns the imports to ask BuildKit for.
-func cacheImports(imports []client.CacheOptionsEntry) []client.CacheOptionsEntry {
+// Imports returns the imports to ask BuildKit for.
+func Imports(imports []client.CacheOptionsEntry) []client.CacheOptionsEntry {
 	var out []client.CacheOptionsEntry
 	for _, e := range imports {
 		e.Attrs = maps.Clone(e.Attrs)
@@ -109,11 +109,11 @@ func cacheImports(imports []client.CacheOptionsEntry) []client.CacheOptionsEntry
 	return out
 }
 
-// buildCacheImports returns the cache imports of a gateway build. BuildKit
+// BuildImports returns the cache imports of a gateway build. BuildKit
 // applies imports only to the solve requests that carry them, so a build
 // function passes these in each one, as BuildKit's Dockerfile frontend does.
 // The client has already resolved local imports to a digest here.
-func buildCacheImports(gw gateway.Client) ([]gateway.CacheOptionsEntry, error) {
+func BuildImports(gw gateway.Client) ([]gateway.CacheOptionsEntry, error) {
 	s := gw.BuildOpts().Opts["cache-imports"]
 	if s == "" {
 		return nil, nil
@@ -130,14 +130,14 @@ func buildCacheImports(gw gateway.Client) ([]gateway.CacheOptionsEntry, error) {
 // type and a hash.
 const cacheImportStep = "importing cache manifest from "
 
-// reportCacheImports makes a cache import that has nothing to import (the
+// ReportImports makes a cache import that has nothing to import (the
 // first build of a branch) one warning in the build's progress, and passes
 // the rest of the progress on to status unchanged. BuildKit builds on
 // without such an import in any case, but says so as a failed step, or for
 // a local directory only in its client's log. Local imports with nothing to
 // import are taken out of so here. The returned channel replaces status and
 // is closed by the build; status is closed after it.
-func reportCacheImports(so *client.SolveOpt, status chan *client.SolveStatus) chan *client.SolveStatus {
+func ReportImports(so *client.SolveOpt, status chan *client.SolveStatus) chan *client.SolveStatus {
 	var empty []*client.Vertex
 	var warnings []*client.VertexWarning
 	imports := so.CacheImports[:0:0]

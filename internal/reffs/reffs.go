@@ -1,4 +1,4 @@
-package builder
+package reffs
 
 import (
 	"bytes"
@@ -15,8 +15,14 @@ import (
 	fstypes "github.com/tonistiigi/fsutil/types"
 )
 
-// refFS is the filesystem of a build's result as the daemon serves it to
-// a client-side build: read-only, file by file.
+// New returns the filesystem of ref, a build's result, as the daemon serves
+// it to a client-side build: read-only, file by file, each call a round
+// trip to the daemon.
+func New(ctx context.Context, ref gateway.Reference) fs.FS {
+	return refFS{ctx: ctx, ref: ref}
+}
+
+// refFS is the filesystem of a build's result: see [New].
 type refFS struct {
 	ctx context.Context
 	ref gateway.Reference
@@ -60,7 +66,7 @@ func (f refFS) ReadFile(name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	dt, err := readAll(f.ctx, f.ref, p)
+	dt, err := ReadFile(f.ctx, f.ref, p)
 	if err != nil {
 		return nil, notExist("read", name, err)
 	}
@@ -148,4 +154,22 @@ func (d *refDir) ReadDir(n int) ([]fs.DirEntry, error) {
 	out := d.entries[:n]
 	d.entries = d.entries[n:]
 	return out, nil
+}
+
+// ReadFile reads the whole file path from ref, past the daemon's cap on one
+// read: a chunk at a time until one comes back short, so a small file is
+// one round trip.
+func ReadFile(ctx context.Context, ref gateway.Reference, path string) ([]byte, error) {
+	const chunk = 8 << 20
+	var out []byte
+	for off := 0; ; off += chunk {
+		dt, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: path, Range: &gateway.FileRange{Offset: off, Length: chunk}})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, dt...)
+		if len(dt) < chunk {
+			return out, nil
+		}
+	}
 }

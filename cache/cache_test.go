@@ -1,4 +1,4 @@
-package builder
+package cache
 
 import (
 	"errors"
@@ -20,7 +20,7 @@ func TestCacheExportsDefaultToModeMax(t *testing.T) {
 		{Type: "local", Attrs: attrs{"dest": "/tmp/c"}},
 		{Type: "inline"},
 	}
-	got := cacheExports(in)
+	got := Exports(in)
 	want := []client.CacheOptionsEntry{
 		{Type: "registry", Attrs: attrs{"ref": "r/c:main", "mode": "max"}},
 		{Type: "registry", Attrs: attrs{"ref": "r/c:min", "mode": "min"}},
@@ -31,7 +31,7 @@ func TestCacheExportsDefaultToModeMax(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	if _, ok := in[0].Attrs["mode"]; ok {
-		t.Errorf("cacheExports changed its input: %v", in[0].Attrs)
+		t.Errorf("Exports changed its input: %v", in[0].Attrs)
 	}
 }
 
@@ -52,16 +52,16 @@ func TestValidateCache(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			validate := ValidateCacheImport
+			validate := ValidateImport
 			if tt.export {
-				validate = ValidateCacheExport
+				validate = ValidateExport
 			}
 			err := validate(tt.e)
 			switch {
 			case tt.want == "" && err != nil:
 				t.Errorf("unexpected error: %v", err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, ErrInvalidCache)):
-				t.Errorf("error = %v, want ErrInvalidCache with %q", err, tt.want)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, ErrInvalid)):
+				t.Errorf("error = %v, want ErrInvalid with %q", err, tt.want)
 			}
 		})
 	}
@@ -96,7 +96,7 @@ func TestReportCacheImports(t *testing.T) {
 		{Type: "local", Attrs: map[string]string{"src": missing}},
 	}}
 	status := make(chan *client.SolveStatus)
-	in := reportCacheImports(&so, status)
+	in := ReportImports(&so, status)
 	if diff := cmp.Diff([]client.CacheOptionsEntry{{Type: "registry", Attrs: map[string]string{"ref": "r/c:main"}}}, so.CacheImports); diff != "" {
 		t.Errorf("imports left for BuildKit (-want +got):\n%s", diff)
 	}
