@@ -90,7 +90,7 @@ func Build(ctx context.Context, c *client.Client, imgs []graph.Image, opt Option
 }
 
 // build is [Build] on one daemon, of images it has checked.
-func build(ctx context.Context, c *client.Client, imgs []graph.Image, opt Options, prog *progress) (*Result, error) {
+func build(ctx context.Context, c *client.Client, imgs []graph.Image, opt run, prog *progress) (*Result, error) {
 	res := &Result{}
 	if opt.Verify != nil || opt.CheckReproducible {
 		if err := check(ctx, c, imgs, opt, prog, res); err != nil {
@@ -128,8 +128,8 @@ func build(ctx context.Context, c *client.Client, imgs []graph.Image, opt Option
 // load (see [output.ReadBack]): each platform's manifest must be the one
 // checked, res.Manifests, which the first read sets where nothing was
 // checked. It returns the reader, for [output.Stage.Load].
-func (res *Result) readBack(ctx context.Context, imgs []graph.Image, opt Options, st *output.Stage) (*output.ReadBack, error) {
-	r := &output.ReadBack{Platforms: platformsByID(imgs), Manifests: res.Manifests, Response: res.ExporterResponse, Engine: opt.Engine, Keychain: opt.Keychain}
+func (res *Result) readBack(ctx context.Context, imgs []graph.Image, opt run, st *output.Stage) (*output.ReadBack, error) {
+	r := &output.ReadBack{Platforms: platformsByID(imgs), Manifests: res.Manifests, Response: res.ExporterResponse, Engine: opt.engine, Keychain: opt.Keychain}
 	if err := r.Outputs(ctx, st, opt.Outputs); err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func (res *Result) readBack(ctx context.Context, imgs []graph.Image, opt Options
 // commit stages the metadata file, when opt asks for one, beside the
 // outputs st holds, and moves them all into place; on an error it leaves
 // none of them.
-func (res *Result) commit(st *output.Stage, opt Options) error {
+func (res *Result) commit(st *output.Stage, opt run) error {
 	defer st.Discard()
 	if opt.MetadataFile != "" {
 		dt, err := res.Metadata()
@@ -166,10 +166,10 @@ func (res *Result) Metadata() ([]byte, error) {
 // an image exported unnamed into the engine the build ran on is given each
 // load output's names. Until then a registry's tags and an engine's names
 // still show what they showed before the build.
-func (res *Result) tag(ctx context.Context, opt Options) error {
+func (res *Result) tag(ctx context.Context, opt run) error {
 	d := digest.Digest(res.ExporterResponse[exptypes.ExporterImageDigestKey])
 	auth := remote.WithAuthFromKeychain(ref.Keychain(opt.Keychain))
-	names := pushes(opt)
+	names := pushes(opt.Options)
 	for _, n := range sortedKeys(names) {
 		r, err := ref.ParseInsecure(n, names[n])
 		if err != nil {
@@ -189,7 +189,7 @@ func (res *Result) tag(ctx context.Context, opt Options) error {
 			continue
 		}
 		for _, n := range strings.Split(o.Attrs["name"], ",") {
-			if err := opt.Engine.Tag(ctx, res.engineImage, n); err != nil {
+			if err := opt.engine.Tag(ctx, res.engineImage, n); err != nil {
 				return err
 			}
 		}

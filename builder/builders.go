@@ -21,7 +21,7 @@ import (
 // else c), each checked as opt asks into an OCI tarball, assembles them into
 // one index and writes that to opt's outputs, staged, read back and
 // committed as a one-daemon build's are.
-func buildAcross(ctx context.Context, c *client.Client, builders map[string]*client.Client, imgs []graph.Image, opt Options, prog *progress) (*Result, error) {
+func buildAcross(ctx context.Context, c *client.Client, builders map[string]*client.Client, imgs []graph.Image, opt run, prog *progress) (*Result, error) {
 	tmp, err := os.MkdirTemp("", "imagebuild-builders-")
 	if err != nil {
 		return nil, err

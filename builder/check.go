@@ -23,7 +23,7 @@ var ErrCheck = errors.New("check failed")
 
 // check builds imgs into a temporary OCI tarball and runs opt's checks on
 // it, recording the manifests checked in res.
-func check(ctx context.Context, c *client.Client, imgs []graph.Image, opt Options, prog *progress, res *Result) error {
+func check(ctx context.Context, c *client.Client, imgs []graph.Image, opt run, prog *progress, res *Result) error {
 	dir, err := os.MkdirTemp("", "imagebuild-check-")
 	if err != nil {
 		return err
@@ -125,7 +125,7 @@ func sbomStatement(idx v1.ImageIndex, img v1.Image) (*oci.Statement, v1.Hash, er
 
 // buildTarball builds imgs into an OCI tarball, unpacks it into the
 // directory dir and returns its index.
-func buildTarball(ctx context.Context, c *client.Client, imgs []graph.Image, opt Options, dir string, prog *progress) (v1.ImageIndex, error) {
+func buildTarball(ctx context.Context, c *client.Client, imgs []graph.Image, opt run, dir string, prog *progress) (v1.ImageIndex, error) {
 	tarball := dir + ".oci.tar"
 	_, st, err := solve(ctx, c, imgs, opt, []output.Output{{Type: client.ExporterOCI, Dest: tarball}}, prog.next())
 	if err != nil {

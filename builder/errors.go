@@ -117,7 +117,7 @@ func solveErrorOf(err error, defs []*llb.Definition, imgs []graph.Image) error {
 // baseError explains err, the daemon's answer when asked for img's base
 // config: a platform the base's index lacks is named with the platforms it
 // has, as its registry lists them to Options.Keychain.
-func baseError(ctx context.Context, img graph.Image, opt Options, err error) error {
+func baseError(ctx context.Context, img graph.Image, opt run, err error) error {
 	if !strings.Contains(err.Error(), "no match for platform") {
 		return err // named by the client, which gets only its message
 	}

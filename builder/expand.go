@@ -34,7 +34,7 @@ func (d *definitions) all() []*llb.Definition {
 // expand solves img's expansion step and the steps ahead of it side by
 // side, reads their files and returns img with the Root its expansion makes
 // of them.
-func expand(ctx context.Context, gw gateway.Client, img graph.Image, imports []gateway.CacheOptionsEntry, opt Options) (graph.Image, error) {
+func expand(ctx context.Context, gw gateway.Client, img graph.Image, imports []gateway.CacheOptionsEntry, opt run) (graph.Image, error) {
 	x := img.Expand
 	solve := func(ctx context.Context, st llb.State) (gateway.Reference, error) {
 		def, err := opt.marshal(ctx, st, img.Platform)

@@ -23,7 +23,7 @@ const (
 // of their build context's git work tree, as [Build] makes every image:
 // opt's epoch when set, else the commit time of HEAD, else the Unix epoch;
 // the revision and source labels unless an image sets them itself.
-func withSource(ctx context.Context, imgs []graph.Image, opt Options) ([]graph.Image, Options) {
+func withSource(ctx context.Context, imgs []graph.Image, opt run) ([]graph.Image, run) {
 	dir := imgs[0].Context.Dir()
 	if opt.SourceDateEpoch == nil {
 		t := time.Unix(0, 0).UTC()

@@ -34,7 +34,7 @@ func TestWithSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	imgs := []graph.Image{{Context: bctx, Config: graph.Config{Labels: map[string]string{LabelSource: "set by the recipe"}}}}
-	got, opt := withSource(t.Context(), imgs, Options{})
+	got, opt := withSource(t.Context(), imgs, run{})
 	if opt.SourceDateEpoch == nil || !opt.SourceDateEpoch.Equal(time.Unix(1700000000, 0)) {
 		t.Errorf("epoch = %v, want the commit time 1700000000", opt.SourceDateEpoch)
 	}
@@ -48,7 +48,7 @@ func TestWithSource(t *testing.T) {
 
 	imgs[0].Config.Labels = nil
 	given := time.Unix(42, 0)
-	got, opt = withSource(t.Context(), imgs, Options{SourceDateEpoch: &given})
+	got, opt = withSource(t.Context(), imgs, run{Options: Options{SourceDateEpoch: &given}})
 	if !opt.SourceDateEpoch.Equal(given) || got[0].Config.Labels[LabelSource] != "https://git.example.com/team/app.git" {
 		t.Errorf("epoch %v, labels %v: want the given epoch and the remote without credentials", opt.SourceDateEpoch, got[0].Config.Labels)
 	}
@@ -57,7 +57,7 @@ func TestWithSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, opt = withSource(t.Context(), []graph.Image{{Context: outside}}, Options{})
+	got, opt = withSource(t.Context(), []graph.Image{{Context: outside}}, run{})
 	if !opt.SourceDateEpoch.Equal(time.Unix(0, 0)) || len(got[0].Config.Labels) != 0 {
 		t.Errorf("outside git: epoch %v, labels %v; want the Unix epoch and none", opt.SourceDateEpoch, got[0].Config.Labels)
 	}

@@ -103,10 +103,20 @@ type Options struct {
 	// nil is the engine the build runs on, when it runs on a Docker
 	// Engine's BuildKit, else the default engine (see [daemon.DialEngine]).
 	Engine *daemon.Engine
+}
 
+// run is a build as it runs: its options, with the source date epoch
+// resolved (see withSource), and what was reached when it started. The
+// caller's Options are never changed.
+type run struct {
+	Options
 	// session is what [Plan.Build] attaches to the daemon's session:
 	// registry auth from Keychain, and the Secrets.
 	session []session.Attachable
+	// engine is the Docker Engine a load output goes into, as reached:
+	// Options.Engine, else the engine the build runs on, else the
+	// default one; nil without a load output.
+	engine *daemon.Engine
 }
 
 // marshal marshals st, a graph of the build for platform p, as every graph

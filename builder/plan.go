@@ -184,7 +184,7 @@ func (p *Plan) checkSecrets(ctx context.Context) error {
 func (p *Plan) Build(ctx context.Context, c *client.Client, status chan *client.SolveStatus) (*Result, error) {
 	prog := progress{out: status}
 	defer prog.close()
-	imgs, opt := p.imgs, p.opt
+	imgs, opt := p.imgs, run{Options: p.opt}
 	if len(p.platforms) == 0 {
 		pl, err := DefaultPlatform(ctx, c)
 		if err != nil {
@@ -211,19 +211,23 @@ func (p *Plan) Build(ctx context.Context, c *client.Client, status chan *client.
 		opt.session = append(opt.session, secretsprovider.NewSecretProvider(store))
 	}
 	if slices.ContainsFunc(opt.Outputs, func(o output.Output) bool { return o.Type == output.OutputLoad }) {
-		if opt.Engine == nil {
-			opt.Engine = daemon.EngineOf(c)
+		opt.engine = opt.Engine
+		if opt.engine == nil {
+			opt.engine = daemon.EngineOf(c)
 		}
-		if opt.Engine == nil {
+		if opt.engine == nil {
 			e, err := daemon.DialEngine(ctx, "")
 			if err != nil {
 				return nil, fmt.Errorf("load: %w", err)
 			}
 			defer e.Close()
-			opt.Engine = e
+			opt.engine = e
 		}
-		if len(imgs) > 1 && !(opt.Engine.Builds(c) && opt.Engine.HoldsIndexes()) {
-			return nil, fmt.Errorf("%w: a load of %d platforms: an engine's image store holds an index only where the build runs on the engine (docker://) and it keeps images in containerd's image store; load one platform, or write the index with type=oci or push it", output.ErrInvalidOutput, len(imgs))
+		if len(imgs) > 1 && !(opt.engine.Builds(c) && opt.engine.HoldsIndexes()) {
+			// Known only once the engine answers, and refused before
+			// anything is built, as the plan refuses.
+			i := slices.IndexFunc(opt.Outputs, func(o output.Output) bool { return o.Type == output.OutputLoad })
+			return nil, &PlanError{Field: "Outputs", Index: i, Err: fmt.Errorf("%w: a load of %d platforms: an engine's image store holds an index only where the build runs on the engine (docker://) and it keeps images in containerd's image store; load one platform, or write the index with type=oci or push it", output.ErrInvalidOutput, len(imgs))}
 		}
 	}
 	builders := map[string]*client.Client{}

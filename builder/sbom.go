@@ -28,7 +28,7 @@ const sbomPath = "/sbom.spdx.json"
 // its own (a scratch state holding the document), as a client-side build
 // attaches attestations. The document is dated by the build's epoch, so the
 // same image gives the same bytes.
-func sbomAttestation(ctx context.Context, gw gateway.Client, img graph.Image, ref gateway.Reference, opt Options) (gateway.Attestation, error) {
+func sbomAttestation(ctx context.Context, gw gateway.Client, img graph.Image, ref gateway.Reference, opt run) (gateway.Attestation, error) {
 	var none gateway.Attestation
 	fsys := reffs.New(ctx, ref)
 	inv, err := sbom.Catalog(fsys)

@@ -33,14 +33,14 @@ func pushes(opt Options) map[string]bool {
 // one, and each platform's image manifest, by platform ID), in the
 // repository of each name pushed. The signatures' tags go to
 // res.Signatures.
-func (res *Result) sign(ctx context.Context, opt Options) error {
+func (res *Result) sign(ctx context.Context, opt run) error {
 	pushed := digest.Digest(res.ExporterResponse[exptypes.ExporterImageDigestKey])
 	var manifests []digest.Digest
 	for _, id := range sortedKeys(res.Manifests) {
 		manifests = append(manifests, res.Manifests[id])
 	}
 	auth := remote.WithAuthFromKeychain(ref.Keychain(opt.Keychain))
-	names := pushes(opt)
+	names := pushes(opt.Options)
 	for _, n := range sortedKeys(names) {
 		r, err := ref.ParseInsecure(n, names[n])
 		if err != nil {

@@ -28,8 +28,8 @@ import (
 // and the outputs staged, written but not yet moved into place; the caller
 // commits or discards them. Progress goes to status when it is not nil;
 // solve closes it.
-func solve(ctx context.Context, c *client.Client, imgs []graph.Image, opt Options, outputs []output.Output, status chan *client.SolveStatus) (*client.SolveResponse, *output.Stage, error) {
-	st := &output.Stage{OnEngine: opt.Engine.Builds(c)}
+func solve(ctx context.Context, c *client.Client, imgs []graph.Image, opt run, outputs []output.Output, status chan *client.SolveStatus) (*client.SolveResponse, *output.Stage, error) {
+	st := &output.Stage{OnEngine: opt.engine.Builds(c)}
 	defs, so, err := prepare(ctx, imgs, opt, outputs, st)
 	if err != nil {
 		if status != nil {
@@ -148,7 +148,7 @@ func solve(ctx context.Context, c *client.Client, imgs []graph.Image, opt Option
 
 // prepare turns imgs, which a [Plan] has checked, and opt into one definition a platform and the client's solve
 // options, staging outputs in st.
-func prepare(ctx context.Context, imgs []graph.Image, opt Options, outputs []output.Output, st *output.Stage) ([]*llb.Definition, client.SolveOpt, error) {
+func prepare(ctx context.Context, imgs []graph.Image, opt run, outputs []output.Output, st *output.Stage) ([]*llb.Definition, client.SolveOpt, error) {
 	var so client.SolveOpt
 	var defs []*llb.Definition
 	var refs []string

@@ -297,6 +297,9 @@ func (a *app) runBuild(ctx context.Context, args []string, stdout, stderr io.Wri
 		res, err = plan.Build(ctx, c, status[0])
 		return err
 	})
+	// A refusal that needs the daemon's answer (a load of several
+	// platforms into an engine that cannot hold them) is a plan's too.
+	err = o.planError(err, r.Name())
 	return finishBuild(&o, res, explainConnect(daemonLost(err, o.addr), o.addr), stdout, stderr)
 }
 

@@ -120,8 +120,8 @@ func TestLoadOfSeveralPlatformsRefused(t *testing.T) {
 	t.Setenv("DOCKER_HOST", old.Host)
 	stdout, stderr, code := cli(t, "build", "python-alpine", "--addr", env.Addr, "--context", appContext(t),
 		"--base", env.Base.String(), "--progress", "quiet", "--platform", "linux/amd64,linux/arm64", "--load", "-t", "imagebuild-test/two:platforms")
-	if code != 1 || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "a load of 2 platforms") {
-		t.Errorf("exit %d, stdout %q, stderr %q; want exit 1 and one line refusing a load of 2 platforms", code, stdout, stderr)
+	if code != 2 || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "--load: invalid output: a load of 2 platforms") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and one line refusing --load of 2 platforms", code, stdout, stderr)
 	}
 	if _, err := old.API.ImageInspect(context.Background(), "imagebuild-test/two:platforms"); err == nil {
 		t.Error("the engine holds the image")
