@@ -2,120 +2,15 @@ package builder
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/ref"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
-
-func TestLoadContext(t *testing.T) {
-	a, b := t.TempDir(), t.TempDir()
-	if err := os.WriteFile(filepath.Join(a, ".dockerignore"), []byte("# secrets\n*.env\n/build\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ca, err := graph.LoadContext(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([]string{"*.env", "build"}, ca.Exclude()); diff != "" {
-		t.Errorf("exclude patterns (-want +got):\n%s", diff)
-	}
-	cb, err := graph.LoadContext(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cb.Exclude() != nil {
-		t.Errorf("no .dockerignore, exclude = %q", cb.Exclude())
-	}
-	if ca.Dir() != a || ca.ID() == cb.ID() {
-		t.Errorf("contexts %s (%s) and %s (%s): want the directory and distinct IDs for distinct directories", ca.Dir(), ca.ID(), cb.Dir(), cb.ID())
-	}
-	again, err := graph.LoadContext(a + "/.")
-	if err != nil || again.ID() != ca.ID() {
-		t.Errorf("same directory, IDs %q and %q (%v): want one", ca.ID(), again.ID(), err)
-	}
-	var zero graph.Context
-	if zero.Dir() != "" || zero.All().Output() != nil {
-		t.Error("the zero graph.Context is not the empty context")
-	}
-	f := filepath.Join(a, "file")
-	if err := os.WriteFile(f, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, bad := range []string{f, filepath.Join(a, "missing")} {
-		if _, err := graph.LoadContext(bad); err == nil {
-			t.Errorf("LoadContext(%s) = nil error, want one", bad)
-		}
-	}
-}
-
-func TestCheckContext(t *testing.T) {
-	req := graph.ContextFile{Path: "deploy/requirements.txt", NamedBy: "the recipe's Requirements field"}
-	tests := []struct {
-		name     string
-		files    map[string]string // path: content; a path ending in / is a directory
-		ignore   string
-		excluded string // the pattern named, "" when not excluded
-		want     string // in the error; "" for none
-	}{
-		{name: "present", files: map[string]string{"deploy/requirements.txt": "x\n"}},
-		{name: "missing", want: "has no deploy/requirements.txt, which the recipe's Requirements field names"},
-		{name: "a directory", files: map[string]string{"deploy/requirements.txt/": ""}, want: "not a regular file"},
-		{name: "excluded", files: map[string]string{"deploy/requirements.txt": "x\n"}, ignore: "*.md\ndeploy/*.txt\n",
-			excluded: "deploy/*.txt", want: `deploy/requirements.txt is excluded by its .dockerignore (pattern "deploy/*.txt")`},
-		{name: "parent excluded", files: map[string]string{"deploy/requirements.txt": "x\n"}, ignore: "deploy\n",
-			excluded: "deploy", want: "is excluded by its .dockerignore"},
-		{name: "taken back in", files: map[string]string{"deploy/requirements.txt": "x\n"}, ignore: "deploy/*\n!deploy/requirements.txt\n"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			for p, body := range tt.files {
-				full := filepath.Join(dir, p)
-				if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if strings.HasSuffix(p, "/") {
-					if err := os.MkdirAll(full, 0o755); err != nil {
-						t.Fatal(err)
-					}
-				} else if err := os.WriteFile(full, []byte(body), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if tt.ignore != "" {
-				if err := os.WriteFile(filepath.Join(dir, ".dockerignore"), []byte(tt.ignore), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			bctx, err := graph.LoadContext(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = bctx.Check([]graph.ContextFile{req})
-			if tt.want == "" {
-				if err != nil {
-					t.Fatalf("CheckContext = %v, want nil", err)
-				}
-				return
-			}
-			var cfe *graph.ContextFileError
-			if !errors.As(err, &cfe) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), dir) {
-				t.Fatalf("CheckContext = %v, want a graph.ContextFileError naming %s and saying %q", err, dir, tt.want)
-			}
-			if cfe.Excluded != tt.excluded {
-				t.Errorf("excluded by %q, want %q", cfe.Excluded, tt.excluded)
-			}
-		})
-	}
-}
 
 // TestBuildChecksContextFiles: a library caller gets the same check as the
 // CLI, before the daemon is contacted (the client here is nil).
@@ -140,50 +35,5 @@ func TestBuildChecksContextFiles(t *testing.T) {
 	}
 	if _, open := <-status; open {
 		t.Error("status channel left open")
-	}
-}
-
-// TestSecretInsideTheContext is the attack of a secret the context sends:
-// `--secret id=pipconf,src=pip.conf` with the context "." copied the pip
-// config, with its index token, into /app. A secret inside the context is
-// refused unless its .dockerignore leaves it out.
-func TestSecretInsideTheContext(t *testing.T) {
-	dir := t.TempDir()
-	outside := filepath.Join(t.TempDir(), "pip.conf")
-	for _, f := range []string{filepath.Join(dir, "pip.conf"), filepath.Join(dir, "secrets", "token"), outside} {
-		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(f, []byte("[global]\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	link := filepath.Join(t.TempDir(), "pip.conf")
-	if err := os.Symlink(filepath.Join(dir, "pip.conf"), link); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, ".dockerignore"), []byte("secrets/\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c, err := graph.LoadContext(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tt := range []struct {
-		path    string
-		refused bool
-	}{
-		{filepath.Join(dir, "pip.conf"), true},
-		{link, true}, // a link outside the context to a file inside it
-		{filepath.Join(dir, "secrets", "token"), false},
-		{outside, false},
-	} {
-		err := c.KeepsOut(tt.path)
-		if tt.refused && (err == nil || !strings.Contains(err.Error(), "is inside the build context")) {
-			t.Errorf("keepsOut(%s) = %v, want it refused", tt.path, err)
-		}
-		if !tt.refused && err != nil {
-			t.Errorf("keepsOut(%s) = %v, want nil", tt.path, err)
-		}
 	}
 }
