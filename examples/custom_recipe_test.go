@@ -4,6 +4,7 @@ package examples
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,7 +34,7 @@ func TestCustomRecipe(t *testing.T) {
 	// pins check and bump can reach it.
 	ref := env.Registry + "/team/python:3.12-alpine"
 	pinned := testenv.PushImage(t, ref, testenv.RegistryImage(t, env.Base.String()))
-	pinsFile := filepath.Join(mod, "pins.go")
+	pinsFile := filepath.Join(mod, "tracker", "pins.go")
 	src, err := os.ReadFile(pinsFile)
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +64,21 @@ func TestCustomRecipe(t *testing.T) {
 		}
 		return string(out), 0
 	}
+
+	t.Run("the recipes link no build client", func(t *testing.T) {
+		list := exec.Command("go", "list", "-deps", "./tracker")
+		list.Dir = mod
+		list.Env = append(os.Environ(), "GOWORK=off")
+		out, err := list.CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list: %v\n%s", err, out)
+		}
+		for _, pkg := range strings.Fields(string(out)) {
+			if pkg == "github.com/moby/buildkit/client" || strings.HasPrefix(pkg, "github.com/sigstore/") || strings.HasPrefix(pkg, "github.com/spdx/") {
+				t.Errorf("the team's recipe package links %s", pkg)
+			}
+		}
+	})
 
 	t.Run("recipes and version", func(t *testing.T) {
 		if out, code := run(t, "recipes"); code != 0 || !strings.HasPrefix(out, "tracker-api ") {
@@ -140,25 +156,29 @@ func copyExample(t *testing.T) string {
 		t.Fatal(err)
 	}
 	dst := t.TempDir()
-	entries, err := os.ReadDir("custom-recipe")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
+	err = filepath.WalkDir("custom-recipe", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, ".mod") && !strings.HasSuffix(path, ".sum") {
+			return err
 		}
-		dt, err := os.ReadFile(filepath.Join("custom-recipe", e.Name()))
+		dt, err := os.ReadFile(path)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
-		if e.Name() == "go.mod" {
+		rel, err := filepath.Rel("custom-recipe", path)
+		if err != nil {
+			return err
+		}
+		if rel == "go.mod" {
 			if !bytes.Contains(dt, []byte("=> ../..")) {
 				t.Fatal("custom-recipe/go.mod does not replace imagebuild with ../..")
 			}
 			dt = bytes.Replace(dt, []byte("=> ../.."), []byte("=> "+root), 1)
 		}
-		write(t, filepath.Join(dst, e.Name()), string(dt))
+		write(t, filepath.Join(dst, rel), string(dt))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return dst
 }
