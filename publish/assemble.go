@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/imagebuild/imagebuild/oci"
 	digest "github.com/opencontainers/go-digest"
@@ -103,12 +102,9 @@ func Assemble(dst string, srcs []string) (digest.Digest, error) {
 		return "", err
 	}
 	// The layout must read back whole.
-	p, err := layout.FromPath(dst)
+	ii, err := oci.OpenLayout(dst)
 	if err == nil {
-		var ii v1.ImageIndex
-		if ii, err = p.ImageIndex(); err == nil {
-			_, err = partial.Descriptor(ii)
-		}
+		_, err = partial.Descriptor(ii)
 	}
 	if err != nil {
 		return "", fmt.Errorf("assembled layout %s: %w", dst, err)

@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/imagebuild/imagebuild/oci"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -86,11 +86,7 @@ func single(dir string) (v1.Descriptor, v1.ImageIndex, error) {
 	if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil {
 		return v1.Descriptor{}, nil, fmt.Errorf("%s: %w: no index.json (build one with --output type=oci,dest=DIR,tar=false)", dir, ErrNoLayout)
 	}
-	p, err := layout.FromPath(dir)
-	if err != nil {
-		return v1.Descriptor{}, nil, fmt.Errorf("%s: %w: %w", dir, ErrNoLayout, err)
-	}
-	idx, err := p.ImageIndex()
+	idx, err := oci.OpenLayout(dir)
 	if err != nil {
 		return v1.Descriptor{}, nil, fmt.Errorf("%s: %w: %w", dir, ErrNoLayout, err)
 	}
