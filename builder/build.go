@@ -56,11 +56,14 @@ type Result struct {
 // temporary OCI tarball and the checks run on it: opt.Verify on each
 // platform's image, and with opt.CheckReproducible a second build ignoring
 // every cache, compared platform by platform. Only when they pass are the
-// outputs exported, from the daemon's cache of that same build, and each
-// image and tarball written is read back: its platform manifests must be
-// the ones checked (attestations such as provenance, which carry their own
-// times, may differ), else Build fails; a tarball is then not written.
-// Without outputs the build is only checked.
+// outputs exported, from the daemon's cache of that same build (never a
+// build of their own, NoCache or not), and each image and tarball written
+// is read back: its platform manifests must be the ones checked
+// (attestations such as provenance, which carry their own times, may
+// differ), else Build fails; a tarball is then not written. A push goes by
+// digest, and its tags are moved only once it is read back and, with
+// opt.Signer, signed; a load's tarball is read back before the engine takes
+// it. Without outputs the build is only checked.
 //
 // Progress goes to status when it is not nil; Build closes it. On a failed
 // reproducibility check Build returns the Result, with its Comparisons,
