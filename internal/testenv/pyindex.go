@@ -27,15 +27,20 @@ import (
 // the ones of the project it asks for). It returns the index's host:port.
 func PrivateIndex(t testing.TB, token string, files map[string][]byte) string {
 	t.Helper()
-	index := indexHandler(files)
-	return serveIndex(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return serveIndex(t, withToken(token, indexHandler(files)))
+}
+
+// withToken serves h to requests that carry token as the basic-auth
+// password, and answers others 401, as a private index does.
+func withToken(token string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pass, ok := r.BasicAuth(); !ok || pass != token {
 			w.Header().Set("WWW-Authenticate", `Basic realm="private"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
-		index.ServeHTTP(w, r)
-	}))
+		h.ServeHTTP(w, r)
+	})
 }
 
 // OpenIndex serves files as [PrivateIndex] does, to anyone, as an internal
@@ -192,23 +197,9 @@ func RealSdistsDir() string {
 // RealIndex serves every file of [RealSdistsDir] from a private index on
 // loopback, as PyPI would serve them, and returns the pip.conf that reaches
 // it (the token in the index URL). Without the folder the test ends as
-// [Unavailable] says.
+// [Unavailable] says. [ServeRealIndex] serves the same index and takes
+// more files while it runs.
 func RealIndex(t testing.TB) []byte {
 	t.Helper()
-	dir := RealSdistsDir()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		Unavailable(t, "real sdists: %v (the folder shared/real-sdists beside the repository holds them)", err)
-	}
-	files := map[string][]byte{}
-	for _, e := range entries {
-		if n := e.Name(); strings.HasSuffix(n, ".tar.gz") || strings.HasSuffix(n, ".whl") {
-			if files[n], err = os.ReadFile(filepath.Join(dir, n)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	const token = "real-index-token"
-	addr := PrivateIndex(t, token, files)
-	return []byte("[global]\nindex-url = http://ci:" + token + "@" + addr + "/simple/\n")
+	return ServeRealIndex(t).PipConf()
 }
