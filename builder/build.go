@@ -36,8 +36,9 @@ type Result struct {
 	// what was pushed were stored under (NAME:sha256-<hex>.sig).
 	Signatures []string
 
-	// Warnings are what the build's steps said of the build, each once
-	// (see [WarningPrefix]), when its progress was followed.
+	// Warnings are what the images' graphs warn of ([Plan.Warnings]), then
+	// what the build's steps said of the build, each once (see
+	// [WarningPrefix]), when its progress was followed.
 	Warnings []string
 
 	// engineImage is the ID of the image the build exported, unnamed, into

@@ -26,11 +26,20 @@ type StepError struct {
 	Name string
 	// ExitCode is the process's exit code.
 	ExitCode int
+	// Reason is the last line the step said that starts with
+	// [ReasonPrefix], without it: why the step refused to go on, when it
+	// said so and its progress was followed.
+	Reason string
+	// Vertex is the step's digest in the graph.
+	Vertex digest.Digest
 	// Err is the daemon's error.
 	Err error
 }
 
 func (e *StepError) Error() string {
+	if e.Reason != "" {
+		return fmt.Sprintf("step %q failed: %s", e.Name, e.Reason)
+	}
 	return fmt.Sprintf("step %q failed with exit code %d", e.Name, e.ExitCode)
 }
 
@@ -80,7 +89,7 @@ func solveError(err error, def *llb.Definition) error {
 		if name == "" {
 			name = dgst.String()
 		}
-		return &StepError{Name: name, ExitCode: int(exit.ExitCode), Err: err}
+		return &StepError{Name: name, ExitCode: int(exit.ExitCode), Vertex: dgst, Err: err}
 	}
 	if g, derr := graph.Decode(def); derr == nil && g.Op(dgst) != nil {
 		if ref, ok := strings.CutPrefix(g.Op(dgst).GetSource().GetIdentifier(), "docker-image://"); ok {

@@ -179,6 +179,21 @@ func (p *Plan) checkSecrets(ctx context.Context) error {
 	return nil
 }
 
+// Warnings are what the images' graphs warn of ([graph.Image]'s
+// Warnings), each once: a caller shows them before the build, which
+// returns them first in [Result.Warnings].
+func (p *Plan) Warnings() []string {
+	var out []string
+	for _, img := range p.imgs {
+		for _, w := range img.Warnings {
+			if !slices.Contains(out, w) {
+				out = append(out, w)
+			}
+		}
+	}
+	return out
+}
+
 // Build runs the plan: on c, and on opt.Builders' daemons for their
 // platforms, as [Build] describes.
 func (p *Plan) Build(ctx context.Context, c *client.Client, status chan *client.SolveStatus) (*Result, error) {
@@ -253,9 +268,18 @@ func (p *Plan) Build(ctx context.Context, c *client.Client, status chan *client.
 	} else {
 		res, err = build(ctx, c, imgs, opt, &prog)
 	}
+	if err != nil {
+		prog.wg.Wait()
+		prog.explain(err)
+	}
 	if res != nil {
 		prog.wg.Wait()
-		res.Warnings = prog.said()
+		res.Warnings = p.Warnings()
+		for _, w := range prog.said() {
+			if !slices.Contains(res.Warnings, w) {
+				res.Warnings = append(res.Warnings, w)
+			}
+		}
 	}
 	if err != nil {
 		return res, err

@@ -2,6 +2,7 @@ package builder
 
 import (
 	"bytes"
+	"errors"
 	"sync"
 
 	"github.com/moby/buildkit/client"
@@ -25,7 +26,16 @@ type progress struct {
 
 	mu       sync.Mutex
 	warnings []*client.VertexWarning
+	// reasons are, by step, the last line each step said that starts
+	// with [ReasonPrefix].
+	reasons map[digest.Digest]string
 }
+
+// ReasonPrefix starts a line of a step's output that says why the step
+// refuses to go on (a recipe's steps say so in one line: a locked file
+// the index no longer serves, say): the last such line of a step that
+// fails is its [StepError]'s Reason.
+const ReasonPrefix = "imagebuild: error: "
 
 // next returns the channel for the next solve, which the solve closes.
 func (p *progress) next() chan *client.SolveStatus {
@@ -49,6 +59,7 @@ func (p *progress) next() chan *client.SolveStatus {
 func (p *progress) takeWarnings(logs []*client.VertexLog) []*client.VertexLog {
 	out := logs[:0]
 	for _, l := range logs {
+		p.reason(l)
 		if !bytes.Contains(l.Data, []byte(WarningPrefix)) {
 			out = append(out, l)
 			continue
@@ -69,6 +80,37 @@ func (p *progress) takeWarnings(logs []*client.VertexLog) []*client.VertexLog {
 		}
 	}
 	return out
+}
+
+// reason keeps the last line of l, a step's output, that starts with
+// ReasonPrefix.
+func (p *progress) reason(l *client.VertexLog) {
+	if !bytes.Contains(l.Data, []byte(ReasonPrefix)) {
+		return
+	}
+	for line := range bytes.Lines(l.Data) {
+		line = bytes.TrimRight(line, "\r\n")
+		if bytes.HasPrefix(line, []byte(ReasonPrefix)) {
+			p.mu.Lock()
+			if p.reasons == nil {
+				p.reasons = map[digest.Digest]string{}
+			}
+			p.reasons[l.Vertex] = string(bytes.TrimPrefix(line, []byte(ReasonPrefix)))
+			p.mu.Unlock()
+		}
+	}
+}
+
+// explain gives err's [StepError] the reason its step said, if it said
+// one.
+func (p *progress) explain(err error) {
+	var se *StepError
+	if !errors.As(err, &se) {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	se.Reason = p.reasons[se.Vertex]
 }
 
 func (p *progress) warn(v digest.Digest, text string) {

@@ -43,6 +43,9 @@ type Image struct {
 	// ContextFiles are the files Root reads from Context by name; [builder.Build]
 	// checks each is there before it contacts the daemon.
 	ContextFiles []ContextFile
+	// Warnings are what the build says once about the image's graph, such
+	// as an input that is not pinned.
+	Warnings []string
 	// Expand, when set, makes the image's graph during the build from what
 	// a step of it finds: see [Expansion]. Root is then the graph before
 	// that step has run, which is what [Image.Marshal] and `imagebuild llb`
