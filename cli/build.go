@@ -58,10 +58,7 @@ func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.provenance, "provenance", "", "attach BuildKit's SLSA provenance attestation: mode=min or mode=max")
 	fs.StringVar(&o.sign, "sign", "", "after the push, sign what was pushed (the index and each platform's manifest) with this cosign private key (cosign generate-key-pair; its password in $COSIGN_PASSWORD), stored as cosign v2 stores it: the NAME:sha256-<hex>.sig tag")
 	fs.BoolVar(&o.sbom, "sbom", false, "attach an SPDX 2.3 SBOM of each platform's image as an in-toto attestation: its OS packages, Python distributions and their files, the base by digest")
-	progress := os.Getenv("BUILDKIT_PROGRESS")
-	if progress == "" {
-		progress = string(progressui.AutoMode)
-	}
+	progress := progressDefault()
 	fs.StringArrayVarP(&o.outputs, "output", "o", nil, "output: type=oci,dest=FILE | type=docker,dest=FILE | type=image,name=NAME[,push=true] | type=local,dest=DIR (repeatable)")
 	fs.StringArrayVarP(&o.tags, "tag", "t", nil, "image name; shorthand for --output type=image,name=NAME (repeatable)")
 	fs.BoolVar(&o.push, "push", false, "push the images named by --tag")
@@ -75,6 +72,14 @@ func (o *buildOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.cacheTo, "cache-to", nil, "export the build cache: type=registry,ref=REF[,mode=min|max] | type=local,dest=DIR | type=inline | type=gha | type=s3,... | type=azblob,... | REF (repeatable; mode=max by default)")
 	fs.StringArrayVar(&o.cacheFrom, "cache-from", nil, "import a build cache: type=registry,ref=REF | type=local,src=DIR | type=gha | type=s3,... | type=azblob,... | REF (repeatable)")
 	fs.BoolVar(&o.checkRepro, "check-reproducible", false, "build twice, the second time ignoring every cache, compare each platform's image, and write outputs only when both builds give the same")
+}
+
+// progressDefault is --progress's default: $BUILDKIT_PROGRESS, else auto.
+func progressDefault() string {
+	if p := os.Getenv("BUILDKIT_PROGRESS"); p != "" {
+		return p
+	}
+	return string(progressui.AutoMode)
 }
 
 // sourceDateEpoch is --source-date-epoch; nil leaves the date to the
@@ -300,6 +305,12 @@ func (a *app) runBuild(ctx context.Context, args []string, stdout, stderr io.Wri
 	// A refusal that needs the daemon's answer (a load of several
 	// platforms into an engine that cannot hold them) is a plan's too.
 	err = o.planError(err, r.Name())
+	if err == nil {
+		// What the graph warns of is said once a build has been made of it.
+		for _, w := range plan.Warnings() {
+			fmt.Fprintf(stderr, "imagebuild: warning: %s\n", w)
+		}
+	}
 	return finishBuild(&o, res, explainConnect(daemonLost(err, o.addr), o.addr), stdout, stderr)
 }
 

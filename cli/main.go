@@ -115,6 +115,7 @@ Builds container images from typed Go recipes on a BuildKit daemon.
 
 Commands:
   build RECIPE     build a recipe and export the image
+  lock RECIPE      lock what the recipe's builder stage reads (packages, build requirements) into the context's imagebuild.lock
   llb RECIPE       write the recipe's LLB definition to stdout (no daemon, no network)
   verify TARGET    check ADR-003's promises on a built image (tarball, OCI layout or registry ref)
   push LAYOUT REF  push the image of an OCI layout directory as it is; prints its digest
@@ -134,6 +135,8 @@ func (a *app) run(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return a.runBuild(ctx, args[1:], stdout, stderr)
 	case "llb":
 		return a.runLLB(ctx, args[1:], stdout, stderr)
+	case "lock":
+		return a.runLock(ctx, args[1:], stdout, stderr)
 	case "recipes":
 		return a.runRecipes(args[1:], stdout)
 	case "pins":

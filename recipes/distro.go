@@ -28,6 +28,18 @@ type Distro struct {
 	// BuildPackages returns ADR-003's build dependencies (docs/adr-003.md)
 	// by this distribution's names: a Python recipe's default Packages.
 	BuildPackages func() []string
+	// RecordCommand returns the command that installs packages as
+	// InstallCommand does and writes to the file record what the install
+	// added or changed: a line for each package, its name, version,
+	// architecture and the checksum its index carries, tab-separated (see
+	// [Package]). `imagebuild lock` runs it.
+	RecordCommand func(packages []string, record string) []string
+	// LockedCommand returns the command that installs exactly the
+	// packages of a lock, each checked against its checksum. A package the
+	// mirror no longer serves, or serves with another checksum, and one
+	// the install adds that the lock does not record, end it with one line
+	// that starts "imagebuild: error: " and names the package.
+	LockedCommand func(locked []Package) []string
 }
 
 // Alpine is Alpine Linux: apk, whose indexes and packages go to
@@ -42,6 +54,12 @@ var Alpine = Distro{
 	CacheDir:      "/etc/apk/cache",
 	NoLogin:       "/sbin/nologin",
 	BuildPackages: AlpineBuildPackages,
+	RecordCommand: func(pkgs []string, record string) []string {
+		return append([]string{"/bin/sh", "-c", apkRecord, "sh", record}, pkgs...)
+	},
+	LockedCommand: func(locked []Package) []string {
+		return []string{"/bin/sh", "-c", apkLocked, "sh", packageLines(locked)}
+	},
 }
 
 // Debian is Debian and its derivatives: apt-get without recommends, its
@@ -54,6 +72,12 @@ var Debian = Distro{
 	CacheDir:      aptCache,
 	NoLogin:       "/usr/sbin/nologin",
 	BuildPackages: DebianBuildPackages,
+	RecordCommand: func(pkgs []string, record string) []string {
+		return append([]string{"/bin/sh", "-c", aptRecord, "sh", record}, pkgs...)
+	},
+	LockedCommand: func(locked []Package) []string {
+		return []string{"/bin/sh", "-c", aptLocked, "sh", packageLines(locked)}
+	},
 }
 
 // Distros returns the distributions imagebuild knows.
@@ -77,15 +101,126 @@ func ParseDistro(name string) (Distro, error) {
 // install).
 const aptCache = "/var/cache/imagebuild-apt"
 
-// aptInstall installs packages without recommends, with apt's lists and
-// downloads in aptCache, and removes the logs apt and dpkg leave behind.
-const aptInstall = `set -eu
+// aptPrelude sets apt up as every apt step runs it: no questions, its
+// lists and downloads in aptCache (aptget).
+const aptPrelude = `set -eu
 export DEBIAN_FRONTEND=noninteractive
 mkdir -p ` + aptCache + `/lists/partial ` + aptCache + `/archives/partial
 aptget() { apt-get -o Dir::State::Lists=` + aptCache + `/lists -o Dir::Cache::Archives=` + aptCache + `/archives "$@"; }
-aptget update
+`
+
+// aptLockTools are the lock's steps' own: aptcache, and installed listing
+// the packages dpkg has installed, one a line (name, version,
+// architecture, tab-separated), sorted.
+const aptLockTools = `aptcache() { apt-cache -o Dir::State::Lists=` + aptCache + `/lists "$@"; }
+installed() { dpkg-query -W -f='${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n' | awk -F '\t' '$1 ~ /^ii/ { print $2 "\t" $3 "\t" $4 }' | LC_ALL=C sort; }
+tab=$(printf '\t')
+`
+
+// aptCleanup removes the logs apt and dpkg leave behind.
+const aptCleanup = `rm -rf /var/log/apt /var/log/dpkg.log /var/cache/ldconfig/aux-cache /var/cache/debconf/*-old`
+
+// aptInstall installs packages without recommends, with apt's lists and
+// downloads in aptCache, and removes the logs apt and dpkg leave behind.
+const aptInstall = aptPrelude + `aptget update
 aptget install -y --no-install-recommends "$@"
-rm -rf /var/log/apt /var/log/dpkg.log /var/cache/ldconfig/aux-cache /var/cache/debconf/*-old`
+` + aptCleanup
+
+// aptRecord is aptInstall that writes to $1 what the install added or
+// changed, each with the SHA-256 Debian's Packages index gives its .deb.
+const aptRecord = aptPrelude + aptLockTools + `record=$1
+shift
+aptget update
+installed >/tmp/imagebuild-before
+aptget install -y --no-install-recommends "$@"
+installed >/tmp/imagebuild-after
+mkdir -p "$(dirname "$record")"
+LC_ALL=C comm -13 /tmp/imagebuild-before /tmp/imagebuild-after | while IFS="$tab" read -r name version arch; do
+	sum=$(aptcache show "$name=$version" | sed -n 's/^SHA256: //p' | head -n 1)
+	if [ -z "$sum" ]; then
+		echo "imagebuild: error: apt-cache gives no SHA256 for $name $version: it was not installed from the mirror"
+		exit 1
+	fi
+	printf '%s\t%s\t%s\t%s\n' "$name" "$version" "$arch" "$sum"
+done >"$record"
+rm -f /tmp/imagebuild-before /tmp/imagebuild-after
+` + aptCleanup
+
+// aptLocked installs the packages $1 lists (name, version, architecture
+// and SHA-256, tab-separated, a line each) at their versions, after
+// checking that the mirror serves each with its SHA-256 (apt then checks
+// each download against the index); and then that the install added or
+// changed nothing else.
+const aptLocked = aptPrelude + aptLockTools + `printf '%s\n' "$1" >/tmp/imagebuild-locked
+aptget update
+while IFS="$tab" read -r name version arch sum; do
+	got=$(aptcache show "$name=$version" 2>/dev/null | sed -n 's/^SHA256: //p' | head -n 1) || true
+	if [ -z "$got" ]; then
+		echo "imagebuild: error: the mirror no longer serves $name $version ($arch), which ` + LockFile + ` records; serve it again (a snapshot mirror), build from a builder image (imagebuild lock --push), or run imagebuild lock again"
+		exit 1
+	fi
+	if [ "$got" != "$sum" ]; then
+		echo "imagebuild: error: the mirror serves $name $version ($arch) with SHA-256 $got, not the $sum ` + LockFile + ` records"
+		exit 1
+	fi
+done </tmp/imagebuild-locked
+installed >/tmp/imagebuild-before
+aptget install -y --no-install-recommends --allow-downgrades $(awk -F '\t' '{ print $1 "=" $2 }' /tmp/imagebuild-locked)
+installed >/tmp/imagebuild-after
+cut -f 1-3 /tmp/imagebuild-locked | LC_ALL=C sort >/tmp/imagebuild-want
+extra=$(LC_ALL=C comm -13 /tmp/imagebuild-before /tmp/imagebuild-after | LC_ALL=C comm -23 - /tmp/imagebuild-want | tr '\t\n' ' ,')
+if [ -n "$extra" ]; then
+	echo "imagebuild: error: apt-get installed $extra which ` + LockFile + ` does not record; run imagebuild lock again"
+	exit 1
+fi
+rm -f /tmp/imagebuild-before /tmp/imagebuild-after /tmp/imagebuild-want /tmp/imagebuild-locked
+` + aptCleanup
+
+// apkInstalled lists the packages apk has installed, one a line (name,
+// version, architecture and checksum, tab-separated), sorted, from its
+// database.
+const apkInstalled = `set -eu
+installed() { awk '/^P:/ { p = substr($0, 3) } /^V:/ { v = substr($0, 3) } /^A:/ { a = substr($0, 3) } /^C:/ { c = substr($0, 3) } /^$/ { if (p != "") print p "\t" v "\t" a "\t" c; p = "" } END { if (p != "") print p "\t" v "\t" a "\t" c }' /lib/apk/db/installed 2>/dev/null | LC_ALL=C sort; }
+`
+
+// apkRecord installs packages as apk's InstallCommand does and writes to
+// $1 what the install added or changed, with the checksum APKINDEX gives
+// each (apk's database keeps it).
+const apkRecord = apkInstalled + `record=$1
+shift
+installed >/tmp/imagebuild-before
+apk add --update-cache "$@"
+installed >/tmp/imagebuild-after
+mkdir -p "$(dirname "$record")"
+LC_ALL=C comm -13 /tmp/imagebuild-before /tmp/imagebuild-after >"$record"
+rm -f /tmp/imagebuild-before /tmp/imagebuild-after`
+
+// apkLocked installs the packages $1 lists at their versions and checks
+// that apk installed each with its checksum, and nothing else.
+const apkLocked = apkInstalled + `printf '%s\n' "$1" | LC_ALL=C sort >/tmp/imagebuild-locked
+installed >/tmp/imagebuild-before
+if ! apk add --update-cache $(awk -F '\t' '{ print $1 "=" $2 }' /tmp/imagebuild-locked); then
+	echo "imagebuild: error: apk could not install the versions ` + LockFile + ` records (apk's error above names the one the mirror no longer serves); build from a builder image (imagebuild lock --push), or run imagebuild lock again"
+	exit 1
+fi
+installed >/tmp/imagebuild-after
+LC_ALL=C comm -13 /tmp/imagebuild-before /tmp/imagebuild-after >/tmp/imagebuild-added
+wrong=$(LC_ALL=C comm -3 /tmp/imagebuild-added /tmp/imagebuild-locked | tr '\t\n' ' ,')
+if [ -n "$wrong" ]; then
+	echo "imagebuild: error: apk installed other packages or checksums than ` + LockFile + ` records: $wrong run imagebuild lock again"
+	exit 1
+fi
+rm -f /tmp/imagebuild-before /tmp/imagebuild-after /tmp/imagebuild-added /tmp/imagebuild-locked`
+
+// packageLines is locked as LockedCommand's scripts read it: a line a
+// package, name, version, architecture and checksum, tab-separated.
+func packageLines(locked []Package) string {
+	var b strings.Builder
+	for _, p := range locked {
+		fmt.Fprintf(&b, "%s\t%s\t%s\t%s\n", p.Name, p.Version, p.Arch, p.Checksum)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
 
 // CacheMount mounts at dir a BuildKit cache that lasts across builds, one
 // per distribution, platform and use (kind, such as "packages" or "pip").
@@ -97,9 +232,19 @@ func (d Distro) CacheMount(kind, dir string, p ocispecs.Platform, sharing llb.Ca
 // Install is the step, named name, that installs packages for platform p
 // with the distribution's InstallCommand, its downloads in a cache mount.
 func (d Distro) Install(name string, packages []string, p ocispecs.Platform) llb.StateOption {
+	return d.run(name, d.InstallCommand(packages), p)
+}
+
+// InstallLocked is [Distro.Install] of exactly the locked packages, with
+// its LockedCommand.
+func (d Distro) InstallLocked(name string, locked []Package, p ocispecs.Platform) llb.StateOption {
+	return d.run(name, d.LockedCommand(locked), p)
+}
+
+func (d Distro) run(name string, args []string, p ocispecs.Platform) llb.StateOption {
 	return func(st llb.State) llb.State {
 		return st.Run(
-			llb.Args(d.InstallCommand(packages)),
+			llb.Args(args),
 			d.CacheMount("packages", d.CacheDir, p, llb.CacheMountLocked),
 			llb.WithCustomName(name),
 		).Root()

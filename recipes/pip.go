@@ -3,7 +3,9 @@ package recipes
 import (
 	_ "embed"
 	"encoding/json"
+	"fmt"
 	"hash/fnv"
+	"maps"
 	pathpkg "path"
 	"slices"
 	"strings"
@@ -53,6 +55,64 @@ type venv struct {
 	python string
 	// options are the requirements file's global options.
 	options []string
+	// lock is the platform's lock the steps follow, nil for none.
+	lock *PlatformLock
+	// wheelhouse is whether the builder stage is a builder image, which
+	// holds every locked build requirement in wheelhouseDir.
+	wheelhouse bool
+	// records are, in `imagebuild lock`'s stage, the packages step's
+	// record.
+	records []llb.State
+}
+
+const (
+	// wheelhouseDir is where a builder image holds the locked build
+	// requirements.
+	wheelhouseDir = "/opt/imagebuild-wheelhouse"
+	// recordMount is where the lock's steps write their records.
+	recordMount = "/run/imagebuild/record"
+)
+
+// locked returns the options of a step that builds the distribution or
+// project keyed key (see [LockKey]) under the lock: the locked build
+// requirements and file (pipTool's LOCKED, LOCKED_FILE) and, from a
+// builder image, its wheelhouse. Without a lock, none.
+func (v venv) locked(key string) ([]llb.RunOption, error) {
+	if v.lock == nil {
+		return nil, nil
+	}
+	d, err := v.lock.distribution(key)
+	if err != nil {
+		return nil, err
+	}
+	reqs, err := json.Marshal(d.Requires)
+	if err != nil {
+		return nil, err
+	}
+	opts := []llb.RunOption{llb.AddEnv("IMAGEBUILD_BUILD_REQUIREMENTS", string(reqs))}
+	if d.File != "" {
+		opts = append(opts, llb.AddEnv("IMAGEBUILD_LOCKED_FILE", d.File))
+	}
+	if v.wheelhouse {
+		opts = append(opts, llb.AddEnv("IMAGEBUILD_WHEELHOUSE", wheelhouseDir))
+	}
+	return opts, nil
+}
+
+// checkLocked reports whether the lock records every distribution of
+// dists and local project of projects.
+func (v venv) checkLocked(dists []Distribution, projects []string) error {
+	for _, d := range dists {
+		if _, err := v.locked(LockKey(d)); err != nil {
+			return err
+		}
+	}
+	for _, dir := range projects {
+		if _, err := v.locked(projectLockKey(dir)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // tool is the folder holding pipTool.
@@ -105,7 +165,8 @@ func projectPath(reqPath, dir string) string {
 // direct_url.json naming the builder's path, and byte code compiled).
 func (v venv) installed(d Distribution) llb.State {
 	req := strings.Join(append(append([]string{}, v.options...), d.requirement()), "\n") + "\n"
-	after := v.stage.Run(append(v.reads(),
+	locked, _ := v.locked(LockKey(d)) // checked with the graph: see checkLocked
+	after := v.stage.Run(append(append(v.reads(), locked...),
 		llb.Args([]string{v.python, toolPath, "install", req, d.Name + "==" + d.Version, venvPython}),
 		llb.WithCustomName("builder: pip wheel and install "+d.Name+" "+d.Version),
 	)...).Root()
@@ -136,7 +197,8 @@ type aheadStep struct {
 
 func (v venv) ahead(d Distribution) aheadStep {
 	req := strings.Join(append(append([]string{}, v.options...), d.requirement()), "\n") + "\n"
-	root := v.stage.Run(append(v.reads(),
+	locked, _ := v.locked(LockKey(d)) // the graph takes a step ahead only where the lock records it
+	root := v.stage.Run(append(append(v.reads(), locked...),
 		llb.Args([]string{v.python, toolPath, "install", req, d.Name + "==" + d.Version, venvPython, aheadFile}),
 		llb.WithCustomName("builder: pip wheel and install "+d.Name+" "+d.Version+", while resolving"),
 	)...).Root()
@@ -233,7 +295,8 @@ func (v venv) project(context llb.State, dir string) llb.State {
 	if len(v.options) > 0 {
 		args = append(args, strings.Join(v.options, "\n"))
 	}
-	after := v.stage.Run(append(v.reads(),
+	locked, _ := v.locked(projectLockKey(dir)) // checked with the graph: see checkLocked
+	after := v.stage.Run(append(append(v.reads(), locked...),
 		llb.Args(args),
 		llb.AddMount(projectMount, context, llb.SourcePath(dir), llb.Readonly),
 		llb.WithCustomName("builder: pip wheel and install ./"+dir),
@@ -290,4 +353,55 @@ func (v venv) layers(dists []Distribution, files func(Distribution) llb.State) [
 		out = append(out, venvLayer{name: "pip: " + strings.Join(names, ", "), files: llb.Merge(states)})
 	}
 	return out
+}
+
+// lockRecord is the step of `imagebuild lock` for d: it fetches d's file
+// and, for an sdist, resolves its build requirements, compiling nothing,
+// and writes its record as the n-th file of distsRecord.
+func (v venv) lockRecord(d Distribution, n int) llb.State {
+	req := strings.Join(append(append([]string{}, v.options...), d.requirement()), "\n") + "\n"
+	out := fmt.Sprintf("%s%s/%04d.json", recordMount, distsRecord, n)
+	return v.stage.Run(append(v.reads(),
+		llb.Args([]string{v.python, toolPath, "lock", req, LockKey(d), out}),
+		llb.WithCustomName("lock: "+d.Name+" "+d.Version+": its file, and its build requirements when it is built from source"),
+	)...).AddMount(recordMount, llb.Scratch())
+}
+
+// lockProject is lockRecord for the local project at dir (a context path).
+func (v venv) lockProject(context llb.State, dir string, n int) llb.State {
+	out := fmt.Sprintf("%s%s/%04d.json", recordMount, distsRecord, n)
+	return v.stage.Run(append(v.reads(),
+		llb.Args([]string{v.python, toolPath, "lock-project", projectMount, projectLockKey(dir), out, strings.Join(v.options, "\n")}),
+		llb.AddMount(projectMount, context, llb.SourcePath(dir), llb.Readonly),
+		llb.WithCustomName("lock: ./"+dir+": its build requirements"),
+	)...).AddMount(recordMount, llb.Scratch())
+}
+
+// withWheelhouse is the builder stage with a wheelhouse of every build
+// requirement the lock records, each checked against its sha256: the
+// builder image's last step.
+func (v venv) withWheelhouse() (llb.State, error) {
+	seen := map[string]bool{}
+	var all []PythonFile
+	for _, key := range slices.Sorted(maps.Keys(v.lock.Distributions)) {
+		for _, f := range v.lock.Distributions[key].Requires {
+			if !seen[f.File] {
+				seen[f.File] = true
+				all = append(all, f)
+			}
+		}
+	}
+	slices.SortFunc(all, func(a, b PythonFile) int { return strings.Compare(a.File, b.File) })
+	if all == nil {
+		all = []PythonFile{}
+	}
+	dt, err := json.Marshal(all)
+	if err != nil {
+		return llb.State{}, err
+	}
+	return v.stage.Run(append(v.reads(),
+		llb.AddEnv("IMAGEBUILD_BUILD_REQUIREMENTS", string(dt)),
+		llb.Args([]string{v.python, toolPath, "wheelhouse", wheelhouseDir, strings.Join(v.options, "\n")}),
+		llb.WithCustomName(fmt.Sprintf("builder image: download the %d locked build requirements into %s", len(all), wheelhouseDir)),
+	)...).Root(), nil
 }

@@ -181,30 +181,38 @@ func (p Python) image(def Base, in Inputs) (graph.Image, error) {
 		Context:      in.Context,
 		ContextFiles: []graph.ContextFile{reqFile},
 	}
-	var reqs Requirements
-	dt, err := in.Context.ReadFile(reqFile)
-	switch {
-	case err == nil:
-		if reqs, err = ParseRequirements(dt); err != nil {
-			return graph.Image{}, &graph.FieldError{Field: "Requirements", Err: fmt.Errorf("%s: %w", p.Requirements, err)}
-		}
-	case !unreadableHere(err):
+	reqs, projects, err := p.requirements(in.Context)
+	if err != nil {
 		return graph.Image{}, err
 	}
-	var projects []string
-	for _, dir := range reqs.Projects {
-		dir = projectPath(p.Requirements, dir)
-		if err := in.Context.Check([]graph.ContextFile{{Path: dir + "/setup.py"}}); err != nil {
-			if err := in.Context.Check([]graph.ContextFile{{Path: dir + "/pyproject.toml"}}); err != nil {
-				return graph.Image{}, &graph.FieldError{Field: "Requirements", Err: fmt.Errorf("%s: ./%s: the build context has no Python project there (no pyproject.toml or setup.py it sends)", p.Requirements, dir)}
-			}
-		}
-		projects = append(projects, dir)
+	lock, err := readLock(in.Context)
+	if err != nil {
+		return graph.Image{}, err
 	}
-	v := p.venv(base, b.Distro, in.Platform, reqs.Options)
+	pl, err := lock.platformLock(in.Platform, b, p.Packages)
+	if err != nil {
+		return graph.Image{}, err
+	}
+	bl := builderLock{pl: pl}
+	var appExclude []string
+	if lock != nil {
+		// The lock is the build's, not the app's: re-locking leaves the
+		// app's layer as it is.
+		bl.image, appExclude = lock.Builder, []string{LockFile}
+		img.ContextFiles = append(img.ContextFiles, graph.ContextFile{Path: LockFile, NamedBy: "the lock of the builder stage"})
+	} else {
+		img.Warnings = []string{FloatingBuilder}
+	}
+	v := p.venv(base, b.Distro, in.Platform, reqs.Options, bl)
 	if reqs.Locked {
-		img.Root = p.runtime(base, b.Distro, v, reqs.Distributions, nil, projects, context, in.Platform)
+		if err := v.checkLocked(reqs.Distributions, projects); err != nil {
+			return graph.Image{}, err
+		}
+		img.Root = p.runtime(base, b.Distro, v, reqs.Distributions, nil, projects, context, appExclude, in.Platform)
 		return img, nil
+	}
+	if err := v.checkLocked(nil, projects); err != nil {
+		return graph.Image{}, err
 	}
 	// Resolved in the build: the graph holds the resolve step until then,
 	// which is what `imagebuild llb` shows.
@@ -213,6 +221,9 @@ func (p Python) image(def Base, in Inputs) (graph.Image, error) {
 	var ahead []aheadStep
 	x := &graph.Expansion{Step: resolve, Files: []string{"/" + lockFileName}}
 	for _, d := range reqs.Pinned {
+		if v.checkLocked([]Distribution{d}, nil) != nil {
+			continue // the lock does not record it: the resolve step says so
+		}
 		if len(ahead) == 0 || ahead[len(ahead)-1].dist.Key() != d.Key() {
 			a := v.ahead(d)
 			ahead = append(ahead, a)
@@ -236,10 +247,43 @@ func (p Python) image(def Base, in Inputs) (graph.Image, error) {
 				return llb.State{}, err
 			}
 		}
-		return p.runtime(base, b.Distro, v, dists, fetched(ahead, recs, dists), projects, context, in.Platform), nil
+		if err := v.checkLocked(dists, nil); err != nil {
+			return llb.State{}, err
+		}
+		return p.runtime(base, b.Distro, v, dists, fetched(ahead, recs, dists), projects, context, appExclude, in.Platform), nil
 	}
 	img.Root, img.Expand = resolve, x
 	return img, nil
+}
+
+// FloatingBuilder is the warning of a build without a lock (see
+// [LockFile]), said once.
+const FloatingBuilder = "the builder stage floats: the context has no " + LockFile + ", so its packages and the sdists' build requirements are whatever the mirror and the index serve today; run imagebuild lock to pin them for release builds"
+
+// requirements reads the requirements file in c, and returns it with the
+// context paths of the local projects it names.
+func (p Python) requirements(c graph.Context) (Requirements, []string, error) {
+	var reqs Requirements
+	dt, err := c.ReadFile(graph.ContextFile{Path: p.Requirements, NamedBy: "the recipe's Requirements field"})
+	switch {
+	case err == nil:
+		if reqs, err = ParseRequirements(dt); err != nil {
+			return reqs, nil, &graph.FieldError{Field: "Requirements", Err: fmt.Errorf("%s: %w", p.Requirements, err)}
+		}
+	case !unreadableHere(err):
+		return reqs, nil, err
+	}
+	var projects []string
+	for _, dir := range reqs.Projects {
+		dir = projectPath(p.Requirements, dir)
+		if err := c.Check([]graph.ContextFile{{Path: dir + "/setup.py"}}); err != nil {
+			if err := c.Check([]graph.ContextFile{{Path: dir + "/pyproject.toml"}}); err != nil {
+				return reqs, nil, &graph.FieldError{Field: "Requirements", Err: fmt.Errorf("%s: ./%s: the build context has no Python project there (no pyproject.toml or setup.py it sends)", p.Requirements, dir)}
+			}
+		}
+		projects = append(projects, dir)
+	}
+	return reqs, projects, nil
 }
 
 // unreadableHere tells a requirements file that the context does not send
@@ -257,7 +301,7 @@ func (p Python) builderStage(def Base, in Inputs) llb.State {
 	b := in.BaseOr(Base{Pin: p.withDefaults(def, def).Base, Distro: def.Distro})
 	p = p.withDefaults(def, b)
 	base := llb.Image(b.Pin.String(), llb.Platform(in.Platform))
-	return p.venv(base, b.Distro, in.Platform, nil).stage
+	return p.venv(base, b.Distro, in.Platform, nil, builderLock{}).stage
 }
 
 // venvsScript makes the venv $2 without pip, and the venv $1 that holds the
@@ -272,16 +316,54 @@ else
 fi
 python3 -m venv --without-pip "$2"`
 
+// builderLock is how a builder stage follows a lock.
+type builderLock struct {
+	// pl is the platform's lock; nil for none.
+	pl *PlatformLock
+	// image is the lock's builder image, which the stage starts from; the
+	// zero Pin for none.
+	image ref.Pin
+	// record is `imagebuild lock`'s stage: the packages are installed as
+	// without a lock, and what was installed recorded.
+	record bool
+}
+
 // venv is the builder stage and the steps that fill /opt/venv: build
 // dependencies, then the venv at /opt/venv, empty. Unless KeepPip is set,
 // the venv is made without pip and filled by a pip in a venv of its own
-// (pipToolDir, see venvsScript), which stays behind.
-func (p Python) venv(base llb.State, d Distro, platform ocispecs.Platform, options []string) venv {
-	st := base.AddEnv("PATH", venvDir+"/bin:"+graph.DefaultPath).AddEnv("PYTHONHASHSEED", "0")
-	if len(p.Packages) > 0 {
-		st = st.With(d.Install("builder: install build dependencies", p.Packages, platform))
+// (pipToolDir, see venvsScript), which stays behind. Under a lock, the
+// build dependencies are the locked packages; from a builder image, the
+// stage is that image, which holds them and the venvs.
+func (p Python) venv(base llb.State, d Distro, platform ocispecs.Platform, options []string, bl builderLock) venv {
+	v := venv{distro: d, platform: platform, options: options, lock: bl.pl, wheelhouse: bl.image != ""}
+	v.python = venvPython
+	if !p.KeepPip {
+		v.python = pipToolDir + "/bin/python"
 	}
-	python := venvPython
+	if bl.image != "" {
+		base = llb.Image(bl.image.String(), llb.Platform(platform))
+	}
+	st := base.AddEnv("PATH", venvDir+"/bin:"+graph.DefaultPath).AddEnv("PYTHONHASHSEED", "0")
+	if bl.image != "" {
+		v.stage = st
+		return v
+	}
+	const install = "builder: install build dependencies"
+	switch {
+	case len(p.Packages) == 0:
+	case bl.record:
+		run := st.Run(
+			llb.Args(d.RecordCommand(p.Packages, recordMount+packagesRecord)),
+			d.CacheMount("packages", d.CacheDir, platform, llb.CacheMountLocked),
+			llb.WithCustomName(install+", recording what is installed"),
+		)
+		v.records = append(v.records, run.AddMount(recordMount, llb.Scratch()))
+		st = run.Root()
+	case bl.pl != nil:
+		st = st.With(d.InstallLocked(install+", as "+LockFile+" records them", bl.pl.Packages, platform))
+	default:
+		st = st.With(d.Install(install, p.Packages, platform))
+	}
 	if p.KeepPip {
 		st = st.Run(
 			llb.Args([]string{"python3", "-m", "venv", venvDir}),
@@ -292,9 +374,9 @@ func (p Python) venv(base llb.State, d Distro, platform ocispecs.Platform, optio
 			llb.Args([]string{"/bin/sh", "-c", venvsScript, "sh", pipToolDir, venvDir}),
 			llb.WithCustomName("builder: python3 -m venv --without-pip "+venvDir+", filled by the pip in "+pipToolDir),
 		).Root()
-		python = pipToolDir + "/bin/python"
 	}
-	return venv{stage: st, distro: d, platform: platform, python: python, options: options}
+	v.stage = st
+	return v
 }
 
 // runtime is the runtime stage: the base with layers merged over it,
@@ -304,11 +386,11 @@ func (p Python) venv(base llb.State, d Distro, platform ocispecs.Platform, optio
 // runtime packages when there are any, the empty venv, a layer for each
 // distribution of dists (see [venv.layers]; from its step ahead of the
 // resolve step where fetched has one) and local project of projects,
-// and the context at /app (less the projects' folders), the
+// and the context at /app (less the projects' folders and appExclude), the
 // venv and the app owned by the account. Only the runtime packages run a
 // process, on the base, and their layer is a fixed-time copy of what that
 // process changed.
-func (p Python) runtime(base llb.State, d Distro, v venv, dists []Distribution, fetched map[string]llb.State, projects []string, app llb.State, platform ocispecs.Platform) llb.State {
+func (p Python) runtime(base llb.State, d Distro, v venv, dists []Distribution, fetched map[string]llb.State, projects []string, app llb.State, appExclude []string, platform ocispecs.Platform) llb.State {
 	layers := []llb.State{
 		base,
 		AppUser.FilesLayer("runtime: add "+AppUser.Name+" and "+AppUser.Group, base, d),
@@ -328,6 +410,6 @@ func (p Python) runtime(base llb.State, d Distro, v venv, dists []Distribution, 
 		// the wildcard then copies nothing.
 		layers = append(layers, Layer(l.name, llb.Copy(l.files, venvWildcard, venvDir, optional(AppUser.Owns())), path.Dir(venvDir)))
 	}
-	layers = append(layers, AppUser.CopyLayer("runtime: copy build context to "+appDir, app, "/", appDir, projects...))
+	layers = append(layers, AppUser.CopyLayer("runtime: copy build context to "+appDir, app, "/", appDir, append(slices.Clip(projects), appExclude...)...))
 	return llb.Merge(layers, llb.WithCustomName("runtime: merge layers over the base"))
 }

@@ -6,6 +6,9 @@ so that a build of the same inputs gives the same bytes on any machine.
     python imagebuild-pip.py install REQUIREMENT NAME PYTHON [RECORD]
     python imagebuild-pip.py project SRC PYTHON [OPTIONS]
     python imagebuild-pip.py hook NAME OUT [WHEEL_DIR]
+    python imagebuild-pip.py lock REQUIREMENT KEY OUT
+    python imagebuild-pip.py lock-project SRC KEY OUT [OPTIONS]
+    python imagebuild-pip.py wheelhouse DIR [OPTIONS]
 
 The interpreter that runs this file has pip; PYTHON is the one of the
 environment pip installs into (the venv the image gets), where pip runs
@@ -41,7 +44,19 @@ build-system, then the backend's get_requires_for_build_wheel) are
 installed with the requirements file's global options, as pip's own
 isolated builds take them: from the file's index, not only pip's
 configured one. They are not hashed: a step that installs any says so in
-one line, UNHASHED_BUILD_REQUIREMENTS.
+one line, UNHASHED_BUILD_REQUIREMENTS. Unless imagebuild.lock records them:
+then the step's environment holds them (LOCKED, LOCKED_FILE; see
+build_tree), and exactly those files are installed, hash-checked, from the
+index or from the builder image's wheelhouse (WHEELHOUSE), nothing
+resolved.
+
+lock and lock-project are the steps of `imagebuild lock`: each fetches one
+distribution (as install does) or reads one project, and writes to OUT, as
+JSON {"key", "file", "requires"}, KEY (the lock's name for it), the file fetched and, for an sdist or a project,
+the build requirements isolation resolves for it (as build_tree installs
+them), each {"name", "version", "file", "sha256"}; nothing is compiled.
+wheelhouse downloads the files LOCKED names, hash-checked, into DIR: the
+builder image's wheelhouse.
 
 hook is not a step of its own: install and project run it, with the
 build environment's Python, in the source tree they build. It calls the
@@ -88,6 +103,16 @@ WARNING = "imagebuild: warning: "
 UNHASHED_BUILD_REQUIREMENTS = (WARNING + "sdists are compiled with build requirements installed unhashed from the "
                                "index at build time (setuptools, wheel, Cython, ...): their versions float")
 
+# The environment variables of a step that follows imagebuild.lock: LOCKED
+# holds, as JSON [{"name", "version", "file", "sha256"}], the build
+# requirements the lock records for the step's distribution (none for a
+# wheel); LOCKED_FILE the distribution's file the lock was made with.
+# WHEELHOUSE, in a builder image, is the folder that holds every locked
+# build requirement: no index is read for them.
+LOCKED = "IMAGEBUILD_BUILD_REQUIREMENTS"
+LOCKED_FILE = "IMAGEBUILD_LOCKED_FILE"
+WHEELHOUSE = "IMAGEBUILD_WHEELHOUSE"
+
 # Where a step puts the wheel it installs.
 WHEELS = os.path.join(ROOT, "out")
 
@@ -106,8 +131,12 @@ class Refused(SystemExit):
     another way of fetching (see fetch)."""
 
 
+# A refusal's line: the build names it as the step's reason for failing.
+REFUSAL = "imagebuild: error: "
+
+
 def refuse(message):
-    raise Refused("imagebuild: " + message)
+    raise Refused(REFUSAL + message)
 
 
 def pip_for(python):
@@ -154,6 +183,15 @@ def locked(report):
     as resolve writes them: [{"name", "version", "sha256"}] sorted by name,
     without the local projects; a direct reference, or a file without a
     sha256, is refused."""
+    dists = [{k: d[k] for k in ("name", "version", "sha256")} for d in reported(report)]
+    dists.sort(key=lambda d: d["name"].lower())
+    return dists
+
+
+def reported(report):
+    """The distributions of pip's installation report, as locked reads
+    them, each with its file's name too: [{"name", "version", "file",
+    "sha256"}], in the report's order."""
     dists = []
     for item in report["install"]:
         info = item.get("download_info", {})
@@ -169,8 +207,8 @@ def locked(report):
             sha256 = archive["hash"][len("sha256="):]
         if not sha256:
             refuse("the index gives no sha256 for %s" % item["metadata"]["name"])
-        dists.append({"name": item["metadata"]["name"], "version": item["metadata"]["version"], "sha256": sha256})
-    dists.sort(key=lambda d: d["name"].lower())
+        dists.append({"name": item["metadata"]["name"], "version": item["metadata"]["version"],
+                      "file": info["url"].split("#")[0].rsplit("/", 1)[-1], "sha256": sha256})
     return dists
 
 
@@ -313,12 +351,11 @@ def global_options(requirement):
     return [line for line in requirement.splitlines() if line.startswith("-")]
 
 
-def build_tree(src, outdir, options):
-    """Builds the wheel of the source tree src into outdir: the build
-    requirements (as pip's isolated builds take them: pyproject.toml's
-    build-system, then the backend's get_requires_for_build_wheel, and
-    with options, the requirements file's global options, one a line) in
-    a venv at ROOT/env, temporary files in ROOT/tmp."""
+def build_env():
+    """Makes the build environment, a venv at ROOT/env, and returns its
+    Python and the environment its processes run with: temporary files in
+    ROOT/tmp, the source date, and a home whose distutils configuration
+    compiles side by side."""
     tmp = os.path.join(ROOT, "tmp")
     os.makedirs(tmp)
     env = os.path.join(ROOT, "env")
@@ -336,7 +373,18 @@ def build_tree(src, outdir, options):
         f.write("[build_ext]\nparallel = %d\n" % JOBS)
     environ = dict(os.environ, TMPDIR=tmp, SOURCE_DATE_EPOCH=SOURCE_DATE_EPOCH, PYTHONHASHSEED="0",
                    HOME=home, DIST_EXTRA_CONFIG=cfg)
+    for name in (LOCKED, LOCKED_FILE, WHEELHOUSE):
+        environ.pop(name, None)
+    return python, environ
 
+
+def resolve_build_requirements(src, options, python, environ, report=None):
+    """Installs the build requirements of the source tree src into the
+    build environment as pip's isolated builds resolve them:
+    pyproject.toml's build-system, then the backend's
+    get_requires_for_build_wheel, with options (the requirements file's
+    global options). With report, a list, it appends what each install
+    took (see reported)."""
     warned = []
 
     def install(reqs):
@@ -350,31 +398,135 @@ def build_tree(src, outdir, options):
         reqfile = os.path.join(ROOT, "build-requirements.txt")
         with open(reqfile, "w") as f:
             f.write("".join(line + "\n" for line in [*options, *reqs]))
+        out = os.path.join(ROOT, "build-requirements.json")
+        more = ["--report", out] if report is not None else []
         # No byte code: the build environment is thrown away, and
         # Python compiles what the build imports as it imports it.
         run([*pip_for(python), "install", "--disable-pip-version-check", "--no-input", "--quiet", "--no-compile",
-             "--requirement", reqfile], env=environ)
+             *more, "--requirement", reqfile], env=environ)
         os.remove(reqfile)
-
-    def call(name, *args):
-        out = os.path.join(ROOT, name + ".json")
-        run([python, os.path.abspath(__file__), "hook", name, out, *args], cwd=src, env=environ)
-        with open(out) as f:
-            return json.load(f)
+        if report is not None:
+            with open(out) as f:
+                report.extend(reported(json.load(f)))
+            os.remove(out)
 
     install(build_system(src).get("requires", ["setuptools>=40.8.0", "wheel"]))
-    install(call("get_requires_for_build_wheel"))
+    install(hook_call(src, python, environ, "get_requires_for_build_wheel"))
+
+
+def hook_call(src, python, environ, name, *args):
+    """Runs the hook NAME of src's backend in the build environment (see
+    hook) and returns its result."""
+    out = os.path.join(ROOT, name + ".json")
+    run([python, os.path.abspath(__file__), "hook", name, out, *args], cwd=src, env=environ)
+    with open(out) as f:
+        return json.load(f)
+
+
+def locked_requirements():
+    """The build requirements imagebuild.lock records for this step (see
+    LOCKED), or None when the build has no lock."""
+    text = os.environ.get(LOCKED)
+    return None if text is None else json.loads(text)
+
+
+def hashed_lines(files):
+    return ["%s==%s --hash=sha256:%s" % (f["name"], f["version"], f["sha256"]) for f in files]
+
+
+def install_locked(files, options, python, environ):
+    """Installs exactly files, the locked build requirements, into the
+    build environment, each checked against its sha256: from WHEELHOUSE
+    when the builder image has one, else from the index options name. A
+    file the index or the wheelhouse no longer serves is named in the
+    refusal."""
+    house = os.environ.get(WHEELHOUSE)
+    where = ["--no-index", "--find-links", house] if house else []
+    reqfile = os.path.join(ROOT, "build-requirements.txt")
+    with open(reqfile, "w") as f:
+        f.write("".join(line + "\n" for line in [*([] if house else options), *hashed_lines(files)]))
+    try:
+        run([*pip_for(python), "install", "--disable-pip-version-check", "--no-input", "--quiet", "--no-compile",
+             "--no-deps", "--require-hashes", *where, "--requirement", reqfile], env=environ)
+    except subprocess.CalledProcessError:
+        gone = next((f for f in files if not served(f, options, house)), None)
+        if gone is None:
+            raise
+        refuse("the %s no longer serves %s (%s %s, sha256 %s), a build requirement imagebuild.lock records; "
+               "serve it again, or run imagebuild lock to lock what it serves now"
+               % ("builder image's wheelhouse" if house else "index", gone["file"], gone["name"], gone["version"],
+                  gone["sha256"]))
+    os.remove(reqfile)
+
+
+def served(f, options, house):
+    """Whether the locked file f can be had: from the wheelhouse house, or
+    from the index options name, as pip finds it."""
+    if house:
+        path = os.path.join(house, f["file"])
+        if not os.path.isfile(path):
+            return False
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest() == f["sha256"]
+    reqfile = os.path.join(ROOT, "served.txt")
+    with open(reqfile, "w") as fh:
+        fh.write("".join(line + "\n" for line in [*options, *hashed_lines([f])]))
+    dl = os.path.join(ROOT, "served")
+    os.makedirs(dl, exist_ok=True)
+    try:
+        with pip_finder(reqfile, dl) as req:
+            found = req.best()
+    except (Exception, SystemExit):
+        return True  # pip's internals did not fit: pip's own error stands
+    return found is not None and found[1] == f["file"]
+
+
+def build_tree(src, outdir, options):
+    """Builds the wheel of the source tree src into outdir: the build
+    requirements (as pip's isolated builds take them, see
+    resolve_build_requirements, or the locked ones, see install_locked) in a
+    venv at ROOT/env, temporary files in ROOT/tmp."""
+    python, environ = build_env()
+    files = locked_requirements()
+    if files is None:
+        resolve_build_requirements(src, options, python, environ)
+    else:
+        install_locked(files, options, python, environ)
     wheels = os.path.join(ROOT, "wheel")
     os.makedirs(wheels)
-    name = call("build_wheel", wheels)
+    name = hook_call(src, python, environ, "build_wheel", wheels)
     shutil.copy(os.path.join(wheels, name), outdir)
     print("imagebuild: built %s" % name)
 
 
+def check_locked_file(filename):
+    """Refuses filename, the file a step fetched, when imagebuild.lock was
+    made with another file of the distribution (an sdist where it locked a
+    wheel, say): the build requirements it records are not this file's."""
+    want = os.environ.get(LOCKED_FILE)
+    if want is not None and want != filename:
+        refuse("fetched %s, but imagebuild.lock was made with %s; run imagebuild lock again" % (filename, want))
+
+
 def fetch(outdir, requirement, record=None):
+    os.makedirs(outdir, exist_ok=True)
+    path = download(requirement, record)
+    if path is None:
+        return
+    if path.endswith(".whl"):
+        shutil.copy(path, outdir)
+        print("imagebuild: fetched %s" % os.path.basename(path))
+        return
+    build(path, outdir, global_options(requirement))
+
+
+def download(requirement, record=None):
+    """Downloads the one file requirement (a requirements file's text)
+    names into ROOT/download and returns its path, or None when its
+    environment markers exclude this platform. With record, the file's
+    sha256 is written there (see install)."""
     dl = os.path.join(ROOT, "download")
     os.makedirs(dl)
-    os.makedirs(outdir, exist_ok=True)
     reqfile = os.path.join(ROOT, "requirement.txt")
     with open(reqfile, "w") as f:
         f.write(requirement)
@@ -397,18 +549,69 @@ def fetch(outdir, requirement, record=None):
     files = os.listdir(dl)
     if not files:
         print("imagebuild: nothing to fetch for this platform (environment markers)")
-        return
+        return None
     if len(files) != 1:
         refuse("pip downloaded %s, want one file" % ", ".join(sorted(files)))
+    check_locked_file(files[0])
     path = os.path.join(dl, files[0])
     if record:
         with open(path, "rb") as f:
             write_record(record, sha256=hashlib.sha256(f.read()).hexdigest())
-    if path.endswith(".whl"):
-        shutil.copy(path, outdir)
-        print("imagebuild: fetched %s" % files[0])
-        return
-    build(path, outdir, global_options(requirement))
+    return path
+
+
+def lock(requirement, key, out):
+    """Writes to out the file requirement names and, for an sdist, the
+    build requirements isolation resolves for it (see the module's doc)."""
+    path = download(requirement)
+    if path is None:
+        write_record(out, key=key, file="", requires=[])
+    elif path.endswith(".whl"):
+        write_record(out, key=key, file=os.path.basename(path), requires=[])
+    else:
+        top = unpack(path, os.path.join(ROOT, "unpacked"))
+        write_record(out, key=key, file=os.path.basename(path), requires=lock_tree(top, global_options(requirement)))
+    shutil.rmtree(ROOT)
+
+
+def lock_project(src, key, out, options=""):
+    """Writes to out the build requirements isolation resolves for the
+    local project in src (read only; locked from a copy)."""
+    tree = os.path.join(ROOT, "src", "tree")
+    shutil.copytree(src, tree, symlinks=True)
+    write_record(out, key=key, file="", requires=lock_tree(tree, [line for line in options.splitlines() if line.strip()]))
+    shutil.rmtree(ROOT)
+
+
+def lock_tree(src, options):
+    """The build requirements of the source tree src, as
+    resolve_build_requirements installs them, sorted by name; where two
+    installs took a distribution, the later's."""
+    python, environ = build_env()
+    taken = []
+    resolve_build_requirements(src, options, python, environ, report=taken)
+    byname = {}
+    for f in taken:
+        byname[f["name"].lower().replace("_", "-").replace(".", "-")] = f
+    return [byname[k] for k in sorted(byname)]
+
+
+def wheelhouse(dest, options=""):
+    """Downloads every file LOCKED names into dest, each checked against
+    its sha256 (pip download --require-hashes): the builder image's
+    wheelhouse."""
+    files = locked_requirements() or []
+    os.makedirs(ROOT)
+    reqfile = os.path.join(ROOT, "wheelhouse.txt")
+    with open(reqfile, "w") as f:
+        f.write("".join(line + "\n" for line in [*[o for o in options.splitlines() if o.strip()],
+                                                   *hashed_lines(files)]))
+    run([*PIP, "download", "--no-deps", "--require-hashes", "--disable-pip-version-check", "--no-input",
+         "--dest", dest, "--requirement", reqfile])
+    want = sorted(f["file"] for f in files)
+    if sorted(os.listdir(dest)) != want:
+        refuse("the wheelhouse holds %s, want %s" % (", ".join(sorted(os.listdir(dest))), ", ".join(want)))
+    shutil.rmtree(ROOT)
 
 
 class HashMismatch(Exception):
@@ -580,5 +783,11 @@ if __name__ == "__main__":
         project(*args)
     elif cmd == "hook":
         hook(*args)
+    elif cmd == "lock":
+        lock(*args)
+    elif cmd == "lock-project":
+        lock_project(*args)
+    elif cmd == "wheelhouse":
+        wheelhouse(*args)
     else:
         sys.exit("imagebuild-pip: unknown command %r" % cmd)

@@ -76,7 +76,7 @@ class Resolve(ScriptTest):
         self.write_requirements("alpha @ %salpha-1.0-py3-none-any.whl\n" % index.file_url)
         with captured(), self.assertRaises(pip_script.Refused) as e:
             pip_script.resolve(os.path.abspath("requirements.txt"), self.path("lock.json"), self.python)
-        self.assertIn("imagebuild: alpha is a direct reference", str(e.exception))
+        self.assertIn("imagebuild: error: alpha is a direct reference", str(e.exception))
 
 
 
@@ -115,16 +115,16 @@ class Locked(unittest.TestCase):
     def test_refused(self):
         cases = [
             ("a URL", self.item("alpha", "1.0", {"url": "https://h/alpha.whl", "archive_info": {}}, direct=True),
-             "imagebuild: alpha is a direct reference (a path or URL), not a distribution from the index; "
+             "imagebuild: error: alpha is a direct reference (a path or URL), not a distribution from the index; "
              "imagebuild builds what the index serves: publish it there"),
             ("a VCS checkout", self.item("alpha", "1.0", {"url": "https://h/alpha.git", "vcs_info": {"vcs": "git"}},
-                                         direct=True), "imagebuild: alpha is a direct reference"),
+                                         direct=True), "imagebuild: error: alpha is a direct reference"),
             ("a folder not on file://", self.item("alpha", "1.0", {"url": "https://h/x", "dir_info": {}}, direct=True),
-             "imagebuild: alpha is a direct reference"),
+             "imagebuild: error: alpha is a direct reference"),
             ("no hash", self.item("beta", "1.0", {"url": "u", "archive_info": {}}),
-             "imagebuild: the index gives no sha256 for beta"),
+             "imagebuild: error: the index gives no sha256 for beta"),
             ("a hash that is not sha256", self.item("beta", "1.0", {"url": "u", "archive_info": {"hash": "md5=00"}}),
-             "imagebuild: the index gives no sha256 for beta"),
+             "imagebuild: error: the index gives no sha256 for beta"),
         ]
         for name, item, want in cases:
             with self.subTest(name), self.assertRaises(pip_script.Refused) as e:
@@ -246,7 +246,7 @@ class Fetch(ScriptTest):
         with captured() as out, self.assertRaises(pip_script.Refused) as e:
             pip_script.fetch(self.path("out"), "probe==1.0\n")
         self.assertEqual(str(e.exception),
-                         "imagebuild: probe has no --hash; its step installs what was locked or resolved only")
+                         "imagebuild: error: probe has no --hash; its step installs what was locked or resolved only")
         self.assertNotIn("fetching with pip download", out.text)
         self.assertEqual(os.listdir(self.path("out")), [])
 
