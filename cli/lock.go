@@ -83,6 +83,9 @@ func (a *app) runLock(ctx context.Context, args []string, stdout, stderr io.Writ
 	defer os.RemoveAll(tmp)
 	records := filepath.Join(tmp, "records")
 	so.Outputs = []output.Output{{Type: client.ExporterLocal, Dest: records}}
+	// A lock is of what the mirror and the index serve now, never of what
+	// a cached step found.
+	so.NoCache = true
 	plan, err := builder.NewPlan(ctx, func(p ocispecs.Platform) (graph.Image, error) {
 		in := in
 		in.Platform = p
@@ -123,6 +126,7 @@ func (a *app) runLock(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 
 	if push != "" {
+		so.NoCache = false
 		so.Outputs = []output.Output{{Type: client.ExporterImage, Attrs: map[string]string{"name": pushTo.String(), "push": "true"}}}
 		plan, err := builder.NewPlan(ctx, func(p ocispecs.Platform) (graph.Image, error) {
 			in := in
