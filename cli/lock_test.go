@@ -255,3 +255,38 @@ func TestLockedPackageGone(t *testing.T) {
 		t.Errorf("a build from a lock whose checksum the mirror does not give: exit %d, stderr:\n%s\nwant exit 1 and one line with %q", code, stderr, wantLine)
 	}
 }
+
+// TestLockTwoPlatforms locks a package of the stand-in mirror for
+// linux/amd64 and linux/arm64 (its apt-get under QEMU): each platform
+// records its own architecture's package, by its own checksum, and a
+// two-platform build follows the lock.
+func TestLockTwoPlatforms(t *testing.T) {
+	env := testenv.Get(t)
+	repo := testenv.NewAptRepo(t)
+	sums := map[string]string{
+		"amd64": repo.Add("imagebuild-test-b", "1", "amd64", []byte("b amd64\n")),
+		"arm64": repo.Add("imagebuild-test-b", "1", "arm64", []byte("b arm64\n")),
+	}
+	base := env.AptBase(t, repo)
+	r := recipes.Named("slim-apt", "python-slim with a package of the stand-in mirror", recipes.PythonSlim{Packages: []string{"imagebuild-test-b"}})
+	ctxDir := testenv.ExampleContext(t, "")
+	common := []string{"--addr", env.Addr, "--context", ctxDir, "--base", base.String(), "--progress", "quiet", "--platform", "linux/amd64,linux/arm64"}
+	if _, stderr, code := runLockCLI(t, append([]string{"slim-apt"}, common...), r); code != 0 {
+		t.Fatalf("lock exited %d\n%s", code, stderr)
+	}
+	l := readLockFile(t, ctxDir)
+	if len(l.Platforms) != 2 {
+		t.Fatalf("the lock has %d platforms, want 2\n%s", len(l.Platforms), lockJSON(l))
+	}
+	for arch, sum := range sums {
+		want := []recipes.Package{{Name: "imagebuild-test-b", Version: "1", Arch: arch, Checksum: sum}}
+		if got := l.Platforms["linux/"+arch].Packages; !slices.Equal(got, want) {
+			t.Errorf("linux/%s: the lock records %+v, want %+v", arch, got, want)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	args := append([]string{"build", "slim-apt", "-o", "type=oci,dest=" + filepath.Join(t.TempDir(), "two.oci.tar")}, common...)
+	if code := Run(context.Background(), args, &stdout, &stderr, r); code != 0 {
+		t.Fatalf("a two-platform build from the lock exited %d\n%s", code, stderr.String())
+	}
+}
