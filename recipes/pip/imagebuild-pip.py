@@ -476,9 +476,17 @@ def served(f, options, house):
     try:
         with pip_finder(reqfile, dl) as req:
             found = req.best()
+            if found is None or found[1] != f["file"]:
+                return False
+            # The finder falls back to every file when none has a hash the
+            # requirement gives (so that pip's own error names the
+            # mismatch): the file's hash is checked here.
+            path = os.path.join(dl, found[1])
+            req.download(found[0], path)
+            with open(path, "rb") as fh:
+                return hashlib.sha256(fh.read()).hexdigest() == f["sha256"]
     except (Exception, SystemExit):
         return True  # pip's internals did not fit: pip's own error stands
-    return found is not None and found[1] == f["file"]
 
 
 def build_tree(src, outdir, options):

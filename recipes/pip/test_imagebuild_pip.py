@@ -205,6 +205,82 @@ class BuildRequirements(ScriptTest):
         self.assertEqual(os.listdir(self.path("out")), ["proj-1.0-py3-none-any.whl"], out.text)
 
 
+class LockedBuildRequirements(ScriptTest):
+    """imagebuild lock records the build requirements isolation resolves
+    (both installs: build-system's requires, then the hook's), each with
+    its file and sha256; a build under the lock installs exactly those
+    files, hash-checked, from the index or the builder image's wheelhouse,
+    and names the first file that cannot be had."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.other = Index()
+        cls.addClassCleanup(cls.other.close)
+        cls.dists = tempfile.mkdtemp(prefix="imagebuild-pip-dists-")
+        cls.addClassCleanup(shutil.rmtree, cls.dists)
+        cls.sums = {}
+        for name, version in [("buildreq", "1.0"), ("buildreq", "2.0"), ("dynreq", "1.0")]:
+            cls.sums[name, version] = cls.other.add(wheel(cls.dists, name, version))
+
+    def file(self, name, version):
+        return {"name": name, "version": version, "file": "%s-%s-py3-none-any.whl" % (name, version),
+                "sha256": self.sums[name, version]}
+
+    def build(self, locked, options, wheelhouse=None):
+        src = tree(self.path("src"), "proj", "1.0", requires=["buildreq"], dynamic=["dynreq==1.0"],
+                   imports=["buildreq"])
+        os.makedirs(self.path("out"))
+        env = {pip_script.LOCKED: json.dumps(locked)}
+        if wheelhouse:
+            env[pip_script.WHEELHOUSE] = wheelhouse
+        with mock.patch.dict(os.environ, env), captured() as out:
+            pip_script.build_tree(src, self.path("out"), options)
+        return out.text
+
+    def test_lock_records_both_installs(self):
+        src = tree(self.path("src"), "proj", "1.0", requires=["buildreq"], dynamic=["dynreq==1.0"])
+        with captured():
+            got = pip_script.lock_tree(src, ["--index-url " + self.other.url])
+        self.assertEqual(got, [self.file("buildreq", "2.0"), self.file("dynreq", "1.0")])
+
+    def test_a_locked_build_installs_exactly_the_locked_files(self):
+        out = self.build([self.file("buildreq", "1.0")], ["--index-url " + self.other.url])
+        self.assertEqual(os.listdir(self.path("out")), ["proj-1.0-py3-none-any.whl"], out)
+        self.assertNotIn(pip_script.UNHASHED_BUILD_REQUIREMENTS, out)
+        # The build environment is ROOT/env (ROOT is the test's own).
+        installed = sorted(os.listdir(site_packages(os.path.join(pip_script.ROOT, "env"))))
+        self.assertIn("buildreq-1.0.dist-info", installed)
+        self.assertNotIn("dynreq-1.0.dist-info", installed, "the hook's requirements were resolved under a lock")
+
+    def test_a_file_the_index_no_longer_serves_is_named(self):
+        gone = dict(self.file("buildreq", "1.0"), version="0.9", file="buildreq-0.9-py3-none-any.whl")
+        with self.assertRaises(pip_script.Refused) as e:
+            self.build([gone], ["--index-url " + self.other.url])
+        self.assertIn("imagebuild: error: the index no longer serves buildreq-0.9-py3-none-any.whl (buildreq 0.9, sha256 ",
+                      str(e.exception))
+
+    def test_a_file_whose_hash_the_index_does_not_give_is_named(self):
+        forged = dict(self.file("buildreq", "1.0"), sha256="0" * 64)
+        with self.assertRaises(pip_script.Refused) as e:
+            self.build([forged], ["--index-url " + self.other.url])
+        self.assertIn("no longer serves buildreq-1.0-py3-none-any.whl (buildreq 1.0, sha256 " + "0" * 64, str(e.exception))
+
+    def test_from_the_wheelhouse_without_an_index(self):
+        house = self.path("house")
+        os.makedirs(house)
+        shutil.copy(os.path.join(self.dists, "buildreq-1.0-py3-none-any.whl"), house)
+        # No index at all: the options name none, and pip's configured one
+        # does not serve buildreq.
+        out = self.build([self.file("buildreq", "1.0")], [], wheelhouse=house)
+        self.assertEqual(os.listdir(self.path("out")), ["proj-1.0-py3-none-any.whl"], out)
+        os.remove(os.path.join(house, "buildreq-1.0-py3-none-any.whl"))
+        shutil.rmtree(self.path("out"))
+        shutil.rmtree(pip_script.ROOT)
+        with self.assertRaises(pip_script.Refused) as e:
+            self.build([self.file("buildreq", "1.0")], [], wheelhouse=house)
+        self.assertIn("the builder image's wheelhouse no longer serves buildreq-1.0-py3-none-any.whl", str(e.exception))
+
+
 class Fetch(ScriptTest):
     """fetch takes the file through pip's finder, falls back to pip download
     when pip's internals do not fit, and never when the file is not the one
