@@ -20,6 +20,12 @@ func testImage(p ocispecs.Platform) graph.Image {
 	return graph.Image{Platform: p, Root: llb.Image(testPin.String()), Base: testPin}
 }
 
+// withBuilderBase is img with its builder stage on base.
+func withBuilderBase(img graph.Image, base ref.Pin) graph.Image {
+	img.BuilderBase = base
+	return img
+}
+
 var (
 	amd64 = ocispecs.Platform{OS: "linux", Architecture: "amd64"}
 	arm64 = ocispecs.Platform{OS: "linux", Architecture: "arm64"}
@@ -45,6 +51,7 @@ func TestBuildRefusesBeforeTheDaemon(t *testing.T) {
 		{"windows beside linux", []graph.Image{testImage(amd64), testImage(ocispecs.Platform{OS: "windows", Architecture: "amd64"})}, nil, ErrPlatform},
 		{"platform twice", []graph.Image{testImage(arm64), testImage(ocispecs.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"})}, nil, ErrPlatform},
 		{"docker of two platforms", []graph.Image{testImage(amd64), testImage(arm64)}, docker, output.ErrInvalidOutput},
+		{"builder base not pinned", []graph.Image{withBuilderBase(testImage(amd64), "registry.example/python:3.12")}, nil, ref.ErrInvalidPin},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

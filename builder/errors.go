@@ -16,6 +16,7 @@ import (
 	gwpb "github.com/moby/buildkit/frontend/gateway/pb"
 	"github.com/moby/buildkit/solver/errdefs"
 	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // StepError is a step of the graph whose process exited unsuccessfully. Its
@@ -100,9 +101,10 @@ func solveError(err error, def *llb.Definition) error {
 }
 
 // solveErrorOf is [solveError] for the definition, of defs, that holds the
-// failed vertex. An error with no vertex that names a base of imgs is the
-// daemon's answer when asked for that base's config, before any step: a
-// [*PullError] too, unless it is the base lacking a platform.
+// failed vertex. An error with no vertex that names a base of imgs (the
+// runtime's or the builder's) is the daemon's answer when asked for that
+// base, before any step: a [*PullError] too, unless it is the base lacking
+// a platform.
 func solveErrorOf(err error, defs []*llb.Definition, imgs []graph.Image) error {
 	var ve *errdefs.VertexError
 	if errors.As(err, &ve) {
@@ -115,26 +117,29 @@ func solveErrorOf(err error, defs []*llb.Definition, imgs []graph.Image) error {
 	}
 	if msg := err.Error(); !strings.Contains(msg, ErrPlatform.Error()+": ") {
 		for _, img := range imgs {
-			if strings.Contains(msg, img.Base.String()) {
-				return &PullError{Ref: img.Base.String(), Err: err}
+			for _, b := range img.Bases() {
+				if strings.Contains(msg, b.String()) {
+					return &PullError{Ref: b.String(), Err: err}
+				}
 			}
 		}
 	}
 	return err
 }
 
-// baseError explains err, the daemon's answer when asked for img's base
-// config: a platform the base's index lacks is named with the platforms it
-// has, as its registry lists them to Options.Keychain.
-func baseError(ctx context.Context, img graph.Image, opt run, err error) error {
+// baseError explains err, the daemon's answer when asked for the config
+// of base, an image's base, for platform p: a platform the base's index
+// lacks is named with the platforms it has, as its registry lists them to
+// Options.Keychain.
+func baseError(ctx context.Context, base ref.Pin, p ocispecs.Platform, opt run, err error) error {
 	if !strings.Contains(err.Error(), "no match for platform") {
 		return err // named by the client, which gets only its message
 	}
 	has := ""
-	if have, lerr := basePlatforms(ctx, img.Base, opt.Mirrors, opt.Keychain); lerr == nil {
+	if have, lerr := basePlatforms(ctx, base, opt.Mirrors, opt.Keychain); lerr == nil {
 		has = "; it has " + strings.Join(have, ", ")
 	}
-	return fmt.Errorf("%w: the base %s has no %s image%s", ErrPlatform, img.Base, platforms.Format(img.Platform), has)
+	return fmt.Errorf("%w: the base %s has no %s image%s", ErrPlatform, base, platforms.Format(p), has)
 }
 
 // basePlatforms lists the platforms of pin's index, through its mirror in m

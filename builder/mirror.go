@@ -42,11 +42,17 @@ func sourcePolicy(m ref.Mirrors, refs []string) (*spb.Policy, error) {
 	return p, nil
 }
 
-// imageRefs lists the refs of def's image sources, and base's.
-func imageRefs(def *llb.Definition, base ref.Pin) ([]string, error) {
+// imageRefs lists the refs of def's image sources, and those of bases:
+// an image's bases ([graph.Image.Bases]), which the graph before its
+// expansion may not hold yet.
+func imageRefs(def *llb.Definition, bases []ref.Pin) ([]string, error) {
 	g, err := graph.Decode(def)
 	if err != nil {
 		return nil, err
 	}
-	return append([]string{base.String()}, g.Images()...), nil
+	var refs []string
+	for _, b := range bases {
+		refs = append(refs, b.String())
+	}
+	return append(refs, g.Images()...), nil
 }

@@ -51,22 +51,27 @@ func solve(ctx context.Context, c *client.Client, imgs []graph.Image, opt run, o
 		if err != nil {
 			return nil, err
 		}
-		// Every platform's base config first, so a platform the base
-		// lacks is refused before any step runs.
+		// Every platform's base configs first, the runtime's and the
+		// builder's, so a platform a base lacks is refused before any step
+		// runs. The image config starts from the runtime's.
 		baseConfigs := make([][]byte, len(imgs))
 		for i, img := range imgs {
-			_, _, baseConfig, err := gw.ResolveImageConfig(ctx, img.Base.String(), sourceresolver.Opt{
-				LogName:        fmt.Sprintf("resolve image config for %s (%s)", img.Base, platforms.Format(img.Platform)),
-				SourcePolicies: policies,
-				ImageOpt: &sourceresolver.ResolveImageOpt{
-					Platform:    &img.Platform,
-					ResolveMode: llb.ResolveModeDefault.String(),
-				},
-			})
-			if err != nil {
-				return nil, baseError(ctx, img, opt, err)
+			for _, base := range img.Bases() {
+				_, _, baseConfig, err := gw.ResolveImageConfig(ctx, base.String(), sourceresolver.Opt{
+					LogName:        fmt.Sprintf("resolve image config for %s (%s)", base, platforms.Format(img.Platform)),
+					SourcePolicies: policies,
+					ImageOpt: &sourceresolver.ResolveImageOpt{
+						Platform:    &img.Platform,
+						ResolveMode: llb.ResolveModeDefault.String(),
+					},
+				})
+				if err != nil {
+					return nil, baseError(ctx, base, img.Platform, opt, err)
+				}
+				if base == img.Base {
+					baseConfigs[i] = baseConfig
+				}
 			}
-			baseConfigs[i] = baseConfig
 		}
 		refs := make([]gateway.Reference, len(imgs))
 		sboms := make([]gateway.Attestation, len(imgs))
@@ -158,7 +163,7 @@ func prepare(ctx context.Context, imgs []graph.Image, opt run, outputs []output.
 			return nil, so, err
 		}
 		defs = append(defs, def)
-		r, err := imageRefs(def, img.Base)
+		r, err := imageRefs(def, img.Bases())
 		if err != nil {
 			return nil, so, err
 		}

@@ -11,7 +11,8 @@ import (
 )
 
 // validateImages reports whether imgs, one a platform, can be built as one
-// image: one context, each base and config valid.
+// image: one context, each base (the runtime's and the builder's) and
+// config valid.
 func validateImages(imgs []graph.Image) error {
 	for _, img := range imgs {
 		if img.Context.Dir() != imgs[0].Context.Dir() {
@@ -19,6 +20,11 @@ func validateImages(imgs []graph.Image) error {
 		}
 		if err := img.Base.Validate(); err != nil {
 			return fmt.Errorf("base: %w", err)
+		}
+		if img.BuilderBase != "" {
+			if err := img.BuilderBase.Validate(); err != nil {
+				return fmt.Errorf("builder base: %w", err)
+			}
 		}
 		if err := img.Config.Validate(); err != nil {
 			return fmt.Errorf("image config: %w", err)

@@ -396,7 +396,7 @@ func explainBuildError(err error, mode string) error {
 	case errors.As(err, &step):
 		return fmt.Errorf("%w; its output is in the progress above", err)
 	case errors.As(err, &pull):
-		return fmt.Errorf("%w; check the image reference (the recipe's pin or --base) and that its registry answers, or pull through --registry-mirror", err)
+		return fmt.Errorf("%w; check the image reference (the recipe's pin, --base or --runtime-base) and that its registry answers, or pull through --registry-mirror", err)
 	}
 	return err
 }

@@ -18,10 +18,11 @@ import (
 
 // graphOptions are the flags that choose a recipe's graph; build and llb share them.
 type graphOptions struct {
-	platforms  []string
-	contextDir string
-	base       string
-	baseDistro string
+	platforms   []string
+	contextDir  string
+	base        string
+	baseDistro  string
+	runtimeBase string
 }
 
 func (o *graphOptions) addFlags(fs *pflag.FlagSet, platformUsage string) {
@@ -29,6 +30,7 @@ func (o *graphOptions) addFlags(fs *pflag.FlagSet, platformUsage string) {
 	fs.StringVar(&o.contextDir, "context", ".", "build context directory; its .dockerignore is honoured")
 	fs.StringVar(&o.base, "base", "", "build on another base than the recipe's pin, as NAME:TAG@sha256:<digest> (a mirror, a patched or a test base)")
 	fs.StringVar(&o.baseDistro, "base-distro", "", "the distribution --base runs, alpine or debian, which decides how packages are installed; default: the recipe's")
+	fs.StringVar(&o.runtimeBase, "runtime-base", "", "start the runtime stage (the image's base layers and config) from another base than the builder's, as NAME:TAG@sha256:<digest>, of the builder's distribution and Python (the builder's base patched for a CVE): no compiled distribution is rebuilt")
 }
 
 // parsePlatforms parses --platform, one platform each; the plan checks
@@ -65,6 +67,11 @@ func (o *graphOptions) recipe(a *app, name string) (recipes.Recipe, recipes.Inpu
 		}
 		if in.Base.Distro, err = recipes.ParseDistro(o.baseDistro); err != nil {
 			return nil, in, usagef("--base-distro: %v", err)
+		}
+	}
+	if o.runtimeBase != "" {
+		if in.RuntimeBase.Pin, err = ref.ParsePin(o.runtimeBase); err != nil {
+			return nil, in, usagef("--runtime-base: %v", err)
 		}
 	}
 	if in.Context, err = graph.LoadContext(o.contextDir); err != nil {
@@ -104,7 +111,7 @@ func (a *app) runLLB(ctx context.Context, args []string, stdout, stderr io.Write
 	var o graphOptions
 	fs := pflag.NewFlagSet("llb", pflag.ContinueOnError)
 	o.addFlags(fs, "target platform, one (always explicit in the graph); default: this machine's")
-	pos, help, err := parseFlags(fs, args, stdout, "llb RECIPE [--platform P] [--context DIR] [--base REF] [--base-distro D]", 1)
+	pos, help, err := parseFlags(fs, args, stdout, "llb RECIPE [--platform P] [--context DIR] [--base REF] [--base-distro D] [--runtime-base REF]", 1)
 	if help || err != nil {
 		return err
 	}

@@ -84,6 +84,8 @@ func TestUsageErrors(t *testing.T) {
 		{name: "bad platform", args: []string{"build", "python-alpine", "--context", ctxDir, "--platform", "linux/amd64/v9/x"}, want: "--platform"},
 		{name: "base without digest", args: []string{"build", "python-alpine", "--context", ctxDir, "--base", "python:3.12-alpine"}, want: "--base: invalid pin"},
 		{name: "base without tag", args: []string{"build", "python-alpine", "--context", ctxDir, "--base", "python@sha256:" + hex}, want: "no tag"},
+		{name: "runtime base without digest", args: []string{"build", "python-alpine", "--context", ctxDir, "--runtime-base", "python:3.12-alpine"}, want: "--runtime-base: invalid pin"},
+		{name: "llb runtime base without digest", args: []string{"llb", "python-alpine", "--context", ctxDir, "--runtime-base", "python:3.12-alpine"}, want: "--runtime-base: invalid pin"},
 		{name: "missing context", args: []string{"build", "python-alpine", "--context", filepath.Join(ctxDir, "nope")}, want: "no such file or directory; point it at the build context directory"},
 		{name: "output without type", args: []string{"build", "python-alpine", "--context", ctxDir, "-o", "dest=x.tar"}, want: "no type"},
 		{name: "output unknown type", args: []string{"build", "python-alpine", "--context", ctxDir, "-o", "type=zip,dest=x"}, want: `unknown type "zip"`},

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/pins"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/imagebuild/imagebuild/ref"
@@ -42,14 +43,28 @@ func (o *mirrorOptions) mirrors() (ref.Mirrors, error) {
 
 type pinsOptions struct {
 	mirrorOptions
-	format string
-	file   string
+	format  string
+	file    string
+	runtime bool
+	builder bool
+}
+
+// bumps tells whether bump, given o's targets, rewrites a pin of role:
+// with neither --runtime nor --builder, every pin; --builder, the builder
+// stages' bases (their runtime's too, where one pin is both, which the
+// recompile rebuilds anyway); --runtime, the bases of runtime stages alone,
+// whose bump recompiles nothing, so not a pin the builder shares.
+func (o pinsOptions) bumps(role string) bool {
+	if !o.runtime && !o.builder {
+		return true
+	}
+	return (o.builder && (role == roleBuilder || role == roleBoth)) || (o.runtime && role == roleRuntime)
 }
 
 func (a *app) runPins(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 || (args[0] != "check" && args[0] != "bump") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			_, err := io.WriteString(stdout, "Usage: imagebuild pins check|bump [flags]\n\n  check  compare the pins of every recipe with what their tags point at now; exit 1 when any is stale or missing\n  bump   rewrite stale pins where the module's Go files declare them (or in --file)\n")
+			_, err := io.WriteString(stdout, "Usage: imagebuild pins check|bump [flags]\n\n  check  compare the pins of every recipe with what their tags point at now; exit 1 when any is stale or missing\n  bump   rewrite stale pins where the module's Go files declare them (or in --file); --runtime or --builder bumps those bases alone\n")
 			return err
 		}
 		return usagef("usage: imagebuild pins check|bump [flags]")
@@ -61,6 +76,8 @@ func (a *app) runPins(ctx context.Context, args []string, stdout io.Writer) erro
 	fs.StringVar(&o.format, "format", "text", "output format: text or json")
 	if verb == "bump" {
 		fs.StringVar(&o.file, "file", "", "rewrite pins declared in this Go file only (default: the Go files of the module containing the current directory)")
+		fs.BoolVar(&o.runtime, "runtime", false, "bump the runtime stages' own bases alone: a new runtime base rebuilds the runtime stage and recompiles nothing (a pin the builder shares is left)")
+		fs.BoolVar(&o.builder, "builder", false, "bump the builder stages' bases: each recompiles every compiled distribution (default, with neither flag: every pin)")
 	}
 	if _, help, err := parseFlags(fs, args[1:], stdout, "pins "+verb+" [flags]", 0); help || err != nil {
 		return err
@@ -75,7 +92,7 @@ func (a *app) runPins(ctx context.Context, args []string, stdout io.Writer) erro
 	if verb == "check" {
 		return a.pinsCheck(ctx, m, o.format, stdout)
 	}
-	return a.pinsBump(ctx, o.file, m, o.format, stdout)
+	return a.pinsBump(ctx, o, m, stdout)
 }
 
 // pinsPlatform is the platform a recipe's graph is made for to find its
@@ -88,8 +105,83 @@ type recipePins struct {
 	recipe string
 	// pins are the references pinned as NAME:TAG@sha256:<64 hex>, sorted.
 	pins []ref.Pin
+	// roles are the pins' roles in the recipe (roleBuilder, ...).
+	roles map[ref.Pin]string
 	// unpinned are the references that are not.
 	unpinned []string
+}
+
+// A pin's role in a recipe: the base of its builder stage, of its runtime
+// stage, of both, or another image its graph pulls.
+const (
+	roleBuilder = "builder"
+	roleRuntime = "runtime"
+	roleBoth    = "builder+runtime"
+	roleImage   = "image"
+)
+
+// roleOf is the role of p in img: its runtime base is img.Base, its
+// builder's img.BuilderBase (Base, where it names none).
+func roleOf(img graph.Image, p ref.Pin) string {
+	runtime := normalPin(img.Base) == p
+	builder := normalPin(img.BuilderBase) == p || (img.BuilderBase == "" && runtime)
+	switch {
+	case builder && runtime:
+		return roleBoth
+	case builder:
+		return roleBuilder
+	case runtime:
+		return roleRuntime
+	}
+	return roleImage
+}
+
+// normalPin is p as llb names it (docker.io/library/...), or "" when p is
+// no pin.
+func normalPin(p ref.Pin) ref.Pin {
+	n, err := ref.ParsePin(p.String())
+	if err != nil {
+		return ""
+	}
+	return n
+}
+
+// rebuildOf says what a bump of a pin of role rebuilds.
+func rebuildOf(role string) string {
+	switch role {
+	case roleRuntime:
+		return "the runtime stage alone, no recompile"
+	case roleBuilder, roleBoth:
+		return "every compiled distribution and the runtime"
+	}
+	return "the steps that read it"
+}
+
+// roleIn is p's role across the recipes of rps that use it, as a bump of
+// its one declaration changes it for each.
+func roleIn(rps []recipePins, p ref.Pin) string {
+	builder, runtime, image := false, false, false
+	for _, rp := range rps {
+		switch rp.roles[p] {
+		case roleBoth:
+			builder, runtime = true, true
+		case roleBuilder:
+			builder = true
+		case roleRuntime:
+			runtime = true
+		case roleImage:
+			image = true
+		}
+	}
+	switch {
+	case builder && runtime:
+		return roleBoth
+	case builder:
+		return roleBuilder
+	case runtime && !image:
+		return roleRuntime
+	}
+	return roleImage
 }
 
 // recipesPins finds the pins of each recipe of the app in its graph.
@@ -104,7 +196,7 @@ func (a *app) recipesPins(ctx context.Context) ([]recipePins, error) {
 		if err != nil {
 			return nil, fmt.Errorf("recipe %s: %w", r.Name(), err)
 		}
-		rp := recipePins{recipe: r.Name()}
+		rp := recipePins{recipe: r.Name(), roles: map[ref.Pin]string{}}
 		for _, r := range refs {
 			p := ref.Pin(r)
 			if p.Validate() != nil {
@@ -112,6 +204,7 @@ func (a *app) recipesPins(ctx context.Context) ([]recipePins, error) {
 				continue
 			}
 			rp.pins = append(rp.pins, p)
+			rp.roles[p] = roleOf(img, p)
 		}
 		out = append(out, rp)
 	}
@@ -143,28 +236,34 @@ func checkAll(ctx context.Context, rps []recipePins, m ref.Mirrors) (map[ref.Pin
 const unpinned = "unpinned"
 
 type statusRow struct {
-	Recipe  string   `json:"recipe"`
-	Name    string   `json:"name"`
-	Tag     string   `json:"tag"`
-	Pinned  string   `json:"pinned"`
-	Current string   `json:"current"`
-	Status  string   `json:"status"`
+	Recipe  string `json:"recipe"`
+	Name    string `json:"name"`
+	Tag     string `json:"tag"`
+	Pinned  string `json:"pinned"`
+	Current string `json:"current"`
+	Status  string `json:"status"`
+	// Role is the pin's role in the recipe: builder, runtime,
+	// builder+runtime (the base of that stage) or image.
+	Role string `json:"role"`
+	// Rebuild says what a bump of the pin rebuilds.
+	Rebuild string   `json:"rebuild"`
 	Files   []string `json:"files,omitempty"`
 }
 
-// statusRows lists each recipe's pins with their statuses and the files
-// they were bumped in, a pin used by several recipes once for each, then
-// its unpinned references.
+// statusRows lists each recipe's pins with their statuses, roles and the
+// files they were bumped in, a pin used by several recipes once for each,
+// then its unpinned references.
 func statusRows(rps []recipePins, sts map[ref.Pin]pins.Status, files map[ref.Pin][]string) []statusRow {
 	rows := []statusRow{}
 	for _, rp := range rps {
 		for _, p := range rp.pins {
-			st := sts[p]
-			rows = append(rows, statusRow{Recipe: rp.recipe, Name: p.Name(), Tag: p.Tag(), Pinned: p.Digest().String(), Current: st.Current, Status: st.State, Files: relPaths(files[p])})
+			st, role := sts[p], rp.roles[p]
+			rows = append(rows, statusRow{Recipe: rp.recipe, Name: p.Name(), Tag: p.Tag(), Pinned: p.Digest().String(), Current: st.Current, Status: st.State,
+				Role: role, Rebuild: rebuildOf(role), Files: relPaths(files[p])})
 		}
 		for _, r := range rp.unpinned {
 			p := ref.Pin(r)
-			rows = append(rows, statusRow{Recipe: rp.recipe, Name: p.Name(), Tag: p.Tag(), Pinned: p.Digest().String(), Status: unpinned})
+			rows = append(rows, statusRow{Recipe: rp.recipe, Name: p.Name(), Tag: p.Tag(), Pinned: p.Digest().String(), Status: unpinned, Role: roleImage, Rebuild: rebuildOf(roleImage)})
 		}
 	}
 	return rows
@@ -177,9 +276,9 @@ func writeRows(w io.Writer, format string, rows []statusRow) error {
 		return enc.Encode(rows)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RECIPE\tNAME\tTAG\tPINNED\tCURRENT\tSTATUS")
+	fmt.Fprintln(tw, "RECIPE\tNAME\tTAG\tPINNED\tCURRENT\tSTATUS\tBASE OF\tA BUMP REBUILDS")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Recipe, r.Name, orDash(r.Tag), orDash(r.Pinned), orDash(r.Current), r.Status)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Recipe, r.Name, orDash(r.Tag), orDash(r.Pinned), orDash(r.Current), r.Status, r.Role, r.Rebuild)
 	}
 	return tw.Flush()
 }
@@ -267,8 +366,9 @@ func declarations(file string) (decls []pins.Decl, where string, err error) {
 	return decls, "any Go file of the module at " + root, nil
 }
 
-func (a *app) pinsBump(ctx context.Context, file string, m ref.Mirrors, format string, stdout io.Writer) error {
-	decls, where, err := declarations(file)
+func (a *app) pinsBump(ctx context.Context, o pinsOptions, m ref.Mirrors, stdout io.Writer) error {
+	format := o.format
+	decls, where, err := declarations(o.file)
 	if err != nil {
 		return err
 	}
@@ -280,9 +380,12 @@ func (a *app) pinsBump(ctx context.Context, file string, m ref.Mirrors, format s
 	if err != nil {
 		return err
 	}
-	checked := make([]pins.Status, len(order))
-	for i, p := range order {
-		checked[i] = sts[p]
+	// The pins the targets choose; a stale one left out is named below.
+	var checked []pins.Status
+	for _, p := range order {
+		if o.bumps(roleIn(rps, p)) {
+			checked = append(checked, sts[p])
+		}
 	}
 	bumps, err := pins.BumpStale(checked, decls)
 	files := map[ref.Pin][]string{}
@@ -315,16 +418,21 @@ func (a *app) pinsBump(ctx context.Context, file string, m ref.Mirrors, format s
 	} else {
 		for _, p := range order {
 			st := sts[p]
+			role := roleIn(rps, p)
 			who := strings.Join(usedBy(rps, p), ", ")
+			// What the pin is, and what its bump rebuilds.
+			is := fmt.Sprintf("%s, whose bump rebuilds %s", roleName(role), rebuildOf(role))
 			switch {
+			case st.State == pins.Stale && !o.bumps(role):
+				fmt.Fprintf(stdout, "stale %s (%s): %s -> %s; not bumped: %s; %s\n", p.Tagged(), who, p.Digest(), st.Current, leftOut(o, role), is)
 			case st.State == pins.Stale && len(files[p]) > 0:
-				fmt.Fprintf(stdout, "bumped %s (%s): %s -> %s in %s\n", p.Tagged(), who, p.Digest(), st.Current, strings.Join(relPaths(files[p]), ", "))
+				fmt.Fprintf(stdout, "bumped %s (%s): %s -> %s in %s; %s\n", p.Tagged(), who, p.Digest(), st.Current, strings.Join(relPaths(files[p]), ", "), is)
 			case st.State == pins.Stale:
-				fmt.Fprintf(stdout, "stale %s (%s): %s -> %s; not declared in %s, not bumped\n", p.Tagged(), who, p.Digest(), st.Current, where)
+				fmt.Fprintf(stdout, "stale %s (%s): %s -> %s; not declared in %s, not bumped; %s\n", p.Tagged(), who, p.Digest(), st.Current, where, is)
 			case st.State == pins.Missing:
-				fmt.Fprintf(stdout, "missing %s (%s): the registry does not have %s (tag now at %s); not bumped\n", p.Tagged(), who, p.Digest(), st.Current)
+				fmt.Fprintf(stdout, "missing %s (%s): the registry does not have %s (tag now at %s); not bumped; %s\n", p.Tagged(), who, p.Digest(), st.Current, is)
 			default:
-				fmt.Fprintf(stdout, "current %s (%s): %s\n", p.Tagged(), who, p.Digest())
+				fmt.Fprintf(stdout, "current %s (%s): %s; %s\n", p.Tagged(), who, p.Digest(), is)
 			}
 		}
 	}
@@ -340,6 +448,32 @@ func (a *app) pinsBump(ctx context.Context, file string, m ref.Mirrors, format s
 		return errors.New(strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// roleName says what a pin of role is, in words.
+func roleName(role string) string {
+	switch role {
+	case roleBuilder:
+		return "the builder's base"
+	case roleRuntime:
+		return "the runtime's base"
+	case roleBoth:
+		return "the builder's and the runtime's base"
+	}
+	return "an image the graph pulls"
+}
+
+// leftOut says why o's targets leave a pin of role alone.
+func leftOut(o pinsOptions, role string) string {
+	switch {
+	case o.runtime && role == roleBuilder:
+		return "--runtime bumps runtime bases alone (--builder bumps this one)"
+	case o.runtime && role == roleBoth:
+		return "--runtime bumps runtime bases alone, and this one is the builder's too (give the recipe a RuntimeBase of its own to bump the runtime alone)"
+	case o.builder && role == roleRuntime:
+		return "--builder bumps builder bases alone (--runtime bumps it)"
+	}
+	return "not a base; bump without --runtime or --builder"
 }
 
 // usedBy names the recipes of rps that use p.

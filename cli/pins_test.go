@@ -110,10 +110,12 @@ func TestPinsCheckPerRecipe(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("pins check exited %d: %s", code, stderr)
 	}
+	// These recipes name no base: each pin is an image the graph pulls.
+	image, rebuild := roleImage, rebuildOf(roleImage)
 	want := []statusRow{
-		{Recipe: "api", Name: python.Name(), Tag: "3.12-alpine", Pinned: python.Digest().String(), Current: python.Digest().String(), Status: "current"},
-		{Recipe: "worker", Name: python.Name(), Tag: "3.12-alpine", Pinned: python.Digest().String(), Current: python.Digest().String(), Status: "current"},
-		{Recipe: "worker", Name: tool.Name(), Tag: "1", Pinned: tool.Digest().String(), Current: tool.Digest().String(), Status: "current"},
+		{Recipe: "api", Name: python.Name(), Tag: "3.12-alpine", Pinned: python.Digest().String(), Current: python.Digest().String(), Status: "current", Role: image, Rebuild: rebuild},
+		{Recipe: "worker", Name: python.Name(), Tag: "3.12-alpine", Pinned: python.Digest().String(), Current: python.Digest().String(), Status: "current", Role: image, Rebuild: rebuild},
+		{Recipe: "worker", Name: tool.Name(), Tag: "1", Pinned: tool.Digest().String(), Current: tool.Digest().String(), Status: "current", Role: image, Rebuild: rebuild},
 	}
 	if diff := cmp.Diff(want, pinRows(t, out)); diff != "" {
 		t.Errorf("rows (-want +got):\n%s", diff)
@@ -273,5 +275,114 @@ func TestPinsBumpOutsideAModule(t *testing.T) {
 	_, stderr, code := runPinsCLI(t, rs, "pins", "bump", "--registry-mirror", "docker.io=127.0.0.1:1")
 	if code != 2 || !strings.Contains(stderr, "no go.mod") || !strings.Contains(stderr, "--file") {
 		t.Errorf("exit %d, stderr %q: want a usage error naming the missing go.mod and --file", code, stderr)
+	}
+}
+
+// TestPinsRoles: check and bump say of each pin whether it is a recipe's
+// builder base, its runtime base or both, and what a bump rebuilds; bump
+// --runtime rewrites the runtime bases alone (not a pin the builder
+// shares, which would recompile), --builder the builders' bases, and
+// neither flag every stale pin.
+func TestPinsRoles(t *testing.T) {
+	reg := newPinsRegistry(t)
+	builder := reg.push("library/python:3.12-slim")
+	runtime := reg.push("team/python-runtime:3.12-slim")
+	shared := reg.push("library/python:3.12-bookworm")
+	rs := []recipes.Recipe{
+		recipes.Named("split", "two bases", recipes.PythonSlim{Base: builder, RuntimeBase: runtime}),
+		recipes.Named("one", "one base", recipes.PythonSlim{Base: shared}),
+	}
+	mirror := "docker.io=" + reg.host
+
+	out, stderr, code := runPinsCLI(t, rs, "pins", "check", "--registry-mirror", mirror, "--format", "json")
+	if code != 0 {
+		t.Fatalf("pins check exited %d: %s", code, stderr)
+	}
+	type role struct{ recipe, name, role, rebuild string }
+	var got []role
+	for _, r := range pinRows(t, out) {
+		got = append(got, role{r.Recipe, r.Name, r.Role, r.Rebuild})
+	}
+	recompile := "every compiled distribution and the runtime"
+	want := []role{
+		{"split", builder.Name(), "builder", recompile},
+		{"split", runtime.Name(), "runtime", "the runtime stage alone, no recompile"},
+		{"one", shared.Name(), "builder+runtime", recompile},
+	}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(role{})); diff != "" {
+		t.Errorf("roles (-want +got):\n%s", diff)
+	}
+	out, _, _ = runPinsCLI(t, rs, "pins", "check", "--registry-mirror", mirror)
+	if lines := strings.Split(out, "\n"); !strings.Contains(lines[0], "BASE OF") || !strings.Contains(out, "runtime  ") || !strings.Contains(out, "the runtime stage alone, no recompile") {
+		t.Errorf("text output does not give each pin's role and rebuild:\n%s", out)
+	}
+
+	movedBuilder := reg.push("library/python:3.12-slim")
+	movedRuntime := reg.push("team/python-runtime:3.12-slim")
+	movedShared := reg.push("library/python:3.12-bookworm")
+	files := map[string]string{
+		"go.mod":            "module example.com/team\n\ngo 1.26\n",
+		"deploy/builder.go": pinDecl("deploy", "Builder", builder.String()),
+		"deploy/runtime.go": pinDecl("deploy", "Runtime", runtime.String()),
+		"deploy/shared.go":  pinDecl("deploy", "Shared", shared.String()),
+	}
+	bumped := func(old, moved ref.Pin, file string) string {
+		return strings.Replace(files[file], old.Digest().String(), moved.Digest().String(), 1)
+	}
+	for _, tt := range []struct {
+		name  string
+		flags []string
+		want  map[string]string
+		says  []string
+	}{
+		{"--runtime", []string{"--runtime"},
+			map[string]string{"deploy/builder.go": files["deploy/builder.go"], "deploy/runtime.go": bumped(runtime, movedRuntime, "deploy/runtime.go"), "deploy/shared.go": files["deploy/shared.go"]},
+			[]string{
+				"bumped " + runtime.Tagged() + " (split): " + runtime.Digest().String() + " -> " + movedRuntime.Digest().String() + " in deploy/runtime.go; the runtime's base, whose bump rebuilds the runtime stage alone, no recompile",
+				"stale " + builder.Tagged() + " (split): " + builder.Digest().String() + " -> " + movedBuilder.Digest().String() + "; not bumped: --runtime bumps runtime bases alone",
+				"stale " + shared.Tagged() + " (one): " + shared.Digest().String() + " -> " + movedShared.Digest().String() + "; not bumped: --runtime bumps runtime bases alone",
+			}},
+		{"--builder", []string{"--builder"},
+			map[string]string{"deploy/builder.go": bumped(builder, movedBuilder, "deploy/builder.go"), "deploy/runtime.go": files["deploy/runtime.go"], "deploy/shared.go": bumped(shared, movedShared, "deploy/shared.go")},
+			[]string{
+				"bumped " + builder.Tagged() + " (split): " + builder.Digest().String() + " -> " + movedBuilder.Digest().String() + " in deploy/builder.go; the builder's base, whose bump rebuilds " + recompile,
+				"bumped " + shared.Tagged() + " (one): " + shared.Digest().String() + " -> " + movedShared.Digest().String() + " in deploy/shared.go; the builder's and the runtime's base, whose bump rebuilds " + recompile,
+				"stale " + runtime.Tagged() + " (split): " + runtime.Digest().String() + " -> " + movedRuntime.Digest().String() + "; not bumped: --builder bumps builder bases alone",
+			}},
+		{"both", []string{"--runtime", "--builder"},
+			map[string]string{"deploy/builder.go": bumped(builder, movedBuilder, "deploy/builder.go"), "deploy/runtime.go": bumped(runtime, movedRuntime, "deploy/runtime.go"), "deploy/shared.go": bumped(shared, movedShared, "deploy/shared.go")},
+			nil},
+		{"neither", nil,
+			map[string]string{"deploy/builder.go": bumped(builder, movedBuilder, "deploy/builder.go"), "deploy/runtime.go": bumped(runtime, movedRuntime, "deploy/runtime.go"), "deploy/shared.go": bumped(shared, movedShared, "deploy/shared.go")},
+			nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			root := bumpModule(t, files)
+			t.Chdir(root)
+			out, stderr, code := runPinsCLI(t, rs, append([]string{"pins", "bump", "--registry-mirror", mirror}, tt.flags...)...)
+			if code != 0 {
+				t.Fatalf("pins bump %v exited %d: %s", tt.flags, code, stderr)
+			}
+			for _, line := range tt.says {
+				if !strings.Contains(out, line) {
+					t.Errorf("bump %v does not say %q:\n%s", tt.flags, line, out)
+				}
+			}
+			checkFiles(t, root, tt.want)
+		})
+	}
+
+	// JSON: the rows of bump carry the role, and the files of the pins
+	// bumped alone.
+	root := bumpModule(t, files)
+	t.Chdir(root)
+	out, stderr, code = runPinsCLI(t, rs, "pins", "bump", "--registry-mirror", mirror, "--runtime", "--format", "json")
+	if code != 0 {
+		t.Fatalf("pins bump --runtime --format json exited %d: %s", code, stderr)
+	}
+	for _, r := range pinRows(t, out) {
+		if bumped := len(r.Files) > 0; bumped != (r.Role == roleRuntime) || r.Rebuild != rebuildOf(r.Role) {
+			t.Errorf("row %+v: want files for the runtime base alone, and its rebuild", r)
+		}
 	}
 }

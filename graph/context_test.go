@@ -179,4 +179,24 @@ func TestRefs(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Refs (-want +got):\n%s", diff)
 	}
+
+	// A builder base the graph does not hold yet (its expansion would) is
+	// listed too; one that is the base, once.
+	builderBase := ref.Pin("docker.io/library/python:3.12-slim@sha256:" + strings.Repeat("cd", 32))
+	for _, tt := range []struct {
+		builder ref.Pin
+		want    []string
+	}{
+		{builderBase, []string{base.String(), builderBase.String(), "ghcr.io/team/tool:1"}},
+		{base, []string{base.String(), "ghcr.io/team/tool:1"}},
+	} {
+		img.BuilderBase = tt.builder
+		got, err := img.Refs(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("Refs with the builder base %s (-want +got):\n%s", tt.builder, diff)
+		}
+	}
 }

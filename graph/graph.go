@@ -139,18 +139,21 @@ func WithNetwork(def *llb.Definition, mode pb.NetMode) (*llb.Definition, error) 
 }
 
 // Refs returns the image references img pulls: those of its graph's image
-// sources, as llb names them (docker.io/library/python:...), and its base,
-// each once, sorted; what `pins check` checks. A reference that is not a
-// valid [ref.Pin] is returned as it is; [ref.Pin.Validate] tells what is
-// wrong with it.
+// sources, as llb names them (docker.io/library/python:...), and its bases
+// ([Image.Bases]), each once, sorted; what `pins check` checks. A
+// reference that is not a valid [ref.Pin] is returned as it is;
+// [ref.Pin.Validate] tells what is wrong with it.
 func (img Image) Refs(ctx context.Context) ([]string, error) {
 	g, err := img.decode(ctx)
 	if err != nil {
 		return nil, err
 	}
 	refs := g.Images()
-	if img.Base != "" {
-		base := img.Base.String()
+	for _, b := range img.Bases() {
+		if b == "" {
+			continue
+		}
+		base := b.String()
 		if p, err := ref.ParsePin(base); err == nil {
 			base = p.String()
 		}

@@ -32,8 +32,14 @@ type Image struct {
 	Platform ocispecs.Platform
 	// Root is the image's filesystem. It must start from Base.
 	Root llb.State
-	// Base is the pinned base image whose config the image config starts from.
+	// Base is the pinned base image whose config the image config starts
+	// from, and whose layers come first: the runtime stage's base.
 	Base ref.Pin
+	// BuilderBase is the pinned base the image's builder stage runs on,
+	// when the graph has one; it may be Base, and is then left out of
+	// [Image.Bases]. Only Base's layers reach the image, so a new Base
+	// alone rebuilds no builder step.
+	BuilderBase ref.Pin
 	// Config is applied on top of the base's config.
 	Config Config
 	// Context is the build context Root reads, sent to the daemon with
@@ -51,6 +57,16 @@ type Image struct {
 	// that step has run, which is what [Image.Marshal] and `imagebuild llb`
 	// show.
 	Expand *Expansion
+}
+
+// Bases are the pinned bases img is built on: Base, then BuilderBase
+// where it is set and is another image. Each must be a valid [ref.Pin].
+func (img Image) Bases() []ref.Pin {
+	bases := []ref.Pin{img.Base}
+	if img.BuilderBase != "" && img.BuilderBase != img.Base {
+		bases = append(bases, img.BuilderBase)
+	}
+	return bases
 }
 
 // Expansion is the part of an image's graph that is made from files a step

@@ -15,21 +15,34 @@ import (
 
 // Python holds the fields of the Python recipes, [PythonAlpine] and
 // [PythonSlim], which are this struct with their own defaults and
-// distribution: two stages on one pinned base; the builder installs build
-// dependencies with the distribution's package manager and pip-installs the
-// requirements into /opt/venv; the runtime gets only /opt/venv and the build
+// distribution: two stages, each on a pinned base (by default one base for
+// both); the builder installs build dependencies with the distribution's
+// package manager and pip-installs the requirements into /opt/venv; the
+// runtime gets only /opt/venv and the build
 // context (as /app), both owned by the non-root appuser (UID/GID 1000, no
 // home, a nologin shell), and runs as that user. Zero values take the
 // recipe's defaults, so a literal names only what it changes:
 //
 //	recipes.PythonAlpine{User: "1000:1000", RuntimePackages: []string{"libpq"}}
 type Python struct {
-	// Base is the base image of both stages, pinned by digest, running the
-	// recipe's distribution. Default: the recipe's pin ([PythonAlpineBase],
-	// [PythonSlimBase]). Declare a pin of your own as a typed constant
-	// (const MyBase ref.Pin = "NAME:TAG@sha256:..."), so that
-	// `pins check` and `pins bump` find it.
+	// Base is the base image of the builder stage, and of the runtime
+	// stage unless RuntimeBase names another, pinned by digest, running
+	// the recipe's distribution. Default: the recipe's pin
+	// ([PythonAlpineBase], [PythonSlimBase]). Declare a pin of your own as
+	// a typed constant (const MyBase ref.Pin = "NAME:TAG@sha256:..."), so
+	// that `pins check` and `pins bump` find it.
 	Base ref.Pin
+	// RuntimeBase is the base image of the runtime stage, pinned by
+	// digest: the image's own first layers and the config it starts from.
+	// It runs the same distribution as Base, with the same Python at the
+	// same path (verify checks the venv fits it), so that the venv built on
+	// Base runs on it: Base patched for a CVE, say. Nothing built in the
+	// builder stage depends on it, so a new RuntimeBase rebuilds the
+	// runtime stage alone, each distribution's step a cache hit and each
+	// venv and app layer the same bytes. Default: Base. Declare it as a
+	// typed constant of its own, as for Base, so that `pins bump
+	// --runtime` bumps it alone.
+	RuntimeBase ref.Pin
 	// Packages are the build dependencies installed in the builder stage.
 	// Default: the distribution's list of ADR-003's build dependencies
 	// (docs/adr-003.md).
@@ -98,6 +111,9 @@ func (p Python) withDefaults(def, b Base) Python {
 	if p.Base == "" {
 		p.Base = def.Pin
 	}
+	if p.RuntimeBase == "" {
+		p.RuntimeBase = p.Base
+	}
 	if p.Packages == nil {
 		p.Packages = b.Distro.BuildPackages()
 	}
@@ -119,6 +135,9 @@ func (p Python) validate(def Base) error {
 	p = p.withDefaults(def, def)
 	if err := p.Base.Validate(); err != nil {
 		return &graph.FieldError{Field: "Base", Err: err}
+	}
+	if err := p.RuntimeBase.Validate(); err != nil {
+		return &graph.FieldError{Field: "RuntimeBase", Err: err}
 	}
 	for _, pkg := range p.Packages {
 		if err := ValidPackage(pkg); err != nil {
@@ -167,16 +186,21 @@ func (p Python) image(def Base, in Inputs) (graph.Image, error) {
 	if err := p.validate(def); err != nil {
 		return graph.Image{}, err
 	}
-	// The base's pin is checked once, with the image, by the plan that
+	// The bases' pins are checked once, with the image, by the plan that
 	// builds it (builder.NewPlan): the recipe's own by validate.
-	b := in.BaseOr(Base{Pin: p.withDefaults(def, def).Base, Distro: def.Distro})
+	b, rb, err := p.bases(def, in)
+	if err != nil {
+		return graph.Image{}, err
+	}
 	p = p.withDefaults(def, b)
 	base := llb.Image(b.Pin.String(), llb.Platform(in.Platform))
+	runtimeBase := llb.Image(rb.Pin.String(), llb.Platform(in.Platform))
 	context := in.Context.All()
 	reqFile := graph.ContextFile{Path: p.Requirements, NamedBy: "the recipe's Requirements field"}
 	img := graph.Image{
 		Platform:     in.Platform,
-		Base:         b.Pin,
+		Base:         rb.Pin,
+		BuilderBase:  b.Pin,
 		Config:       p.config(),
 		Context:      in.Context,
 		ContextFiles: []graph.ContextFile{reqFile},
@@ -208,7 +232,7 @@ func (p Python) image(def Base, in Inputs) (graph.Image, error) {
 		if err := v.checkLocked(reqs.Distributions, projects); err != nil {
 			return graph.Image{}, err
 		}
-		img.Root = p.runtime(base, b.Distro, v, reqs.Distributions, nil, projects, context, appExclude, in.Platform)
+		img.Root = p.runtime(runtimeBase, rb.Distro, v, reqs.Distributions, nil, projects, context, appExclude, in.Platform)
 		return img, nil
 	}
 	if err := v.checkLocked(nil, projects); err != nil {
@@ -250,7 +274,7 @@ func (p Python) image(def Base, in Inputs) (graph.Image, error) {
 		if err := v.checkLocked(dists, nil); err != nil {
 			return llb.State{}, err
 		}
-		return p.runtime(base, b.Distro, v, dists, fetched(ahead, recs, dists), projects, context, appExclude, in.Platform), nil
+		return p.runtime(runtimeBase, rb.Distro, v, dists, fetched(ahead, recs, dists), projects, context, appExclude, in.Platform), nil
 	}
 	img.Root, img.Expand = resolve, x
 	return img, nil
@@ -284,6 +308,26 @@ func (p Python) requirements(c graph.Context) (Requirements, []string, error) {
 		projects = append(projects, dir)
 	}
 	return reqs, projects, nil
+}
+
+// bases returns the builder's base and the runtime's of p, a recipe whose
+// own base is def, for in: in.Base, when set, replaces the recipe's bases
+// in both stages, and in.RuntimeBase, when set, the runtime's; the runtime
+// base runs the builder's distribution (one that names another is refused).
+func (p Python) bases(def Base, in Inputs) (builder, runtime Base, err error) {
+	own := p.withDefaults(def, def)
+	builder = in.BaseOr(Base{Pin: own.Base, Distro: def.Distro})
+	runtime = Base{Pin: own.RuntimeBase, Distro: builder.Distro}
+	if in.Base.Pin != "" {
+		runtime.Pin = builder.Pin
+	}
+	if rb := in.RuntimeBase; rb.Pin != "" {
+		if rb.Distro.Name != "" && rb.Distro.Name != builder.Distro.Name {
+			return builder, runtime, &graph.FieldError{Field: "RuntimeBase", Err: fmt.Errorf("%s runs %s and the builder's base %s runs %s: the venv is built for the builder's distribution; give a runtime base of the same distribution", rb.Pin, rb.Distro.Name, builder.Pin, builder.Distro.Name)}
+		}
+		runtime.Pin = rb.Pin
+	}
+	return builder, runtime, nil
 }
 
 // unreadableHere tells a requirements file that the context does not send
@@ -379,10 +423,13 @@ func (p Python) venv(base llb.State, d Distro, platform ocispecs.Platform, optio
 	return v
 }
 
-// runtime is the runtime stage: the base with layers merged over it,
-// each made on an empty tree by copies that fix every file's time, so a
-// layer does not depend on the day it was built nor on the layers below it
-// (a new base reuses the app layer as it is): the account's files, the
+// runtime is the runtime stage: the runtime base, base, with layers
+// merged over it, each made on an empty tree by copies that fix every
+// file's time, so a layer does not depend on the day it was built nor on
+// the layers below it (a new base reuses the app layer as it is; a new
+// runtime base reuses every venv layer, made in the builder stage v on its
+// own base): the account's files (made from base's, the same bytes on a
+// base whose user and group files did not change), the
 // runtime packages when there are any, the empty venv, a layer for each
 // distribution of dists (see [venv.layers]; from its step ahead of the
 // resolve step where fetched has one) and local project of projects,

@@ -10,10 +10,18 @@ import (
 type Inputs struct {
 	// Platform is the platform the graph is for.
 	Platform ocispecs.Platform
-	// Base, when its Pin is set, replaces the recipe's pinned base in every
-	// stage: a mirror, a patched or a test base. Its Distro says how to
-	// install packages on it; the zero Distro is the recipe's own.
+	// Base, when its Pin is set, replaces the recipe's pinned bases in
+	// every stage: a mirror, a patched or a test base. Its Distro says how
+	// to install packages on it; the zero Distro is the recipe's own.
 	Base Base
+	// RuntimeBase, when its Pin is set, replaces the base of the runtime
+	// stage alone (the image's first layers and the config it starts
+	// from): the builder's base patched for a CVE, say, which then rebuilds
+	// no compiled distribution. It runs the builder's distribution, with
+	// the same Python at the same path; its Distro is the builder's when
+	// zero, and another is refused. The zero RuntimeBase is the recipe's
+	// runtime base (or Base, when that is set).
+	RuntimeBase Base
 	// Context is the build context the graph reads; the zero Context is
 	// an empty one.
 	Context graph.Context

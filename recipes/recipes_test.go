@@ -505,6 +505,8 @@ func TestPythonAlpineValidate(t *testing.T) {
 		{name: "env", r: PythonAlpine{Env: []string{"APP_ENV=prod"}}, ok: true},
 		{name: "empty command", r: PythonAlpine{Cmd: []string{}}, field: "Cmd"},
 		{name: "base not pinned by digest", r: PythonAlpine{Base: "python:3.12-alpine"}, field: "Base"},
+		{name: "runtime base not pinned by digest", r: PythonAlpine{RuntimeBase: "python:3.12-alpine"}, field: "RuntimeBase"},
+		{name: "runtime base", r: PythonAlpine{RuntimeBase: ref.Pin("registry.example.com/python:3.12-alpine@sha256:" + strings.Repeat("ef", 32))}, ok: true},
 		{name: "healthcheck without CMD", r: PythonAlpine{Healthcheck: &graph.Healthcheck{Test: []string{"curl"}}}, field: "Healthcheck"},
 	}
 	for _, tt := range tests {

@@ -1,7 +1,8 @@
 // Package verify checks ADR-003's promises (docs/adr-003.md) on a built
 // image, by reading its layers as streams: a non-root user of the right
 // shape, no compilers or C headers, every shared library that the venv's and
-// the app's ELF files need present, the venv and the app owned by the
+// the app's ELF files need present, the venv built for the Python its
+// interpreter link leads to, the venv and the app owned by the
 // runtime user, the pinned base's layers first, no package-manager caches or
 // credential files, and an attached SBOM that lists what the image holds,
 // each file's SHA-256 included. What it reads of an image is bounded (a

@@ -191,6 +191,8 @@ func wantsContent(p string) bool {
 	case p == "/etc/passwd", p == "/etc/group", p == "/etc/ld.so.conf",
 		strings.HasPrefix(p, "/etc/ld.so.conf.d/"), strings.HasPrefix(p, "/etc/ld-musl-"):
 		return true
+	case base == "pyvenv.cfg", base == "WHEEL" && path.Ext(path.Dir(p)) == ".dist-info":
+		return true
 	case base == "pip.conf", base == "pip.ini", base == ".netrc", base == ".pypirc",
 		requirementsFile(base),
 		strings.HasPrefix(base, "id_rsa"), strings.HasPrefix(base, "id_ed25519"), strings.HasPrefix(base, "id_ecdsa"),

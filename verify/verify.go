@@ -145,6 +145,7 @@ func Image(ctx context.Context, img v1.Image, opt Options) (*Report, error) {
 		checkLeftovers(fs, cf.Config.Env, pipConfig),
 		checkVenvLayers(img, cf, "/opt/venv", uid),
 		checkSBOM(img, fs, opt.SBOM, listing, sbomErr),
+		checkPythonABI(fs, "/opt/venv"),
 	}}
 	return r, nil
 }

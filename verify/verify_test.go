@@ -22,7 +22,9 @@ func owned(f file) file {
 
 const passwd = "root:x:0:0:root:/root:/bin/bash\nappuser:x:1000:1000::/nonexistent:/sbin/nologin\n"
 
-// baseLayer is a small glibc-like base: users, a libc and a loader config.
+// baseLayer is a small glibc-like base: users, a libc, a loader config
+// and Python 3.12 at /usr/local/bin/python3, where the venv's bin/python
+// leads.
 func baseLayer(t *testing.T) v1.Layer {
 	return testenv.Layer(t,
 		file{Path: "/etc", Dir: true},
@@ -38,6 +40,9 @@ func baseLayer(t *testing.T) v1.Layer {
 		file{Path: "/usr/local", Dir: true},
 		file{Path: "/usr/local/lib", Dir: true},
 		file{Path: "/usr/local/lib/libpython3.so", Body: []byte("py"), Mode: 0o755},
+		file{Path: "/usr/local/bin", Dir: true},
+		file{Path: "/usr/local/bin/python3", Link: "python3.12"},
+		file{Path: "/usr/local/bin/python3.12", Body: []byte("python"), Mode: 0o755},
 	)
 }
 
