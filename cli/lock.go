@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/containerd/platforms"
@@ -49,108 +51,21 @@ func (a *app) runLock(ctx context.Context, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	locker, err := recipes.AsLocker(r)
-	if err != nil {
-		return usagef("recipe %s: %v", r.Name(), err)
-	}
 	var pushTo name.Tag
 	if push != "" {
-		if pushTo, err = name.NewTag(push, name.StrictValidation); err != nil || strings.Contains(push, "@") {
-			return usagef("--push %q: want NAME:TAG, the builder image's name and tag (the lock records its digest)", push)
-		}
-	}
-	so, err := o.options()
-	if err != nil {
-		return err
-	}
-	c, err := o.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if len(ps) == 0 {
-		p, err := builder.DefaultPlatform(ctx, c)
-		if err != nil {
-			return explainConnect(err, o.addr)
-		}
-		ps = []ocispecs.Platform{p}
-	}
-
-	tmp, err := os.MkdirTemp("", "imagebuild-lock-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	records := filepath.Join(tmp, "records")
-	so.Outputs = []output.Output{{Type: client.ExporterLocal, Dest: records}}
-	// A lock is of what the mirror and the index serve now, never of what
-	// a cached step found.
-	so.NoCache = true
-	plan, err := builder.NewPlan(ctx, func(p ocispecs.Platform) (graph.Image, error) {
-		in := in
-		in.Platform = p
-		img, err := locker.LockImage(in)
-		if err != nil {
-			return img, fmt.Errorf("recipe %s: %w", r.Name(), err)
-		}
-		return img, nil
-	}, ps, so)
-	if err != nil {
-		return o.planError(err, r.Name())
-	}
-	err = withProgress(ctx, stderr, o.progress, 1, func(ctx context.Context, status []chan *client.SolveStatus) error {
-		_, err := plan.Build(ctx, c, status[0])
-		return err
-	})
-	if err != nil {
-		return explainConnect(daemonLost(err, o.addr), o.addr)
-	}
-	lock := &recipes.Lock{Platforms: map[string]recipes.PlatformLock{}}
-	for _, p := range ps {
-		dir := records
-		if len(ps) > 1 {
-			dir = filepath.Join(records, strings.ReplaceAll(platforms.Format(p), "/", "_"))
-		}
-		files, err := readRecords(dir)
-		if err != nil {
+		if pushTo, err = parsePush(push); err != nil {
 			return err
 		}
-		in := in
-		in.Platform = p
-		b, packages := locker.LockBase(in)
-		pl, err := recipes.ReadLockRecords(files, b, packages)
-		if err != nil {
-			return fmt.Errorf("lock %s: %w", platforms.Format(p), err)
-		}
-		lock.Platforms[platforms.Format(p)] = pl
 	}
-
+	lock, err := a.makeLock(ctx, &o, r, in, ps, stderr)
+	if err != nil {
+		return err
+	}
 	if push != "" {
-		so.NoCache = false
-		so.Outputs = []output.Output{{Type: client.ExporterImage, Attrs: map[string]string{"name": pushTo.String(), "push": "true"}}}
-		plan, err := builder.NewPlan(ctx, func(p ocispecs.Platform) (graph.Image, error) {
-			in := in
-			in.Platform = p
-			return locker.BuilderImage(in, lock.Platforms[platforms.Format(p)])
-		}, ps, so)
-		if err != nil {
-			return o.planError(err, r.Name())
-		}
-		var res *builder.Result
-		err = withProgress(ctx, stderr, o.progress, 1, func(ctx context.Context, status []chan *client.SolveStatus) error {
-			var err error
-			res, err = plan.Build(ctx, c, status[0])
+		if err := pushBuilder(ctx, &o, r, in, lock, pushTo, stderr); err != nil {
 			return err
-		})
-		if err != nil {
-			return explainBuildError(explainConnect(daemonLost(err, o.addr), o.addr), o.progress)
-		}
-		lock.Builder = ref.Pin(pushTo.String() + "@" + res.ExporterResponse["containerimage.digest"])
-		if err := lock.Builder.Validate(); err != nil {
-			return fmt.Errorf("the builder image's push: %w", err)
 		}
 	}
-
 	dt, err := lock.Marshal()
 	if err != nil {
 		return err
@@ -169,6 +84,143 @@ func (a *app) runLock(ctx context.Context, args []string, stdout, stderr io.Writ
 	fmt.Fprintf(stderr, "imagebuild lock: wrote %s: %d platform(s), %d packages, %d build requirements\n", path, len(lock.Platforms), pkgs, reqs)
 	if lock.Builder != "" {
 		fmt.Fprintln(stdout, lock.Builder)
+	}
+	return nil
+}
+
+// makeLock locks r's builder stage for in on the daemon o names, for the
+// platforms ps (none: the daemon's own), with o's secrets, mirrors and
+// network: it runs the lock's steps uncached and reads their records.
+// Nothing is written.
+func (a *app) makeLock(ctx context.Context, o *buildOptions, r recipes.Recipe, in recipes.Inputs, ps []ocispecs.Platform, stderr io.Writer) (*recipes.Lock, error) {
+	locker, err := recipes.AsLocker(r)
+	if err != nil {
+		return nil, usagef("recipe %s: %v", r.Name(), err)
+	}
+	so, err := o.options()
+	if err != nil {
+		return nil, err
+	}
+	c, err := o.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if len(ps) == 0 {
+		p, err := builder.DefaultPlatform(ctx, c)
+		if err != nil {
+			return nil, explainConnect(err, o.addr)
+		}
+		ps = []ocispecs.Platform{p}
+	}
+
+	tmp, err := os.MkdirTemp("", "imagebuild-lock-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	records := filepath.Join(tmp, "records")
+	so.Outputs = []output.Output{{Type: client.ExporterLocal, Dest: records}}
+	// A lock is of what the mirror and the index serve now, never of what
+	// a cached step found.
+	so.NoCache = true
+	plan, err := builder.NewPlan(ctx, func(p ocispecs.Platform) (graph.Image, error) {
+		in := in
+		in.Platform = p
+		img, err := locker.LockImage(in)
+		if err != nil {
+			return img, fmt.Errorf("recipe %s: %w", r.Name(), err)
+		}
+		return img, nil
+	}, ps, so)
+	if err != nil {
+		return nil, o.planError(err, r.Name())
+	}
+	err = withProgress(ctx, stderr, o.progress, 1, func(ctx context.Context, status []chan *client.SolveStatus) error {
+		_, err := plan.Build(ctx, c, status[0])
+		return err
+	})
+	if err != nil {
+		return nil, explainConnect(daemonLost(err, o.addr), o.addr)
+	}
+	lock := &recipes.Lock{Recipe: r.Name(), Platforms: map[string]recipes.PlatformLock{}}
+	for _, p := range ps {
+		dir := records
+		if len(ps) > 1 {
+			dir = filepath.Join(records, strings.ReplaceAll(platforms.Format(p), "/", "_"))
+		}
+		files, err := readRecords(dir)
+		if err != nil {
+			return nil, err
+		}
+		in := in
+		in.Platform = p
+		b, packages := locker.LockBase(in)
+		pl, err := recipes.ReadLockRecords(files, b, packages)
+		if err != nil {
+			return nil, fmt.Errorf("lock %s: %w", platforms.Format(p), err)
+		}
+		lock.Platforms[platforms.Format(p)] = pl
+	}
+
+	return lock, nil
+}
+
+// parsePush parses --push, the builder image's NAME:TAG.
+func parsePush(push string) (name.Tag, error) {
+	tag, err := name.NewTag(push, name.StrictValidation)
+	if err != nil || strings.Contains(push, "@") {
+		return tag, usagef("--push %q: want NAME:TAG, the builder image's name and tag (the lock records its digest)", push)
+	}
+	return tag, nil
+}
+
+// pushBuilder builds the builder stage lock locks, for each of its
+// platforms, on the daemon o names, and pushes it as one index to pushTo;
+// lock then records it by digest.
+func pushBuilder(ctx context.Context, o *buildOptions, r recipes.Recipe, in recipes.Inputs, lock *recipes.Lock, pushTo name.Tag, stderr io.Writer) error {
+	locker, err := recipes.AsLocker(r)
+	if err != nil {
+		return usagef("recipe %s: %v", r.Name(), err)
+	}
+	var ps []ocispecs.Platform
+	for _, name := range slices.Sorted(maps.Keys(lock.Platforms)) {
+		p, err := platforms.Parse(name)
+		if err != nil {
+			return fmt.Errorf("%s: platform %q: %w", recipes.LockFile, name, err)
+		}
+		ps = append(ps, p)
+	}
+	so, err := o.options()
+	if err != nil {
+		return err
+	}
+	c, err := o.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	so.Outputs = []output.Output{{Type: client.ExporterImage, Attrs: map[string]string{"name": pushTo.String(), "push": "true"}}}
+	plan, err := builder.NewPlan(ctx, func(p ocispecs.Platform) (graph.Image, error) {
+		in := in
+		in.Platform = p
+		return locker.BuilderImage(in, lock.Platforms[platforms.Format(p)])
+	}, ps, so)
+	if err != nil {
+		return o.planError(err, r.Name())
+	}
+	var res *builder.Result
+	err = withProgress(ctx, stderr, o.progress, 1, func(ctx context.Context, status []chan *client.SolveStatus) error {
+		var err error
+		res, err = plan.Build(ctx, c, status[0])
+		return err
+	})
+	if err != nil {
+		return explainBuildError(explainConnect(daemonLost(err, o.addr), o.addr), o.progress)
+	}
+	lock.Builder = ref.Pin(pushTo.String() + "@" + res.ExporterResponse["containerimage.digest"])
+	if err := lock.Builder.Validate(); err != nil {
+		return fmt.Errorf("the builder image's push: %w", err)
 	}
 	return nil
 }

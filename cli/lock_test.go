@@ -290,3 +290,57 @@ func TestLockTwoPlatforms(t *testing.T) {
 		t.Fatalf("a two-platform build from the lock exited %d\n%s", code, stderr.String())
 	}
 }
+
+// TestPinsLock: `pins check` finds the lock's package that has a newer
+// release on the (stand-in) mirror, and `pins bump` locks again and pushes
+// the builder image again to its tag.
+func TestPinsLock(t *testing.T) {
+	env := testenv.Get(t)
+	repo := testenv.NewAptRepo(t)
+	repo.Add("imagebuild-test-c", "1", "amd64", []byte("c one\n"))
+	base := env.AptBase(t, repo)
+	// The recipe's own pin is the test base, so that pins check reaches
+	// its registry.
+	r := recipes.Named("slim-apt", "python-slim with a package of the stand-in mirror", recipes.PythonSlim{Base: base, Packages: []string{"imagebuild-test-c"}})
+	ctxDir := testenv.ExampleContext(t, "")
+	builderRef := env.Registry + "/imagebuild-test/pins-lock-builder:1"
+	if _, stderr, code := runLockCLI(t, []string{"slim-apt", "--addr", env.Addr, "--context", ctxDir, "--progress", "quiet", "--platform", "linux/amd64", "--push", builderRef}, r); code != 0 {
+		t.Fatalf("lock exited %d\n%s", code, stderr)
+	}
+	before := readLockFile(t, ctxDir)
+	pins := func(verb string) (string, string, int) {
+		var stdout, stderr bytes.Buffer
+		code := Run(context.Background(), []string{"pins", verb, "--context", ctxDir, "--addr", env.Addr}, &stdout, &stderr, r)
+		return stdout.String(), stderr.String(), code
+	}
+	if stdout, stderr, code := pins("check"); code != 0 || !strings.Contains(stdout, recipes.LockFile+": current") || !strings.Contains(stdout, "builder image "+builderRef+": current") {
+		t.Fatalf("pins check of a current lock: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+
+	repo.Add("imagebuild-test-c", "2", "amd64", []byte("c two\n"))
+	stdout, stderr, code := pins("check")
+	if code != 1 || !strings.Contains(stdout, "linux/amd64: package imagebuild-test-c:amd64 1 (") || !strings.Contains(stdout, ") -> 2 (") ||
+		!strings.Contains(stderr, "imagebuild.lock is stale: 1 packages or build requirements have newer releases") {
+		t.Errorf("pins check after the mirror gained a newer release: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if after := readLockFile(t, ctxDir); lockJSON(after) != lockJSON(before) {
+		t.Errorf("pins check changed the lock")
+	}
+
+	if stdout, stderr, code := pins("bump"); code != 0 || !strings.Contains(stdout, "locked again") {
+		t.Fatalf("pins bump: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	after := readLockFile(t, ctxDir)
+	if got := after.Platforms["linux/amd64"].Packages; len(got) != 1 || got[0].Version != "2" {
+		t.Errorf("after pins bump the lock records %+v, want imagebuild-test-c 2", got)
+	}
+	if after.Builder == before.Builder || !strings.HasPrefix(string(after.Builder), builderRef+"@") {
+		t.Errorf("after pins bump the builder image is %s (was %s), want a new digest under %s", after.Builder, before.Builder, builderRef)
+	}
+	if after.Recipe != "slim-apt" {
+		t.Errorf("the lock names the recipe %q", after.Recipe)
+	}
+	if stdout, stderr, code := pins("check"); code != 0 {
+		t.Errorf("pins check after the bump: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+}

@@ -140,7 +140,7 @@ func (a *app) run(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	case "recipes":
 		return a.runRecipes(args[1:], stdout)
 	case "pins":
-		return a.runPins(ctx, args[1:], stdout)
+		return a.runPins(ctx, args[1:], stdout, stderr)
 	case "verify":
 		return runVerify(ctx, args[1:], stdout)
 	case "push":

@@ -43,6 +43,12 @@ func (o *mirrorOptions) mirrors() (ref.Mirrors, error) {
 
 type pinsOptions struct {
 	mirrorOptions
+	// The lock's flags: the context whose imagebuild.lock is checked or
+	// bumped, and the daemon and secrets that lock it again.
+	daemonOptions
+	contextDir string
+	secrets    []string
+
 	format  string
 	file    string
 	runtime bool
@@ -61,10 +67,10 @@ func (o pinsOptions) bumps(role string) bool {
 	return (o.builder && (role == roleBuilder || role == roleBoth)) || (o.runtime && role == roleRuntime)
 }
 
-func (a *app) runPins(ctx context.Context, args []string, stdout io.Writer) error {
+func (a *app) runPins(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "check" && args[0] != "bump") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			_, err := io.WriteString(stdout, "Usage: imagebuild pins check|bump [flags]\n\n  check  compare the pins of every recipe with what their tags point at now; exit 1 when any is stale or missing\n  bump   rewrite stale pins where the module's Go files declare them (or in --file); --runtime or --builder bumps those bases alone\n")
+			_, err := io.WriteString(stdout, "Usage: imagebuild pins check|bump [flags]\n\n  check  compare the pins of every recipe with what their tags point at now; exit 1 when any is stale or missing\n  bump   rewrite stale pins where the module's Go files declare them (or in --file); --runtime or --builder bumps those bases alone\n\nWhere the context (--context, default .) holds an imagebuild.lock, check also checks its builder image and makes the lock again on the daemon (--addr) to list the packages and build requirements with newer releases; bump (unless --runtime alone) writes the new lock and pushes its builder image again\n")
 			return err
 		}
 		return usagef("usage: imagebuild pins check|bump [flags]")
@@ -73,7 +79,10 @@ func (a *app) runPins(ctx context.Context, args []string, stdout io.Writer) erro
 	var o pinsOptions
 	fs := pflag.NewFlagSet("pins "+verb, pflag.ContinueOnError)
 	o.mirrorOptions.addFlags(fs)
-	fs.StringVar(&o.format, "format", "text", "output format: text or json")
+	o.daemonOptions.addFlags(fs)
+	fs.StringVar(&o.contextDir, "context", ".", "the build context whose imagebuild.lock (when it has one) is checked, made again on the daemon (--addr), and with bump, written again and its builder image pushed again")
+	fs.StringArrayVar(&o.secrets, "secret", nil, "a build secret for locking again, as id=ID,src=PATH (repeatable); id=pipconf is pip's config file")
+	fs.StringVar(&o.format, "format", "text", "output format: text or json (the lock's findings go to stderr then)")
 	if verb == "bump" {
 		fs.StringVar(&o.file, "file", "", "rewrite pins declared in this Go file only (default: the Go files of the module containing the current directory)")
 		fs.BoolVar(&o.runtime, "runtime", false, "bump the runtime stages' own bases alone: a new runtime base rebuilds the runtime stage and recompiles nothing (a pin the builder shares is left)")
@@ -90,9 +99,24 @@ func (a *app) runPins(ctx context.Context, args []string, stdout io.Writer) erro
 		return err
 	}
 	if verb == "check" {
-		return a.pinsCheck(ctx, m, o.format, stdout)
+		err = a.pinsCheck(ctx, m, o.format, stdout)
+	} else {
+		err = a.pinsBump(ctx, o, m, stdout)
 	}
-	return a.pinsBump(ctx, o, m, stdout)
+	if _, ok := err.(usageError); ok {
+		return err
+	}
+	lockOut := stdout
+	if o.format == "json" {
+		lockOut = stderr
+	}
+	if lerr := a.pinsLock(ctx, verb, o, m, lockOut, stderr); lerr != nil {
+		if err == nil {
+			return lerr
+		}
+		return fmt.Errorf("%w; %w", err, lerr)
+	}
+	return err
 }
 
 // pinsPlatform is the platform a recipe's graph is made for to find its

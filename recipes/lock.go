@@ -28,6 +28,9 @@ const LockFile = "imagebuild.lock"
 // of every distribution built from source, and the builder image that
 // holds them all when one was pushed.
 type Lock struct {
+	// Recipe is the name of the recipe the lock was made for, on the
+	// command line: what `imagebuild pins` locks again.
+	Recipe string `json:"recipe,omitempty"`
 	// Builder is the builder image `imagebuild lock --push` pushed: the
 	// locked builder stage of every platform, as one index. A build from
 	// the lock starts its builder stage from it, running no package
@@ -292,3 +295,74 @@ func AsLocker(r Recipe) (Locker, error) {
 	}
 	return nil, ErrNoLock
 }
+
+// Changes lists, a line each, what differs in newer, a lock made later of
+// the same recipe: packages and build requirements added, removed or at
+// another version or checksum, and platforms gained or lost. None: the
+// mirror and the index serve what l locks.
+func (l *Lock) Changes(newer *Lock) []string {
+	var out []string
+	names := slices.Sorted(maps.Keys(l.Platforms))
+	for _, p := range slices.Sorted(maps.Keys(newer.Platforms)) {
+		if !slices.Contains(names, p) {
+			names = append(names, p)
+		}
+	}
+	for _, p := range names {
+		old, okOld := l.Platforms[p]
+		cur, okNew := newer.Platforms[p]
+		switch {
+		case !okNew:
+			out = append(out, p+": no longer locked")
+			continue
+		case !okOld:
+			out = append(out, p+": newly locked")
+			continue
+		}
+		if old.Base != cur.Base {
+			out = append(out, fmt.Sprintf("%s: base %s -> %s", p, old.Base, cur.Base))
+		}
+		oldPkgs, curPkgs := map[string]Package{}, map[string]Package{}
+		for _, pkg := range old.Packages {
+			oldPkgs[pkg.Name+":"+pkg.Arch] = pkg
+		}
+		for _, pkg := range cur.Packages {
+			curPkgs[pkg.Name+":"+pkg.Arch] = pkg
+		}
+		out = append(out, changed(p+": package ", oldPkgs, curPkgs, func(a Package) string { return a.Version + " (" + a.Checksum[:min(12, len(a.Checksum))] + ")" })...)
+		for _, key := range slices.Sorted(maps.Keys(cur.Distributions)) {
+			oldReqs, curReqs := map[string]PythonFile{}, map[string]PythonFile{}
+			for _, f := range old.Distributions[key].Requires {
+				oldReqs[normalName(f.Name)] = f
+			}
+			for _, f := range cur.Distributions[key].Requires {
+				curReqs[normalName(f.Name)] = f
+			}
+			out = append(out, changed(fmt.Sprintf("%s: build requirement of %s: ", p, key), oldReqs, curReqs, func(f PythonFile) string { return f.Version + " (" + f.File + ")" })...)
+		}
+	}
+	return out
+}
+
+// changed lists the entries of cur that are new or differ from old's, and
+// those of old that cur lacks, each as prefix + "NAME OLD -> NEW".
+func changed[V comparable](prefix string, old, cur map[string]V, show func(V) string) []string {
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(cur)) {
+		o, ok := old[k]
+		switch {
+		case !ok:
+			out = append(out, prefix+k+" added, "+show(cur[k]))
+		case o != cur[k]:
+			out = append(out, prefix+k+" "+show(o)+" -> "+show(cur[k]))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(old)) {
+		if _, ok := cur[k]; !ok {
+			out = append(out, prefix+k+" removed")
+		}
+	}
+	return out
+}
+
+func normalName(name string) string { return Distribution{Name: name}.Key() }
