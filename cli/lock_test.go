@@ -15,6 +15,7 @@ import (
 
 	"github.com/imagebuild/imagebuild/internal/testenv"
 	"github.com/imagebuild/imagebuild/recipes"
+	"github.com/moby/buildkit/client/llb"
 )
 
 // runLockCLI runs `imagebuild lock` with args and the recipes rs, and
@@ -342,5 +343,93 @@ func TestPinsLock(t *testing.T) {
 	}
 	if stdout, stderr, code := pins("check"); code != 0 {
 		t.Errorf("pins check after the bump: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+}
+
+// fakeApk stands in for Alpine's apk on the Debian test base (Alpine's
+// image and mirrors cannot be reached here): `apk add [--update-cache]
+// NAME[=VERSION]...` "installs" each package the index file
+// /run/fake-apk/index lists (name, version, architecture, checksum,
+// tab-separated; the last line of a name is its newest) by adding its
+// entry to apk's database, /lib/apk/db/installed, as apk does, and fails
+// as apk does for a version the index lacks; with --simulate it only
+// checks.
+const fakeApk = `#!/bin/sh
+set -eu
+[ "$1" = add ] || { echo "fake apk: $*: only add" >&2; exit 2; }
+shift
+simulate=
+mkdir -p /lib/apk/db
+for arg in "$@"; do
+	case "$arg" in --simulate) simulate=1; continue ;; --*) continue ;; esac
+	name=${arg%%=*}
+	if [ "$name" = "$arg" ]; then
+		line=$(awk -F '\t' -v n="$name" '$1 == n' /run/fake-apk/index | tail -n 1)
+	else
+		line=$(awk -F '\t' -v n="$name" -v v="${arg#*=}" '$1 == n && $2 == v' /run/fake-apk/index | tail -n 1)
+	fi
+	if [ -z "$line" ]; then
+		echo "ERROR: unable to select packages:" >&2
+		echo "  $arg (no such package)" >&2
+		exit 1
+	fi
+	[ -z "$simulate" ] || continue
+	printf '%s\n' "$line" | awk -F '\t' '{ printf "P:%s\nV:%s\nA:%s\nC:%s\n\n", $1, $2, $3, $4 }' >>/lib/apk/db/installed
+done
+`
+
+// TestAlpineLockScripts runs the Alpine distribution's lock commands (see
+// recipes.Alpine's RecordCommand and LockedCommand) with fakeApk on the
+// Debian test base: the record is what apk's database gained, with
+// APKINDEX's checksums; a locked install of a version the mirror no
+// longer serves, or whose checksum differs, fails with one line naming
+// it. Real apk is not run here: its image and mirrors cannot be reached.
+func TestAlpineLockScripts(t *testing.T) {
+	env := testenv.Get(t)
+	run := func(index string, args []string) (log, rc, record string) {
+		t.Helper()
+		tools := llb.Scratch().
+			File(llb.Mkfile("/apk", 0o755, []byte(fakeApk))).
+			File(llb.Mkfile("/index", 0o644, []byte(index)))
+		wrapped := append([]string{"/bin/sh", "-c", `"$@" >/out/log 2>&1; echo $? >/out/rc; cp /out/record /out/record.tsv 2>/dev/null || true`, "sh"}, args...)
+		st := llb.Image(env.Base.String(), llb.Platform(testenv.Platform)).Run(
+			llb.Args(wrapped),
+			llb.AddMount("/sbin/apk", tools, llb.SourcePath("/apk"), llb.Readonly),
+			llb.AddMount("/run/fake-apk/index", tools, llb.SourcePath("/index"), llb.Readonly),
+			llb.IgnoreCache,
+		).AddMount("/out", llb.Scratch())
+		for _, f := range []struct {
+			path string
+			into *string
+		}{{"/log", &log}, {"/rc", &rc}, {"/record.tsv", &record}} {
+			dt, err := env.ReadFile(context.Background(), st, t.TempDir(), f.path)
+			if err != nil && f.path != "/record.tsv" {
+				t.Fatalf("read %s: %v", f.path, err)
+			}
+			*f.into = strings.TrimSpace(string(dt))
+		}
+		return log, rc, record
+	}
+	sumA, sumB := "Q1"+strings.Repeat("A", 26)+"=", "Q1"+strings.Repeat("B", 26)+"="
+	index := "gcc\t13.2.1_git20231014-r0\tx86_64\t" + sumA + "\nlibpq-dev\t16.1-r0\tx86_64\t" + sumB + "\n"
+
+	_, rc, record := run(index, recipes.Alpine.RecordCommand([]string{"gcc", "libpq-dev"}, "/out/record"))
+	want := "gcc\t13.2.1_git20231014-r0\tx86_64\t" + sumA + "\nlibpq-dev\t16.1-r0\tx86_64\t" + sumB
+	if rc != "0" || record != want {
+		t.Fatalf("the Alpine record: exit %s, record:\n%q\nwant:\n%q", rc, record, want)
+	}
+
+	locked := []recipes.Package{{Name: "gcc", Version: "13.2.1_git20231014-r0", Arch: "x86_64", Checksum: sumA}, {Name: "libpq-dev", Version: "16.1-r0", Arch: "x86_64", Checksum: sumB}}
+	if log, rc, _ := run(index, recipes.Alpine.LockedCommand(locked)); rc != "0" {
+		t.Errorf("the locked install of what the mirror serves: exit %s\n%s", rc, log)
+	}
+	moved := "gcc\t13.2.1_git20240309-r0\tx86_64\t" + sumA + "\nlibpq-dev\t16.1-r0\tx86_64\t" + sumB + "\n"
+	if log, rc, _ := run(moved, recipes.Alpine.LockedCommand(locked)); rc != "1" || !strings.Contains(log, "gcc=13.2.1_git20231014-r0 (no such package)") ||
+		!strings.Contains(log, "imagebuild: error: the mirror no longer serves gcc 13.2.1_git20231014-r0 (x86_64), which imagebuild.lock records;") {
+		t.Errorf("the locked install of a version the mirror no longer serves: exit %s\n%s", rc, log)
+	}
+	forged := "gcc\t13.2.1_git20231014-r0\tx86_64\tQ1" + strings.Repeat("C", 26) + "=\nlibpq-dev\t16.1-r0\tx86_64\t" + sumB + "\n"
+	if log, rc, _ := run(forged, recipes.Alpine.LockedCommand(locked)); rc != "1" || !strings.Contains(log, "imagebuild: error: apk installed gcc 13.2.1_git20231014-r0 (x86_64) with checksum Q1"+strings.Repeat("C", 26)+"=, which imagebuild.lock does not record; run imagebuild lock again") {
+		t.Errorf("the locked install of a package whose checksum differs: exit %s\n%s", rc, log)
 	}
 }

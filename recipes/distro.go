@@ -196,18 +196,26 @@ LC_ALL=C comm -13 /tmp/imagebuild-before /tmp/imagebuild-after >"$record"
 rm -f /tmp/imagebuild-before /tmp/imagebuild-after`
 
 // apkLocked installs the packages $1 lists at their versions and checks
-// that apk installed each with its checksum, and nothing else.
+// that apk installed each with its checksum, and nothing else; when apk
+// cannot, it names the first package the mirror no longer serves (apk add
+// --simulate of each).
 const apkLocked = apkInstalled + `printf '%s\n' "$1" | LC_ALL=C sort >/tmp/imagebuild-locked
 installed >/tmp/imagebuild-before
 if ! apk add --update-cache $(awk -F '\t' '{ print $1 "=" $2 }' /tmp/imagebuild-locked); then
-	echo "imagebuild: error: apk could not install the versions ` + LockFile + ` records (apk's error above names the one the mirror no longer serves); build from a builder image (imagebuild lock --push), or run imagebuild lock again"
+	while IFS="$(printf '\t')" read -r name version arch sum; do
+		if ! apk add --simulate "$name=$version" >/dev/null 2>&1; then
+			echo "imagebuild: error: the mirror no longer serves $name $version ($arch), which ` + LockFile + ` records; build from a builder image (imagebuild lock --push), or run imagebuild lock again"
+			exit 1
+		fi
+	done </tmp/imagebuild-locked
+	echo "imagebuild: error: apk could not install the versions ` + LockFile + ` records (its error is above); run imagebuild lock again"
 	exit 1
 fi
 installed >/tmp/imagebuild-after
 LC_ALL=C comm -13 /tmp/imagebuild-before /tmp/imagebuild-after >/tmp/imagebuild-added
-wrong=$(LC_ALL=C comm -3 /tmp/imagebuild-added /tmp/imagebuild-locked | tr '\t\n' ' ,')
+wrong=$(LC_ALL=C comm -23 /tmp/imagebuild-added /tmp/imagebuild-locked | awk -F '\t' '{ printf "%s%s %s (%s) with checksum %s", sep, $1, $2, $3, $4; sep = ", " }')
 if [ -n "$wrong" ]; then
-	echo "imagebuild: error: apk installed other packages or checksums than ` + LockFile + ` records: $wrong run imagebuild lock again"
+	echo "imagebuild: error: apk installed $wrong, which ` + LockFile + ` does not record; run imagebuild lock again"
 	exit 1
 fi
 rm -f /tmp/imagebuild-before /tmp/imagebuild-after /tmp/imagebuild-added /tmp/imagebuild-locked`
