@@ -245,13 +245,13 @@ func ReadLockRecords(files map[string][]byte, b Base, packages []string) (Platfo
 			Key string `json:"key"`
 			LockedDistribution
 		}
-		var d LockedDistribution
-		if err := json.Unmarshal(dt, &d); err != nil {
+		if err := json.Unmarshal(dt, &rec); err != nil {
 			return pl, fmt.Errorf("the record %s: %w", path, err)
 		}
-		if err := json.Unmarshal(dt, &rec); err != nil || rec.Key == "" {
+		if rec.Key == "" {
 			return pl, fmt.Errorf("the record %s names no distribution", path)
 		}
+		d := rec.LockedDistribution
 		if d.Requires == nil {
 			d.Requires = []PythonFile{}
 		}
