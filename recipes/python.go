@@ -94,6 +94,12 @@ const (
 	requirementsMount = requirementsDir + "/requirements.txt"
 )
 
+// venvParent is an empty tree with venvDir's parent folder, in which a
+// copy of venvWildcard finds nothing rather than no folder to look in.
+func venvParent() llb.State {
+	return llb.Scratch().File(llb.Mkdir(path.Dir(venvDir), 0o755, llb.WithCreatedTime(FixedTime())), llb.WithCustomName("builder: an empty "+path.Dir(venvDir)))
+}
+
 // PipConfSecret is the ID of the build secret that is pip's config file
 // during the pip step, and only there: a private index and its token
 // (`imagebuild build --secret id=pipconf,src=pip.conf`). A secret is mounted,
@@ -458,10 +464,16 @@ func (p Python) runtime(base llb.State, d Distro, v venv, dists []Distribution, 
 	}
 	layers = append(layers, AppUser.CopyLayer("runtime: copy the empty "+venvDir+" from builder", v.stage, venvDir, venvDir))
 	files := func(dist Distribution) llb.State {
-		if st, ok := fetched[dist.Key()]; ok {
-			return st
+		st, ok := fetched[dist.Key()]
+		if !ok {
+			st = v.installed(dist)
 		}
-		return v.installed(dist)
+		if dist.Marker != "" {
+			// Where the marker is false the step adds nothing, not even
+			// /opt, in which BuildKit looks for the wildcard's match.
+			st = llb.Merge([]llb.State{venvParent(), st}, llb.WithCustomName("builder: what "+dist.Name+" "+dist.Version+" adds to "+venvDir+", if anything"))
+		}
+		return st
 	}
 	for _, l := range append(v.layers(dists, files), v.projectLayers(app, projects)...) {
 		// A distribution whose marker excludes this platform adds nothing:
