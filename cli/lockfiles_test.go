@@ -13,7 +13,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/internal/testenv"
+	"github.com/imagebuild/imagebuild/oci"
 	"github.com/moby/buildkit/client/llb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // These tests build the app of recipes/testdata/lockfiles from its lock
@@ -209,6 +211,67 @@ func TestLockFileLLB(t *testing.T) {
 			}
 			if diff := cmp.Diff(want, steps); diff != "" {
 				t.Errorf("the pip steps of the graph (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestLockFileTwoPlatforms builds one pylock.toml for linux/amd64 and
+// linux/arm64 (under emulation) from one index: each platform's image
+// gets its own wheel of ibdemo-native (the lock lists one a platform),
+// and ibdemo-arm, under platform_machine == "aarch64", only on arm64.
+func TestLockFileTwoPlatforms(t *testing.T) {
+	env := testenv.Get(t)
+	env.NeedArm64(t)
+	pipconf := testenv.PipConf(t, lockIndex(t).PipConf())
+	ctxDir := lockAppContext(t, "pylock", func(name string, dt []byte) []byte {
+		// ibdemo-native in the default set, and hiredis out, which arm64
+		// would compile under emulation.
+		s := strings.Replace(string(dt), `marker = "'native' in extras and sys_platform == 'linux'"`, `marker = "sys_platform == 'linux'"`, 1)
+		i := strings.Index(s, "[[packages]]\nname = \"hiredis\"")
+		j := strings.Index(s, "[[packages]]\nname = \"ibdemo-arm\"")
+		if i < 0 || j < i || s == string(dt) {
+			t.Fatal("pylock.toml: not the fixture this test edits")
+		}
+		return []byte(s[:i] + s[j:])
+	})
+	tarball := filepath.Join(t.TempDir(), "image.oci.tar")
+	stdout, stderr, code := cli(t, "build", "python-alpine", "--addr", env.Addr, "--context", ctxDir,
+		"--base", env.Base.String(), "--progress", "quiet", "--secret", "id=pipconf,src="+pipconf,
+		"--platform", "linux/amd64,linux/arm64", "-o", "type=oci,dest="+tarball)
+	if code != 0 {
+		t.Fatalf("two-platform build exited %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	idx, err := oci.OpenTarball(tarball, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const site = "opt/venv/lib/python3.11/site-packages/"
+	for _, tt := range []struct {
+		p         ocispecs.Platform
+		arch, tag string
+		arm       bool
+	}{
+		{p: testenv.Platform, arch: "x86_64", tag: "py3-none-manylinux_2_17_x86_64"},
+		{p: testenv.Arm64, arch: "aarch64", tag: "py3-none-manylinux_2_17_aarch64", arm: true},
+	} {
+		t.Run(tt.p.Architecture, func(t *testing.T) {
+			img, err := oci.Image(idx, tt.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files := testenv.Files(t, img)
+			if got, want := string(files[site+"ibdemo_native/__init__.py"].Data), "ARCH = '"+tt.arch+"'\n"; got != want {
+				t.Errorf("ibdemo_native/__init__.py = %q, want %q: the other platform's wheel", got, want)
+			}
+			if wheel := string(files[site+"ibdemo_native-1.0.dist-info/WHEEL"].Data); !strings.Contains(wheel, "Tag: "+tt.tag+"\n") {
+				t.Errorf("ibdemo_native's WHEEL:\n%s\nwant the tag %s", wheel, tt.tag)
+			}
+			if _, ok := files[site+"ibdemo_arm/__init__.py"]; ok != tt.arm {
+				t.Errorf("ibdemo_arm installed: %v, want %v (its marker is platform_machine == \"aarch64\")", ok, tt.arm)
+			}
+			if _, ok := files[site+"ibdemo_core/__init__.py"]; !ok {
+				t.Error("ibdemo_core is not installed")
 			}
 		})
 	}
