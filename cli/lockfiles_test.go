@@ -276,3 +276,35 @@ func TestLockFileTwoPlatforms(t *testing.T) {
 		})
 	}
 }
+
+// TestStaleLockRefused: a lock out of date with pyproject.toml is a usage
+// error in one line, before a daemon is contacted, for build and llb.
+func TestStaleLockRefused(t *testing.T) {
+	for _, tt := range []struct{ dir, old, new, want string }{
+		{dir: "uv", old: `"hiredis==2.3.2"`, new: `"hiredis==2.3.3"`,
+			want: "Requirements: uv.lock: out of date with pyproject.toml: pyproject.toml's dependencies has hiredis[]==2.3.3, which the lock does not record; run uv lock"},
+		{dir: "poetry", old: `hiredis = "2.3.2"`, new: `hiredis = "2.3.3"`,
+			want: "Requirements: poetry.lock: out of date with pyproject.toml: its content-hash is not that of pyproject.toml's dependencies; run poetry lock"},
+	} {
+		t.Run(tt.dir, func(t *testing.T) {
+			ctxDir := lockAppContext(t, tt.dir, func(name string, dt []byte) []byte {
+				if name != "pyproject.toml" {
+					return dt
+				}
+				if !bytes.Contains(dt, []byte(tt.old)) {
+					t.Fatalf("pyproject.toml has no %s", tt.old)
+				}
+				return bytes.Replace(dt, []byte(tt.old), []byte(tt.new), 1)
+			})
+			for _, args := range [][]string{
+				{"build", "python-slim", "--addr", "{addr}", "--context", ctxDir, "-o", "type=oci,dest=" + filepath.Join(t.TempDir(), "image.oci.tar")},
+				{"llb", "python-slim", "--context", ctxDir, "--platform", "linux/amd64"},
+			} {
+				stdout, stderr, code := cliNoDaemon(t, args...)
+				if code != 2 || !strings.Contains(stderr, tt.want) || strings.Count(stderr, "\n") != 1 || stdout != "" {
+					t.Errorf("%s: exit %d, want 2 and one line with %q:\n%s", args[0], code, tt.want, stderr)
+				}
+			}
+		})
+	}
+}
