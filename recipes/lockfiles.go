@@ -113,11 +113,25 @@ func sha256Hex(h string) (string, bool) {
 }
 
 // distribution is the distribution name at version with the hashes and
-// marker given, its hashes sorted and each once.
-func distribution(name, version string, hashes []string, m markerDNF) Distribution {
+// marker given, its hashes sorted and each once. The name and version
+// become a line of the requirements its step hands pip: a name that is not
+// PEP 508's, or a version of other characters than PEP 440's, is an error
+// (the marker's strings are checked as it is read: see markerTokens).
+func distribution(name, version string, hashes []string, m markerDNF) (Distribution, error) {
+	if !distributionName.MatchString(name) {
+		return Distribution{}, fmt.Errorf("%q is not a distribution's name (PEP 508: letters, digits, \".\", \"-\" and \"_\")", name)
+	}
+	if !versionText.MatchString(version) {
+		return Distribution{}, fmt.Errorf("%s: %q is not a version (PEP 440)", name, version)
+	}
 	slices.Sort(hashes)
-	return Distribution{Name: name, Version: version, Hashes: slices.Compact(hashes), Marker: m.String()}
+	return Distribution{Name: name, Version: version, Hashes: slices.Compact(hashes), Marker: m.String()}, nil
 }
+
+var (
+	distributionName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`)
+	versionText      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+!*-]*$`)
+)
 
 // checkGroups reports the first of asked that is not among defined (names
 // compared normalized).
@@ -156,19 +170,26 @@ func (g *depGraph) add(from, to string, m markerDNF) {
 // markers returns, for each node reached from root, the marker under which
 // it is: the "or", over the paths from root, of the "and" of the edges'
 // markers. It is computed to a fixed point (a marker only grows, and in the
-// normal form of [markerDNF] it can grow only so far), so cycles end.
-func (g *depGraph) markers(root string) map[string]markerDNF {
+// normal form of [markerDNF] it can grow only so far), so cycles end; a
+// marker beyond maxConjunctions is an error naming its node.
+func (g *depGraph) markers(root string) (map[string]markerDNF, error) {
 	out := map[string]markerDNF{root: markerTrue}
 	for changed := true; changed; {
 		changed = false
 		for _, from := range slices.Sorted(maps.Keys(out)) {
 			for _, e := range g.edges[from] {
-				m := out[from].and(e.marker)
+				m, err := out[from].and(e.marker)
+				if err != nil {
+					return nil, fmt.Errorf("the marker of %s: %w", e.to, err)
+				}
 				if len(m) == 0 {
 					continue
 				}
 				old, seen := out[e.to]
 				next := old.or(m)
+				if len(next) > maxConjunctions {
+					return nil, fmt.Errorf("the marker of %s: %w", e.to, errMarkerTooLarge)
+				}
 				if !seen || next.String() != old.String() || len(next) != len(old) {
 					out[e.to] = next
 					changed = true
@@ -176,7 +197,7 @@ func (g *depGraph) markers(root string) map[string]markerDNF {
 			}
 		}
 	}
-	return out
+	return out, nil
 }
 
 // pep508 is a PEP 508 requirement's parts: a name, extras, a version

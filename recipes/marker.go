@@ -64,8 +64,18 @@ func (m markerDNF) or(n markerDNF) markerDNF {
 	return out
 }
 
+// maxConjunctions bounds a marker's normal form, which an "and" of
+// "or"s multiplies out: a marker of more is refused, not computed.
+const maxConjunctions = 256
+
+// errMarkerTooLarge is the error of a marker beyond maxConjunctions.
+var errMarkerTooLarge = fmt.Errorf("more than %d alternatives once its \"and\"s of \"or\"s are multiplied out, more than imagebuild reads", maxConjunctions)
+
 // and is m and n.
-func (m markerDNF) and(n markerDNF) markerDNF {
+func (m markerDNF) and(n markerDNF) (markerDNF, error) {
+	if len(m)*len(n) > maxConjunctions {
+		return nil, errMarkerTooLarge
+	}
 	var out markerDNF
 	for _, a := range m {
 		for _, b := range n {
@@ -74,7 +84,7 @@ func (m markerDNF) and(n markerDNF) markerDNF {
 			out = out.or(markerDNF{slices.Compact(c)})
 		}
 	}
-	return out
+	return out, nil
 }
 
 // subset reports whether every element of a (sorted) is in b (sorted).
@@ -133,7 +143,9 @@ func (p *markerParser) or() (markerDNF, error) {
 		p.i++
 		var n markerDNF
 		if n, err = p.and(); err == nil {
-			m = m.or(n)
+			if m = m.or(n); len(m) > maxConjunctions {
+				err = errMarkerTooLarge
+			}
 		}
 	}
 	return m, err
@@ -145,7 +157,7 @@ func (p *markerParser) and() (markerDNF, error) {
 		p.i++
 		var n markerDNF
 		if n, err = p.atom(); err == nil {
-			m = m.and(n)
+			m, err = m.and(n)
 		}
 	}
 	return m, err
@@ -261,8 +273,8 @@ func markerTokens(s string) ([]string, error) {
 				return nil, fmt.Errorf("unterminated string at %q", s[i:])
 			}
 			v := s[i+1 : i+1+j]
-			if strings.ContainsRune(v, '"') {
-				return nil, fmt.Errorf("a string holding a double quote: %q", v)
+			if err := checkMarkerString(v); err != nil {
+				return nil, err
 			}
 			out = append(out, `"`+v+`"`)
 			i += j + 2
@@ -293,4 +305,18 @@ func markerTokens(s string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// checkMarkerString refuses a marker's string that pip, reading the
+// requirement line the marker ends up on, would not take as a string alone:
+// one holding a quote, a backslash, a "#" (a comment), a character that is
+// not printable ASCII (a line break) or a "-" after white space (an
+// option).
+func checkMarkerString(v string) error {
+	for i, r := range v {
+		if r < 0x20 || r > 0x7e || strings.ContainsRune(`"'\#`, r) || (r == '-' && i > 0 && (v[i-1] == ' ' || v[i-1] == '\t')) {
+			return fmt.Errorf("the string %q: a marker's strings are printable ASCII without quotes, backslashes, \"#\" or \" -\"", v)
+		}
+	}
+	return nil
 }

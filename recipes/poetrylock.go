@@ -176,7 +176,11 @@ func parsePoetryLock(dt, pyproject []byte, groups []string) ([]Distribution, err
 			}
 			hashes = append(hashes, h)
 		}
-		out = append(out, distribution(p.Name, p.Version, hashes, m))
+		d, err := distribution(p.Name, p.Version, hashes, m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
 	}
 	return out, nil
 }
@@ -319,8 +323,12 @@ func poetryPathMarkers(l poetryLock, poetry map[string]any, sel selection, group
 			}
 		}
 	}
+	reached, err := g.markers("")
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]markerDNF{}
-	for node, m := range g.markers("") {
+	for node, m := range reached {
 		if _, ok := names[node]; ok {
 			out[node] = m
 		}

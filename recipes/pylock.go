@@ -97,7 +97,11 @@ func parsePylock(dt []byte, groups []string) ([]Distribution, error) {
 			}
 			hashes = append(hashes, h)
 		}
-		out = append(out, distribution(p.Name, p.Version, hashes, m))
+		d, err := distribution(p.Name, p.Version, hashes, m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
 	}
 	return out, nil
 }

@@ -136,7 +136,7 @@ func parseUVLock(dt, pyproject []byte, groups []string) ([]Distribution, error) 
 
 	// node is a package's index in the lock, or that with an extra.
 	node := func(i int, extra string) string {
-		n := fmt.Sprintf("%d", i)
+		n := l.Packages[i].Name + " " + l.Packages[i].Version
 		if extra != "" {
 			n += "[" + normalizeName(extra) + "]"
 		}
@@ -173,7 +173,7 @@ func parseUVLock(dt, pyproject []byte, groups []string) ([]Distribution, error) 
 		}
 		return nil
 	}
-	const rootNode = "root"
+	const rootNode = "" // no package's node
 	if err := addEdges(rootNode, root.Dependencies); err != nil {
 		return nil, err
 	}
@@ -207,7 +207,10 @@ func parseUVLock(dt, pyproject []byte, groups []string) ([]Distribution, error) 
 			}
 		}
 	}
-	markers := g.markers(rootNode)
+	markers, err := g.markers(rootNode)
+	if err != nil {
+		return nil, err
+	}
 	var out []Distribution
 	for i, p := range l.Packages {
 		m, ok := markers[node(i, "")]
@@ -237,7 +240,11 @@ func parseUVLock(dt, pyproject []byte, groups []string) ([]Distribution, error) 
 			}
 			hashes = append(hashes, h)
 		}
-		out = append(out, distribution(p.Name, p.Version, hashes, m))
+		d, err := distribution(p.Name, p.Version, hashes, m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
 	}
 	return out, nil
 }
