@@ -452,3 +452,33 @@ func TestMarkerTooLarge(t *testing.T) {
 		t.Errorf("parseMarker of 2^8 alternatives: %v", err)
 	}
 }
+
+// TestPoetry2ContentHash: a pyproject.toml with a [project] table gets
+// Poetry 2's content-hash (its Locker._get_content_hash: project's
+// requires-python, dependencies and optional-dependencies beside
+// tool.poetry's keys, json.dumps(..., sort_keys=True), non-ASCII escaped),
+// the value below computed so with Python 3.11's tomllib and json.
+func TestPoetry2ContentHash(t *testing.T) {
+	const pyproject = `[project]
+name = "ibdemo-app"
+version = "0.1.0"
+requires-python = ">=3.9"
+dependencies = ["hiredis==2.3.2", "ibdemo-core (==1.0)", "naïve-pkg>=1"]
+
+[project.optional-dependencies]
+native = ["ibdemo-native==1.0 ; sys_platform == 'linux'"]
+
+[tool.poetry.group.dev.dependencies]
+ibdemo-dev = "1.0"
+pytest = { version = ">=8", markers = "python_version >= '3.10'", optional = false }
+count = 3
+`
+	var pp map[string]any
+	if err := decodeTOML([]byte(pyproject), &pp); err != nil {
+		t.Fatal(err)
+	}
+	const want = "44a5aad6f55c917e5763b9b308e5d81836080fb91bd75dff363f0ee73c1e1ac8"
+	if got := poetryContentHashes(pp); !slices.Contains(got, want) {
+		t.Errorf("poetryContentHashes = %v, want Poetry 2's %s among them", got, want)
+	}
+}
