@@ -52,10 +52,18 @@ type Python struct {
 	// (libpq for an extension linking libpq, say). Default: none, and then
 	// no process runs in the runtime stage.
 	RuntimePackages []string
-	// Requirements is the pip requirements file's path in the build context.
-	// It is the pip step's only input from the context, so editing the app
-	// does not run pip again. Default: requirements.txt.
+	// Requirements is the path in the build context of the pip
+	// requirements file, or of a lock file: uv.lock, pylock.toml (or
+	// pylock.NAME.toml) or poetry.lock, read with the pyproject.toml
+	// beside it (see [ParseLockFile]). It is the pip step's only input
+	// from the context, so editing the app does not run pip again.
+	// Default: requirements.txt, or where the context sends none, the
+	// first of [LockFiles] it sends.
 	Requirements string
+	// Groups are the dependency groups and extras of a lock file to
+	// install besides its default set (uv's and Poetry's main
+	// dependencies, a pylock.toml's default-groups). Default: none.
+	Groups []string
 	// Cmd is the runtime command, run in /app. Default: python -m app.
 	Cmd []string
 	// Env sets runtime environment variables, KEY=VALUE. PATH always has
@@ -99,6 +107,12 @@ const (
 	requirementsMount = requirementsDir + "/requirements.txt"
 )
 
+// venvParent is an empty tree with venvDir's parent folder, in which a
+// copy of venvWildcard finds nothing rather than no folder to look in.
+func venvParent() llb.State {
+	return llb.Scratch().File(llb.Mkdir(path.Dir(venvDir), 0o755, llb.WithCreatedTime(FixedTime())), llb.WithCustomName("builder: an empty "+path.Dir(venvDir)))
+}
+
 // PipConfSecret is the ID of the build secret that is pip's config file
 // during the pip step, and only there: a private index and its token
 // (`imagebuild build --secret id=pipconf,src=pip.conf`). A secret is mounted,
@@ -118,13 +132,32 @@ func (p Python) withDefaults(def, b Base) Python {
 		p.Packages = b.Distro.BuildPackages()
 	}
 	if p.Requirements == "" {
-		p.Requirements = "requirements.txt"
+		p.Requirements = defaultRequirements
 	}
 	if p.Cmd == nil {
 		p.Cmd = []string{"python", "-m", "app"}
 	}
 	if p.User == "" {
 		p.User = AppUser.Name
+	}
+	return p
+}
+
+// defaultRequirements is the requirements file a recipe reads when its
+// Requirements field is not set.
+const defaultRequirements = "requirements.txt"
+
+// withLockFile sets p's Requirements, when not set, to the first of
+// [LockFiles] that c sends where c sends no requirements.txt.
+func (p Python) withLockFile(c graph.Context) Python {
+	if p.Requirements != "" || c.Dir() == "" || c.Check([]graph.ContextFile{{Path: defaultRequirements}}) == nil {
+		return p
+	}
+	for _, name := range LockFiles {
+		if c.Check([]graph.ContextFile{{Path: name}}) == nil {
+			p.Requirements = name
+			break
+		}
 	}
 	return p
 }
@@ -183,6 +216,7 @@ func (p Python) config() graph.Config {
 // with hashes) gives the whole graph now; any other is resolved in the
 // build first, and the graph made from what pip chose (see [venv]).
 func (p Python) image(def Base, in Inputs) (graph.Image, error) {
+	p = p.withLockFile(in.Context)
 	if err := p.validate(def); err != nil {
 		return graph.Image{}, err
 	}
@@ -288,6 +322,13 @@ const FloatingBuilder = "the builder stage floats: the context has no " + LockFi
 // context paths of the local projects it names.
 func (p Python) requirements(c graph.Context) (Requirements, []string, error) {
 	var reqs Requirements
+	if LockFileFormat(p.Requirements) != "" {
+		reqs, err := p.lockFile(c)
+		return reqs, nil, err
+	}
+	if len(p.Groups) > 0 {
+		return reqs, nil, &graph.FieldError{Field: "Groups", Err: fmt.Errorf("groups and extras are read from a lock file, and %s is a requirements file; name the lock in Requirements, or leave Groups empty", p.Requirements)}
+	}
 	dt, err := c.ReadFile(graph.ContextFile{Path: p.Requirements, NamedBy: "the recipe's Requirements field"})
 	switch {
 	case err == nil:
@@ -328,6 +369,29 @@ func (p Python) bases(def Base, in Inputs) (builder, runtime Base, err error) {
 		runtime.Pin = rb.Pin
 	}
 	return builder, runtime, nil
+}
+
+// lockFile reads the lock file p's Requirements names, with the
+// pyproject.toml beside it when the context sends one. Unlike a
+// requirements file, a lock the context does not send is an error: there
+// is nothing to resolve in the build.
+func (p Python) lockFile(c graph.Context) (Requirements, error) {
+	dt, err := c.ReadFile(graph.ContextFile{Path: p.Requirements, NamedBy: "the recipe's Requirements field"})
+	if err != nil {
+		return Requirements{}, err
+	}
+	pyproject, err := c.ReadFile(graph.ContextFile{Path: path.Join(path.Dir(p.Requirements), "pyproject.toml"), NamedBy: "the lock file beside it"})
+	if err != nil && !unreadableHere(err) {
+		return Requirements{}, err
+	}
+	reqs, err := ParseLockFile(p.Requirements, dt, pyproject, p.Groups)
+	switch {
+	case errors.Is(err, ErrUnknownGroup):
+		return reqs, &graph.FieldError{Field: "Groups", Err: fmt.Errorf("%s: %w", p.Requirements, err)}
+	case err != nil:
+		return reqs, &graph.FieldError{Field: "Requirements", Err: fmt.Errorf("%s: %w", p.Requirements, err)}
+	}
+	return reqs, nil
 }
 
 // unreadableHere tells a requirements file that the context does not send
@@ -447,10 +511,16 @@ func (p Python) runtime(base llb.State, d Distro, v venv, dists []Distribution, 
 	}
 	layers = append(layers, AppUser.CopyLayer("runtime: copy the empty "+venvDir+" from builder", v.stage, venvDir, venvDir))
 	files := func(dist Distribution) llb.State {
-		if st, ok := fetched[dist.Key()]; ok {
-			return st
+		st, ok := fetched[dist.Key()]
+		if !ok {
+			st = v.installed(dist)
 		}
-		return v.installed(dist)
+		if dist.Marker != "" {
+			// Where the marker is false the step adds nothing, not even
+			// /opt, in which BuildKit looks for the wildcard's match.
+			st = llb.Merge([]llb.State{venvParent(), st}, llb.WithCustomName("builder: what "+dist.Name+" "+dist.Version+" adds to "+venvDir+", if anything"))
+		}
+		return st
 	}
 	for _, l := range append(v.layers(dists, files), v.projectLayers(app, projects)...) {
 		// A distribution whose marker excludes this platform adds nothing:

@@ -19,6 +19,7 @@ func (p Python) lockBase(def Base, in Inputs) (Base, []string) {
 // records its file and build requirements, compiling nothing. Its Root
 // holds the records ([ReadLockRecords]).
 func (p Python) lockImage(def Base, in Inputs) (graph.Image, error) {
+	p = p.withLockFile(in.Context)
 	if err := p.validate(def); err != nil {
 		return graph.Image{}, err
 	}
@@ -71,6 +72,7 @@ func (p Python) lockImage(def Base, in Inputs) (graph.Image, error) {
 // base is def, as an image: the base, the locked packages, the venvs,
 // and a wheelhouse of the locked build requirements.
 func (p Python) builderImage(def Base, in Inputs, pl PlatformLock) (graph.Image, error) {
+	p = p.withLockFile(in.Context)
 	if err := p.validate(def); err != nil {
 		return graph.Image{}, err
 	}
