@@ -109,7 +109,7 @@ func parseUVLock(dt, pyproject []byte, groups []string) ([]Distribution, error) 
 	for i, p := range l.Packages {
 		if p.Source.Editable == "." || p.Source.Virtual == "." {
 			if root != nil {
-				return nil, fmt.Errorf("both %s and %s are the project in .", root.Name, p.Name)
+				return nil, fmt.Errorf("both %s and %s are the project in the lock's folder", root.Name, p.Name)
 			}
 			root, rootIndex = &l.Packages[i], i
 		}

@@ -99,7 +99,10 @@ func BumpWheel(t testing.TB, filename string, data []byte, version string) (stri
 		}
 		h := f.FileHeader
 		h.Name, h.Extra = name, nil
-		h.CRC32, h.CompressedSize, h.UncompressedSize, h.CompressedSize64, h.UncompressedSize64 = 0, 0, 0, 0, 0
+		// zip.Writer sets the sizes and checksum (the 32-bit fields from
+		// the 64-bit ones) as the file is written.
+		h.CRC32, h.CompressedSize64, h.UncompressedSize64 = 0, 0, 0
+
 		w, err := zw.CreateHeader(&h)
 		if err != nil {
 			t.Fatal(err)
