@@ -36,6 +36,10 @@ type Result struct {
 	// what was pushed were stored under (NAME:sha256-<hex>.sig).
 	Signatures []string
 
+	// Reports are the images' reports (see [graph.Report]), by platform ID
+	// and the report's name.
+	Reports map[string]map[string][]byte
+
 	// Warnings are what the images' graphs warn of ([Plan.Warnings]), then
 	// what the build's steps said of the build, each once (see
 	// [WarningPrefix]), when its progress was followed.
@@ -146,6 +150,7 @@ func (res *Result) readBack(ctx context.Context, imgs []graph.Image, opt run, st
 // none of them.
 func (res *Result) commit(st *output.Stage, opt run) error {
 	defer st.Discard()
+	res.Reports = opt.reports.all()
 	if opt.MetadataFile != "" {
 		dt, err := res.Metadata()
 		if err != nil {
@@ -162,7 +167,7 @@ func (res *Result) commit(st *output.Stage, opt run) error {
 // (see [output.Metadata]): the exporters' response and each platform's
 // manifest digest.
 func (res *Result) Metadata() ([]byte, error) {
-	return output.Metadata(res.ExporterResponse, res.Manifests)
+	return output.Metadata(res.ExporterResponse, res.Manifests, res.Reports)
 }
 
 // tag names what the build pushed and loaded, once it is read back and

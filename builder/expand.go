@@ -68,9 +68,9 @@ func expand(ctx context.Context, gw gateway.Client, img graph.Image, imports []g
 		if err := ctx.Err(); err != nil {
 			return img, err
 		}
-		root, err := x.Root(nil, ahead)
+		made, err := x.Root(nil, ahead)
 		if err == nil {
-			img.Root, img.Expand = root, nil
+			img.Root, img.Reports, img.Expand = made.Root, made.Reports, nil
 			return img, nil
 		}
 		if !errors.Is(err, graph.ErrNeedStep) {
@@ -91,9 +91,10 @@ func expand(ctx context.Context, gw gateway.Client, img graph.Image, imports []g
 	if err := ctx.Err(); err != nil {
 		return img, err
 	}
-	if img.Root, err = x.Root(files, ahead); err != nil {
+	made, err := x.Root(files, ahead)
+	if err != nil {
 		return img, err
 	}
-	img.Expand = nil
+	img.Root, img.Reports, img.Expand = made.Root, made.Reports, nil
 	return img, nil
 }

@@ -117,6 +117,8 @@ type run struct {
 	// Options.Engine, else the engine the build runs on, else the
 	// default one; nil without a load output.
 	engine *daemon.Engine
+	// reports are the images' reports as the build read them.
+	reports *reports
 }
 
 // marshal marshals st, a graph of the build for platform p, as every graph

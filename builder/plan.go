@@ -199,7 +199,7 @@ func (p *Plan) Warnings() []string {
 func (p *Plan) Build(ctx context.Context, c *client.Client, status chan *client.SolveStatus) (*Result, error) {
 	prog := progress{out: status}
 	defer prog.close()
-	imgs, opt := p.imgs, run{Options: p.opt}
+	imgs, opt := p.imgs, run{Options: p.opt, reports: &reports{}}
 	if len(p.platforms) == 0 {
 		pl, err := DefaultPlatform(ctx, c)
 		if err != nil {

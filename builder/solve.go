@@ -99,7 +99,10 @@ func solve(ctx context.Context, c *client.Client, imgs []graph.Image, opt run, o
 				if err != nil {
 					return err
 				}
-				if refs[i], err = res.SingleRef(); err != nil || !opt.SBOM {
+				if refs[i], err = res.SingleRef(); err != nil {
+					return err
+				}
+				if err := opt.reports.read(ectx, gw, img, imports, opt); err != nil || !opt.SBOM {
 					return err
 				}
 				sboms[i], err = sbomAttestation(ectx, gw, img, refs[i], opt)

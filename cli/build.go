@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/daemon"
 	"github.com/imagebuild/imagebuild/output"
+	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/util/progress/progressui"
@@ -309,6 +311,13 @@ func (a *app) runBuild(ctx context.Context, args []string, stdout, stderr io.Wri
 		// What the graph warns of is said once a build has been made of it.
 		for _, w := range plan.Warnings() {
 			fmt.Fprintf(stderr, "imagebuild: warning: %s\n", w)
+		}
+		if o.progress != string(progressui.QuietMode) {
+			for _, p := range slices.Sorted(maps.Keys(res.Reports)) {
+				if s := recipes.SummarizeReports(res.Reports[p]); s != "" {
+					fmt.Fprintf(stderr, "imagebuild: %s: %s\n", p, s)
+				}
+			}
 		}
 	}
 	return finishBuild(&o, res, explainConnect(daemonLost(err, o.addr), o.addr), stdout, stderr)

@@ -126,9 +126,19 @@ func TestLockReleaseBuild(t *testing.T) {
 		}
 		return strings.TrimSpace(stdout), stderr
 	}
-	first, stderr := locked("locked-before")
+	metadata := filepath.Join(out, "metadata.json")
+	first, stderr := locked("locked-before", "--metadata-file", metadata)
 	if strings.Contains(stderr, "floats") {
 		t.Errorf("a build from a lock says the builder stage floats:\n%s", stderr)
+	}
+	var md struct {
+		Reports map[string]map[string]recipes.StepReport `json:"imagebuild.reports"`
+	}
+	if dt, err := os.ReadFile(metadata); err != nil || json.Unmarshal(dt, &md) != nil {
+		t.Fatalf("metadata file: %v\n%s", err, dt)
+	}
+	if r := md.Reports["linux/amd64"]["hiredis 2.3.2"]; !r.Compiled || r.File != "hiredis-2.3.2.tar.gz" || !strings.HasPrefix(r.Wheel, "hiredis-2.3.2-cp311-cp311-") {
+		t.Errorf("the metadata file reports hiredis on linux/amd64 as %+v; want compiled from hiredis-2.3.2.tar.gz (all: %+v)", r, md.Reports)
 	}
 
 	// The index gains a newer release of every build requirement.
@@ -154,6 +164,9 @@ func TestLockReleaseBuild(t *testing.T) {
 	}
 	if got := strings.TrimSpace(bstdout.String()); got != first {
 		t.Errorf("a cold build from the lock's builder image gave %s; the build from the same lock that ran apt-get gave %s", got, first)
+	}
+	if want := "imagebuild: linux/amd64: 0 distributions installed from wheels, 1 compiled from source (hiredis 2.3.2)\n"; !strings.Contains(plain.String(), want) {
+		t.Errorf("the progress does not say what was compiled: want %q in\n%s", want, plain.String())
 	}
 	for _, step := range []string{"install build dependencies", "apt-get", "python3 -m venv"} {
 		if strings.Contains(plain.String(), step) {

@@ -52,6 +52,9 @@ type Image struct {
 	// Warnings are what the build says once about the image's graph, such
 	// as an input that is not pinned.
 	Warnings []string
+	// Reports are files steps of Root write about what they did, which
+	// the build reads once the image is built (see [Report]).
+	Reports []Report
 	// Expand, when set, makes the image's graph during the build from what
 	// a step of it finds: see [Expansion]. Root is then the graph before
 	// that step has run, which is what [Image.Marshal] and `imagebuild llb`
@@ -93,8 +96,32 @@ type Expansion struct {
 	Files []string
 	Ahead []Ahead
 	Later bool
-	Root  func(files map[string][]byte, ahead [][]byte) (llb.State, error)
+	Root  func(files map[string][]byte, ahead [][]byte) (Expanded, error)
 }
+
+// Expanded is what an [Expansion]'s Root makes: the image's filesystem,
+// and the reports of its steps (they replace the image's Reports).
+type Expanded struct {
+	Root    llb.State
+	Reports []Report
+}
+
+// Report is a file a step of an image's graph writes about what it did (a
+// distribution fetched as a wheel or compiled from its sdist, say). Once
+// the image is built, the build reads File from Step, which must be part
+// of the image's graph (so reading it runs no step of its own), and
+// returns it by Name ([builder.Result]'s Reports, and the metadata file's
+// imagebuild.reports); a report its step did not write is left out.
+type Report struct {
+	// Name names the report among the image's.
+	Name string
+	Step llb.State
+	// File is the report's path in Step: JSON, at most [MaxReport] bytes.
+	File string
+}
+
+// MaxReport bounds a [Report]'s file.
+const MaxReport = 64 << 10
 
 // ErrNeedStep is returned by an [Expansion]'s Root, called without files,
 // to have the build solve its Step and call it again with them.

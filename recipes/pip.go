@@ -173,6 +173,13 @@ func (v venv) installed(d Distribution) llb.State {
 	return llb.Diff(v.stage, after, llb.WithCustomName("builder: what "+d.Name+" "+d.Version+" adds to "+venvDir))
 }
 
+// reportFile is the report of a distribution's or project's step (see
+// graph.Report): JSON {"name", "version", "file", "compiled"}, the file
+// it fetched ("" for a project, or where markers exclude the platform)
+// and whether it compiled the wheel from source. It stays out of the
+// image, as aheadFile does.
+const reportFile = "/tmp/imagebuild-report.json"
+
 // aheadFile is the file the step ahead of a pinned distribution writes:
 // the sha256 of the file it fetched, or why it fetched none. It is read
 // from what the step adds to the builder stage, the result the image's
@@ -404,4 +411,47 @@ func (v venv) withWheelhouse() (llb.State, error) {
 		llb.Args([]string{v.python, toolPath, "wheelhouse", wheelhouseDir, strings.Join(v.options, "\n")}),
 		llb.WithCustomName(fmt.Sprintf("builder image: download the %d locked build requirements into %s", len(all), wheelhouseDir)),
 	)...).Root(), nil
+}
+
+// StepReport is what a Python recipe's distribution or project step
+// reports (see graph.Report; the build's Reports and the metadata file's
+// imagebuild.reports hold it by "NAME VERSION", or "./DIR" for a local
+// project).
+type StepReport struct {
+	// File is the file the step fetched: a wheel, or an sdist it
+	// compiled; "" for a local project, or a distribution whose markers
+	// exclude the platform.
+	File string `json:"file"`
+	// Wheel is the wheel the step installed, "" for none.
+	Wheel string `json:"wheel"`
+	// Compiled is whether the step built that wheel from source.
+	Compiled bool `json:"compiled"`
+}
+
+// SummarizeReports says in one line what a platform's reports (as the
+// build read them, by name) tell: which distributions were compiled from
+// source and how many came as wheels. "" when none is a [StepReport].
+func SummarizeReports(reports map[string][]byte) string {
+	var compiled []string
+	wheels := 0
+	for _, name := range slices.Sorted(maps.Keys(reports)) {
+		var r StepReport
+		if json.Unmarshal(reports[name], &r) != nil {
+			continue
+		}
+		switch {
+		case r.Compiled:
+			compiled = append(compiled, name)
+		case r.Wheel != "":
+			wheels++
+		}
+	}
+	if len(compiled) == 0 && wheels == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("%d distributions installed from wheels, %d compiled from source", wheels, len(compiled))
+	if len(compiled) > 0 {
+		s += " (" + strings.Join(compiled, ", ") + ")"
+	}
+	return s
 }

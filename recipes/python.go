@@ -266,7 +266,7 @@ func (p Python) image(def Base, in Inputs) (graph.Image, error) {
 		if err := v.checkLocked(reqs.Distributions, projects); err != nil {
 			return graph.Image{}, err
 		}
-		img.Root = p.runtime(runtimeBase, rb.Distro, v, reqs.Distributions, nil, projects, context, appExclude, in.Platform)
+		img.Root, img.Reports = p.runtime(runtimeBase, rb.Distro, v, reqs.Distributions, nil, projects, context, appExclude, in.Platform)
 		return img, nil
 	}
 	if err := v.checkLocked(nil, projects); err != nil {
@@ -291,24 +291,25 @@ func (p Python) image(def Base, in Inputs) (graph.Image, error) {
 	// A file that pins every requirement is resolved only when its pins
 	// leave out a dependency.
 	x.Later = reqs.PinnedOnly
-	x.Root = func(files map[string][]byte, records [][]byte) (llb.State, error) {
+	x.Root = func(files map[string][]byte, records [][]byte) (graph.Expanded, error) {
 		recs := readRecords(records)
 		var dists []Distribution
 		if files == nil {
 			var ok bool
 			if dists, ok = closed(ahead, recs); !ok {
-				return llb.State{}, graph.ErrNeedStep
+				return graph.Expanded{}, graph.ErrNeedStep
 			}
 		} else {
 			var err error
 			if dists, err = parseLock(files["/"+lockFileName]); err != nil {
-				return llb.State{}, err
+				return graph.Expanded{}, err
 			}
 		}
 		if err := v.checkLocked(dists, nil); err != nil {
-			return llb.State{}, err
+			return graph.Expanded{}, err
 		}
-		return p.runtime(runtimeBase, rb.Distro, v, dists, fetched(ahead, recs, dists), projects, context, appExclude, in.Platform), nil
+		root, reports := p.runtime(runtimeBase, rb.Distro, v, dists, fetched(ahead, recs, dists), projects, context, appExclude, in.Platform)
+		return graph.Expanded{Root: root, Reports: reports}, nil
 	}
 	img.Root, img.Expand = resolve, x
 	return img, nil
@@ -501,7 +502,7 @@ func (p Python) venv(base llb.State, d Distro, platform ocispecs.Platform, optio
 // venv and the app owned by the account. Only the runtime packages run a
 // process, on the base, and their layer is a fixed-time copy of what that
 // process changed.
-func (p Python) runtime(base llb.State, d Distro, v venv, dists []Distribution, fetched map[string]llb.State, projects []string, app llb.State, appExclude []string, platform ocispecs.Platform) llb.State {
+func (p Python) runtime(base llb.State, d Distro, v venv, dists []Distribution, fetched map[string]llb.State, projects []string, app llb.State, appExclude []string, platform ocispecs.Platform) (llb.State, []graph.Report) {
 	layers := []llb.State{
 		base,
 		AppUser.FilesLayer("runtime: add "+AppUser.Name+" and "+AppUser.Group, base, d),
@@ -528,5 +529,12 @@ func (p Python) runtime(base llb.State, d Distro, v venv, dists []Distribution, 
 		layers = append(layers, Layer(l.name, llb.Copy(l.files, venvWildcard, venvDir, optional(AppUser.Owns())), path.Dir(venvDir)))
 	}
 	layers = append(layers, AppUser.CopyLayer("runtime: copy build context to "+appDir, app, "/", appDir, append(slices.Clip(projects), appExclude...)...))
-	return llb.Merge(layers, llb.WithCustomName("runtime: merge layers over the base"))
+	var reports []graph.Report
+	for _, dist := range dists {
+		reports = append(reports, graph.Report{Name: dist.Name + " " + dist.Version, Step: files(dist), File: reportFile})
+	}
+	for _, dir := range projects {
+		reports = append(reports, graph.Report{Name: "./" + dir, Step: v.project(app, dir), File: reportFile})
+	}
+	return llb.Merge(layers, llb.WithCustomName("runtime: merge layers over the base")), reports
 }

@@ -57,12 +57,12 @@ func (p Python) lockImage(def Base, in Inputs) (graph.Image, error) {
 	img.Expand = &graph.Expansion{
 		Step:  resolve,
 		Files: []string{"/" + lockFileName},
-		Root: func(files map[string][]byte, _ [][]byte) (llb.State, error) {
+		Root: func(files map[string][]byte, _ [][]byte) (graph.Expanded, error) {
 			dists, err := parseLock(files["/"+lockFileName])
 			if err != nil {
-				return llb.State{}, err
+				return graph.Expanded{}, err
 			}
-			return records(dists), nil
+			return graph.Expanded{Root: records(dists)}, nil
 		},
 	}
 	return img, nil

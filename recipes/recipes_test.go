@@ -65,7 +65,7 @@ func expanded(t *testing.T, img graph.Image) graph.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img.Root, img.Expand = root, nil
+	img.Root, img.Expand = root.Root, nil
 	return img
 }
 

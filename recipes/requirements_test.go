@@ -166,7 +166,7 @@ func TestPinnedFetchedAhead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img.Root, img.Expand = root, nil
+	img.Root, img.Expand = root.Root, nil
 	_, ops, _ := marshal(t, img)
 	var aheadOf, ownOf []string
 	for _, e := range execs(ops) {
@@ -226,7 +226,7 @@ func TestPinnedOnlyResolvedWhenOpen(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			img.Root, img.Expand = root, nil
+			img.Root, img.Expand = root.Root, nil
 			_, ops, _ := marshal(t, img)
 			for _, e := range execs(ops) {
 				if slices.Contains(e.Meta.Args, "resolve") {

@@ -304,7 +304,7 @@ class ScriptTest(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.tmp, True)
         root = os.path.join(self.tmp, "root")
         for name, value in [("ROOT", root), ("WHEELS", os.path.join(root, "out")),
-                            ("VENV", os.path.join(self.tmp, "venv"))]:
+                            ("VENV", os.path.join(self.tmp, "venv")), ("REPORT", os.path.join(self.tmp, "report.json"))]:
             old = getattr(pip_script, name)
             setattr(pip_script, name, value)
             self.addCleanup(setattr, pip_script, name, old)

@@ -32,7 +32,9 @@ NAME, from a folder (so pip records no direct_url.json naming it), its byte
 code compiled with hash-based invalidation (.pyc files then do not depend
 on when the sources were unpacked), and what the step made on the way
 removed. A requirement whose environment markers exclude this platform
-installs nothing.
+installs nothing. It writes REPORT, which the build reads: the file it
+fetched, the wheel it installed, and whether it compiled that wheel from
+source.
 
 project builds the wheel of the local project in the folder SRC (read
 only) at the same fixed paths as an sdist, and installs it as install does,
@@ -112,6 +114,11 @@ UNHASHED_BUILD_REQUIREMENTS = (WARNING + "sdists are compiled with build require
 LOCKED = "IMAGEBUILD_BUILD_REQUIREMENTS"
 LOCKED_FILE = "IMAGEBUILD_LOCKED_FILE"
 WHEELHOUSE = "IMAGEBUILD_WHEELHOUSE"
+
+# The report of a distribution's step (see write_report), read by the
+# build once the image is built; outside ROOT and the venv, so it stays
+# out of the image.
+REPORT = "/tmp/imagebuild-report.json"
 
 # Where a step puts the wheel it installs.
 WHEELS = os.path.join(ROOT, "out")
@@ -342,6 +349,7 @@ def project(src, python, options=""):
     tree = os.path.join(ROOT, "src", "tree")
     shutil.copytree(src, tree, symlinks=True)
     build_tree(tree, WHEELS, [line for line in options.splitlines() if line.strip()])
+    write_report("", True)
     install_wheel(os.listdir(WHEELS)[0].split("-")[0], python)
 
 
@@ -517,15 +525,19 @@ def check_locked_file(filename):
 
 
 def fetch(outdir, requirement, record=None):
+    """Puts the wheel of the one distribution requirement names into
+    outdir, fetched or built from its sdist, and returns the name of the
+    file fetched ("" for none) and whether it was compiled from source."""
     os.makedirs(outdir, exist_ok=True)
     path = download(requirement, record)
     if path is None:
-        return
+        return "", False
     if path.endswith(".whl"):
         shutil.copy(path, outdir)
         print("imagebuild: fetched %s" % os.path.basename(path))
-        return
+        return os.path.basename(path), False
     build(path, outdir, global_options(requirement))
+    return os.path.basename(path), True
 
 
 def download(requirement, record=None):
@@ -749,6 +761,14 @@ def requires(wheel):
     return out
 
 
+def write_report(fetched, compiled):
+    """Writes REPORT: the file the step fetched ("" for none), the wheel it
+    installed ("" for none) and whether that wheel was compiled from
+    source."""
+    wheels = os.listdir(WHEELS) if os.path.isdir(WHEELS) else []
+    write_record(REPORT, file=fetched, wheel=wheels[0] if wheels else "", compiled=compiled)
+
+
 def write_record(path, **record):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
@@ -762,7 +782,8 @@ def install(requirement, name, python, record=None):
     none, and does not fail (the build then takes the distribution's own
     step)."""
     try:
-        fetch(WHEELS, requirement, record)
+        fetched, compiled = fetch(WHEELS, requirement, record)
+        write_report(fetched, compiled)
         wheels = os.listdir(WHEELS)
         if record and wheels:
             with open(record) as f:

@@ -383,6 +383,21 @@ class Install(ScriptTest):
             flags = int.from_bytes(f.read(8)[4:8], "little")
         self.assertEqual(flags, 0b11, "byte code not compiled with checked-hash invalidation")
         self.assertFalse(os.path.exists(pip_script.ROOT), "ROOT left behind")
+        with open(pip_script.REPORT) as f:
+            report = json.load(f)
+        whl = "omega-1.0-py3-none-any.whl"
+        self.assertEqual(report, {"file": whl, "wheel": whl, "compiled": False})
+
+    def test_an_sdist_is_reported_compiled(self):
+        folder = self.path("dists")
+        os.makedirs(folder)
+        sum_ = index.add(sdist(folder, "kappa", "1.0", requires=[]))
+        python = venv(pip_script.VENV)
+        with captured() as out:
+            pip_script.install("kappa==1.0 --hash=sha256:%s\n" % sum_, "kappa", python)
+        with open(pip_script.REPORT) as f:
+            report = json.load(f)
+        self.assertEqual(report, {"file": "kappa-1.0.tar.gz", "wheel": "kappa-1.0-py3-none-any.whl", "compiled": True}, out.text)
 
     def test_a_failure_is_recorded(self):
         python = venv(pip_script.VENV)
