@@ -98,11 +98,18 @@ func recipeImages(r recipes.Recipe, in recipes.Inputs) builder.Images {
 
 // recipeImage is r's image for in. A field of the recipe, or a file of the
 // context it reads, that makes it unbuildable is a [graph.FieldError],
-// which the command reports as a usage error.
+// which the command reports as a usage error. So is a runtime base the
+// recipe does not start its image from: a recipe of one base, which would
+// leave a base patched for a CVE out without a word.
 func recipeImage(r recipes.Recipe, in recipes.Inputs) (graph.Image, error) {
 	img, err := r.Image(in)
 	if err != nil {
 		return img, fmt.Errorf("recipe %s: %w", r.Name(), err)
+	}
+	if rb := in.RuntimeBase.Pin; rb != "" {
+		if base, err := ref.ParsePin(img.Base.String()); err != nil || base != rb {
+			return img, usagef("--runtime-base: recipe %s does not take a runtime base: its image starts from %q; build it on another base with --base", r.Name(), img.Base)
+		}
 	}
 	return img, nil
 }

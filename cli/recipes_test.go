@@ -102,3 +102,26 @@ func TestBaseDistro(t *testing.T) {
 		t.Errorf("--base-distro arch: exit %d, %q", code, stderr.String())
 	}
 }
+
+// TestRuntimeBaseNotTaken: --runtime-base with a recipe that does not start
+// its image from the runtime base it is given (one of one base) is refused
+// in one line before a daemon is contacted, rather than left out.
+func TestRuntimeBaseNotTaken(t *testing.T) {
+	hex := strings.Repeat("ab", 32)
+	rs := []recipes.Recipe{pullsRecipe{"one-base", []string{"registry.example.com/team/base:1@sha256:" + hex}}}
+	out := t.TempDir()
+	for _, args := range [][]string{
+		{"build", "one-base", "--addr", testenv.Tripwire(t), "-o", "type=oci,dest=" + filepath.Join(out, "image.tar")},
+		{"llb", "one-base", "--platform", "linux/amd64"},
+	} {
+		args = append(args, "--context", t.TempDir(), "--runtime-base", "registry.example.com/team/base:1-patched@sha256:"+strings.Repeat("cd", 32))
+		var stdout, stderr bytes.Buffer
+		code := Run(t.Context(), args, &stdout, &stderr, rs...)
+		if got := stderr.String(); code != 2 || strings.Count(got, "\n") != 1 || !strings.Contains(got, "--runtime-base: recipe one-base does not take a runtime base") {
+			t.Errorf("%s: exit %d, stderr %q; want 2 and one line saying the recipe takes no runtime base", args[0], code, got)
+		}
+		if entries, _ := os.ReadDir(out); len(entries) != 0 || stdout.Len() != 0 {
+			t.Errorf("%s wrote %v and stdout %q, want nothing", args[0], entries, stdout.String())
+		}
+	}
+}

@@ -23,18 +23,21 @@ import (
 // and its push uploads the patch's layer and the new config alone (the
 // manifest is put, not uploaded as a blob). The image passes verify, its
 // venv built for the patched base's Python, and imports both modules as its
-// own user.
+// own user. The compile being reproducible, a whole rebuild on the patched
+// base (--base) gives those same layers and uploads: the cached steps are
+// what tell the runtime's rebuild alone from it.
 func TestRuntimeBaseRebuildsTheRuntimeAlone(t *testing.T) {
 	env := testenv.Get(t)
 	d := testenv.StartTLSDaemon(t)
 	addr := "unix://" + d.Socket
 	pipconf := testenv.PipConf(t, testenv.RealIndex(t))
 	ctxDir := testenv.ExampleContext(t, "asyncpg==0.30.0\nhiredis==2.3.2\n")
-	rec := testenv.RecordUploads(t, env.Registry)
-	repo := rec.Host + "/imagebuild-test/runtime-base"
+	// Pushed through the proxy, read from the registry behind it.
+	rec := testenv.RecordUploads(t, env.Registry, "127.0.0.2")
+	pushed, repo := rec.Host+"/imagebuild-test/runtime-base", env.Registry+"/imagebuild-test/runtime-base"
 	out := t.TempDir()
 
-	_, stderr, code := buildCompiled(t, env, addr, ctxDir, pipconf, filepath.Join(out, "first.oci.tar"), "-t", repo+":first", "--push")
+	_, stderr, code := buildCompiled(t, env, addr, ctxDir, pipconf, filepath.Join(out, "first.oci.tar"), "-t", pushed+":first", "--push")
 	if code != 0 {
 		t.Fatalf("first build exited %d\n%s", code, stderr)
 	}
@@ -49,7 +52,7 @@ func TestRuntimeBaseRebuildsTheRuntimeAlone(t *testing.T) {
 	patched, patchLayer := env.PatchedBase(t, env.Base, "imagebuild-test/debian-patched:bookworm", "CVE-0000-0001 fixed")
 	rec.Reset()
 	_, stderr, code = buildCompiled(t, env, addr, ctxDir, pipconf, filepath.Join(out, "second.oci.tar"),
-		"--runtime-base", patched.String(), "--progress", "rawjson", "-t", repo+":second", "--push")
+		"--runtime-base", patched.String(), "--progress", "rawjson", "-t", pushed+":second", "--push")
 	if code != 0 {
 		t.Fatalf("build with --runtime-base exited %d\n%s", code, lastLines(stderr, 10))
 	}

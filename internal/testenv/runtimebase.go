@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -65,7 +67,8 @@ func (e *Env) PatchedBase(t testing.TB, base ref.Pin, repo, note string) (ref.Pi
 // UploadRecorder is a reverse proxy on loopback in front of a registry,
 // which records what is pushed through it: each blob whose upload completes
 // (the PUT that ends it names its digest), each blob mounted from another
-// repository instead, and each manifest put.
+// repository instead, each manifest put, and the bytes of the uploads'
+// bodies.
 type UploadRecorder struct {
 	// Host is the proxy's host:port, a registry name to push to.
 	Host string
@@ -74,24 +77,40 @@ type UploadRecorder struct {
 	uploaded  []string
 	mounted   []string
 	manifests []string
+	bytes     int64
 }
 
 // RecordUploads starts an [UploadRecorder] in front of the registry at
-// host:port, stopped when the test ends.
-func RecordUploads(t testing.TB, registry string) *UploadRecorder {
+// host:port, listening on a free port of ip, a loopback address
+// (127.0.0.2, say), and stopped when the test ends. A pusher mounts a blob
+// from another repository of a registry it knows by the same address, the
+// port left out (containerd's distribution source labels), so a push
+// through a proxy on an address of its own uploads what that registry has
+// only elsewhere, as a push to a registry of its own would.
+func RecordUploads(t testing.TB, registry, ip string) *UploadRecorder {
 	t.Helper()
 	target, err := url.Parse("http://" + registry)
 	if err != nil {
 		t.Fatal(err)
 	}
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatalf("listen on %s: %v", ip, err)
+	}
 	r := &UploadRecorder{}
 	proxy := httputil.NewSingleHostReverseProxy(target)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.record(req)
+		if strings.Contains(req.URL.Path, "/blobs/uploads/") && req.Body != nil {
+			req.Body = &countingBody{ReadCloser: req.Body, r: r}
+		}
 		proxy.ServeHTTP(w, req)
 	}))
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
 	t.Cleanup(srv.Close)
-	r.Host = strings.TrimPrefix(srv.URL, "http://")
+	r.Host = l.Addr().String()
 	return r
 }
 
@@ -109,11 +128,34 @@ func (r *UploadRecorder) record(req *http.Request) {
 	}
 }
 
+// countingBody counts the bytes of a blob upload's body as they are sent
+// on.
+type countingBody struct {
+	io.ReadCloser
+	r *UploadRecorder
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.r.mu.Lock()
+	c.r.bytes += int64(n)
+	c.r.mu.Unlock()
+	return n, err
+}
+
 // Reset forgets what was recorded so far.
 func (r *UploadRecorder) Reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.uploaded, r.mounted, r.manifests = nil, nil, nil
+	r.uploaded, r.mounted, r.manifests, r.bytes = nil, nil, nil, 0
+}
+
+// Bytes is how many bytes of blobs were sent to be uploaded since the last
+// Reset.
+func (r *UploadRecorder) Bytes() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.bytes
 }
 
 // Uploaded returns the digests of the blobs uploaded since the last Reset,
