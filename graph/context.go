@@ -3,6 +3,7 @@ package graph
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -147,7 +148,7 @@ func (c Context) Check(files []ContextFile) error {
 		} else if pattern != "" {
 			return &ContextFileError{Dir: dir, File: f, Excluded: pattern}
 		}
-		fi, err := os.Stat(filepath.Join(dir, name))
+		fi, err := statIn(dir, name)
 		if err == nil && !fi.Mode().IsRegular() {
 			err = errors.New("not a regular file")
 		}
@@ -166,9 +167,48 @@ func (c Context) ReadFile(f ContextFile) ([]byte, error) {
 	if err := c.Check([]ContextFile{f}); err != nil {
 		return nil, err
 	}
-	dt, err := os.ReadFile(filepath.Join(c.dir, filepath.FromSlash(f.Path)))
+	dt, err := readIn(c.dir, filepath.FromSlash(f.Path))
 	if err != nil {
 		return nil, &ContextFileError{Dir: c.dir, File: f, Err: err}
+	}
+	return dt, nil
+}
+
+// MaxContextFile bounds a file of the context a recipe reads: a
+// requirements file or a lock is kilobytes.
+const MaxContextFile = 64 << 20
+
+// statIn is os.Stat of name in dir, refusing a path that leaves dir
+// through a symbolic link: the daemon sees the context's links as links,
+// and a file outside the context (a runner's secret) must not reach the
+// graph.
+func statIn(dir, name string) (os.FileInfo, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	return root.Stat(name)
+}
+
+// readIn reads name in dir as statIn finds it, up to MaxContextFile bytes.
+func readIn(dir, name string) ([]byte, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	f, err := root.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	dt, err := io.ReadAll(io.LimitReader(f, MaxContextFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(dt) > MaxContextFile {
+		return nil, fmt.Errorf("more than %d MiB; a file a recipe reads is kilobytes", MaxContextFile>>20)
 	}
 	return dt, nil
 }

@@ -200,3 +200,46 @@ func TestRefs(t *testing.T) {
 		}
 	}
 }
+
+// TestContextFileOutsideTheContext: a file the recipe reads (the
+// requirements file, the lock) that is a symbolic link out of the context,
+// or under a folder that is one, is not read: the build would otherwise
+// read a file of the machine it runs on (a CI runner's secret, say) into
+// the graph and its error messages. A link inside the context is read.
+func TestContextFileOutsideTheContext(t *testing.T) {
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "token")
+	if err := os.WriteFile(secret, []byte("ci-secret-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for link, target := range map[string]string{
+		"requirements.txt": secret,
+		"up":               outside,
+		"inside.txt":       "real.txt",
+	} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "real.txt"), []byte("six==1.16.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadContext(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"requirements.txt", "up/token"} {
+		dt, err := c.ReadFile(ContextFile{Path: path, NamedBy: "the test"})
+		var cfe *ContextFileError
+		if !errors.As(err, &cfe) || strings.Contains(string(dt), "secret") || strings.Contains(err.Error(), "secret-token") {
+			t.Errorf("ReadFile(%s), a link out of the context: %q, %v; want a ContextFileError and nothing read", path, dt, err)
+		}
+		if err := c.Check([]ContextFile{{Path: path}}); err == nil {
+			t.Errorf("Check(%s), a link out of the context, passes", path)
+		}
+	}
+	if dt, err := c.ReadFile(ContextFile{Path: "inside.txt"}); err != nil || string(dt) != "six==1.16.0\n" {
+		t.Errorf("ReadFile(inside.txt), a link inside the context: %q, %v", dt, err)
+	}
+}
