@@ -43,6 +43,9 @@ func (a *app) runLock(ctx context.Context, args []string, stdout, stderr io.Writ
 	if help || err != nil {
 		return err
 	}
+	if o.runtimeBase != "" {
+		return usagef("--runtime-base: the lock is of the builder stage, which the runtime base does not touch; give it to build")
+	}
 	ps, err := o.parsePlatforms()
 	if err != nil {
 		return err
