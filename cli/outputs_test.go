@@ -7,11 +7,14 @@ import (
 	"testing"
 
 	"github.com/imagebuild/imagebuild/internal/testenv"
+	"github.com/imagebuild/imagebuild/recipes"
 )
 
 // TestCacheFromMissingWarnsWhenQuiet: a local cache source that is not
 // there built cold with --progress quiet without a word (the warning was
-// in the progress display alone). It is one line on stderr.
+// in the progress display alone). It is one line on stderr, beside the
+// one that says the builder stage floats (the context has no lock): a
+// quiet build says its warnings and nothing else.
 func TestCacheFromMissingWarnsWhenQuiet(t *testing.T) {
 	env := testenv.Get(t)
 	ctxDir := appContext(t)
@@ -23,7 +26,8 @@ func TestCacheFromMissingWarnsWhenQuiet(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("build exited %d: %s", code, lastLines(stderr, 5))
 	}
-	want := "imagebuild: warning: no cache imported from " + dir + " (nothing there yet); building without it\n"
+	want := "imagebuild: warning: no cache imported from " + dir + " (nothing there yet); building without it\n" +
+		"imagebuild: warning: " + recipes.FloatingBuilder + "\n"
 	if stderr != want {
 		t.Errorf("stderr = %q, want %q", stderr, want)
 	}
