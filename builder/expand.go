@@ -77,7 +77,13 @@ func expand(ctx context.Context, gw gateway.Client, img graph.Image, imports []g
 			return img, err
 		}
 	}
-	ref, err := solve(ctx, x.Step)
+	step := x.Step
+	if x.Later && x.Narrow != nil {
+		if st, ok := x.Narrow(ahead); ok {
+			step = st
+		}
+	}
+	ref, err := solve(ctx, step)
 	if err != nil {
 		return img, err
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/imagebuild/imagebuild/internal/testenv"
+	"github.com/moby/buildkit/client"
 )
 
 // These tests check the venv as a graph: a step per distribution, cached
@@ -291,5 +293,56 @@ func TestLockedHashChecked(t *testing.T) {
 	}
 	if _, err := os.Stat(dest); !os.IsNotExist(err) {
 		t.Errorf("a failed build wrote %s", dest)
+	}
+}
+
+// TestEditResolvesWhatThePinsLeaveOut: a file that pins every requirement
+// gains a pin whose wheel depends on an sdist with a C extension, which
+// depends on two wheels. The build resolves those three alone, with the
+// pins as constraints, not the whole file again, and the image's venv is
+// the one a resolve of the whole file gives: the same layers, byte for
+// byte (the app's aside, which holds the requirements file).
+func TestEditResolvesWhatThePinsLeaveOut(t *testing.T) {
+	env := testenv.Get(t)
+	index := testenv.ServeRealIndex(t)
+	for name, data := range testenv.EditShape(t) {
+		index.Add(name, data)
+	}
+	pipconf := testenv.PipConf(t, index.PipConf())
+	build := func(requirements string) (map[string]client.Vertex, map[string]string) {
+		t.Helper()
+		ctxDir := testenv.ExampleContext(t, requirements)
+		dest := filepath.Join(t.TempDir(), "image.oci.tar")
+		_, stderr, code := buildCompiled(t, env, env.Addr, ctxDir, pipconf, dest, "--progress", "rawjson")
+		if code != 0 {
+			t.Fatalf("build of %q exited %d: %s", requirements, code, lastLines(stderr, 5))
+		}
+		return progressSteps(t, stderr), layersByName(t, testenv.OCIImage(t, dest))
+	}
+	steps, narrow := build("hiredis==2.3.2\nimagebuild-edit-top==1.0\n")
+	if _, ok := steps["builder: pip resolve what the pins leave out: imagebuild-edit-ext==1.0"]; !ok {
+		t.Errorf("no step resolving the pin's dependency alone; steps: %v", slices.Sorted(maps.Keys(steps)))
+	}
+	if _, ok := steps["builder: pip resolve -r requirements.txt"]; ok {
+		t.Error("the whole file was resolved")
+	}
+	// Not pinned: the whole file is resolved.
+	steps, whole := build("hiredis==2.3.2\nimagebuild-edit-top>=1.0\n")
+	if _, ok := steps["builder: pip resolve -r requirements.txt"]; !ok {
+		t.Errorf("no resolve step for a file that does not pin every requirement; steps: %v", slices.Sorted(maps.Keys(steps)))
+	}
+	const app = "runtime: copy build context to /app"
+	if narrow[app] == "" || narrow[app] == whole[app] {
+		t.Fatalf("the app's layers: %q and %q; want two (the requirements files differ)", narrow[app], whole[app])
+	}
+	delete(narrow, app)
+	delete(whole, app)
+	for _, name := range []string{"pip: imagebuild-edit-a 1.0", "pip: imagebuild-edit-b 1.0", "pip: imagebuild-edit-ext 1.0", "pip: imagebuild-edit-top 1.0", "pip: hiredis 2.3.2"} {
+		if narrow[name] == "" {
+			t.Errorf("the image has no layer %q: %v", name, narrow)
+		}
+	}
+	if !maps.Equal(narrow, whole) {
+		t.Errorf("the venv resolved around the pins differs from the whole file's:\n%v\n%v", narrow, whole)
 	}
 }

@@ -91,12 +91,20 @@ func (img Image) Bases() []ref.Pin {
 // steps ahead usually make whole: a requirements file that pins every
 // requirement, which needs resolving only when its pins leave out a
 // dependency.
+//
+// Narrow, with Later, is asked for a step to solve in Step's place once
+// Root has returned [ErrNeedStep]: one made from the steps ahead's files,
+// that writes Files as Step would but does less (resolves only what the
+// pins leave out, say). When it gives one, Root is called with that
+// step's files; Root, which sees the same files ahead, must tell which
+// step wrote them as Narrow does.
 type Expansion struct {
-	Step  llb.State
-	Files []string
-	Ahead []Ahead
-	Later bool
-	Root  func(files map[string][]byte, ahead [][]byte) (Expanded, error)
+	Step   llb.State
+	Files  []string
+	Ahead  []Ahead
+	Later  bool
+	Narrow func(ahead [][]byte) (llb.State, bool)
+	Root   func(files map[string][]byte, ahead [][]byte) (Expanded, error)
 }
 
 // Expanded is what an [Expansion]'s Root makes: the image's filesystem,

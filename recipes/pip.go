@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"maps"
 	pathpkg "path"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -240,37 +241,120 @@ func readRecords(records [][]byte) []*aheadRecord {
 
 // closed returns the pinned distributions ahead fetched, as the resolve
 // step would give them (each with the hash of the file fetched), when they
-// are the whole set: each fetched a file, and each dependency each names is
-// one of them at a version that meets it (as far as [satisfies] tells,
-// without extras), and its file is one whose hash the requirements give,
-// where they give any. Otherwise a resolve is needed. recs[i] is ahead[i]'s.
+// are the whole set (see [narrowed]: nothing is missing). Otherwise a
+// resolve is needed. recs[i] is ahead[i]'s.
 func closed(ahead []aheadStep, recs []*aheadRecord) ([]Distribution, bool) {
-	pinned := map[string]Distribution{}
+	pinned, missing, ok := narrowed(ahead, recs)
+	return pinned, ok && len(missing) == 0
+}
+
+// narrowed tells what a file that pins every requirement needs beyond its
+// pins, from what the steps ahead fetched: pinned are the pins, each with
+// the hash of the file fetched, and missing the dependencies they name
+// that are not among them (each as a requirement line, NAME[EXTRAS]SPEC),
+// which a resolve of their own, the pins its constraints, adds to the
+// set. ok is false when only a resolve of the whole file can tell: a step
+// fetched nothing, or a file whose hash the requirements do not give, or
+// a dependency on a pin names extras or a version the pin does not meet
+// (as far as [satisfies] tells), or is written in a way this does not
+// read. recs[i] is ahead[i]'s.
+func narrowed(ahead []aheadStep, recs []*aheadRecord) (pinned []Distribution, missing []string, ok bool) {
+	byKey := map[string]Distribution{}
 	for i, a := range ahead {
 		if recs[i] == nil {
-			return nil, false
+			return nil, nil, false
 		}
 		if len(a.dist.Hashes) > 0 && !slices.Contains(a.dist.Hashes, recs[i].SHA256) {
-			return nil, false
+			return nil, nil, false
 		}
-		pinned[a.dist.Key()] = a.dist
+		byKey[a.dist.Key()] = a.dist
 	}
-	var out []Distribution
 	for i, a := range ahead {
 		for _, r := range recs[i].Requires {
-			dep, ok := pinned[Distribution{Name: r.Name}.Key()]
-			if !ok || len(r.Extras) > 0 {
-				return nil, false
+			if !dependencyName.MatchString(r.Name) || !dependencySpec.MatchString(r.Specifier) {
+				return nil, nil, false
+			}
+			dep, ok := byKey[Distribution{Name: r.Name}.Key()]
+			if !ok {
+				line := r.Name
+				if len(r.Extras) > 0 {
+					for _, e := range r.Extras {
+						if !dependencyName.MatchString(e) {
+							return nil, nil, false
+						}
+					}
+					line += "[" + strings.Join(r.Extras, ",") + "]"
+				}
+				if line += r.Specifier; !slices.Contains(missing, line) {
+					missing = append(missing, line)
+				}
+				continue
+			}
+			if len(r.Extras) > 0 {
+				return nil, nil, false
 			}
 			if holds, told := satisfies(dep.Version, r.Specifier); !holds || !told {
-				return nil, false
+				return nil, nil, false
 			}
 		}
 		d := a.dist
 		d.Hashes, d.Marker = []string{recs[i].SHA256}, ""
-		out = append(out, d)
+		pinned = append(pinned, d)
 	}
-	return out, true
+	return pinned, missing, true
+}
+
+// A dependency's name and extras (PEP 508's identifiers), and its version
+// specifier as packaging writes it (clauses of an operator and a version,
+// joined by commas, no spaces): what narrowed writes in a requirements
+// file. A step ahead reads them from a wheel's metadata, which the index
+// serves: anything else is left to a resolve of the whole file.
+var (
+	dependencyName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`)
+	dependencySpec = regexp.MustCompile(`^((~=|==|!=|<=|>=|<|>|===)[A-Za-z0-9.*+!_-]+(,(~=|==|!=|<=|>=|<|>|===)[A-Za-z0-9.*+!_-]+)*)?$`)
+)
+
+// resolveMissing is the step that resolves missing (see [narrowed]) with
+// the pins as constraints, as the resolve step resolves the file, writing
+// lockFileName: the distributions the pins leave out. Its inputs are those
+// lines and the file's options, not the file: an edit that adds a pin
+// resolves what the pin brings, not the whole file again.
+func (v venv) resolveMissing(missing []string, pinned []Distribution) llb.State {
+	var cons strings.Builder
+	for _, d := range pinned {
+		fmt.Fprintf(&cons, "%s==%s\n", d.Name, d.Version)
+	}
+	reqs := strings.Join(append(append(slices.Clone(v.options), "-c "+constraintsName), missing...), "\n") + "\n"
+	files := llb.Scratch().
+		File(llb.Mkfile("/"+pathpkg.Base(requirementsMount), 0o644, []byte(reqs), llb.WithCreatedTime(FixedTime()))).
+		File(llb.Mkfile("/"+constraintsName, 0o644, []byte(cons.String()), llb.WithCreatedTime(FixedTime())),
+			llb.WithCustomName("builder: the pins' dependencies to resolve: "+strings.Join(missing, " ")))
+	args := []string{v.python, toolPath, "resolve", requirementsMount, "/out/" + lockFileName, venvPython}
+	opts := append(v.reads(),
+		llb.Args(args),
+		llb.Dir(requirementsDir),
+		llb.AddMount(requirementsDir, files, llb.Readonly),
+		llb.WithCustomName("builder: pip resolve what the pins leave out: "+strings.Join(missing, " ")),
+	)
+	return v.stage.Run(opts...).AddMount("/out", llb.Scratch())
+}
+
+// constraintsName is the pins' file beside the requirements of
+// resolveMissing.
+const constraintsName = "constraints.txt"
+
+// withMissing is the whole set: pinned, and those of resolved (the
+// resolveMissing step's) that are not pinned, in the order of the resolve
+// step's (by name, in lower case).
+func withMissing(pinned, resolved []Distribution) []Distribution {
+	out := slices.Clone(pinned)
+	for _, d := range resolved {
+		if !slices.ContainsFunc(pinned, func(p Distribution) bool { return p.Key() == d.Key() }) {
+			out = append(out, d)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Distribution) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
+	return out
 }
 
 // fetched returns, by distribution key, what the steps ahead added for

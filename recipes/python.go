@@ -290,7 +290,18 @@ func (p Python) image(def Base, in Inputs) (graph.Image, error) {
 	}
 	// A file that pins every requirement is resolved only when its pins
 	// leave out a dependency.
+	// Where they leave out dependencies, those alone are resolved, the
+	// pins their constraints.
 	x.Later = reqs.PinnedOnly
+	if x.Later {
+		x.Narrow = func(records [][]byte) (llb.State, bool) {
+			pinned, missing, ok := narrowed(ahead, readRecords(records))
+			if !ok || len(missing) == 0 {
+				return llb.State{}, false
+			}
+			return v.resolveMissing(missing, pinned), true
+		}
+	}
 	x.Root = func(files map[string][]byte, records [][]byte) (graph.Expanded, error) {
 		recs := readRecords(records)
 		var dists []Distribution
@@ -303,6 +314,10 @@ func (p Python) image(def Base, in Inputs) (graph.Image, error) {
 			var err error
 			if dists, err = parseLock(files["/"+lockFileName]); err != nil {
 				return graph.Expanded{}, err
+			}
+			// From the step Narrow gave, as it tells.
+			if pinned, missing, ok := narrowed(ahead, recs); x.Later && ok && len(missing) > 0 {
+				dists = withMissing(pinned, dists)
 			}
 		}
 		if err := v.checkLocked(dists, nil); err != nil {

