@@ -320,7 +320,7 @@ func TestEditResolvesWhatThePinsLeaveOut(t *testing.T) {
 		return progressSteps(t, stderr), layersByName(t, testenv.OCIImage(t, dest))
 	}
 	steps, narrow := build("hiredis==2.3.2\nimagebuild-edit-top==1.0\n")
-	if _, ok := steps["builder: pip resolve what the pins leave out: imagebuild-edit-ext==1.0"]; !ok {
+	if _, ok := steps["builder: pip resolve what the pins leave out: imagebuild-edit-ext>=1.0"]; !ok {
 		t.Errorf("no step resolving the pin's dependency alone; steps: %v", slices.Sorted(maps.Keys(steps)))
 	}
 	if _, ok := steps["builder: pip resolve -r requirements.txt"]; ok {

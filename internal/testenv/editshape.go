@@ -7,7 +7,7 @@ import (
 
 // EditShape makes the distributions of a requirements edit of a shape
 // services make (bench's BenchmarkEditShape adds them), by file name: the
-// wheel imagebuild-edit-top, which requires the sdist imagebuild-edit-ext
+// wheel imagebuild-edit-top, which requires (>=1.0) the sdist imagebuild-edit-ext
 // (a C extension built with setuptools from the index), which requires the
 // wheels imagebuild-edit-a and imagebuild-edit-b.
 func EditShape(t testing.TB) map[string][]byte {
@@ -17,7 +17,7 @@ func EditShape(t testing.TB) map[string][]byte {
 		name     string
 		requires []string
 	}{
-		{"imagebuild-edit-top", []string{"imagebuild-edit-ext==1.0"}},
+		{"imagebuild-edit-top", []string{"imagebuild-edit-ext>=1.0"}},
 		{"imagebuild-edit-a", nil},
 		{"imagebuild-edit-b", nil},
 	} {
@@ -32,7 +32,7 @@ func EditShape(t testing.TB) map[string][]byte {
 setup(
     name="imagebuild-edit-ext",
     version="1.0",
-    install_requires=["imagebuild-edit-a==1.0", "imagebuild-edit-b==1.0"],
+    install_requires=["imagebuild-edit-a>=1.0", "imagebuild-edit-b"],
     ext_modules=[Extension("imagebuild_edit_ext", sources=["ext.c"])],
 )
 `,
