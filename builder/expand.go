@@ -79,8 +79,16 @@ func expand(ctx context.Context, gw gateway.Client, img graph.Image, imports []g
 	}
 	step := x.Step
 	if x.Later && x.Narrow != nil {
-		if st, ok := x.Narrow(ahead); ok {
-			step = st
+		if n, ok := x.Narrow(ahead); ok {
+			step = n.Step
+			ahead = append(slices.Clip(ahead), make([][]byte, len(n.Ahead))...)
+			for i, a := range n.Ahead {
+				wg.Go(func() {
+					if ref, err := solve(actx, a.Step); err == nil {
+						ahead[len(x.Ahead)+i], _ = reffs.ReadFile(actx, ref, a.File)
+					}
+				})
+			}
 		}
 	}
 	ref, err := solve(ctx, step)

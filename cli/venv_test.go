@@ -299,7 +299,8 @@ func TestLockedHashChecked(t *testing.T) {
 // TestEditResolvesWhatThePinsLeaveOut: a file that pins every requirement
 // gains a pin whose wheel depends on an sdist with a C extension, which
 // depends on two wheels. The build resolves those three alone, with the
-// pins as constraints, not the whole file again, and the image's venv is
+// pins as constraints, not the whole file again, meanwhile building the
+// sdist (the newest release the pin's wheel allows), and the image's venv is
 // the one a resolve of the whole file gives: the same layers, byte for
 // byte (the app's aside, which holds the requirements file).
 func TestEditResolvesWhatThePinsLeaveOut(t *testing.T) {
@@ -325,6 +326,13 @@ func TestEditResolvesWhatThePinsLeaveOut(t *testing.T) {
 	}
 	if _, ok := steps["builder: pip resolve -r requirements.txt"]; ok {
 		t.Error("the whole file was resolved")
+	}
+	// The sdist the pin brings is built meanwhile, and taken.
+	if _, ok := steps["builder: pip wheel and install imagebuild-edit-ext>=1.0, while resolving what the pins leave out"]; !ok {
+		t.Errorf("the dependency was not built side by side with its resolve; steps: %v", slices.Sorted(maps.Keys(steps)))
+	}
+	if _, ok := steps["builder: pip wheel and install imagebuild-edit-ext 1.0"]; ok {
+		t.Error("the dependency was built again after its resolve")
 	}
 	// Not pinned: the whole file is resolved.
 	steps, whole := build("hiredis==2.3.2\nimagebuild-edit-top>=1.0\n")

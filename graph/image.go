@@ -95,15 +95,17 @@ func (img Image) Bases() []ref.Pin {
 // Narrow, with Later, is asked for a step to solve in Step's place once
 // Root has returned [ErrNeedStep]: one made from the steps ahead's files,
 // that writes Files as Step would but does less (resolves only what the
-// pins leave out, say). When it gives one, Root is called with that
-// step's files; Root, which sees the same files ahead, must tell which
-// step wrote them as Narrow does.
+// pins leave out, say), with more steps ahead of its own, solved side by
+// side with it. When it gives one, Root is called with that step's files
+// and the files of every step ahead, the first ones' then the narrower
+// step's; Root, which sees the first ones' files, must tell which step
+// wrote them as Narrow does.
 type Expansion struct {
 	Step   llb.State
 	Files  []string
 	Ahead  []Ahead
 	Later  bool
-	Narrow func(ahead [][]byte) (llb.State, bool)
+	Narrow func(ahead [][]byte) (Narrowed, bool)
 	Root   func(files map[string][]byte, ahead [][]byte) (Expanded, error)
 }
 
@@ -134,6 +136,13 @@ const MaxReport = 64 << 10
 // ErrNeedStep is returned by an [Expansion]'s Root, called without files,
 // to have the build solve its Step and call it again with them.
 var ErrNeedStep = errors.New("the expansion needs its step's files")
+
+// Narrowed is the step an [Expansion]'s Narrow gives, and the steps ahead
+// of it.
+type Narrowed struct {
+	Step  llb.State
+	Ahead []Ahead
+}
 
 // Ahead is a step of an [Expansion] solved side by side with its Step, and
 // the file it writes for Root.

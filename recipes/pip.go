@@ -216,6 +216,9 @@ func (v venv) ahead(d Distribution) aheadStep {
 // aheadRecord is what aheadFile holds.
 type aheadRecord struct {
 	SHA256 string `json:"sha256"`
+	// Version is the version of the wheel installed (the requirement may
+	// name a range).
+	Version string `json:"version"`
 	// Requires are the dependencies the wheel's metadata names whose
 	// environment markers hold on the platform.
 	Requires []struct {
@@ -251,14 +254,14 @@ func closed(ahead []aheadStep, recs []*aheadRecord) ([]Distribution, bool) {
 // narrowed tells what a file that pins every requirement needs beyond its
 // pins, from what the steps ahead fetched: pinned are the pins, each with
 // the hash of the file fetched, and missing the dependencies they name
-// that are not among them (each as a requirement line, NAME[EXTRAS]SPEC),
+// that are not among them,
 // which a resolve of their own, the pins its constraints, adds to the
 // set. ok is false when only a resolve of the whole file can tell: a step
 // fetched nothing, or a file whose hash the requirements do not give, or
 // a dependency on a pin names extras or a version the pin does not meet
 // (as far as [satisfies] tells), or is written in a way this does not
 // read. recs[i] is ahead[i]'s.
-func narrowed(ahead []aheadStep, recs []*aheadRecord) (pinned []Distribution, missing []string, ok bool) {
+func narrowed(ahead []aheadStep, recs []*aheadRecord) (pinned []Distribution, missing []dependency, ok bool) {
 	byKey := map[string]Distribution{}
 	for i, a := range ahead {
 		if recs[i] == nil {
@@ -285,8 +288,9 @@ func narrowed(ahead []aheadStep, recs []*aheadRecord) (pinned []Distribution, mi
 					}
 					line += "[" + strings.Join(r.Extras, ",") + "]"
 				}
-				if line += r.Specifier; !slices.Contains(missing, line) {
-					missing = append(missing, line)
+				dep := dependency{name: r.Name, line: line + r.Specifier}
+				if !slices.Contains(missing, dep) {
+					missing = append(missing, dep)
 				}
 				continue
 			}
@@ -304,6 +308,10 @@ func narrowed(ahead []aheadStep, recs []*aheadRecord) (pinned []Distribution, mi
 	return pinned, missing, true
 }
 
+// dependency is a dependency the pins leave out: its name, and the
+// requirement line that names it, NAME[EXTRAS]SPEC.
+type dependency struct{ name, line string }
+
 // A dependency's name and extras (PEP 508's identifiers), and its version
 // specifier as packaging writes it (clauses of an operator and a version,
 // joined by commas, no spaces): what narrowed writes in a requirements
@@ -319,24 +327,66 @@ var (
 // lockFileName: the distributions the pins leave out. Its inputs are those
 // lines and the file's options, not the file: an edit that adds a pin
 // resolves what the pin brings, not the whole file again.
-func (v venv) resolveMissing(missing []string, pinned []Distribution) llb.State {
+func (v venv) resolveMissing(missing []dependency, pinned []Distribution) llb.State {
 	var cons strings.Builder
 	for _, d := range pinned {
 		fmt.Fprintf(&cons, "%s==%s\n", d.Name, d.Version)
 	}
-	reqs := strings.Join(append(append(slices.Clone(v.options), "-c "+constraintsName), missing...), "\n") + "\n"
+	lines := dependencyLines(missing)
+	reqs := strings.Join(append(append(slices.Clone(v.options), "-c "+constraintsName), lines...), "\n") + "\n"
 	files := llb.Scratch().
 		File(llb.Mkfile("/"+pathpkg.Base(requirementsMount), 0o644, []byte(reqs), llb.WithCreatedTime(FixedTime()))).
 		File(llb.Mkfile("/"+constraintsName, 0o644, []byte(cons.String()), llb.WithCreatedTime(FixedTime())),
-			llb.WithCustomName("builder: the pins' dependencies to resolve: "+strings.Join(missing, " ")))
+			llb.WithCustomName("builder: the pins' dependencies to resolve: "+strings.Join(lines, " ")))
 	args := []string{v.python, toolPath, "resolve", requirementsMount, "/out/" + lockFileName, venvPython}
 	opts := append(v.reads(),
 		llb.Args(args),
 		llb.Dir(requirementsDir),
 		llb.AddMount(requirementsDir, files, llb.Readonly),
-		llb.WithCustomName("builder: pip resolve what the pins leave out: "+strings.Join(missing, " ")),
+		llb.WithCustomName("builder: pip resolve what the pins leave out: "+strings.Join(lines, " ")),
 	)
 	return v.stage.Run(opts...).AddMount("/out", llb.Scratch())
+}
+
+func dependencyLines(deps []dependency) []string {
+	lines := make([]string, len(deps))
+	for i, d := range deps {
+		lines[i] = d.line
+	}
+	return lines
+}
+
+// aheadOfMissing is the step that fetches or builds, and installs, the
+// best file of the distribution dep names (the newest release its line
+// allows, as pip's finder takes it), side by side with resolveMissing, as
+// a step ahead of the resolve step does for a pin: it records the version
+// and the sha256 of the file it fetched, and the graph takes it where the
+// resolve chose that file (it does, unless another distribution narrows
+// the range). It is cached by the line: a newer release later makes it
+// a miss, and the distribution's own step builds what was resolved.
+func (v venv) aheadOfMissing(dep dependency) llb.State {
+	req := strings.Join(append(slices.Clone(v.options), dep.line), "\n") + "\n"
+	root := v.stage.Run(append(v.reads(),
+		llb.Args([]string{v.python, toolPath, "install", req, dep.line, venvPython, aheadFile}),
+		llb.WithCustomName("builder: pip wheel and install "+dep.line+", while resolving what the pins leave out"),
+	)...).Root()
+	return llb.Diff(v.stage, root, llb.WithCustomName("builder: what "+dep.line+" adds to "+venvDir))
+}
+
+// narrowAhead is the steps ahead of a narrower resolve, for missing, as
+// aheadSteps whose distribution's version is the one each recorded (recs,
+// in order), for [fetched]; none where a step recorded none.
+func narrowAhead(missing []dependency, steps []llb.State, recs []*aheadRecord) ([]aheadStep, []*aheadRecord) {
+	var out []aheadStep
+	var outRecs []*aheadRecord
+	for i, dep := range missing {
+		if i >= len(recs) || recs[i] == nil || recs[i].Version == "" {
+			continue
+		}
+		out = append(out, aheadStep{dist: Distribution{Name: dep.name, Version: recs[i].Version}, added: steps[i]})
+		outRecs = append(outRecs, recs[i])
+	}
+	return out, outRecs
 }
 
 // constraintsName is the pins' file beside the requirements of

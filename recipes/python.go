@@ -289,25 +289,42 @@ func (p Python) image(def Base, in Inputs) (graph.Image, error) {
 		}
 	}
 	// A file that pins every requirement is resolved only when its pins
-	// leave out a dependency.
-	// Where they leave out dependencies, those alone are resolved, the
-	// pins their constraints.
+	// leave out a dependency, and then only what they leave out, the pins
+	// its constraints; the distributions it brings are fetched and built
+	// meanwhile, as the pins are.
 	x.Later = reqs.PinnedOnly
+	narrow := func(recs []*aheadRecord) ([]Distribution, []dependency, bool) {
+		pinned, missing, ok := narrowed(ahead, recs)
+		return pinned, missing, x.Later && ok && len(missing) > 0
+	}
+	narrowSteps := func(missing []dependency) []llb.State {
+		steps := make([]llb.State, len(missing))
+		for i, dep := range missing {
+			steps[i] = v.aheadOfMissing(dep)
+		}
+		return steps
+	}
 	if x.Later {
-		x.Narrow = func(records [][]byte) (llb.State, bool) {
-			pinned, missing, ok := narrowed(ahead, readRecords(records))
-			if !ok || len(missing) == 0 {
-				return llb.State{}, false
+		x.Narrow = func(records [][]byte) (graph.Narrowed, bool) {
+			pinned, missing, ok := narrow(readRecords(records))
+			if !ok {
+				return graph.Narrowed{}, false
 			}
-			return v.resolveMissing(missing, pinned), true
+			n := graph.Narrowed{Step: v.resolveMissing(missing, pinned)}
+			for _, st := range narrowSteps(missing) {
+				n.Ahead = append(n.Ahead, graph.Ahead{Step: st, File: aheadFile})
+			}
+			return n, true
 		}
 	}
 	x.Root = func(files map[string][]byte, records [][]byte) (graph.Expanded, error) {
 		recs := readRecords(records)
+		first := recs[:min(len(ahead), len(recs))]
 		var dists []Distribution
+		steps, stepRecs := ahead, first
 		if files == nil {
 			var ok bool
-			if dists, ok = closed(ahead, recs); !ok {
+			if dists, ok = closed(ahead, first); !ok {
 				return graph.Expanded{}, graph.ErrNeedStep
 			}
 		} else {
@@ -315,15 +332,18 @@ func (p Python) image(def Base, in Inputs) (graph.Image, error) {
 			if dists, err = parseLock(files["/"+lockFileName]); err != nil {
 				return graph.Expanded{}, err
 			}
-			// From the step Narrow gave, as it tells.
-			if pinned, missing, ok := narrowed(ahead, recs); x.Later && ok && len(missing) > 0 {
+			// From the step Narrow gave, as it tells: the pins and what
+			// it resolved, the steps ahead of it with the pins'.
+			if pinned, missing, ok := narrow(first); ok {
 				dists = withMissing(pinned, dists)
+				more, moreRecs := narrowAhead(missing, narrowSteps(missing), recs[len(first):])
+				steps, stepRecs = append(slices.Clip(ahead), more...), append(slices.Clip(first), moreRecs...)
 			}
 		}
 		if err := v.checkLocked(dists, nil); err != nil {
 			return graph.Expanded{}, err
 		}
-		root, reports := p.runtime(runtimeBase, rb.Distro, v, dists, fetched(ahead, recs, dists), projects, context, appExclude, in.Platform)
+		root, reports := p.runtime(runtimeBase, rb.Distro, v, dists, fetched(steps, stepRecs, dists), projects, context, appExclude, in.Platform)
 		return graph.Expanded{Root: root, Reports: reports}, nil
 	}
 	img.Root, img.Expand = resolve, x

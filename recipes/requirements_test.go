@@ -264,12 +264,15 @@ func TestPinnedOnlyResolvesWhatThePinsLeaveOut(t *testing.T) {
 	if _, err := x.Root(nil, records); !errors.Is(err, graph.ErrNeedStep) {
 		t.Fatalf("Root without a resolve = %v, want ErrNeedStep", err)
 	}
-	st, ok := x.Narrow(records)
+	n, ok := x.Narrow(records)
 	if !ok {
 		t.Fatal("Narrow gave no step for a dependency the pins leave out")
 	}
+	if len(n.Ahead) != 1 || n.Ahead[0].File != aheadFile {
+		t.Fatalf("Narrow gave %d steps ahead of its own, want one (the dependency's)", len(n.Ahead))
+	}
 	narrow := img
-	narrow.Root, narrow.Expand = st, nil
+	narrow.Root, narrow.Expand = n.Step, nil
 	_, ops, _ := marshal(t, narrow)
 	files := map[string]string{}
 	for _, o := range ops {
@@ -322,6 +325,36 @@ func TestPinnedOnlyResolvesWhatThePinsLeaveOut(t *testing.T) {
 	slices.Sort(ownOf)
 	if !slices.Equal(aheadOf, []string{"hiredis==2.3.2", "imagebuild-edit-top==1.0"}) || !slices.Equal(ownOf, []string{"imagebuild-edit-a==1.0", "imagebuild-edit-ext==1.0"}) {
 		t.Errorf("the image installs %v from steps ahead and %v from their own; want the pins ahead, the rest on their own", aheadOf, ownOf)
+	}
+
+	// The dependency's step ahead fetched the file resolved: the image
+	// takes it; one that fetched another release is passed over.
+	for _, tt := range []struct {
+		version, sha string
+		ahead        bool
+	}{{"1.0", ext, true}, {"1.1", strings.Repeat("f6", 32), false}} {
+		more := append(slices.Clone(records), []byte(`{"sha256": "`+tt.sha+`", "version": "`+tt.version+`", "requires": []}`))
+		root, err := x.Root(map[string][]byte{"/" + lockFileName: out}, more)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img.Root, img.Expand = root.Root, nil
+		_, ops, _ = marshal(t, img)
+		var extAhead, extOwn bool
+		for _, e := range execs(ops) {
+			args := e.Meta.Args
+			if len(args) < 5 || args[2] != "install" || !strings.HasPrefix(args[4], "imagebuild-edit-ext") {
+				continue
+			}
+			if args[len(args)-1] == aheadFile {
+				extAhead = true
+			} else {
+				extOwn = true
+			}
+		}
+		if extAhead != tt.ahead || extOwn == tt.ahead {
+			t.Errorf("the step ahead fetched %s %s: the image takes it %v, the own step %v; want the step ahead %v", tt.version, tt.sha[:4], extAhead, extOwn, tt.ahead)
+		}
 	}
 
 	for _, hostile := range []string{

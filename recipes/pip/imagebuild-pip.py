@@ -740,6 +740,15 @@ def install_wheel(name, python):
     shutil.rmtree(ROOT)
 
 
+def wheel_metadata(wheel):
+    """The wheel's METADATA, as an email message."""
+    from email.parser import Parser
+
+    with zipfile.ZipFile(wheel) as z:
+        meta = next(n for n in z.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA"))
+        return Parser().parsestr(z.read(meta).decode("utf-8"))
+
+
 def requires(wheel):
     """The dependencies the wheel's metadata names whose environment markers
     hold here (this interpreter is the venv's Python), as
@@ -747,12 +756,9 @@ def requires(wheel):
     reads them with the packaging pip bundles (pip._vendor.packaging: the
     builder's Python has pip, not always packaging); test_imagebuild_pip.py
     checks it on a wheel's METADATA."""
-    from email.parser import Parser
     from pip._vendor.packaging.requirements import Requirement
 
-    with zipfile.ZipFile(wheel) as z:
-        meta = next(n for n in z.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA"))
-        msg = Parser().parsestr(z.read(meta).decode("utf-8"))
+    msg = wheel_metadata(wheel)
     out = []
     for line in msg.get_all("Requires-Dist") or []:
         req = Requirement(line)
@@ -777,10 +783,10 @@ def write_record(path, **record):
 
 def install(requirement, name, python, record=None):
     """With record, the step runs ahead of the resolve step, without the
-    file's hash: it writes to record the sha256 of the file it fetched and
-    the dependencies its metadata names (see requires), or why it fetched
-    none, and does not fail (the build then takes the distribution's own
-    step)."""
+    file's hash: it writes to record the sha256 of the file it fetched, the
+    version its wheel's metadata gives (requirement may name a range) and
+    the dependencies it names (see requires), or why it fetched none, and
+    does not fail (the build then takes the distribution's own step)."""
     try:
         fetched, compiled = fetch(WHEELS, requirement, record)
         write_report(fetched, compiled)
@@ -788,7 +794,9 @@ def install(requirement, name, python, record=None):
         if record and wheels:
             with open(record) as f:
                 fetched = json.load(f)
-            write_record(record, sha256=fetched["sha256"], requires=requires(os.path.join(WHEELS, wheels[0])))
+            wheel = os.path.join(WHEELS, wheels[0])
+            write_record(record, sha256=fetched["sha256"], version=wheel_metadata(wheel)["Version"],
+                         requires=requires(wheel))
         if wheels:
             install_wheel(name, python)
         else:

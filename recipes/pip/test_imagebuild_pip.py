@@ -374,7 +374,8 @@ class Install(ScriptTest):
             pip_script.install("omega==1.0\n", "omega", python, record)
         with open(record) as f:
             got = json.load(f)
-        self.assertEqual(got, {"sha256": self.sum, "requires": [{"name": "delta", "specifier": ">=2", "extras": []}]})
+        self.assertEqual(got, {"sha256": self.sum, "version": "1.0",
+                               "requires": [{"name": "delta", "specifier": ">=2", "extras": []}]})
         pkg = os.path.join(site_packages(pip_script.VENV), "omega")
         self.assertTrue(os.path.isfile(os.path.join(pkg, "__init__.py")), out.text)
         pycs = os.listdir(os.path.join(pkg, "__pycache__"))
@@ -387,6 +388,16 @@ class Install(ScriptTest):
             report = json.load(f)
         whl = "omega-1.0-py3-none-any.whl"
         self.assertEqual(report, {"file": whl, "wheel": whl, "compiled": False})
+
+    def test_a_range_records_the_version_fetched(self):
+        python = venv(pip_script.VENV)
+        record = self.path("record.json")
+        with captured():
+            pip_script.install("omega>=0.5\n", "omega>=0.5", python, record)
+        with open(record) as f:
+            got = json.load(f)
+        self.assertEqual((got["sha256"], got["version"]), (self.sum, "1.0"))
+        self.assertTrue(os.path.isfile(os.path.join(site_packages(pip_script.VENV), "omega", "__init__.py")))
 
     def test_an_sdist_is_reported_compiled(self):
         folder = self.path("dists")
