@@ -178,6 +178,13 @@ type tool struct {
 	build func(dir, dest string) []string
 }
 
+// with is tl with flags added to its command line.
+func (tl tool) with(flags ...string) tool {
+	build := tl.build
+	tl.build = func(dir, dest string) []string { return append(build(dir, dest), flags...) }
+	return tl
+}
+
 // run builds the context dir into the OCI tarball dest and returns how
 // long the command took, and what it printed.
 func (tl tool) run(b *testing.B, dir, dest string) (time.Duration, []byte) {
