@@ -337,18 +337,8 @@ func TestPythonLockFileGraph(t *testing.T) {
 func lockContext(t *testing.T, dir string) graph.Context {
 	t.Helper()
 	out := t.TempDir()
-	entries, err := os.ReadDir(filepath.Join("testdata", "lockfiles", dir))
-	if err != nil {
+	if err := os.CopyFS(out, os.DirFS(filepath.Join("testdata", "lockfiles", dir))); err != nil {
 		t.Fatal(err)
-	}
-	for _, e := range entries {
-		dt, err := os.ReadFile(filepath.Join("testdata", "lockfiles", dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(out, e.Name()), dt, 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 	ctx, err := graph.LoadContext(out)
 	if err != nil {
