@@ -253,3 +253,26 @@ func TestSummarizeReports(t *testing.T) {
 		t.Errorf("SummarizeReports(nil) = %q", got)
 	}
 }
+
+// TestLockOfWheelsInstallsNoPackages: a lock that fetched a wheel for each
+// distribution needs no build dependencies: the builder stage installs
+// none, locked or not.
+func TestLockOfWheelsInstallsNoPackages(t *testing.T) {
+	l := testLock()
+	pl := l.Platforms["linux/amd64"]
+	pl.Distributions = map[string]LockedDistribution{
+		"asyncpg==0.30.0": {File: "asyncpg-0.30.0-cp311-cp311-manylinux_2_17_x86_64.whl"},
+		"hiredis==2.3.2":  {File: "hiredis-2.3.2-cp311-cp311-manylinux_2_17_x86_64.whl"},
+	}
+	l.Platforms["linux/amd64"] = pl
+	img, err := PythonSlim{}.Image(Inputs{Platform: amd64, Context: lockedContext(t, l)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ops, _ := marshal(t, img)
+	for _, e := range execs(ops) {
+		if args := strings.Join(e.Meta.Args, " "); strings.Contains(args, "aptget install") {
+			t.Errorf("a lock of wheels installs packages: %q", e.Meta.Args)
+		}
+	}
+}

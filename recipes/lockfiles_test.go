@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/imagebuild/imagebuild/graph"
 )
 
@@ -54,10 +55,11 @@ func fixture(t *testing.T, dir, name string) ([]byte, []byte) {
 func TestParseLockFiles(t *testing.T) {
 	hiredis := Distribution{Name: "hiredis", Version: "2.3.2", Hashes: []string{hiredisSdist}}
 	core := Distribution{Name: "ibdemo-core", Version: "1.0", Hashes: []string{coreSdist, coreWheel}}
-	arm := Distribution{Name: "ibdemo-arm", Version: "1.0", Hashes: []string{armWheel}, Marker: `platform_machine == "aarch64"`}
-	old := Distribution{Name: "ibdemo-old", Version: "1.0", Hashes: []string{oldWheel}, Marker: `python_version < "3.10"`}
-	dev := Distribution{Name: "ibdemo-dev", Version: "1.0", Hashes: []string{devWheel}}
-	native := Distribution{Name: "ibdemo-native", Version: "1.0", Hashes: []string{nativeAMD, nativeArm}, Marker: `sys_platform == "linux"`}
+	// Those with wheels alone are never compiled.
+	arm := Distribution{Name: "ibdemo-arm", Version: "1.0", Hashes: []string{armWheel}, Marker: `platform_machine == "aarch64"`, WheelsOnly: true}
+	old := Distribution{Name: "ibdemo-old", Version: "1.0", Hashes: []string{oldWheel}, Marker: `python_version < "3.10"`, WheelsOnly: true}
+	dev := Distribution{Name: "ibdemo-dev", Version: "1.0", Hashes: []string{devWheel}, WheelsOnly: true}
+	native := Distribution{Name: "ibdemo-native", Version: "1.0", Hashes: []string{nativeAMD, nativeArm}, Marker: `sys_platform == "linux"`, WheelsOnly: true}
 	uvOld := old
 	uvOld.Marker = `python_full_version < "3.10"`
 	tests := []struct {
@@ -421,7 +423,8 @@ func FuzzParseLockFile(f *testing.F) {
 				t.Errorf("the requirement %q reads as %+v, %v", d.requirement(), again, err)
 				continue
 			}
-			if diff := cmp.Diff([]Distribution{d}, again.Distributions); diff != "" {
+			// A requirements file does not say which files are wheels.
+			if diff := cmp.Diff([]Distribution{d}, again.Distributions, cmpopts.IgnoreFields(Distribution{}, "WheelsOnly")); diff != "" {
 				t.Errorf("the requirement %q reads back (-lock +requirements):\n%s", d.requirement(), diff)
 			}
 		}
@@ -470,5 +473,49 @@ count = 3
 	const want = "44a5aad6f55c917e5763b9b308e5d81836080fb91bd75dff363f0ee73c1e1ac8"
 	if got := poetryContentHashes(pp); !slices.Contains(got, want) {
 		t.Errorf("poetryContentHashes = %v, want Poetry 2's %s among them", got, want)
+	}
+}
+
+// TestNothingCompilesNoBuildDependencies: from a lock whose distributions
+// are all wheels, nothing compiles, and the builder stage installs no build
+// dependencies (the packages step, the longest of a cold build, and under
+// emulation far longer); one sdist in the lock, and it does.
+func TestNothingCompilesNoBuildDependencies(t *testing.T) {
+	wheel := `[[packages]]
+name = "ibdemo-arm"
+version = "1.0"
+wheels = [{ name = "ibdemo_arm-1.0-py3-none-any.whl", hashes = { sha256 = "b9bd5222e8e9871f41bef683d53a6818a6b073217151e9dabacbcc37770e1024" } }]
+`
+	sdist := `[[packages]]
+name = "hiredis"
+version = "2.3.2"
+sdist = { name = "hiredis-2.3.2.tar.gz", hashes = { sha256 = "733e2456b68f3f126ddaf2cd500a33b25146c3676b97ea843665717bda0c5d43" } }
+`
+	for _, tt := range []struct {
+		name, packages string
+		install        bool
+	}{
+		{"wheels", wheel, false},
+		{"an sdist", wheel + "\n" + sdist, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := contextWith(t, "pylock.toml", "lock-version = \"1.0\"\ncreated-by = \"test\"\n\n"+tt.packages)
+			for _, r := range []Recipe{PythonSlim{}, PythonAlpine{}} {
+				img, err := r.Image(Inputs{Platform: amd64, Context: ctx})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ops, _, _ := marshal(t, img)
+				install := false
+				for _, o := range ops {
+					if strings.HasPrefix(o.Metadata.Description["llb.customname"], "builder: install build dependencies") {
+						install = true
+					}
+				}
+				if install != tt.install {
+					t.Errorf("%s: the builder stage installs build dependencies: %v, want %v", r.Name(), install, tt.install)
+				}
+			}
+		})
 	}
 }

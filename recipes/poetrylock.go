@@ -180,6 +180,7 @@ func parsePoetryLock(dt, pyproject []byte, groups []string) ([]Distribution, err
 		if err != nil {
 			return nil, err
 		}
+		d.WheelsOnly = !slices.ContainsFunc(p.Files, func(f poetryFile) bool { return !strings.HasSuffix(f.File, ".whl") })
 		out = append(out, d)
 	}
 	return out, nil

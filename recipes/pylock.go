@@ -101,6 +101,7 @@ func parsePylock(dt []byte, groups []string) ([]Distribution, error) {
 		if err != nil {
 			return nil, err
 		}
+		d.WheelsOnly = p.Sdist == nil
 		out = append(out, d)
 	}
 	return out, nil

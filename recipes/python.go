@@ -43,9 +43,12 @@ type Python struct {
 	// typed constant of its own, as for Base, so that `pins bump
 	// --runtime` bumps it alone.
 	RuntimeBase ref.Pin
-	// Packages are the build dependencies installed in the builder stage.
-	// Default: the distribution's list of ADR-003's build dependencies
-	// (docs/adr-003.md).
+	// Packages are the build dependencies installed in the builder stage,
+	// where anything may compile: not where a lock says every
+	// distribution is a wheel (a uv.lock, pylock.toml or poetry.lock that
+	// lists wheels alone, or an imagebuild.lock that fetched a wheel for
+	// each) and there is no local project. Default: the distribution's
+	// list of ADR-003's build dependencies (docs/adr-003.md).
 	Packages []string
 	// RuntimePackages are installed in the runtime stage, for shared
 	// libraries a compiled extension needs and its wheel does not bundle
@@ -261,7 +264,7 @@ func (p Python) image(def Base, in Inputs) (graph.Image, error) {
 	} else {
 		img.Warnings = []string{FloatingBuilder}
 	}
-	v := p.venv(base, b.Distro, in.Platform, reqs.Options, bl)
+	v := p.venv(base, b.Distro, in.Platform, reqs.Options, bl, compiles(reqs, projects, pl))
 	if reqs.Locked {
 		if err := v.checkLocked(reqs.Distributions, projects); err != nil {
 			return graph.Image{}, err
@@ -445,7 +448,7 @@ func (p Python) builderStage(def Base, in Inputs) llb.State {
 	b := in.BaseOr(Base{Pin: p.withDefaults(def, def).Base, Distro: def.Distro})
 	p = p.withDefaults(def, b)
 	base := llb.Image(b.Pin.String(), llb.Platform(in.Platform))
-	return p.venv(base, b.Distro, in.Platform, nil, builderLock{}).stage
+	return p.venv(base, b.Distro, in.Platform, nil, builderLock{}, true).stage
 }
 
 // venvsScript makes the venv $2 without pip, and the venv $1 that holds the
@@ -472,13 +475,35 @@ type builderLock struct {
 	record bool
 }
 
+// compiles reports whether a step of the venv may compile, and so needs
+// the build dependencies: unless there is no local project and every
+// distribution is a wheel, as the requirements say (a lock file's
+// distributions whose files are all wheels) or as imagebuild.lock, pl,
+// recorded each (a wheel, or no file where markers exclude the platform).
+func compiles(reqs Requirements, projects []string, pl *PlatformLock) bool {
+	if len(projects) > 0 {
+		return true
+	}
+	if pl != nil && len(pl.Distributions) > 0 {
+		for _, d := range pl.Distributions {
+			if d.File != "" && !strings.HasSuffix(d.File, ".whl") {
+				return true
+			}
+		}
+		return false
+	}
+	return !reqs.Locked || len(reqs.Distributions) == 0 ||
+		slices.ContainsFunc(reqs.Distributions, func(d Distribution) bool { return !d.WheelsOnly })
+}
+
 // venv is the builder stage and the steps that fill /opt/venv: build
-// dependencies, then the venv at /opt/venv, empty. Unless KeepPip is set,
+// dependencies (unless nothing compiles: see [compiles]), then the venv
+// at /opt/venv, empty. Unless KeepPip is set,
 // the venv is made without pip and filled by a pip in a venv of its own
 // (pipToolDir, see venvsScript), which stays behind. Under a lock, the
 // build dependencies are the locked packages; from a builder image, the
 // stage is that image, which holds them and the venvs.
-func (p Python) venv(base llb.State, d Distro, platform ocispecs.Platform, options []string, bl builderLock) venv {
+func (p Python) venv(base llb.State, d Distro, platform ocispecs.Platform, options []string, bl builderLock, compiles bool) venv {
 	v := venv{distro: d, platform: platform, options: options, lock: bl.pl, wheelhouse: bl.image != ""}
 	v.python = venvPython
 	if !p.KeepPip {
@@ -503,6 +528,7 @@ func (p Python) venv(base llb.State, d Distro, platform ocispecs.Platform, optio
 		)
 		v.records = append(v.records, run.AddMount(recordMount, llb.Scratch()))
 		st = run.Root()
+	case !compiles:
 	case bl.pl != nil:
 		st = st.With(d.InstallLocked(install+", as "+LockFile+" records them", bl.pl.Packages, platform))
 	default:

@@ -31,7 +31,7 @@ func (p Python) lockImage(def Base, in Inputs) (graph.Image, error) {
 	}
 	base := llb.Image(b.Pin.String(), llb.Platform(in.Platform))
 	context := in.Context.All()
-	v := p.venv(base, b.Distro, in.Platform, reqs.Options, builderLock{record: true})
+	v := p.venv(base, b.Distro, in.Platform, reqs.Options, builderLock{record: true}, true)
 	img := graph.Image{
 		Platform:     in.Platform,
 		Base:         b.Pin,
@@ -88,7 +88,7 @@ func (p Python) builderImage(def Base, in Inputs, pl PlatformLock) (graph.Image,
 		return graph.Image{}, err
 	}
 	base := llb.Image(b.Pin.String(), llb.Platform(in.Platform))
-	v := p.venv(base, b.Distro, in.Platform, reqs.Options, builderLock{pl: checked})
+	v := p.venv(base, b.Distro, in.Platform, reqs.Options, builderLock{pl: checked}, true)
 	root, err := v.withWheelhouse()
 	if err != nil {
 		return graph.Image{}, err

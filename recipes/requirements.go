@@ -27,6 +27,9 @@ type Distribution struct {
 	// Marker is its environment marker (python_version < "3.11"), "" for
 	// none; pip skips the distribution where the marker is false.
 	Marker string
+	// WheelsOnly is set where every file Hashes names is a wheel (a lock
+	// file lists them by name): the distribution is never compiled.
+	WheelsOnly bool
 }
 
 // Key is the distribution's normalized name (PEP 503): lower case, runs of

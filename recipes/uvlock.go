@@ -244,6 +244,7 @@ func parseUVLock(dt, pyproject []byte, groups []string) ([]Distribution, error) 
 		if err != nil {
 			return nil, err
 		}
+		d.WheelsOnly = p.Sdist == nil
 		out = append(out, d)
 	}
 	return out, nil
