@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -248,7 +249,11 @@ func TestLockFileTwoPlatforms(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("two-platform build exited %d\nstdout:\n%s\nstderr:\n%s", code, stdout, lastLines(stderr, 10))
 	}
-	for name := range progressSteps(t, stderr) {
+	steps := progressSteps(t, stderr)
+	if _, ok := steps["builder: pip wheel and install ibdemo-native 1.0"]; !ok {
+		t.Errorf("the progress shows no step of ibdemo-native: %v", slices.Sorted(maps.Keys(steps)))
+	}
+	for name := range steps {
 		if strings.Contains(name, "install build dependencies") {
 			t.Errorf("the step %q ran, and nothing compiles", name)
 		}
