@@ -56,13 +56,18 @@ func expand(ctx context.Context, gw gateway.Client, img graph.Image, imports []g
 		cancel()
 		wg.Wait()
 	}()
-	for i, a := range x.Ahead {
-		wg.Go(func() {
-			if ref, err := solve(actx, a.Step); err == nil {
-				ahead[i], _ = reffs.ReadFile(actx, ref, a.File)
-			}
-		})
+	// goAhead solves the steps of more side by side, their files into
+	// ahead from index first on.
+	goAhead := func(first int, more []graph.Ahead) {
+		for i, a := range more {
+			wg.Go(func() {
+				if ref, err := solve(actx, a.Step); err == nil {
+					ahead[first+i], _ = reffs.ReadFile(actx, ref, a.File)
+				}
+			})
+		}
 	}
+	goAhead(0, x.Ahead)
 	if x.Later {
 		wg.Wait()
 		if err := ctx.Err(); err != nil {
@@ -82,13 +87,7 @@ func expand(ctx context.Context, gw gateway.Client, img graph.Image, imports []g
 		if n, ok := x.Narrow(ahead); ok {
 			step = n.Step
 			ahead = append(slices.Clip(ahead), make([][]byte, len(n.Ahead))...)
-			for i, a := range n.Ahead {
-				wg.Go(func() {
-					if ref, err := solve(actx, a.Step); err == nil {
-						ahead[len(x.Ahead)+i], _ = reffs.ReadFile(actx, ref, a.File)
-					}
-				})
-			}
+			goAhead(len(x.Ahead), n.Ahead)
 		}
 	}
 	ref, err := solve(ctx, step)

@@ -274,7 +274,7 @@ func narrowed(ahead []aheadStep, recs []*aheadRecord) (pinned []Distribution, mi
 	}
 	for i, a := range ahead {
 		for _, r := range recs[i].Requires {
-			if !dependencyName.MatchString(r.Name) || !dependencySpec.MatchString(r.Specifier) {
+			if !distributionName.MatchString(r.Name) || !dependencySpec.MatchString(r.Specifier) {
 				return nil, nil, false
 			}
 			dep, ok := byKey[Distribution{Name: r.Name}.Key()]
@@ -282,7 +282,7 @@ func narrowed(ahead []aheadStep, recs []*aheadRecord) (pinned []Distribution, mi
 				line := r.Name
 				if len(r.Extras) > 0 {
 					for _, e := range r.Extras {
-						if !dependencyName.MatchString(e) {
+						if !distributionName.MatchString(e) {
 							return nil, nil, false
 						}
 					}
@@ -312,15 +312,13 @@ func narrowed(ahead []aheadStep, recs []*aheadRecord) (pinned []Distribution, mi
 // requirement line that names it, NAME[EXTRAS]SPEC.
 type dependency struct{ name, line string }
 
-// A dependency's name and extras (PEP 508's identifiers), and its version
-// specifier as packaging writes it (clauses of an operator and a version,
-// joined by commas, no spaces): what narrowed writes in a requirements
-// file. A step ahead reads them from a wheel's metadata, which the index
-// serves: anything else is left to a resolve of the whole file.
-var (
-	dependencyName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`)
-	dependencySpec = regexp.MustCompile(`^((~=|==|!=|<=|>=|<|>|===)[A-Za-z0-9.*+!_-]+(,(~=|==|!=|<=|>=|<|>|===)[A-Za-z0-9.*+!_-]+)*)?$`)
-)
+// dependencySpec is a dependency's version specifier as packaging writes
+// it (clauses of an operator and a version, joined by commas, no spaces):
+// what narrowed writes in a requirements file, beside the dependency's
+// name and extras (PEP 508's identifiers: distributionName). A step ahead
+// reads them from a wheel's metadata, which the index serves: anything
+// else is left to a resolve of the whole file.
+var dependencySpec = regexp.MustCompile(`^((~=|==|!=|<=|>=|<|>|===)[A-Za-z0-9.*+!_-]+(,(~=|==|!=|<=|>=|<|>|===)[A-Za-z0-9.*+!_-]+)*)?$`)
 
 // resolveMissing is the step that resolves missing (see [narrowed]) with
 // the pins as constraints, as the resolve step resolves the file, writing
