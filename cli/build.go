@@ -16,6 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/imagebuild/imagebuild/builder"
 	"github.com/imagebuild/imagebuild/daemon"
+	"github.com/imagebuild/imagebuild/graph"
 	"github.com/imagebuild/imagebuild/output"
 	"github.com/imagebuild/imagebuild/recipes"
 	"github.com/moby/buildkit/client"
@@ -286,7 +287,20 @@ func (a *app) runBuild(ctx context.Context, args []string, stdout, stderr io.Wri
 			return verifyImage(ctx, img, p, sbom, stdout)
 		}
 	}
-	plan, err := builder.NewPlan(ctx, recipeImages(r, in), ps, so)
+	images := recipeImages(r, in)
+	if len(so.Builders) > 0 {
+		// A platform built on a builder of its own runs there, natively
+		// or under that daemon's emulation: nothing is cross-compiled.
+		own := in
+		own.Native = ocispecs.Platform{}
+		images = func(p ocispecs.Platform) (graph.Image, error) {
+			if _, ok := so.Builders[builder.PlatformID(p)]; ok {
+				return recipeImages(r, own)(p)
+			}
+			return recipeImages(r, in)(p)
+		}
+	}
+	plan, err := builder.NewPlan(ctx, images, ps, so)
 	if err != nil {
 		return o.planError(err, r.Name())
 	}

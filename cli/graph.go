@@ -23,6 +23,7 @@ type graphOptions struct {
 	base        string
 	baseDistro  string
 	runtimeBase string
+	emulate     bool
 }
 
 func (o *graphOptions) addFlags(fs *pflag.FlagSet, platformUsage string) {
@@ -30,6 +31,7 @@ func (o *graphOptions) addFlags(fs *pflag.FlagSet, platformUsage string) {
 	fs.StringVar(&o.contextDir, "context", ".", "build context directory; its .dockerignore is honoured")
 	fs.StringVar(&o.base, "base", "", "build on another base than the recipe's pin, as NAME:TAG@sha256:<digest> (a mirror, a patched or a test base)")
 	fs.StringVar(&o.baseDistro, "base-distro", "", "the distribution --base runs, alpine or debian, which decides how packages are installed; default: the recipe's")
+	fs.BoolVar(&o.emulate, "emulate", false, "run every step of a platform this machine does not run under the daemon's emulation, as a builder of that platform would run it; by default a locked venv for another machine is cross-compiled on this one, where the recipe's distribution has a cross toolchain (Debian)")
 	fs.StringVar(&o.runtimeBase, "runtime-base", "", "start the runtime stage (the image's base layers and config) from another base than the builder's, as NAME:TAG@sha256:<digest>, of the builder's distribution and Python (the builder's base patched for a CVE): no compiled distribution is rebuilt")
 }
 
@@ -76,6 +78,12 @@ func (o *graphOptions) recipe(a *app, name string) (recipes.Recipe, recipes.Inpu
 	}
 	if in.Context, err = graph.LoadContext(o.contextDir); err != nil {
 		return nil, in, usagef("--context: %v; point it at the build context directory", err)
+	}
+	if !o.emulate {
+		// The daemon's machine is taken to be this one's, as for a
+		// daemon the build starts; a platform with a builder of its own
+		// runs there (see buildOptions.images).
+		in.Native = builder.LinuxPlatform()
 	}
 	return r, in, nil
 }

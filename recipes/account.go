@@ -83,9 +83,17 @@ func (a Account) CopyLayer(name string, from llb.State, src, dest string, exclud
 // account added to each with fixed content. The step that writes them runs
 // on base and fails when base already has the account's names or IDs.
 func (a Account) FilesLayer(name string, base llb.State, d Distro) llb.State {
-	users := base.Run(
+	return a.filesLayer(name, base, d, base)
+}
+
+// filesLayer is FilesLayer whose step runs on on, base mounted read-only
+// at baseMount: on is base, or where base's platform is not the daemon's,
+// an image of the daemon's platform, so that nothing runs emulated.
+func (a Account) filesLayer(name string, base llb.State, d Distro, on llb.State) llb.State {
+	users := on.Run(
 		llb.Args([]string{"/bin/sh", "-c", userFilesScript, "sh",
 			a.Name, strconv.Itoa(a.UID), a.Group, strconv.Itoa(a.GID), a.Home, d.NoLogin}),
+		llb.AddMount(baseMount, base, llb.Readonly),
 		llb.WithCustomName("write user and group files with "+a.Name),
 	).AddMount("/out", llb.Scratch())
 	return Layer(name,
@@ -95,6 +103,10 @@ func (a Account) FilesLayer(name string, base llb.State, d Distro) llb.State {
 		"/etc")
 }
 
+// baseMount is where the step that writes the account's files sees the
+// base whose files it reads.
+const baseMount = "/run/imagebuild/base"
+
 // userFilesScript copies the base's /etc/passwd, /etc/group and, where the
 // base has one, /etc/shadow to /out, and appends the account to each with
 // fixed content: the shadow row has no last-change day, so the result does
@@ -102,21 +114,22 @@ func (a Account) FilesLayer(name string, base llb.State, d Distro) llb.State {
 // account's name or IDs.
 const userFilesScript = `set -eu
 name=$1 uid=$2 group=$3 gid=$4 home=$5 shell=$6
+etc=` + baseMount + `/etc
 taken() { cut -d: -f"$1" "$2" | grep -qx -- "$3"; }
-if taken 1 /etc/passwd "$name" || taken 3 /etc/passwd "$uid"; then
+if taken 1 "$etc/passwd" "$name" || taken 3 "$etc/passwd" "$uid"; then
 	echo "base already has a user named $name or with UID $uid" >&2; exit 1
 fi
-if taken 1 /etc/group "$group" || taken 3 /etc/group "$gid"; then
+if taken 1 "$etc/group" "$group" || taken 3 "$etc/group" "$gid"; then
 	echo "base already has a group named $group or with GID $gid" >&2; exit 1
 fi
 append() {
-	cp "/etc/$1" "/out/$1"
+	cp "$etc/$1" "/out/$1"
 	if [ -s "/out/$1" ] && [ -n "$(tail -c 1 "/out/$1")" ]; then echo >>"/out/$1"; fi
 	printf '%s\n' "$2" >>"/out/$1"
 }
 append passwd "$name:x:$uid:$gid::$home:$shell"
 append group "$group:x:$gid:"
-if [ -f /etc/shadow ]; then append shadow "$name:!::0:99999:7:::"; fi
+if [ -f "$etc/shadow" ]; then append shadow "$name:!::0:99999:7:::"; fi
 `
 
 // shadowGID is the shadow group's GID on Alpine and Debian.

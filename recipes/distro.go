@@ -40,6 +40,10 @@ type Distro struct {
 	// the install adds that the lock does not record, end it with one line
 	// that starts "imagebuild: error: " and names the package.
 	LockedCommand func(locked []Package) []string
+	// crossPackages returns the packages that build for another machine
+	// what packages build natively, on a builder stage of this machine
+	// (see crossFor); nil where the distribution has no cross toolchain.
+	crossPackages func(packages []string, t crossTarget) []string
 }
 
 // Alpine is Alpine Linux: apk, whose indexes and packages go to
@@ -78,6 +82,7 @@ var Debian = Distro{
 	LockedCommand: func(locked []Package) []string {
 		return []string{"/bin/sh", "-c", aptLocked, "sh", packageLines(locked)}
 	},
+	crossPackages: debianCrossPackages,
 }
 
 // Distros returns the distributions imagebuild knows.

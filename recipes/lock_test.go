@@ -241,12 +241,12 @@ func TestReadLockRecords(t *testing.T) {
 func TestSummarizeReports(t *testing.T) {
 	got := SummarizeReports(map[string][]byte{
 		"hiredis 2.3.2":  []byte(`{"file": "hiredis-2.3.2.tar.gz", "wheel": "hiredis-2.3.2-cp311-cp311-linux_x86_64.whl", "compiled": true}`),
-		"asyncpg 0.30.0": []byte(`{"file": "asyncpg-0.30.0.tar.gz", "wheel": "asyncpg-0.30.0-cp311-cp311-linux_x86_64.whl", "compiled": true}`),
+		"asyncpg 0.30.0": []byte(`{"file": "asyncpg-0.30.0.tar.gz", "wheel": "asyncpg-0.30.0-cp311-cp311-linux_aarch64.whl", "compiled": true, "cross": true}`),
 		"six 1.16.0":     []byte(`{"file": "six-1.16.0-py2.py3-none-any.whl", "wheel": "six-1.16.0-py2.py3-none-any.whl"}`),
 		"colorama 0.4.6": []byte(`{"file": "", "wheel": ""}`),
 		"garbage":        []byte(`not json`),
 	})
-	if want := "1 distributions installed from wheels, 2 compiled from source (asyncpg 0.30.0, hiredis 2.3.2)"; got != want {
+	if want := "1 distributions installed from wheels, 2 compiled from source (asyncpg 0.30.0 cross-compiled, hiredis 2.3.2)"; got != want {
 		t.Errorf("SummarizeReports = %q, want %q", got, want)
 	}
 	if got := SummarizeReports(nil); got != "" {

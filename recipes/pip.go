@@ -64,6 +64,13 @@ type venv struct {
 	// records are, in `imagebuild lock`'s stage, the packages step's
 	// record.
 	records []llb.State
+	// venvFrom, when set, is the stage the image's empty /opt/venv is
+	// copied from in place of stage: a cross stage's (see crossImage).
+	venvFrom llb.State
+	// native, when set, is the builder's base on the daemon's own
+	// platform, where the runtime's steps that only read its base's files
+	// run in place of that base (see crossImage).
+	native llb.State
 }
 
 const (
@@ -165,11 +172,16 @@ func projectPath(reqPath, dir string) string {
 // (pipTool's install: by name from a folder, so pip records no
 // direct_url.json naming the builder's path, and byte code compiled).
 func (v venv) installed(d Distribution) llb.State {
+	return v.installedAs(d, "builder: pip wheel and install "+d.Name+" "+d.Version)
+}
+
+// installedAs is installed with its step named name.
+func (v venv) installedAs(d Distribution, name string) llb.State {
 	req := strings.Join(append(append([]string{}, v.options...), d.requirement()), "\n") + "\n"
 	locked, _ := v.locked(LockKey(d)) // checked with the graph: see checkLocked
 	after := v.stage.Run(append(append(v.reads(), locked...),
 		llb.Args([]string{v.python, toolPath, "install", req, d.Name + "==" + d.Version, venvPython}),
-		llb.WithCustomName("builder: pip wheel and install "+d.Name+" "+d.Version),
+		llb.WithCustomName(name),
 	)...).Root()
 	return llb.Diff(v.stage, after, llb.WithCustomName("builder: what "+d.Name+" "+d.Version+" adds to "+venvDir))
 }
@@ -558,11 +570,14 @@ type StepReport struct {
 	Wheel string `json:"wheel"`
 	// Compiled is whether the step built that wheel from source.
 	Compiled bool `json:"compiled"`
+	// Cross is whether the step ran on another platform than the
+	// image's, cross-compiling (see [Inputs]'s Native).
+	Cross bool `json:"cross,omitempty"`
 }
 
 // SummarizeReports says in one line what a platform's reports (as the
 // build read them, by name) tell: which distributions were compiled from
-// source and how many came as wheels. "" when none is a [StepReport].
+// source (and which of them cross-compiled) and how many came as wheels. "" when none is a [StepReport].
 func SummarizeReports(reports map[string][]byte) string {
 	var compiled []string
 	wheels := 0
@@ -572,6 +587,8 @@ func SummarizeReports(reports map[string][]byte) string {
 			continue
 		}
 		switch {
+		case r.Compiled && r.Cross:
+			compiled = append(compiled, name+" cross-compiled")
 		case r.Compiled:
 			compiled = append(compiled, name)
 		case r.Wheel != "":

@@ -269,7 +269,19 @@ func (p Python) image(def Base, in Inputs) (graph.Image, error) {
 		if err := v.checkLocked(reqs.Distributions, projects); err != nil {
 			return graph.Image{}, err
 		}
-		img.Root, img.Reports = p.runtime(runtimeBase, rb.Distro, v, reqs.Distributions, nil, projects, context, appExclude, in.Platform)
+		runtime := func(v venv, fetched map[string]llb.State) (llb.State, []graph.Report) {
+			return p.runtime(runtimeBase, rb.Distro, v, reqs.Distributions, fetched, projects, context, appExclude, in.Platform)
+		}
+		// Cross-built where the daemon runs another machine and the
+		// distribution has a cross toolchain; not under imagebuild.lock,
+		// which records the stage that runs on the platform itself.
+		if t, ok := crossFor(b.Distro, in); ok && lock == nil {
+			native := llb.Image(b.Pin.String(), llb.Platform(in.Native))
+			cv := p.crossVenv(native, base, b.Distro, t, in, reqs.Options, compiles(reqs, projects, pl))
+			p.crossImage(&img, runtime, v, cv, reqs.Distributions)
+			return img, nil
+		}
+		img.Root, img.Reports = runtime(v, nil)
 		return img, nil
 	}
 	if err := v.checkLocked(nil, projects); err != nil {
@@ -504,15 +516,12 @@ func compiles(reqs Requirements, projects []string, pl *PlatformLock) bool {
 // build dependencies are the locked packages; from a builder image, the
 // stage is that image, which holds them and the venvs.
 func (p Python) venv(base llb.State, d Distro, platform ocispecs.Platform, options []string, bl builderLock, compiles bool) venv {
-	v := venv{distro: d, platform: platform, options: options, lock: bl.pl, wheelhouse: bl.image != ""}
-	v.python = venvPython
-	if !p.KeepPip {
-		v.python = pipToolDir + "/bin/python"
-	}
+	v := p.newVenv(d, platform, options)
+	v.lock, v.wheelhouse = bl.pl, bl.image != ""
 	if bl.image != "" {
 		base = llb.Image(bl.image.String(), llb.Platform(platform))
 	}
-	st := base.AddEnv("PATH", venvDir+"/bin:"+graph.DefaultPath).AddEnv("PYTHONHASHSEED", "0")
+	st := builderEnv(base)
 	if bl.image != "" {
 		v.stage = st
 		return v
@@ -534,18 +543,40 @@ func (p Python) venv(base llb.State, d Distro, platform ocispecs.Platform, optio
 	default:
 		st = st.With(d.Install(install, p.Packages, platform))
 	}
+	v.stage = st
+	return p.withVenvs(v)
+}
+
+// newVenv is a venv whose builder stage is yet to be made: the pip that
+// fills it is the venv's own with KeepPip, else pipToolDir's.
+func (p Python) newVenv(d Distro, platform ocispecs.Platform, options []string) venv {
+	v := venv{distro: d, platform: platform, options: options, python: venvPython}
+	if !p.KeepPip {
+		v.python = pipToolDir + "/bin/python"
+	}
+	return v
+}
+
+// builderEnv is base with the builder stage's environment: /opt/venv's
+// scripts first on PATH, and a fixed hash seed.
+func builderEnv(base llb.State) llb.State {
+	return base.AddEnv("PATH", venvDir+"/bin:"+graph.DefaultPath).AddEnv("PYTHONHASHSEED", "0")
+}
+
+// withVenvs is v with its stage's last step: the empty /opt/venv and,
+// unless KeepPip is set, the venv of the pip that fills it (venvsScript).
+func (p Python) withVenvs(v venv) venv {
 	if p.KeepPip {
-		st = st.Run(
+		v.stage = v.stage.Run(
 			llb.Args([]string{"python3", "-m", "venv", venvDir}),
 			llb.WithCustomName("builder: python3 -m venv "+venvDir),
 		).Root()
 	} else {
-		st = st.Run(
+		v.stage = v.stage.Run(
 			llb.Args([]string{"/bin/sh", "-c", venvsScript, "sh", pipToolDir, venvDir}),
 			llb.WithCustomName("builder: python3 -m venv --without-pip "+venvDir+", filled by the pip in "+pipToolDir),
 		).Root()
 	}
-	v.stage = st
 	return v
 }
 
@@ -564,14 +595,22 @@ func (p Python) venv(base llb.State, d Distro, platform ocispecs.Platform, optio
 // process, on the base, and their layer is a fixed-time copy of what that
 // process changed.
 func (p Python) runtime(base llb.State, d Distro, v venv, dists []Distribution, fetched map[string]llb.State, projects []string, app llb.State, appExclude []string, platform ocispecs.Platform) (llb.State, []graph.Report) {
+	on := base
+	if v.native.Output() != nil {
+		on = v.native
+	}
 	layers := []llb.State{
 		base,
-		AppUser.FilesLayer("runtime: add "+AppUser.Name+" and "+AppUser.Group, base, d),
+		AppUser.filesLayer("runtime: add "+AppUser.Name+" and "+AppUser.Group, base, d, on),
 	}
 	if len(p.RuntimePackages) > 0 {
 		layers = append(layers, d.PackagesLayer("runtime: install runtime libraries "+strings.Join(p.RuntimePackages, " "), base, p.RuntimePackages, platform))
 	}
-	layers = append(layers, AppUser.CopyLayer("runtime: copy the empty "+venvDir+" from builder", v.stage, venvDir, venvDir))
+	empty := v.stage
+	if v.venvFrom.Output() != nil {
+		empty = v.venvFrom
+	}
+	layers = append(layers, AppUser.CopyLayer("runtime: copy the empty "+venvDir+" from builder", empty, venvDir, venvDir))
 	files := func(dist Distribution) llb.State {
 		st, ok := fetched[dist.Key()]
 		if !ok {

@@ -25,6 +25,12 @@ type Inputs struct {
 	// Context is the build context the graph reads; the zero Context is
 	// an empty one.
 	Context graph.Context
+	// Native is the platform the daemon runs natively, where it is known.
+	// A recipe whose graph can build for Platform on Native without
+	// emulation runs its builder stage there (Python: a locked venv on a
+	// distribution with a cross toolchain, see [Python]). The zero Native
+	// runs every step on Platform: natively, or under emulation.
+	Native ocispecs.Platform
 }
 
 // Base is a base image and the distribution it runs, which decides how a

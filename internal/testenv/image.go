@@ -87,10 +87,16 @@ func Files(t testing.TB, img v1.Image) map[string]File {
 // reaches) as the image config's user, working directory and environment,
 // and returns what it printed on stdout and stderr.
 func (e *Env) Run(ctx context.Context, ref string, args ...string) (string, error) {
+	return e.RunOn(ctx, ref, Platform, args...)
+}
+
+// RunOn is [Env.Run] of the image of ref for the platform p: under QEMU
+// emulation for [Arm64].
+func (e *Env) RunOn(ctx context.Context, ref string, p ocispecs.Platform, args ...string) (string, error) {
 	var out []byte
 	_, err := e.Client.Build(ctx, client.SolveOpt{}, "imagebuild-test", func(ctx context.Context, gw gateway.Client) (*gateway.Result, error) {
 		_, _, cfgJSON, err := gw.ResolveImageConfig(ctx, ref, sourceresolver.Opt{
-			ImageOpt: &sourceresolver.ResolveImageOpt{Platform: &Platform, ResolveMode: llb.ResolveModeDefault.String()},
+			ImageOpt: &sourceresolver.ResolveImageOpt{Platform: &p, ResolveMode: llb.ResolveModeDefault.String()},
 		})
 		if err != nil {
 			return nil, err
@@ -99,7 +105,7 @@ func (e *Env) Run(ctx context.Context, ref string, args ...string) (string, erro
 		if err := json.Unmarshal(cfgJSON, &cfg); err != nil {
 			return nil, err
 		}
-		st, err := llb.Image(ref, llb.Platform(Platform)).WithImageConfig(cfgJSON)
+		st, err := llb.Image(ref, llb.Platform(p)).Platform(p).WithImageConfig(cfgJSON)
 		if err != nil {
 			return nil, err
 		}

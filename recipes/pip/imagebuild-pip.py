@@ -4,6 +4,7 @@ so that a build of the same inputs gives the same bytes on any machine.
 
     python imagebuild-pip.py resolve REQUIREMENTS OUT PYTHON
     python imagebuild-pip.py install REQUIREMENT NAME PYTHON [RECORD]
+    python imagebuild-pip.py cross REQUIREMENT NAME PYTHON RECORD
     python imagebuild-pip.py project SRC PYTHON [OPTIONS]
     python imagebuild-pip.py hook NAME OUT [WHEEL_DIR]
     python imagebuild-pip.py lock REQUIREMENT KEY OUT
@@ -35,6 +36,18 @@ removed. A requirement whose environment markers exclude this platform
 installs nothing. It writes REPORT, which the build reads: the file it
 fetched, the wheel it installed, and whether it compiled that wheel from
 source.
+
+cross is install for another platform than this interpreter's (CROSS,
+CROSS_MACHINE; see cross_target), with nothing of that platform run:
+the file is chosen by that platform's tags and markers, an sdist compiled
+by the cross compiler against that platform's Python (its sysconfigdata
+and headers, which the builder stage holds), the wheel checked to hold
+that platform's machine code, and installed by this Python (unpacked, its
+RECORD and scripts written, byte code compiled: the same files for the
+same Python minor). It writes RECORD, {"built": true}, or why it could not
+build ({"error"}), and does not fail then: the build takes the
+distribution's step under emulation. A refusal (a file whose hash the
+requirement does not give, ...) fails it as it fails install.
 
 project builds the wheel of the local project in the folder SRC (read
 only) at the same fixed paths as an sdist, and installs it as install does,
@@ -76,8 +89,10 @@ each against the installed pip and Python.
 import contextlib
 import hashlib
 import importlib
+import glob
 import json
 import os
+import platform
 import random
 import shutil
 import subprocess
@@ -125,6 +140,16 @@ WHEELS = os.path.join(ROOT, "out")
 
 # The venv the image gets.
 VENV = "/opt/venv"
+
+# The environment variables of a step that builds for another platform
+# (see cross_target): the GNU triplet of its machine and libc (the cross
+# compiler's prefix, aarch64-linux-gnu), and its machine as wheel tags and
+# markers name it (aarch64).
+CROSS = "IMAGEBUILD_CROSS"
+CROSS_MACHINE = "IMAGEBUILD_CROSS_MACHINE"
+
+# ELF's e_machine of each machine a step builds for.
+ELF_MACHINES = {"x86_64": 62, "aarch64": 183}
 
 
 def run(cmd, **kw):
@@ -510,7 +535,12 @@ def build_tree(src, outdir, options):
         install_locked(files, options, python, environ)
     wheels = os.path.join(ROOT, "wheel")
     os.makedirs(wheels)
+    target = cross_target()
+    if target:
+        environ = cross_environ(environ, target)
     name = hook_call(src, python, environ, "build_wheel", wheels)
+    if target:
+        check_machine(os.path.join(wheels, name), target)
     shutil.copy(os.path.join(wheels, name), outdir)
     print("imagebuild: built %s" % name)
 
@@ -564,8 +594,8 @@ def download(requirement, record=None):
         shutil.rmtree(dl)
         os.makedirs(dl)
         hashes = ["--require-hashes"] if hashed else []
-        run([*PIP, "download", "--no-deps", *hashes, "--disable-pip-version-check", "--no-input",
-             "--dest", dl, "--requirement", reqfile])
+        run([*PIP, "download", "--no-deps", *hashes, *platform_options(), "--disable-pip-version-check",
+             "--no-input", "--dest", dl, "--requirement", reqfile])
     files = os.listdir(dl)
     if not files:
         print("imagebuild: nothing to fetch for this platform (environment markers)")
@@ -671,7 +701,8 @@ def pip_finder(reqfile, dl):
     tags), as plain values and calls:
 
       name, requirement  its name, and its text without options
-      applies            whether its environment markers hold here
+      applies            whether its environment markers hold here (or,
+                         cross-building, on the target: marker_environment)
       hashed             whether it gives hashes
       best()             (url, file name) of the file pip would take (of
                          those that match its hashes, where any do), or None
@@ -681,21 +712,25 @@ def pip_finder(reqfile, dl):
 
     PRIVATE API: pip._internal: create_command("download") and the
     command's parse_args, main_context, get_default_session,
-    _build_package_finder and get_requirements; InstallRequirement's req,
-    match_markers and hashes(trust_internet=False);
+    _build_package_finder (with cmdoptions.make_target_python, as pip
+    download builds it, for --platform) and get_requirements;
+    InstallRequirement's req, markers and hashes(trust_internet=False);
     PackageFinder.find_best_candidate(...).best_candidate.link's
     url_without_fragment and filename; Hashes.check_against_path. Every use
     of them is here; test_private_api.py checks each against the installed
     pip."""
     from pip._internal.commands import create_command
 
+    from pip._internal.cli.cmdoptions import make_target_python
+
     cmd = create_command("download")
-    options, args = cmd.parse_args(["--no-deps", "--disable-pip-version-check", "--no-input",
+    options, args = cmd.parse_args(["--no-deps", "--disable-pip-version-check", "--no-input", *platform_options(),
                                     "--dest", dl, "--requirement", reqfile])
     options.editables = []  # as pip download sets it
     with cmd.main_context():
         session = cmd.get_default_session(options)
-        finder = cmd._build_package_finder(options=options, session=session)
+        finder = cmd._build_package_finder(options=options, session=session,
+                                           target_python=make_target_python(options))
         reqs = cmd.get_requirements(args, options, finder, session)
         if len(reqs) != 1:
             raise ValueError("want one requirement, have %d" % len(reqs))
@@ -722,7 +757,8 @@ def pip_finder(reqfile, dl):
                 return False
             return True
 
-        yield types.SimpleNamespace(name=req.name, requirement=str(req.req), applies=req.match_markers(),
+        applies = req.markers is None or req.markers.evaluate(dict(marker_environment(), extra=""))
+        yield types.SimpleNamespace(name=req.name, requirement=str(req.req), applies=applies,
                                     hashed=bool(hashes), best=best, download=download, check=check)
 
 
@@ -762,17 +798,18 @@ def requires(wheel):
     out = []
     for line in msg.get_all("Requires-Dist") or []:
         req = Requirement(line)
-        if req.marker is None or req.marker.evaluate({"extra": ""}):
+        if req.marker is None or req.marker.evaluate(dict(marker_environment(), extra="")):
             out.append({"name": req.name, "specifier": str(req.specifier), "extras": sorted(req.extras)})
     return out
 
 
 def write_report(fetched, compiled):
     """Writes REPORT: the file the step fetched ("" for none), the wheel it
-    installed ("" for none) and whether that wheel was compiled from
-    source."""
+    installed ("" for none), whether that wheel was compiled from source,
+    and, cross-building, that it was built for another platform."""
     wheels = os.listdir(WHEELS) if os.path.isdir(WHEELS) else []
-    write_record(REPORT, file=fetched, wheel=wheels[0] if wheels else "", compiled=compiled)
+    cross = {"cross": True} if cross_target() else {}
+    write_record(REPORT, file=fetched, wheel=wheels[0] if wheels else "", compiled=compiled, **cross)
 
 
 def write_record(path, **record):
@@ -797,7 +834,9 @@ def install(requirement, name, python, record=None):
             wheel = os.path.join(WHEELS, wheels[0])
             write_record(record, sha256=fetched["sha256"], version=wheel_metadata(wheel)["Version"],
                          requires=requires(wheel))
-        if wheels:
+        if wheels and cross_target():
+            install_wheel_as_is(python)
+        elif wheels:
             install_wheel(name, python)
         else:
             shutil.rmtree(ROOT)
@@ -808,6 +847,127 @@ def install(requirement, name, python, record=None):
         print("imagebuild: %s: %s; the build takes its own step once resolved" % (name, e))
 
 
+def cross_target():
+    """The platform this step builds for when it is not this
+    interpreter's (CROSS, CROSS_MACHINE), as triplet and machine; None for
+    this interpreter's own."""
+    triplet = os.environ.get(CROSS)
+    if not triplet:
+        return None
+    return types.SimpleNamespace(triplet=triplet, machine=os.environ[CROSS_MACHINE])
+
+
+def cross_platforms(machine):
+    """The platform tags of machine, as pip would take them there: this
+    interpreter's own (manylinux_2_36_x86_64, ..., linux_x86_64) with
+    machine for this one's. The builder stage that cross-builds runs the
+    target's base for this machine: the same libc, at the same version."""
+    from pip._vendor.packaging import tags
+
+    here, out = platform.machine(), []
+    for t in tags.sys_tags():
+        if t.platform.endswith("_" + here):
+            p = t.platform[:-len(here)] + machine
+            if p not in out:
+                out.append(p)
+    return out
+
+
+def platform_options():
+    """pip's options that choose files for the target, cross-building: its
+    platform tags (the interpreter's version and ABI are this one's, which
+    are the target's); none otherwise."""
+    target = cross_target()
+    if not target:
+        return []
+    return [opt for p in cross_platforms(target.machine) for opt in ("--platform", p)]
+
+
+def marker_environment():
+    """What environment markers see of the target that is not this
+    interpreter's, cross-building: its machine. Nothing otherwise."""
+    target = cross_target()
+    return {"platform_machine": target.machine} if target else {}
+
+
+def cross_environ(environ, target):
+    """environ for a backend that builds for target: the target Python's
+    sysconfig (its _sysconfigdata module, beside this Python's standard
+    library: the extension suffix, ABI, flags), its platform for the
+    wheel's tag, and the cross compiler, which distutils and setuptools take
+    from CC and CXX (and the linker from them)."""
+    stdlib = os.path.dirname(os.__file__)
+    found = sorted(glob.glob(os.path.join(stdlib, "_sysconfigdata_*_%s.py" % target.triplet)))
+    if not found:
+        raise ValueError("the builder stage has no sysconfig of the target's Python (%s/_sysconfigdata_*_%s.py)"
+                         % (stdlib, target.triplet))
+    cc = target.triplet + "-"
+    return dict(environ, _PYTHON_SYSCONFIGDATA_NAME=os.path.basename(found[0])[:-3],
+                _PYTHON_HOST_PLATFORM="linux-" + target.machine, CC=cc + "gcc", CXX=cc + "g++", AR=cc + "ar")
+
+
+def check_machine(wheel, target):
+    """Fails unless every ELF file in wheel is for target's machine, and its
+    tag names that machine (or none): a backend that ignored the cross
+    compiler built for this one."""
+    want = ELF_MACHINES.get(target.machine)
+    plat = os.path.basename(wheel)[:-len(".whl")].split("-")[-1]
+    if plat != "any" and not all(p.endswith("_" + target.machine) for p in plat.split(".")):
+        raise ValueError("the backend built %s, not a wheel for %s" % (os.path.basename(wheel), target.machine))
+    with zipfile.ZipFile(wheel) as z:
+        for name in z.namelist():
+            with z.open(name) as f:
+                head = f.read(20)
+            if head[:4] != b"\x7fELF":
+                continue
+            got = int.from_bytes(head[18:20], "little" if head[5] == 1 else "big")
+            if got != want:
+                raise ValueError("the backend built %s for ELF machine %d, not %s's (%s)"
+                                 % (name, got, target.machine, want))
+
+
+def install_wheel_as_is(python):
+    """install_wheel for a wheel of another platform than python's, which
+    pip install refuses by its tags: pip's own wheel installer writes it
+    into python's environment (files, RECORD, INSTALLER, REQUESTED and
+    scripts naming python, as pip install does), then byte code is
+    compiled and ROOT removed as install_wheel does.
+
+    PRIVATE API: pip._internal.operations.install.wheel.install_wheel and
+    pip._internal.locations.get_scheme, run under python with this pip's
+    folder first on its path. test_private_api.py checks that it installs
+    a wheel pip install refuses by its tags."""
+    import pip
+
+    filename = os.listdir(WHEELS)[0]
+    wheel, name = os.path.join(WHEELS, filename), filename.split("-")[0]
+    code = ("import sys\n"
+            "sys.path.insert(0, sys.argv[1])\n"
+            "from pip._internal.locations import get_scheme\n"
+            "from pip._internal.operations.install.wheel import install_wheel\n"
+            "install_wheel(sys.argv[3], sys.argv[2], get_scheme(sys.argv[3]), req_description=sys.argv[3],\n"
+            "              pycompile=False, warn_script_location=False, requested=True)\n")
+    run([python, "-c", code, os.path.dirname(os.path.dirname(pip.__file__)), wheel, name])
+    run([python, "-m", "compileall", "-q", "-f", "--invalidation-mode", "checked-hash", VENV])
+    shutil.rmtree(ROOT)
+
+
+def cross(requirement, name, python, record):
+    """install, building for the target (see the module's doc)."""
+    if not cross_target():
+        refuse("cross needs %s and %s" % (CROSS, CROSS_MACHINE))
+    try:
+        install(requirement, name, python)
+    except (HashMismatch, Refused):
+        raise
+    except (Exception, SystemExit) as e:
+        why = str(e) or type(e).__name__
+        write_record(record, error=why)
+        print("imagebuild: %s cannot be cross-built (%s); the build takes it under emulation" % (name, why))
+        return
+    write_record(record, built=True)
+
+
 if __name__ == "__main__":
     # The folder this file is in is not for imports (sys.path[0]).
     del sys.path[0]
@@ -816,6 +976,8 @@ if __name__ == "__main__":
         resolve(*args)
     elif cmd == "install":
         install(*args)
+    elif cmd == "cross":
+        cross(*args)
     elif cmd == "project":
         project(*args)
     elif cmd == "hook":

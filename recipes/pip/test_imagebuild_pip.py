@@ -457,3 +457,31 @@ class Requires(ScriptTest):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class CrossBuild(ScriptTest):
+    """Cross-building: the target's platform tags are this interpreter's
+    with the target's machine, and a wheel the backend built is checked to
+    hold the target's machine code."""
+
+    def test_cross_platforms(self):
+        here = __import__("platform").machine()
+        tags = pip_script.cross_platforms("aarch64" if here != "aarch64" else "x86_64")
+        self.assertTrue(tags)
+        self.assertFalse([t for t in tags if t.endswith("_" + here)], tags)
+        self.assertIn("linux_" + ("aarch64" if here != "aarch64" else "x86_64"), tags)
+
+    def elf_wheel(self, tag, machine):
+        path = self.path("probe-1.0-%s.whl" % tag)
+        header = b"\x7fELF\x02\x01\x01" + bytes(11) + machine.to_bytes(2, "little") + bytes(44)
+        write_zip(path, {"probe.so": header, "probe.py": "x = 1\n"})
+        return path
+
+    def test_check_machine(self):
+        target = pip_script.types.SimpleNamespace(triplet="aarch64-linux-gnu", machine="aarch64")
+        pip_script.check_machine(self.elf_wheel("cp311-cp311-linux_aarch64", 183), target)
+        pip_script.check_machine(self.elf_wheel("py3-none-manylinux_2_17_aarch64.manylinux2014_aarch64", 183), target)
+        with self.assertRaisesRegex(ValueError, "for ELF machine 62, not aarch64's"):
+            pip_script.check_machine(self.elf_wheel("cp311-cp311-linux_aarch64", 62), target)
+        with self.assertRaisesRegex(ValueError, "not a wheel for aarch64"):
+            pip_script.check_machine(self.elf_wheel("cp311-cp311-linux_x86_64", 183), target)

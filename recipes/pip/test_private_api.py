@@ -11,7 +11,12 @@ import sys
 import tempfile
 import unittest
 
-from fixtures import SCRIPT, Index, ScriptTest, isolate_pip, pip_script, sdist, sha256, site_packages, venv, wheel
+import platform
+import zipfile
+from unittest import mock
+
+from fixtures import (SCRIPT, Index, ScriptTest, isolate_pip, pip_script, sdist, sha256, site_packages, venv, wheel,
+                      wheel_files, write_zip)
 
 index = None
 
@@ -115,9 +120,66 @@ class PipFinder(ScriptTest):
                 f.write(b"changed")
             self.assertFalse(req.check(path))
 
+    def test_the_targets_platform(self):
+        # Cross-building (pipTool's cross), the finder takes the target's
+        # wheel by its tags, and markers see the target's machine.
+        folder = self.path("plat")
+        os.makedirs(folder)
+        other = "aarch64" if platform.machine() != "aarch64" else "x86_64"
+        for machine in (platform.machine(), other):
+            tag = "py3-none-manylinux_2_17_" + machine
+            path = os.path.join(folder, "platform_probe-1.0-%s.whl" % tag)
+            write_zip(path, wheel_files("platform-probe", "1.0", {"platform_probe.py": "M = %r\n" % machine}, [], tag))
+            index.add(path)
+        with mock.patch.dict(os.environ, {pip_script.CROSS: other + "-linux-gnu", pip_script.CROSS_MACHINE: other}):
+            _, best = self.find("platform-probe==1.0\n")
+            self.assertEqual(best[1], "platform_probe-1.0-py3-none-manylinux_2_17_%s.whl" % other)
+            req, _ = self.find("platform-probe==1.0 ; platform_machine == '%s'\n" % other)
+            self.assertTrue(req.applies)
+        _, best = self.find("platform-probe==1.0\n")
+        self.assertEqual(best[1], "platform_probe-1.0-py3-none-manylinux_2_17_%s.whl" % platform.machine())
+        req, _ = self.find("platform-probe==1.0 ; platform_machine == '%s'\n" % other)
+        self.assertFalse(req.applies)
+
     def test_more_than_one_requirement(self):
         with self.assertRaisesRegex(ValueError, "want one requirement, have 2"):
             self.find("finder-probe==1.0\nelsewhere==3.0\n")
+
+
+class InstallWheelAsIs(ScriptTest):
+    """install_wheel_as_is: pip's wheel installer, run under the venv's
+    Python, installs a wheel for another machine (which pip install refuses
+    by its tags) as pip install would: its files, RECORD, INSTALLER,
+    REQUESTED, and scripts that name the venv's Python."""
+
+    def test_installs_another_machines_wheel(self):
+        python = venv(pip_script.VENV)
+        other = "aarch64" if platform.machine() != "aarch64" else "x86_64"
+        tag = "cp3%d-cp3%d-linux_%s" % (sys.version_info[1], sys.version_info[1], other)
+        os.makedirs(pip_script.WHEELS)
+        path = os.path.join(pip_script.WHEELS, "as_is_probe-1.0-%s.whl" % tag)
+        files = wheel_files("as-is-probe", "1.0", {"as_is_probe.py": "def main():\n    print('as is')\n"}, [], tag)
+        files["as_is_probe-1.0.dist-info/entry_points.txt"] = "[console_scripts]\nas-is-probe = as_is_probe:main\n"
+        write_zip(path, files)
+        refused = subprocess.run([*pip_script.pip_for(python), "install", "--no-deps", "--no-index", "--quiet", path],
+                                 capture_output=True, text=True)
+        self.assertNotEqual(refused.returncode, 0, "pip install took a wheel for another machine")
+        pip_script.install_wheel_as_is(python)
+        site = site_packages(pip_script.VENV)
+        info = os.path.join(site, "as_is_probe-1.0.dist-info")
+        with open(os.path.join(info, "INSTALLER")) as f:
+            self.assertEqual(f.read(), "pip\n")
+        self.assertTrue(os.path.isfile(os.path.join(info, "REQUESTED")))
+        with open(os.path.join(info, "RECORD")) as f:
+            self.assertIn("as_is_probe.py,sha256=", f.read())
+        self.assertFalse(os.path.exists(pip_script.ROOT), "ROOT is left behind")
+        self.assertTrue(any(n.startswith("as_is_probe.") and n.endswith(".pyc")
+                            for n in os.listdir(os.path.join(site, "__pycache__"))), "no byte code")
+        script = os.path.join(pip_script.VENV, "bin", "as-is-probe")
+        with open(script) as f:
+            self.assertEqual(f.readline(), "#!%s\n" % python)
+        got = subprocess.run([script], check=True, capture_output=True, text=True).stdout
+        self.assertEqual(got, "as is\n")
 
 
 class SeedTempNames(unittest.TestCase):
