@@ -20,8 +20,12 @@ import (
 // package manager and pip-installs the requirements into /opt/venv; the
 // runtime gets only /opt/venv and the build
 // context (as /app), both owned by the non-root appuser (UID/GID 1000, no
-// home, a nologin shell), and runs as that user. Zero values take the
-// recipe's defaults, so a literal names only what it changes:
+// home, a nologin shell), and runs as that user. A locked venv for
+// another machine than the daemon's ([Inputs]'s Native) is cross-compiled
+// on the daemon's own where the distribution has a cross toolchain
+// (Debian), a distribution that cannot be taken alone under emulation
+// (docs/platforms.md). Zero values take the recipe's defaults, so a
+// literal names only what it changes:
 //
 //	recipes.PythonAlpine{User: "1000:1000", RuntimePackages: []string{"libpq"}}
 type Python struct {
