@@ -169,7 +169,7 @@ func projectPath(reqPath, dir string) string {
 
 // installed is what d adds to the empty venv: one step, on the builder
 // stage, fetches its wheel or builds it from its sdist and installs it
-// (pipTool's install: by name from a folder, so pip records no
+// (pipTool's install: by pip's wheel installer, which records no
 // direct_url.json naming the builder's path, and byte code compiled).
 func (v venv) installed(d Distribution) llb.State {
 	return v.installedAs(d, "builder: pip wheel and install "+d.Name+" "+d.Version)

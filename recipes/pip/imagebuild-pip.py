@@ -28,8 +28,9 @@ downloads the one distribution REQUIREMENT names (a requirements
 file's text: name==version with its hashes, checked, and the file's global
 options): a wheel is taken as it is; a source distribution is built at
 fixed paths (see build), so that the paths a compiler records (debug info,
-__FILE__) are the same in every build. That wheel alone is installed, by
-NAME, from a folder (so pip records no direct_url.json naming it), its byte
+__FILE__) are the same in every build. That wheel alone is installed by
+pip's wheel installer, as pip install installs it by name from a folder
+(no direct_url.json naming the builder's path: see install_wheel), its byte
 code compiled with hash-based invalidation (.pyc files then do not depend
 on when the sources were unpacked), and what the step made on the way
 removed. A requirement whose environment markers exclude this platform
@@ -375,7 +376,7 @@ def project(src, python, options=""):
     shutil.copytree(src, tree, symlinks=True)
     build_tree(tree, WHEELS, [line for line in options.splitlines() if line.strip()])
     write_report("", True)
-    install_wheel(os.listdir(WHEELS)[0].split("-")[0], python)
+    install_wheel(python)
 
 
 def global_options(requirement):
@@ -762,18 +763,45 @@ def pip_finder(reqfile, dl):
                                     hashed=bool(hashes), best=best, download=download, check=check)
 
 
-def install_wheel(name, python):
-    """Installs the wheel in WHEELS alone into python's environment, by
-    name, compiles the environment's byte code and removes ROOT."""
-    run([*pip_for(python), "install", "--no-deps", "--no-index", "--no-compile", "--no-cache-dir",
-         "--disable-pip-version-check", "--no-input", "--find-links", WHEELS, name])
-    # -f: a .pth file that imports a module at startup (setuptools'
-    # distutils-precedence.pth) has the interpreter write that module's byte
-    # code as it starts, timestamp-based, before compileall sees it; without
-    # -f compileall takes it for up to date, and the image holds the
-    # unpacking time of the source.
-    run([python, "-m", "compileall", "-q", "-f", "--invalidation-mode", "checked-hash", VENV])
+def install_wheel(python):
+    """Installs the wheel in WHEELS alone into python's environment with
+    pip's own wheel installer, as pip install installs it (its files,
+    RECORD, INSTALLER, REQUESTED, scripts naming python; no
+    direct_url.json), compiles the environment's byte code in the same
+    process, and removes ROOT. pip install would start its whole command
+    (and, to find the file, a finder) first, and check the wheel's tags:
+    the file was chosen by them (pip_finder) or built here, and a
+    cross-built wheel's are another machine's (see cross).
+
+    PRIVATE API: pip._internal.operations.install.wheel.install_wheel and
+    pip._internal.locations.get_scheme, run under python with this pip's
+    folder first on its path. test_private_api.py checks that it installs
+    what pip install installs, and a wheel pip install refuses by its
+    tags."""
+    import pip
+
+    filename = os.listdir(WHEELS)[0]
+    run([python, "-c", INSTALL_WHEEL, os.path.dirname(os.path.dirname(pip.__file__)), os.path.join(WHEELS, filename),
+         filename.split("-")[0], VENV])
     shutil.rmtree(ROOT)
+
+
+# install_wheel's program: argv is pip's folder, the wheel, the
+# distribution's name and the venv. compile_dir with force: a .pth file
+# that imports a module at startup (setuptools' distutils-precedence.pth)
+# has an interpreter that starts on the venv write that module's byte code,
+# timestamp-based; without force it would be taken for up to date, and the
+# image would hold the unpacking time of the source.
+INSTALL_WHEEL = """import compileall, py_compile, sys
+sys.path.insert(0, sys.argv[1])
+from pip._internal.locations import get_scheme
+from pip._internal.operations.install.wheel import install_wheel
+install_wheel(sys.argv[3], sys.argv[2], get_scheme(sys.argv[3]), req_description=sys.argv[3],
+              pycompile=False, warn_script_location=False, requested=True)
+ok = compileall.compile_dir(sys.argv[4], quiet=1, force=True,
+                            invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
+sys.exit(0 if ok else 1)
+"""
 
 
 def wheel_metadata(wheel):
@@ -834,10 +862,8 @@ def install(requirement, name, python, record=None):
             wheel = os.path.join(WHEELS, wheels[0])
             write_record(record, sha256=fetched["sha256"], version=wheel_metadata(wheel)["Version"],
                          requires=requires(wheel))
-        if wheels and cross_target():
-            install_wheel_as_is(python)
-        elif wheels:
-            install_wheel(name, python)
+        if wheels:
+            install_wheel(python)
         else:
             shutil.rmtree(ROOT)
     except (Exception, SystemExit) as e:
@@ -924,32 +950,6 @@ def check_machine(wheel, target):
             if got != want:
                 raise ValueError("the backend built %s for ELF machine %d, not %s's (%s)"
                                  % (name, got, target.machine, want))
-
-
-def install_wheel_as_is(python):
-    """install_wheel for a wheel of another platform than python's, which
-    pip install refuses by its tags: pip's own wheel installer writes it
-    into python's environment (files, RECORD, INSTALLER, REQUESTED and
-    scripts naming python, as pip install does), then byte code is
-    compiled and ROOT removed as install_wheel does.
-
-    PRIVATE API: pip._internal.operations.install.wheel.install_wheel and
-    pip._internal.locations.get_scheme, run under python with this pip's
-    folder first on its path. test_private_api.py checks that it installs
-    a wheel pip install refuses by its tags."""
-    import pip
-
-    filename = os.listdir(WHEELS)[0]
-    wheel, name = os.path.join(WHEELS, filename), filename.split("-")[0]
-    code = ("import sys\n"
-            "sys.path.insert(0, sys.argv[1])\n"
-            "from pip._internal.locations import get_scheme\n"
-            "from pip._internal.operations.install.wheel import install_wheel\n"
-            "install_wheel(sys.argv[3], sys.argv[2], get_scheme(sys.argv[3]), req_description=sys.argv[3],\n"
-            "              pycompile=False, warn_script_location=False, requested=True)\n")
-    run([python, "-c", code, os.path.dirname(os.path.dirname(pip.__file__)), wheel, name])
-    run([python, "-m", "compileall", "-q", "-f", "--invalidation-mode", "checked-hash", VENV])
-    shutil.rmtree(ROOT)
 
 
 def cross(requirement, name, python, record):
