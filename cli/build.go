@@ -287,20 +287,17 @@ func (a *app) runBuild(ctx context.Context, args []string, stdout, stderr io.Wri
 			return verifyImage(ctx, img, p, sbom, stdout)
 		}
 	}
-	images := recipeImages(r, in)
-	if len(so.Builders) > 0 {
-		// A platform built on a builder of its own runs there, natively
-		// or under that daemon's emulation: nothing is cross-compiled.
-		own := in
-		own.Native = ocispecs.Platform{}
-		images = func(p ocispecs.Platform) (graph.Image, error) {
+	// A platform built on a builder of its own runs there, natively or
+	// under that daemon's emulation: nothing is cross-compiled for it.
+	images := func(in recipes.Inputs) builder.Images {
+		return func(p ocispecs.Platform) (graph.Image, error) {
 			if _, ok := so.Builders[builder.PlatformID(p)]; ok {
-				return recipeImages(r, own)(p)
+				in.Native = ocispecs.Platform{}
 			}
 			return recipeImages(r, in)(p)
 		}
 	}
-	plan, err := builder.NewPlan(ctx, images, ps, so)
+	plan, err := builder.NewPlan(ctx, images(in), ps, so)
 	if err != nil {
 		return o.planError(err, r.Name())
 	}
@@ -309,6 +306,21 @@ func (a *app) runBuild(ctx context.Context, args []string, stdout, stderr io.Wri
 		return err
 	}
 	defer c.Close()
+	if in.Native.OS != "" {
+		// The plan took the daemon's machine for this one's; a daemon of
+		// another (a remote amd64 builder of an arm64 laptop) cross-builds
+		// from its own.
+		native, err := builder.DefaultPlatform(ctx, c)
+		if err != nil {
+			return explainConnect(daemonLost(daemon.Lost(err), o.addr), o.addr)
+		}
+		if builder.PlatformID(native) != builder.PlatformID(in.Native) {
+			in.Native = native
+			if plan, err = builder.NewPlan(ctx, images(in), ps, so); err != nil {
+				return o.planError(err, r.Name())
+			}
+		}
+	}
 	if e := daemon.EngineOf(c); e != nil {
 		defer e.Close() // with --addr docker://, the engine's API client too
 	}

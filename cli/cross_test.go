@@ -237,3 +237,52 @@ func progressLogs(t *testing.T, stderr string) string {
 	}
 	return b.String()
 }
+
+// TestCrossFromTheDaemonsMachine: the machine a build cross-compiles from
+// is the daemon's, asked once the build connects, not the client's. A
+// daemon whose own platform is linux/arm64 (its worker given that one
+// platform; its steps run under QEMU here) builds an arm64 image of a
+// lock of wheels on arm64, nothing cross; this machine's amd64 daemon
+// cross-builds the same lock, the wheels chosen by arm64's tags. Both
+// images hold arm64's wheel.
+func TestCrossFromTheDaemonsMachine(t *testing.T) {
+	env := testenv.Get(t)
+	env.NeedArm64(t)
+	arm := testenv.StartTLSDaemon(t, "--oci-worker-platform", "linux/arm64")
+	pipconf := testenv.PipConf(t, lockIndex(t).PipConf())
+	ctxDir := wheelsOnlyPylock(t)
+	for _, tt := range []struct {
+		name, addr string
+		cross      bool
+	}{
+		{"an arm64 daemon", "unix://" + arm.Socket, false},
+		{"this machine's daemon", env.Addr, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tarball := filepath.Join(t.TempDir(), "image.oci.tar")
+			_, stderr, code := cli(t, "build", "python-slim", "--addr", tt.addr, "--context", ctxDir,
+				"--base", env.Base.String(), "--progress", "rawjson", "--secret", "id=pipconf,src="+pipconf,
+				"--platform", "linux/arm64", "-o", "type=oci,dest="+tarball)
+			if code != 0 {
+				t.Fatalf("build exited %d\n%s", code, lastLines(stderr, 20))
+			}
+			steps := progressSteps(t, stderr)
+			want := "builder: pip wheel and install ibdemo-native 1.0"
+			if tt.cross {
+				want += " for linux/arm64, cross"
+			}
+			if _, ok := steps[want]; !ok {
+				t.Errorf("the progress shows no step %q: %v", want, slices.Sorted(maps.Keys(steps)))
+			}
+			for name := range steps {
+				if strings.HasSuffix(name, ", cross") != tt.cross && strings.HasPrefix(name, "builder: pip wheel and install") {
+					t.Errorf("the step %q ran on %s", name, tt.name)
+				}
+			}
+			files := testenv.Files(t, testenv.OCIImage(t, tarball))
+			if got := string(files["opt/venv/lib/python3.11/site-packages/ibdemo_native/__init__.py"].Data); got != "ARCH = 'aarch64'\n" {
+				t.Errorf("ibdemo_native/__init__.py = %q, want arm64's wheel", got)
+			}
+		})
+	}
+}

@@ -227,21 +227,7 @@ func TestLockFileTwoPlatforms(t *testing.T) {
 	env := testenv.Get(t)
 	env.NeedArm64(t)
 	pipconf := testenv.PipConf(t, lockIndex(t).PipConf())
-	ctxDir := lockAppContext(t, "pylock", func(name string, dt []byte) []byte {
-		// ibdemo-native in the default set, and hiredis out, which arm64
-		// would compile under emulation.
-		s := strings.Replace(string(dt), `marker = "'native' in extras and sys_platform == 'linux'"`, `marker = "sys_platform == 'linux'"`, 1)
-		i := strings.Index(s, "[[packages]]\nname = \"hiredis\"")
-		j := strings.Index(s, "[[packages]]\nname = \"ibdemo-arm\"")
-		k := strings.Index(s, "sdist = { name = \"ibdemo_core-1.0.tar.gz\"")
-		if i < 0 || j < i || k < 0 || s == string(dt) {
-			t.Fatal("pylock.toml: not the fixture this test edits")
-		}
-		s = s[:k] + s[k+strings.Index(s[k:], "\n")+1:]
-		i = strings.Index(s, "[[packages]]\nname = \"hiredis\"")
-		j = strings.Index(s, "[[packages]]\nname = \"ibdemo-arm\"")
-		return []byte(s[:i] + s[j:])
-	})
+	ctxDir := wheelsOnlyPylock(t)
 	tarball := filepath.Join(t.TempDir(), "image.oci.tar")
 	stdout, stderr, code := cli(t, "build", "python-alpine", "--addr", env.Addr, "--context", ctxDir,
 		"--base", env.Base.String(), "--progress", "rawjson", "--secret", "id=pipconf,src="+pipconf,
@@ -323,4 +309,24 @@ func TestStaleLockRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wheelsOnlyPylock is the pylock fixture's app whose lock lists wheels
+// alone: ibdemo-native in the default set, and hiredis out, which arm64
+// would compile.
+func wheelsOnlyPylock(t *testing.T) string {
+	t.Helper()
+	return lockAppContext(t, "pylock", func(name string, dt []byte) []byte {
+		s := strings.Replace(string(dt), `marker = "'native' in extras and sys_platform == 'linux'"`, `marker = "sys_platform == 'linux'"`, 1)
+		i := strings.Index(s, "[[packages]]\nname = \"hiredis\"")
+		j := strings.Index(s, "[[packages]]\nname = \"ibdemo-arm\"")
+		k := strings.Index(s, "sdist = { name = \"ibdemo_core-1.0.tar.gz\"")
+		if i < 0 || j < i || k < 0 || s == string(dt) {
+			t.Fatal("pylock.toml: not the fixture this test edits")
+		}
+		s = s[:k] + s[k+strings.Index(s[k:], "\n")+1:]
+		i = strings.Index(s, "[[packages]]\nname = \"hiredis\"")
+		j = strings.Index(s, "[[packages]]\nname = \"ibdemo-arm\"")
+		return []byte(s[:i] + s[j:])
+	})
 }

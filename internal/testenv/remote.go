@@ -90,8 +90,8 @@ type TLSDaemon struct {
 // StartTLSDaemon makes a CA and certificates for a daemon and a client,
 // starts buildkitd as root with its own root folder, listening on a free
 // loopback port with mutual TLS and on a unix socket, and stops it when the
-// test ends.
-func StartTLSDaemon(t testing.TB) *TLSDaemon {
+// test ends. args are more of buildkitd's flags.
+func StartTLSDaemon(t testing.TB, args ...string) *TLSDaemon {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		Unavailable(t, "starting buildkitd needs root")
@@ -126,12 +126,12 @@ func StartTLSDaemon(t testing.TB) *TLSDaemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--root", filepath.Join(dir, "root"), "--addr", d.Addr, "--addr", "unix://"+d.Socket,
+	cmd := exec.Command(bin, append([]string{"--root", filepath.Join(dir, "root"), "--addr", d.Addr, "--addr", "unix://" + d.Socket,
 		"--tlscacert", filepath.Join(serverDir, "ca.pem"),
 		"--tlscert", filepath.Join(serverDir, "cert.pem"),
 		"--tlskey", filepath.Join(serverDir, "key.pem"),
 		"--otel-socket-path", filepath.Join(dir, "otel.sock"),
-		"--oci-worker=true", "--containerd-worker=false")
+		"--oci-worker=true", "--containerd-worker=false"}, args...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start buildkitd: %v", err)
