@@ -129,7 +129,7 @@ const crossFile = "/tmp/imagebuild-cross.json"
 // installs it, as installed does, recording in crossFile whether it
 // could.
 func (v venv) crossed(d Distribution) llb.State {
-	req := strings.Join(append(append([]string{}, v.options...), d.requirement()), "\n") + "\n"
+	req := v.requirementText(d)
 	root := v.stage.Run(append(v.reads(),
 		llb.Args([]string{v.python, toolPath, "cross", req, d.Name + "==" + d.Version, venvPython, crossFile}),
 		llb.WithCustomName("builder: pip wheel and install "+d.Name+" "+d.Version+" for "+platforms.Format(v.platform)+", cross"),

@@ -167,6 +167,12 @@ func projectPath(reqPath, dir string) string {
 	return pathpkg.Join(pathpkg.Dir(reqPath), dir)
 }
 
+// requirementText is the one requirement d, as a step hands it to pipTool:
+// a requirements file's text, the file's global options then d's line.
+func (v venv) requirementText(d Distribution) string {
+	return strings.Join(append(slices.Clone(v.options), d.requirement()), "\n") + "\n"
+}
+
 // installed is what d adds to the empty venv: one step, on the builder
 // stage, fetches its wheel or builds it from its sdist and installs it
 // (pipTool's install: by pip's wheel installer, which records no
@@ -177,7 +183,7 @@ func (v venv) installed(d Distribution) llb.State {
 
 // installedAs is installed with its step named name.
 func (v venv) installedAs(d Distribution, name string) llb.State {
-	req := strings.Join(append(append([]string{}, v.options...), d.requirement()), "\n") + "\n"
+	req := v.requirementText(d)
 	locked, _ := v.locked(LockKey(d)) // checked with the graph: see checkLocked
 	after := v.stage.Run(append(append(v.reads(), locked...),
 		llb.Args([]string{v.python, toolPath, "install", req, d.Name + "==" + d.Version, venvPython}),
@@ -216,7 +222,7 @@ type aheadStep struct {
 }
 
 func (v venv) ahead(d Distribution) aheadStep {
-	req := strings.Join(append(append([]string{}, v.options...), d.requirement()), "\n") + "\n"
+	req := v.requirementText(d)
 	locked, _ := v.locked(LockKey(d)) // the graph takes a step ahead only where the lock records it
 	root := v.stage.Run(append(append(v.reads(), locked...),
 		llb.Args([]string{v.python, toolPath, "install", req, d.Name + "==" + d.Version, venvPython, aheadFile}),
@@ -510,7 +516,7 @@ func (v venv) layers(dists []Distribution, files func(Distribution) llb.State) [
 // and, for an sdist, resolves its build requirements, compiling nothing,
 // and writes its record as the n-th file of distsRecord.
 func (v venv) lockRecord(d Distribution, n int) llb.State {
-	req := strings.Join(append(append([]string{}, v.options...), d.requirement()), "\n") + "\n"
+	req := v.requirementText(d)
 	out := fmt.Sprintf("%s%s/%04d.json", recordMount, distsRecord, n)
 	return v.stage.Run(append(v.reads(),
 		llb.Args([]string{v.python, toolPath, "lock", req, LockKey(d), out}),
