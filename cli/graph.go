@@ -162,7 +162,7 @@ func (a *app) runLLB(ctx context.Context, args []string, stdout, stderr io.Write
 		imgs = plan.Images()
 	}
 	if imgs[0].Expand != nil {
-		fmt.Fprintln(stderr, "imagebuild llb: the graph up to the step whose output makes the rest of it at build time (a requirements file not locked with hashes is resolved first)")
+		fmt.Fprintln(stderr, "imagebuild llb: the graph before the steps whose output makes the rest of it at build time (a requirements file not locked with hashes is resolved first; a cross-compiled venv takes a distribution that cannot be cross-built from its step under emulation)")
 	}
 	def, err := imgs[0].Marshal(ctx)
 	if err != nil {
