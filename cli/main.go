@@ -167,8 +167,14 @@ func parseFlags(fs *pflag.FlagSet, args []string, stdout io.Writer, synopsis str
 		}
 		return nil, false, usagef("%s: %v", fs.Name(), err)
 	}
-	if fs.NArg() != want {
-		return nil, false, usagef("usage: imagebuild %s", synopsis)
+	// The error names the argument that is missing or one too many, with
+	// the synopsis's first line.
+	line, _, _ := strings.Cut(synopsis, "\n")
+	switch n := fs.NArg(); {
+	case n > want:
+		return nil, false, usagef("%s: unexpected argument %q; usage: imagebuild %s", fs.Name(), fs.Arg(want), line)
+	case n < want:
+		return nil, false, usagef("%s: %s missing; usage: imagebuild %s", fs.Name(), strings.Join(strings.Fields(line)[1+n:1+want], " and "), line)
 	}
 	return fs.Args(), false, nil
 }
