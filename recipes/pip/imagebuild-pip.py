@@ -83,7 +83,7 @@ The script's own refusals (a direct reference, a requirement without its
 hash, ...) end it through refuse, never as a reason to fetch another way.
 Where it relies on pip's or Python's internals, each use is in one
 function that says so (pip_for, pip_finder, seed_temp_names,
-compile_side_by_side), and test_private_api.py beside this file checks
+compile_side_by_side, install_wheel, venv_scheme), and test_private_api.py beside this file checks
 each against the installed pip and Python.
 """
 
@@ -767,31 +767,84 @@ def install_wheel(python):
     """Installs the wheel in WHEELS alone into python's environment with
     pip's own wheel installer, as pip install installs it (its files,
     RECORD, INSTALLER, REQUESTED, scripts naming python; no
-    direct_url.json), compiles the environment's byte code in the same
-    process, and removes ROOT. pip install would start its whole command
-    (and, to find the file, a finder) first, and check the wheel's tags:
-    the file was chosen by them (pip_finder) or built here, and a
-    cross-built wheel's are another machine's (see cross).
+    direct_url.json), compiles the environment's byte code, and removes
+    ROOT. pip install would start its whole command (and, to find the file,
+    a finder) first, and check the wheel's tags: the file was chosen by them
+    (pip_finder) or built here, and a cross-built wheel's are another
+    machine's (see cross).
 
-    PRIVATE API: pip._internal.operations.install.wheel.install_wheel and
+    Where python is a venv of this very interpreter (the builder stage's
+    venvs are: the pip tool's and VENV), it installs in this process, with
+    the venv's paths (venv_scheme) and scripts naming python: starting
+    python and importing pip's installer there again cost each step about
+    0.4 s. Elsewhere it runs INSTALL_WHEEL under python.
+
+    PRIVATE API: pip._internal.operations.install.wheel.install_wheel (its
+    scripts name sys.executable, set to python while it runs) and
     pip._internal.locations.get_scheme, run under python with this pip's
-    folder first on its path. test_private_api.py checks that it installs
-    what pip install installs, and a wheel pip install refuses by its
-    tags."""
-    import pip
-
+    folder first on its path. test_private_api.py checks that either way
+    installs what pip install installs, and a wheel pip install refuses by
+    its tags."""
     filename = os.listdir(WHEELS)[0]
-    run([python, "-c", INSTALL_WHEEL, os.path.dirname(os.path.dirname(pip.__file__)), os.path.join(WHEELS, filename),
-         filename.split("-")[0], VENV])
+    wheel, name = os.path.join(WHEELS, filename), filename.split("-")[0]
+    scheme = venv_scheme(python, name)
+    if scheme is None:
+        import pip
+
+        run([python, "-c", INSTALL_WHEEL, os.path.dirname(os.path.dirname(pip.__file__)), wheel, name, VENV])
+    else:
+        import compileall
+        import py_compile
+
+        from pip._internal.operations.install.wheel import install_wheel as pip_install_wheel
+
+        executable = sys.executable
+        sys.executable = python
+        try:
+            pip_install_wheel(name, wheel, scheme, req_description=name, pycompile=False, warn_script_location=False,
+                              requested=True)
+        finally:
+            sys.executable = executable
+        if not compileall.compile_dir(VENV, quiet=1, force=True,
+                                      invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH):
+            raise SystemExit("compileall failed in %s" % VENV)
     shutil.rmtree(ROOT)
 
 
-# install_wheel's program: argv is pip's folder, the wheel, the
-# distribution's name and the venv. compile_dir with force: a .pth file
-# that imports a module at startup (setuptools' distutils-precedence.pth)
-# has an interpreter that starts on the venv write that module's byte code,
-# timestamp-based; without force it would be taken for up to date, and the
-# image would hold the unpacking time of the source.
+def venv_scheme(python, name):
+    """The paths pip's get_scheme gives distribution name under python, a
+    venv (pip's Scheme), computed here without starting it: sysconfig's
+    venv scheme (Python 3.11 and later) over the venv's folder, and pip's
+    header path for a venv. None unless python's interpreter is this one
+    (the same file, once links are followed), whose sysconfig and byte
+    code are then python's.
+
+    PRIVATE API: pip._internal.models.scheme.Scheme; test_private_api.py
+    checks it against get_scheme run under the venv's Python."""
+    import sysconfig
+
+    base = os.path.dirname(os.path.dirname(python))
+    if ("venv" not in sysconfig.get_scheme_names() or
+            not os.path.isfile(os.path.join(base, "pyvenv.cfg")) or
+            os.path.realpath(python) != os.path.realpath(sys.executable)):
+        return None
+    from pip._internal.models.scheme import Scheme
+
+    paths = sysconfig.get_paths(scheme="venv", vars={"base": base, "platbase": base, "installed_base": base,
+                                                      "installed_platbase": base})
+    xy = "%d.%d" % sys.version_info[:2]
+    return Scheme(platlib=paths["platlib"], purelib=paths["purelib"],
+                  headers=os.path.join(base, "include", "site", "python" + xy, name), scripts=paths["scripts"],
+                  data=paths["data"])
+
+
+# install_wheel's program where python is another interpreter: argv is
+# pip's folder, the wheel, the distribution's name and the venv.
+# compile_dir with force: a .pth file that imports a module at startup
+# (setuptools' distutils-precedence.pth) has an interpreter that starts on
+# the venv write that module's byte code, timestamp-based; without force it
+# would be taken for up to date, and the image would hold the unpacking
+# time of the source.
 INSTALL_WHEEL = """import compileall, py_compile, sys
 sys.path.insert(0, sys.argv[1])
 from pip._internal.locations import get_scheme

@@ -189,6 +189,45 @@ class InstallWheel(ScriptTest):
             self.assertEqual(got[name], want[name], name)
         self.assertFalse(os.path.exists(pip_script.ROOT), "ROOT is left behind")
 
+    def test_as_pip_install_installs_from_another_interpreter(self):
+        """The same files where python is not this interpreter's venv:
+        INSTALL_WHEEL, run under it."""
+        self.make_wheel("py3-none-any")
+        in_process = venv(self.path("venv"))
+        pip_script.VENV = self.path("venv")
+        with mock.patch.object(pip_script, "run", wraps=pip_script.run) as ran:
+            pip_script.install_wheel(in_process)
+        self.assertFalse(ran.called, "install_wheel started a process for a venv of this interpreter")
+        want = self.tree(self.path("venv"))
+        os.rename(self.path("venv"), self.path("venv.done"))
+        python = venv(self.path("venv"))
+        self.make_wheel("py3-none-any")
+        with mock.patch.object(pip_script, "venv_scheme", return_value=None), \
+                mock.patch.object(pip_script, "run", wraps=pip_script.run) as ran:
+            pip_script.install_wheel(python)
+        self.assertEqual(ran.call_args.args[0][:2], [python, "-c"], "install_wheel did not start python")
+        got = self.tree(self.path("venv"))
+        self.assertEqual(sorted(got), sorted(want))
+        for name in want:
+            self.assertEqual(got[name], want[name], name)
+
+    def test_venv_scheme_is_get_schemes_under_the_venv(self):
+        python = venv(self.path("venv"))
+        import pip
+        got = pip_script.venv_scheme(python, "scheme-probe")
+        self.assertIsNotNone(got, "venv_scheme did not take a venv of this interpreter (Python 3.11 or later)")
+        want = json.loads(subprocess.run(
+            [python, "-c", "import json, sys; sys.path.insert(0, sys.argv[1]); "
+                           "from pip._internal.locations import get_scheme; s = get_scheme('scheme-probe'); "
+                           "print(json.dumps({k: getattr(s, k) for k in ('platlib', 'purelib', 'headers', 'scripts', 'data')}))",
+             os.path.dirname(os.path.dirname(pip.__file__))], check=True, capture_output=True, text=True).stdout)
+        self.assertEqual({k: getattr(got, k) for k in want}, want)
+        # Not this interpreter: another file (a copy) is left to INSTALL_WHEEL.
+        copy = self.path("python-copy")
+        shutil.copy(os.path.realpath(python), copy)
+        os.symlink(copy, self.path("venv", "bin", "python-copy"))
+        self.assertIsNone(pip_script.venv_scheme(self.path("venv", "bin", "python-copy"), "scheme-probe"))
+
     def test_installs_another_machines_wheel(self):
         python = venv(pip_script.VENV)
         other = "aarch64" if platform.machine() != "aarch64" else "x86_64"
