@@ -7,6 +7,7 @@ so that a build of the same inputs gives the same bytes on any machine.
     python imagebuild-pip.py cross REQUIREMENT NAME PYTHON RECORD
     python imagebuild-pip.py project SRC PYTHON [OPTIONS]
     python imagebuild-pip.py hook NAME OUT [WHEEL_DIR]
+    python imagebuild-pip.py install-wheel PIP_DIR WHEEL NAME VENV
     python imagebuild-pip.py lock REQUIREMENT KEY OUT
     python imagebuild-pip.py lock-project SRC KEY OUT [OPTIONS]
     python imagebuild-pip.py wheelhouse DIR [OPTIONS]
@@ -78,12 +79,16 @@ hook is not a step of its own: install and project run it, with the
 build environment's Python, in the source tree they build. It calls the
 tree's PEP 517 backend's hook NAME (get_requires_for_build_wheel, or
 build_wheel into WHEEL_DIR) and writes its result to OUT as JSON.
+install-wheel is not a step either: where the venv's Python is not the
+one that runs this file, install, cross and project run it under the
+venv's Python, with this file's pip (PIP_DIR), to install WHEEL (see
+install_wheel).
 
 The script's own refusals (a direct reference, a requirement without its
 hash, ...) end it through refuse, never as a reason to fetch another way.
 Where it relies on pip's or Python's internals, each use is in one
 function that says so (pip_for, pip_finder, seed_temp_names,
-compile_side_by_side, install_wheel, venv_scheme), and test_private_api.py beside this file checks
+compile_side_by_side, install_wheel_under, install_into, venv_scheme), and test_private_api.py beside this file checks
 each against the installed pip and Python.
 """
 
@@ -765,50 +770,75 @@ def pip_finder(reqfile, dl):
 
 def install_wheel(python):
     """Installs the wheel in WHEELS alone into python's environment with
-    pip's own wheel installer, as pip install installs it (its files,
-    RECORD, INSTALLER, REQUESTED, scripts naming python; no
-    direct_url.json), compiles the environment's byte code, and removes
-    ROOT. pip install would start its whole command (and, to find the file,
-    a finder) first, and check the wheel's tags: the file was chosen by them
-    (pip_finder) or built here, and a cross-built wheel's are another
-    machine's (see cross).
+    pip's own wheel installer, as pip install installs it (see
+    install_into), and removes ROOT. pip install would start its whole
+    command (and, to find the file, a finder) first, and check the wheel's
+    tags: the file was chosen by them (pip_finder) or built here, and a
+    cross-built wheel's are another machine's (see cross).
 
     Where python is a venv of this very interpreter (the builder stage's
     venvs are: the pip tool's and VENV), it installs in this process, with
-    the venv's paths (venv_scheme) and scripts naming python: starting
-    python and importing pip's installer there again cost each step about
-    0.4 s. Elsewhere it runs INSTALL_WHEEL under python.
-
-    PRIVATE API: pip._internal.operations.install.wheel.install_wheel (its
-    scripts name sys.executable, set to python while it runs) and
-    pip._internal.locations.get_scheme, run under python with this pip's
-    folder first on its path. test_private_api.py checks that either way
-    installs what pip install installs, and a wheel pip install refuses by
-    its tags."""
+    the venv's paths (venv_scheme): starting python and importing pip's
+    installer there again cost each step about 0.4 s. Elsewhere it runs
+    this file's install-wheel command under python, which takes the paths
+    pip's get_scheme gives there (see install_wheel_under)."""
     filename = os.listdir(WHEELS)[0]
     wheel, name = os.path.join(WHEELS, filename), filename.split("-")[0]
     scheme = venv_scheme(python, name)
     if scheme is None:
         import pip
 
-        run([python, "-c", INSTALL_WHEEL, os.path.dirname(os.path.dirname(pip.__file__)), wheel, name, VENV])
+        run([python, os.path.abspath(__file__), "install-wheel", os.path.dirname(os.path.dirname(pip.__file__)), wheel,
+             name, VENV])
     else:
-        import compileall
-        import py_compile
-
-        from pip._internal.operations.install.wheel import install_wheel as pip_install_wheel
-
-        executable = sys.executable
-        sys.executable = python
-        try:
-            pip_install_wheel(name, wheel, scheme, req_description=name, pycompile=False, warn_script_location=False,
-                              requested=True)
-        finally:
-            sys.executable = executable
-        if not compileall.compile_dir(VENV, quiet=1, force=True,
-                                      invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH):
-            raise SystemExit("compileall failed in %s" % VENV)
+        install_into(python, name, wheel, scheme, VENV)
     shutil.rmtree(ROOT)
+
+
+def install_wheel_under(pip_dir, wheel, name, venv):
+    """The install-wheel command: install_into this interpreter's
+    environment, venv, with the pip in pip_dir and the paths its get_scheme
+    gives name.
+
+    PRIVATE API: pip._internal.locations.get_scheme; test_private_api.py
+    checks that this installs what install_into in the script's process
+    installs."""
+    sys.path.insert(0, pip_dir)
+    from pip._internal.locations import get_scheme
+
+    install_into(sys.executable, name, wheel, get_scheme(name), venv)
+
+
+def install_into(python, name, wheel, scheme, venv):
+    """Installs wheel, distribution name's, by pip's wheel installer at
+    scheme's paths, as pip install installs it (its files, RECORD,
+    INSTALLER, REQUESTED, scripts naming python; no direct_url.json), then
+    compiles venv's byte code with hash-based invalidation. compile_dir
+    with force: a .pth file that imports a module at startup (setuptools'
+    distutils-precedence.pth) has an interpreter that starts on the venv
+    write that module's byte code, timestamp-based; without force it would
+    be taken for up to date, and the image would hold the unpacking time of
+    the source.
+
+    PRIVATE API: pip._internal.operations.install.wheel.install_wheel,
+    whose scripts name sys.executable: python while it runs.
+    test_private_api.py checks that it installs what pip install installs,
+    and a wheel pip install refuses by its tags."""
+    import compileall
+    import py_compile
+
+    from pip._internal.operations.install.wheel import install_wheel as pip_install_wheel
+
+    executable = sys.executable
+    sys.executable = python
+    try:
+        pip_install_wheel(name, wheel, scheme, req_description=name, pycompile=False, warn_script_location=False,
+                          requested=True)
+    finally:
+        sys.executable = executable
+    if not compileall.compile_dir(venv, quiet=1, force=True,
+                                  invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH):
+        raise SystemExit("compileall failed in %s" % venv)
 
 
 def venv_scheme(python, name):
@@ -836,25 +866,6 @@ def venv_scheme(python, name):
     return Scheme(platlib=paths["platlib"], purelib=paths["purelib"],
                   headers=os.path.join(base, "include", "site", "python" + xy, name), scripts=paths["scripts"],
                   data=paths["data"])
-
-
-# install_wheel's program where python is another interpreter: argv is
-# pip's folder, the wheel, the distribution's name and the venv.
-# compile_dir with force: a .pth file that imports a module at startup
-# (setuptools' distutils-precedence.pth) has an interpreter that starts on
-# the venv write that module's byte code, timestamp-based; without force it
-# would be taken for up to date, and the image would hold the unpacking
-# time of the source.
-INSTALL_WHEEL = """import compileall, py_compile, sys
-sys.path.insert(0, sys.argv[1])
-from pip._internal.locations import get_scheme
-from pip._internal.operations.install.wheel import install_wheel
-install_wheel(sys.argv[3], sys.argv[2], get_scheme(sys.argv[3]), req_description=sys.argv[3],
-              pycompile=False, warn_script_location=False, requested=True)
-ok = compileall.compile_dir(sys.argv[4], quiet=1, force=True,
-                            invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
-sys.exit(0 if ok else 1)
-"""
 
 
 def wheel_metadata(wheel):
@@ -1035,6 +1046,8 @@ if __name__ == "__main__":
         project(*args)
     elif cmd == "hook":
         hook(*args)
+    elif cmd == "install-wheel":
+        install_wheel_under(*args)
     elif cmd == "lock":
         lock(*args)
     elif cmd == "lock-project":

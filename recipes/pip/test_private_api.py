@@ -190,8 +190,8 @@ class InstallWheel(ScriptTest):
         self.assertFalse(os.path.exists(pip_script.ROOT), "ROOT is left behind")
 
     def test_as_pip_install_installs_from_another_interpreter(self):
-        """The same files where python is not this interpreter's venv:
-        INSTALL_WHEEL, run under it."""
+        """The same files where python is not this interpreter's venv: the
+        install-wheel command, run under it."""
         self.make_wheel("py3-none-any")
         in_process = venv(self.path("venv"))
         pip_script.VENV = self.path("venv")
@@ -205,7 +205,8 @@ class InstallWheel(ScriptTest):
         with mock.patch.object(pip_script, "venv_scheme", return_value=None), \
                 mock.patch.object(pip_script, "run", wraps=pip_script.run) as ran:
             pip_script.install_wheel(python)
-        self.assertEqual(ran.call_args.args[0][:2], [python, "-c"], "install_wheel did not start python")
+        self.assertEqual([ran.call_args.args[0][0], ran.call_args.args[0][2]], [python, "install-wheel"],
+                         "install_wheel did not start python")
         got = self.tree(self.path("venv"))
         self.assertEqual(sorted(got), sorted(want))
         for name in want:
@@ -222,7 +223,7 @@ class InstallWheel(ScriptTest):
                            "print(json.dumps({k: getattr(s, k) for k in ('platlib', 'purelib', 'headers', 'scripts', 'data')}))",
              os.path.dirname(os.path.dirname(pip.__file__))], check=True, capture_output=True, text=True).stdout)
         self.assertEqual({k: getattr(got, k) for k in want}, want)
-        # Not this interpreter: another file (a copy) is left to INSTALL_WHEEL.
+        # Not this interpreter: another file (a copy) is left to install-wheel.
         copy = self.path("python-copy")
         shutil.copy(os.path.realpath(python), copy)
         os.symlink(copy, self.path("venv", "bin", "python-copy"))
