@@ -168,13 +168,15 @@ func parseFlags(fs *pflag.FlagSet, args []string, stdout io.Writer, synopsis str
 		return nil, false, usagef("%s: %v", fs.Name(), err)
 	}
 	// The error names the argument that is missing or one too many, with
-	// the synopsis's first line.
+	// the synopsis's first line, whose words after the command's own name
+	// name the arguments.
 	line, _, _ := strings.Cut(synopsis, "\n")
 	switch n := fs.NArg(); {
 	case n > want:
 		return nil, false, usagef("%s: unexpected argument %q; usage: imagebuild %s", fs.Name(), fs.Arg(want), line)
 	case n < want:
-		return nil, false, usagef("%s: %s missing; usage: imagebuild %s", fs.Name(), strings.Join(strings.Fields(line)[1+n:1+want], " and "), line)
+		names := strings.Fields(line)[len(strings.Fields(fs.Name())):]
+		return nil, false, usagef("%s: %s missing; usage: imagebuild %s", fs.Name(), strings.Join(names[n:want], " and "), line)
 	}
 	return fs.Args(), false, nil
 }
